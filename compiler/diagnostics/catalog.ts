@@ -1,0 +1,447 @@
+/**
+ * Every user-facing diagnostic, with a stable code, severity, message template and the long
+ * explanation `moe explain CODE` prints. Codes by range: 1xxx syntax, 2xxx names, 3xxx types and
+ * units, 4xxx shapes and MoE constraints, 5xxx parallel layout and memory, 6xxx rewards and
+ * experiments, 7xxx tool and runtime. Placeholders `{name}` are filled at the report site and are
+ * type-checked against the template. Codes are never reused or renumbered.
+ */
+
+export type Severity = 'error' | 'warning';
+
+export interface CatalogEntry {
+  readonly severity: Severity;
+  /** one line, lowercase, no trailing period; `{x}` placeholders */
+  readonly message: string;
+  readonly explain: string;
+}
+
+export const catalog = {
+  // ── 1xxx syntax ────────────────────────────────────────────────────────────────────────────
+  MOE1001: {
+    severity: 'error',
+    message: 'unexpected character {char}',
+    explain:
+      'The lexer met a character that starts no token of the language. Identifiers are ASCII ' +
+      '`[A-Za-z_][A-Za-z0-9_]*`; strings use double quotes; comments are `//` and `/* */`.',
+  },
+  MOE1002: {
+    severity: 'error',
+    message: 'expected {expected}, found {found}',
+    explain:
+      'The parser expected a different token here. The parser recovers and keeps reading, so later ' +
+      'errors in the same file are reported too; fix the first one first.',
+  },
+  MOE1003: {
+    severity: 'error',
+    message: 'unterminated string',
+    explain: 'A string opened with `"` (or a raw string `r"`) has no closing quote on the same line.',
+  },
+  MOE1004: {
+    severity: 'error',
+    message: 'invalid escape {escape} in string',
+    explain:
+      'Strings use JSON escapes: `\\"`, `\\\\`, `\\/`, `\\b`, `\\f`, `\\n`, `\\r`, `\\t`, `\\uXXXX`. ' +
+      'For regular expressions prefer raw strings `r"..."` where backslashes are literal.',
+  },
+  MOE1005: {
+    severity: 'error',
+    message: 'this is not a text file ({reason})',
+    explain: 'Spec files are UTF-8 text. The file contains NUL bytes or invalid UTF-8 sequences.',
+  },
+  MOE1006: {
+    severity: 'error',
+    message: 'nesting deeper than {limit} levels',
+    explain:
+      'Blocks, lists and parentheses may nest at most this deep. Real specs nest a handful of levels; ' +
+      'the limit protects the tools from pathological input.',
+  },
+  MOE1007: {
+    severity: 'error',
+    message: 'file is too large ({size}, the limit is {limit})',
+    explain: 'A spec file may be at most 4 MiB. Split data out into `data` sources instead.',
+  },
+  MOE1008: {
+    severity: 'error',
+    message: 'unclosed comment',
+    explain: 'A block comment opened with `/*` is never closed with `*/`.',
+  },
+  MOE1009: {
+    severity: 'error',
+    message: 'the file declares nothing',
+    explain:
+      'A spec file holds at least one declaration. An empty file is usually a wrong path or a ' +
+      'truncated write.',
+  },
+
+  // ── 2xxx names ─────────────────────────────────────────────────────────────────────────────
+  MOE2001: {
+    severity: 'error',
+    message: 'unknown block kind `{name}`',
+    explain:
+      'Top-level blocks are `cluster`, `data`, `tokenizer`, `model`, `reward`, the stages `pretrain`, ' +
+      '`sft`, `grpo`, `sample`, `generate`, and `pipeline`; plus `import` and `const` declarations.',
+  },
+  MOE2002: {
+    severity: 'error',
+    message: 'cannot find `{name}` in this scope',
+    explain:
+      'A name in an expression must be a `const`, a field of the same or an enclosing block, or ' +
+      '(where a field takes a reference) a block declared in this file or an imported one.',
+  },
+  MOE2003: {
+    severity: 'error',
+    message: '`{name}` is defined more than once',
+    explain: 'Block names and consts share one namespace across a file and the files it imports.',
+  },
+  MOE2004: {
+    severity: 'error',
+    message: 'cannot read `{path}`: {reason}',
+    explain: 'An `import` or a `source` path names a file that does not exist or cannot be read.',
+  },
+  MOE2005: {
+    severity: 'error',
+    message: 'import cycle: {cycle}',
+    explain: 'Files must not import each other in a cycle. Move the shared blocks into a third file.',
+  },
+  MOE2006: {
+    severity: 'error',
+    message: 'path `{path}` leaves the spec folder',
+    explain:
+      'Paths in `import` and `source` are resolved relative to the spec file and must stay inside ' +
+      'the folder of the spec given on the command line. Pass `--allow-outside` to permit it.',
+  },
+  MOE2007: {
+    severity: 'error',
+    message: '`{name}` cannot be extended by a {kind} block',
+    explain: '`extends` names a block of the same kind, e.g. `model Big extends Small { ... }`.',
+  },
+  MOE2008: {
+    severity: 'error',
+    message: 'cycle in `extends`: {cycle}',
+    explain: 'A block cannot extend itself, directly or through other blocks.',
+  },
+  MOE2009: {
+    severity: 'error',
+    message: 'unknown field `{name}` in {where}',
+    explain:
+      'Every block kind has a fixed schema of fields. `moe explain` and the language reference ' +
+      '(docs/reference.md) list them; the help line suggests the closest known field.',
+  },
+  MOE2010: {
+    severity: 'error',
+    message: 'missing required field `{name}` in {where}',
+    explain: 'This field has no default and must be given.',
+  },
+  MOE2011: {
+    severity: 'error',
+    message: 'field `{name}` is set more than once',
+    explain: 'Each field may appear once per block. Remove one of the assignments.',
+  },
+  MOE2012: {
+    severity: 'error',
+    message: 'unknown {what} `{name}`',
+    explain: 'The value must be one of a fixed set of names; the help line lists them.',
+  },
+  MOE2013: {
+    severity: 'error',
+    message: '`{name}` is a {found} block, but {field} needs a {expected}',
+    explain: 'A reference field names a block of a particular kind, e.g. `model = ...` names a model.',
+  },
+  MOE2014: {
+    severity: 'error',
+    message: '`{name}` depends on itself: {cycle}',
+    explain: 'Consts and fields may refer to each other, but not in a cycle.',
+  },
+  MOE2015: {
+    severity: 'warning',
+    message: '`{name}` is not in the base `{base}`; it is added',
+    explain:
+      'A block that `extends` another normally overrides fields the base already sets. A field the ' +
+      'base lacks is added; this warning makes sure that was meant and not a misspelling.',
+  },
+  MOE2016: {
+    severity: 'warning',
+    message: 'const `{name}` is never used',
+    explain: 'Remove the const or use it.',
+  },
+  MOE2017: {
+    severity: 'error',
+    message: 'unknown function `{name}`',
+    explain: 'Expressions may call `min`, `max`, `ceil`, `floor`, `round`, `sqrt`, `log2` and `pow`.',
+  },
+
+  // ── 3xxx types and units ───────────────────────────────────────────────────────────────────
+  MOE3001: {
+    severity: 'error',
+    message: 'mismatched types: expected {expected}, found {found}',
+    explain: 'The value has the wrong type for this field. The reference lists each field\'s type.',
+  },
+  MOE3002: {
+    severity: 'error',
+    message: 'mismatched units: expected {expected}, found {found}',
+    explain:
+      'Quantities carry units (`2000 steps`, `80GiB`, `2s`). A field accepts certain units; a plain ' +
+      'number takes the field\'s default unit. Units that cannot be converted at compile time ' +
+      '(e.g. epochs to steps without a dataset size) are an error where the field needs a fixed one.',
+  },
+  MOE3003: {
+    severity: 'error',
+    message: 'expected a whole number, found {value}',
+    explain: 'Sizes and counts are integers.',
+  },
+  MOE3004: {
+    severity: 'error',
+    message: '{field} must be {bound}, found {value}',
+    explain: 'The value is outside the range the field accepts.',
+  },
+  MOE3005: {
+    severity: 'error',
+    message: 'division by zero',
+    explain: 'An expression divides by a value that is zero.',
+  },
+  MOE3006: {
+    severity: 'error',
+    message: '{left} is not divisible by {right}',
+    explain:
+      'Sizes derived by division (e.g. a head dimension `dim / heads`) must come out whole. Use ' +
+      '`floor()` or `ceil()` if rounding is intended.',
+  },
+  MOE3007: {
+    severity: 'error',
+    message: 'number {value} is not finite or too large',
+    explain: 'Numbers must be finite and below 2^53 in magnitude for integers.',
+  },
+  MOE3008: {
+    severity: 'error',
+    message: '`{name}` takes {expected} arguments, found {found}',
+    explain: 'The function was called with the wrong number of arguments.',
+  },
+  MOE3009: {
+    severity: 'error',
+    message: 'invalid regular expression: {reason}',
+    explain: 'Patterns use JavaScript regular expression syntax. Raw strings `r"..."` avoid escaping.',
+  },
+  MOE3010: {
+    severity: 'error',
+    message: 'expected a list of {expected} items, found {found}',
+    explain: 'This list has a fixed length, e.g. `betas = [0.9, 0.95]`.',
+  },
+  MOE3011: {
+    severity: 'error',
+    message: 'operator `{op}` cannot combine {left} and {right}',
+    explain:
+      'Arithmetic works on numbers and quantities: units add only to the same unit, a quantity may ' +
+      'be scaled by a plain number, and dividing two quantities of one unit gives a plain number.',
+  },
+
+  // ── 4xxx shapes and MoE constraints ────────────────────────────────────────────────────────
+  MOE4001: {
+    severity: 'error',
+    message: 'layer {layers} of {model} is not covered by any `layers` range',
+    explain:
+      'Every layer index 0..layers-1 must be covered by exactly one `layers a..b { ... }` range ' +
+      '(inclusive at both ends).',
+  },
+  MOE4002: {
+    severity: 'error',
+    message: 'layers {layers} are covered by more than one range',
+    explain: 'Layer ranges must not overlap; each layer has one feed-forward definition.',
+  },
+  MOE4003: {
+    severity: 'error',
+    message: 'layer range {range} is outside 0..{last}',
+    explain: 'A range `a..b` needs 0 <= a <= b <= layers-1.',
+  },
+  MOE4004: {
+    severity: 'error',
+    message: 'a layer range needs exactly one of `ffn` or `moe`, found {found}',
+    explain: 'Each layer is either dense (`ffn swiglu { hidden }`) or mixture-of-experts (`moe { ... }`).',
+  },
+  MOE4101: {
+    severity: 'error',
+    message: 'kv_heads ({kvHeads}) does not divide heads ({heads})',
+    explain: 'In grouped-query attention each key/value head serves heads/kv_heads query heads.',
+  },
+  MOE4102: {
+    severity: 'error',
+    message: 'top_k ({topK}) exceeds the experts in the allowed groups ({topGroups} × {perGroup})',
+    explain:
+      'With group-limited routing a token may only pick experts inside its best `top_groups` ' +
+      'groups of `experts / groups` experts each, so `top_k <= top_groups * experts / groups`.',
+  },
+  MOE4103: {
+    severity: 'error',
+    message: 'top_k ({topK}) exceeds the number of routed experts ({experts})',
+    explain: 'A token cannot be routed to more experts than exist.',
+  },
+  MOE4104: {
+    severity: 'error',
+    message: 'groups ({groups}) does not divide experts ({experts})',
+    explain: 'Group-limited routing splits the routed experts into equal groups.',
+  },
+  MOE4105: {
+    severity: 'error',
+    message: 'top_groups ({topGroups}) exceeds groups ({groups})',
+    explain: 'A token can be routed into at most all groups.',
+  },
+  MOE4106: {
+    severity: 'error',
+    message: 'dim ({dim}) is not divisible by heads ({heads})',
+    explain: 'Without an explicit `head_dim`, attention uses dim / heads per head, which must be whole.',
+  },
+  MOE4107: {
+    severity: 'error',
+    message: 'seq_len ({seqLen}) of `{stage}` exceeds the context ({context}) of `{model}`',
+    explain: 'A stage cannot train or generate beyond the model\'s context length.',
+  },
+  MOE4108: {
+    severity: 'error',
+    message: 'tokenizer `{tokenizer}` has {size} ids but model `{model}` has vocab {vocab}',
+    explain: 'Every token id must have an embedding row: the model\'s vocab must be at least the tokenizer size.',
+  },
+  MOE4109: {
+    severity: 'error',
+    message: 'yarn scaling: {reason}',
+    explain:
+      'YaRN extends a model trained at `original_context` by `factor`; the model\'s `context` should ' +
+      'equal `original_context * factor` at most, and factor must exceed 1.',
+  },
+  MOE4110: {
+    severity: 'error',
+    message: 'generation of {requested} tokens after a {prompt}-token prompt exceeds the context ({context})',
+    explain: 'max_new_tokens plus the prompt must fit the model context.',
+  },
+
+  // ── 5xxx parallel layout and memory ────────────────────────────────────────────────────────
+  MOE5001: {
+    severity: 'error',
+    message: 'data × tensor × pipeline = {product}, but cluster `{cluster}` has {devices} devices',
+    explain: 'The parallel layout must use every device exactly once: data * tensor * pipeline = devices.',
+  },
+  MOE5002: {
+    severity: 'error',
+    message: 'expert parallelism ({expert}) does not divide {what} ({value})',
+    explain:
+      'Expert parallelism places experts/expert routed experts on each rank of a group carved out of ' +
+      'the data × tensor ranks, so `expert` must divide both.',
+  },
+  MOE5003: {
+    severity: 'error',
+    message: 'pipeline ({pipeline}) does not divide layers ({layers})',
+    explain: 'Pipeline stages hold equal numbers of layers.',
+  },
+  MOE5004: {
+    severity: 'error',
+    message: 'tensor parallelism ({tensor}) does not divide {what} ({value})',
+    explain: 'Tensor parallelism splits heads and feed-forward hidden sizes evenly across ranks.',
+  },
+  MOE5005: {
+    severity: 'error',
+    message: 'batch ({batch}) is not divisible by data × micro_batches ({divisor})',
+    explain: 'Each data-parallel rank processes batch / data sequences in micro_batches equal parts.',
+  },
+  MOE5006: {
+    severity: 'error',
+    message: 'estimated memory per device is {total}, but `{cluster}` devices have {memory}',
+    explain:
+      'The estimate adds weights, gradients, optimizer state (after ZeRO sharding) and activations ' +
+      'for one micro-batch on the busiest pipeline stage (docs/stats.md gives the formulas).',
+  },
+  MOE5007: {
+    severity: 'error',
+    message: '`parallel` needs a cluster: set `on = CLUSTER`',
+    explain: 'A parallel layout is checked against the devices of a cluster block.',
+  },
+
+  // ── 6xxx rewards and experiments ───────────────────────────────────────────────────────────
+  MOE6001: {
+    severity: 'error',
+    message: 'reward weights sum to {sum}, not 1',
+    explain:
+      'A reward is a weighted sum of rules; the weights must sum to 1 so rewards stay in [0, 1]. ' +
+      'Set `normalize = true` to divide by the sum instead.',
+  },
+  MOE6002: {
+    severity: 'error',
+    message: 'custom reward `{ref}`: {reason}',
+    explain:
+      'A custom rule names a TypeScript function as `file.ts#name`, the file relative to the spec. ' +
+      'The function must have the signature `(completion: string, sample: Record<string, unknown>) => number | Promise<number>`.',
+  },
+  MOE6003: {
+    severity: 'error',
+    message: '`{stage}` starts from `{from}`, which {reason}',
+    explain:
+      '`from` names an earlier stage whose final checkpoint this stage starts from, or a checkpoint ' +
+      'path in a string. Stage dependencies must not form a cycle.',
+  },
+  MOE6004: {
+    severity: 'error',
+    message: 'pipeline `{pipeline}`: {reason}',
+    explain:
+      'A pipeline lists stages joined by `->`; each stage must exist, appear once, and come after the ' +
+      'stage it starts `from`.',
+  },
+  MOE6005: {
+    severity: 'error',
+    message: 'stage `{stage}` needs `model` or `from`',
+    explain: 'A stage trains or runs a model: give a `model = NAME` or start `from` another stage.',
+  },
+  MOE6006: {
+    severity: 'error',
+    message: 'clip range [{low}, {high}] is invalid',
+    explain: 'The clip range is `clip = eps` or `clip = [eps_low, eps_high]` with 0 < eps_low, 0 < eps_high < 10.',
+  },
+  MOE6007: {
+    severity: 'error',
+    message: 'warmup ({warmup} steps) is not shorter than training ({steps} steps)',
+    explain: 'The learning-rate warmup must end before training does.',
+  },
+  MOE6008: {
+    severity: 'error',
+    message: 'decay milestones must increase within (0, 1]: {reason}',
+    explain:
+      'A multistep schedule lists `fraction -> factor` pairs, e.g. `[80% -> 0.316, 90% -> 0.1]`, with ' +
+      'fractions of training increasing.',
+  },
+  MOE6009: {
+    severity: 'error',
+    message: 'stage `{stage}` needs {what}',
+    explain: 'Generation and sampling stages need prompts: `prompt = "..."` or `prompts = DATA`.',
+  },
+  MOE6010: {
+    severity: 'error',
+    message: 'data `{data}`: {reason}',
+    explain: 'A data block names a source file relative to the spec, or a built-in `synthetic` generator.',
+  },
+  MOE6011: {
+    severity: 'error',
+    message: 'pipeline `{pipeline}` and stage `{stage}` depend on each other through `from`: {cycle}',
+    explain: 'Stage dependencies through `from` must form a DAG.',
+  },
+
+  // ── 7xxx tool and runtime ──────────────────────────────────────────────────────────────────
+  MOE7001: {
+    severity: 'error',
+    message: 'too many errors; stopped after {count}',
+    explain: 'The checker caps the errors it reports per run. Fix these and run again.',
+  },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type Code = keyof typeof catalog;
+
+/** The placeholder names in a message template, e.g. `'a {x} b {y}'` → `'x' | 'y'`. */
+export type Placeholders<S extends string> = S extends `${string}{${infer P}}${infer Rest}`
+  ? P | Placeholders<Rest>
+  : never;
+
+export type MessageArgs<C extends Code> = Record<Placeholders<(typeof catalog)[C]['message']>, string | number>;
+
+export function formatMessage<C extends Code>(code: C, args: MessageArgs<C>): string {
+  const template: string = catalog[code].message;
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => String((args as Record<string, unknown>)[name]));
+}
+
+export function isCode(text: string): text is Code {
+  return Object.hasOwn(catalog, text);
+}

@@ -1,0 +1,161 @@
+/** The `model` block: architecture of a DeepSeek-style MoE transformer (HF deepseek_v3 vocabulary). */
+import { block, bool, empty, int, num, oneOf, variant } from './dsl.js';
+
+const size = (doc: string) => int(doc, { min: 1 });
+
+const router = block(
+  {
+    score: oneOf(['sigmoid', 'softmax'], 'function turning router logits into expert scores (HF `scoring_func`)', {
+      default: 'sigmoid',
+    }),
+    groups: int('expert groups for group-limited routing (HF `n_group`); 1 = no grouping', { min: 1, default: 1 }),
+    top_groups: int('groups each token may route into (HF `topk_group`); defaults to all groups', {
+      min: 1,
+      optional: true,
+    }),
+    normalize: bool('renormalise the selected top-k weights to sum to 1 (HF `norm_topk_prob`)', { default: true }),
+    scale: num('multiplier on the routed experts\' output (HF `routed_scaling_factor`)', {
+      min: 0,
+      exclusiveMin: true,
+      default: 1,
+    }),
+    balance: variant(
+      {
+        bias: block(
+          { rate: num('bias update speed γ: b_i += γ·sign(mean load − load_i) after each step', { min: 0, default: 1e-3 }) },
+          'auxiliary-loss-free balancing: a per-expert bias added to scores for selection only',
+        ),
+        none: empty('no bias balancing'),
+      },
+      'load balancing by a selection-only bias (DeepSeek-V3)',
+      { default: 'none' },
+    ),
+    aux_loss: variant(
+      {
+        sequence: block(
+          { alpha: num('coefficient α of the sequence-wise balance loss', { min: 0, default: 1e-4 }) },
+          'balance loss computed per sequence (DeepSeek-V3)',
+        ),
+        batch: block({ alpha: num('coefficient α of the batch-wise balance loss', { min: 0, default: 1e-2 }) }, 'balance loss over the batch (Switch/GShard)'),
+        none: empty('no auxiliary balance loss'),
+      },
+      'auxiliary balance loss',
+      { default: 'none' },
+    ),
+    z_loss: num('router logit z-loss coefficient', { min: 0, default: 0 }),
+    capacity: num('expert capacity factor; `none` = dropless (tokens over capacity are dropped otherwise)', {
+      min: 0,
+      exclusiveMin: true,
+      nullable: true,
+      default: null,
+    }),
+  },
+  'how tokens choose experts',
+);
+
+const moe = block(
+  {
+    experts: size('routed experts (HF `n_routed_experts`)'),
+    shared: int('shared, always-on experts (HF `n_shared_experts`)', { min: 0, default: 0 }),
+    hidden: size('intermediate size of each expert (HF `moe_intermediate_size`)'),
+    top_k: size('experts activated per token (HF `num_experts_per_tok`)'),
+    router: { ...router, optional: false },
+  },
+  'a mixture-of-experts feed-forward layer',
+  { optional: true },
+);
+
+const ffn = variant(
+  { swiglu: block({ hidden: size('intermediate size (HF `intermediate_size`)') }, 'SwiGLU MLP: down(silu(gate x) · up x)') },
+  'a dense feed-forward layer',
+  { optional: true },
+);
+
+const layerRange = block({ ffn, moe }, 'the feed-forward of layers a..b (inclusive); exactly one of `ffn` or `moe`');
+
+const gqaFields = {
+  heads: size('query heads'),
+  head_dim: int('size of each head; defaults to dim / heads', { min: 1, optional: true }),
+};
+
+const attention = variant(
+  {
+    mla: block(
+      {
+        heads: size('attention heads'),
+        q_rank: int('query compression rank (HF `q_lora_rank`); 0 = no compression', { min: 0, default: 0 }),
+        kv_rank: size('key/value latent rank (HF `kv_lora_rank`); the KV cache holds this per token'),
+        nope_dim: size('per-head query/key size without rotary embedding (HF `qk_nope_head_dim`)'),
+        rope_dim: size('per-head decoupled rotary size (HF `qk_rope_head_dim`)'),
+        v_dim: size('per-head value size (HF `v_head_dim`)'),
+      },
+      'multi-head latent attention (DeepSeek-V2/V3)',
+    ),
+    gqa: block(
+      { ...gqaFields, kv_heads: size('key/value heads; must divide heads') },
+      'grouped-query attention',
+    ),
+    mha: block(gqaFields, 'multi-head attention (GQA with kv_heads = heads)'),
+    mqa: block(gqaFields, 'multi-query attention (GQA with kv_heads = 1)'),
+  },
+  'the attention of every layer',
+);
+
+export const modelSpec = block(
+  {
+    vocab: size('vocabulary size (HF `vocab_size`)'),
+    dim: size('model width (HF `hidden_size`)'),
+    layers: size('transformer layers (HF `num_hidden_layers`)'),
+    context: size('maximum sequence length (HF `max_position_embeddings`)'),
+    tie_embeddings: bool('share the embedding and output head weights', { default: false }),
+    init: block(
+      {
+        std: num('standard deviation of the normal initialiser', { min: 0, default: 0.02 }),
+      },
+      'parameter initialisation',
+      { optional: true },
+    ),
+    norm: variant(
+      { rmsnorm: block({ eps: num('epsilon added to the mean square', { min: 0, exclusiveMin: true, default: 1e-6 }) }, 'RMSNorm') },
+      'normalisation layers',
+      { default: 'rmsnorm' },
+    ),
+    rope: block(
+      {
+        theta: num('rotary base frequency (HF `rope_theta`)', { min: 0, exclusiveMin: true, default: 10000 }),
+        scaling: variant(
+          {
+            yarn: block(
+              {
+                factor: num('context extension factor', { min: 1 }),
+                original_context: size('context the model was trained at'),
+                beta_fast: num('YaRN β_fast', { default: 32 }),
+                beta_slow: num('YaRN β_slow', { default: 1 }),
+                mscale: num('YaRN attention scale', { default: 1 }),
+                mscale_all_dim: num('YaRN mscale applied to all dims', { default: 0 }),
+              },
+              'YaRN context extension',
+            ),
+            linear: block({ factor: num('position interpolation factor', { min: 1 }) }, 'linear position interpolation'),
+            none: empty('no scaling'),
+          },
+          'rotary scaling for context extension',
+          { default: 'none' },
+        ),
+      },
+      'rotary position embedding',
+      { optional: true },
+    ),
+    attention,
+    mtp: block(
+      {
+        depth: int('multi-token prediction modules (HF `num_nextn_predict_layers`)', { min: 0, default: 1 }),
+        weight: num('MTP loss weight λ', { min: 0, max: 1, default: 0.3 }),
+      },
+      'multi-token prediction (DeepSeek-V3)',
+      { optional: true },
+    ),
+  },
+  'a model architecture',
+  { ranges: layerRange },
+);

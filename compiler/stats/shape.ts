@@ -1,0 +1,75 @@
+/**
+ * The plain numbers the statistics need, independent of `.moe` syntax. The checker builds a
+ * `ModelShape` from a checked model block; tests and tools may build one by hand.
+ */
+
+export type AttentionShape =
+  | {
+      readonly kind: 'mla';
+      readonly heads: number;
+      /** q_lora_rank; 0 means no query compression (a plain q_proj, as in DeepSeek-V2-Lite). */
+      readonly qRank: number;
+      readonly kvRank: number;
+      readonly nopeDim: number;
+      readonly ropeDim: number;
+      readonly vDim: number;
+    }
+  | {
+      /** GQA; MHA is kvHeads = heads, MQA is kvHeads = 1. */
+      readonly kind: 'gqa';
+      readonly heads: number;
+      readonly kvHeads: number;
+      readonly headDim: number;
+    };
+
+export type FfnShape =
+  | { readonly kind: 'dense'; readonly hidden: number }
+  | {
+      readonly kind: 'moe';
+      /** routed experts */
+      readonly experts: number;
+      /** shared (always-on) experts, each of size `hidden` (HF: one MLP of hidden * shared) */
+      readonly shared: number;
+      /** per-expert intermediate size */
+      readonly hidden: number;
+      readonly topK: number;
+    };
+
+export interface ModelShape {
+  readonly vocab: number;
+  readonly dim: number;
+  readonly context: number;
+  readonly tieEmbeddings: boolean;
+  readonly attention: AttentionShape;
+  /** one entry per layer, index = layer number */
+  readonly layers: readonly FfnShape[];
+  /** number of multi-token-prediction modules (0 = none) */
+  readonly mtpDepth: number;
+}
+
+export type Precision = 'fp32' | 'bf16' | 'fp16';
+
+export interface ParallelPlan {
+  readonly data: number;
+  readonly tensor: number;
+  readonly pipeline: number;
+  readonly expert: number;
+  readonly microBatches: number;
+  /** ZeRO stage 0..3 (DeepSpeed / Megatron distributed optimizer semantics) */
+  readonly zero: 0 | 1 | 2 | 3;
+}
+
+export interface TrainingSetup {
+  readonly seqLen: number;
+  /** global batch in sequences */
+  readonly batch: number;
+  readonly precision: Precision;
+}
+
+export interface ClusterShape {
+  readonly devices: number;
+  /** bytes of memory per device */
+  readonly memory: number;
+  /** peak FLOP/s per device */
+  readonly peak: number;
+}
