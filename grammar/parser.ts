@@ -18,12 +18,16 @@ export class MoeParser extends CstParser {
   });
 
   private readonly topItem = this.RULE('topItem', () => {
-    this.OR([
+    // `pipeline r1 { a -> b }` also reads as a block of kind `pipeline`: the pipeline alternative wins
+    this.OR({
+      IGNORE_AMBIGUITIES: true,
+      DEF: [
       { ALT: () => this.SUBRULE(this.importDecl) },
       { ALT: () => this.SUBRULE(this.constDecl) },
       { ALT: () => this.SUBRULE(this.pipelineDecl) },
       { ALT: () => this.SUBRULE(this.blockDecl) },
-    ]);
+      ],
+    });
   });
 
   private readonly importDecl = this.RULE('importDecl', () => {

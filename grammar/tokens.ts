@@ -85,7 +85,7 @@ function keyword(word: string, categories: TokenType[]): TokenType {
 }
 
 /** Reserved: never names. */
-export const RESERVED_WORDS = ['import', 'const', 'extends', 'pipeline', 'true', 'false', 'none'] as const;
+export const RESERVED_WORDS = ['import', 'const', 'extends', 'true', 'false', 'none'] as const;
 /** Top-level block kinds (soft keywords). */
 export const BLOCK_KINDS = [
   'cluster',
@@ -136,7 +136,8 @@ export const UNITS = {
 export type UnitName = keyof typeof UNITS;
 export type Dimension = (typeof UNITS)[UnitName]['dim'];
 
-export const SOFT_KEYWORDS = ['layers'] as const;
+/** Soft keywords: special in one position, ordinary names elsewhere (`pipeline = 4` in a parallel plan). */
+export const SOFT_KEYWORDS = ['layers', 'pipeline'] as const;
 
 const reservedTokens = RESERVED_WORDS.map((w) => keyword(w, [Keyword]));
 const blockKindTokens = BLOCK_KINDS.map((w) => keyword(w, [BlockKind, Name]));

@@ -65,6 +65,17 @@ const parallel = block(
     expert: int('expert-parallel ranks (carved out of data × tensor)', { min: 1, default: 1 }),
     micro_batches: int('micro-batches per step per data rank', { min: 1, default: 1 }),
     zero: int('ZeRO stage: 1 shards optimizer state, 2 also gradients, 3 also weights', { min: 0, max: 3, default: 0 }),
+    recompute: oneOf(['selective', 'full'], 'activation recomputation: selective keeps all but attention scores; full keeps only layer inputs', {
+      default: 'selective',
+    }),
+    first_stage_layers: int('layers on the first pipeline stage when the split is uneven (Megatron `--decoder-first-pipeline-num-layers`)', {
+      min: 0,
+      optional: true,
+    }),
+    last_stage_layers: int('layers on the last pipeline stage when the split is uneven (Megatron `--decoder-last-pipeline-num-layers`)', {
+      min: 0,
+      optional: true,
+    }),
   },
   'how the stage is laid out on the cluster',
   { optional: true },

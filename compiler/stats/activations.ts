@@ -14,6 +14,8 @@
  * 4·tokens·vocab / tensor for the main head and each MTP module, for one micro-batch only.
  * MTP modules add one layer's activations each on the last stage.
  * Under 1F1B, stage i keeps min(pipeline − i, microBatches) micro-batches in flight.
+ * With full recomputation a layer keeps only its input, 2·tokens·dim / tensor bytes, and one
+ * layer's activations at a time are rebuilt during backward (the working set, counted once).
  */
 
 import { mtpLayer } from './params.js';
@@ -61,7 +63,10 @@ export function stageActivationBytes(
   if (isLast && model.mtpDepth > 0) {
     ffns.push(...Array.from({ length: model.mtpDepth }, () => mtpLayer(model)));
   }
-  const perMicroBatch = ffns.reduce((acc, ffn) => acc + layerActivationBytes(model, ffn, tokens, plan.tensor), 0);
-  const layers = scale * perMicroBatch * inFlightMicroBatches(stage, plan);
+  const perLayer = ffns.map((ffn) => layerActivationBytes(model, ffn, tokens, plan.tensor));
+  const layers =
+    plan.recompute === 'full'
+      ? scale * (((2 * tokens * model.dim) / plan.tensor) * ffns.length * inFlightMicroBatches(stage, plan) + Math.max(0, ...perLayer))
+      : scale * perLayer.reduce((a, b) => a + b, 0) * inFlightMicroBatches(stage, plan);
   return layers + (isLast ? logitsBytes(model, tokens, plan.tensor) : 0);
 }

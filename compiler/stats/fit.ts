@@ -53,7 +53,9 @@ function raiseZero(plan: ParallelPlan, stage: 1 | 2 | 3): PlanFix[] {
 
 function doubleExpert(model: ModelShape, plan: ParallelPlan): PlanFix[] {
   const experts = fewestExperts(model);
-  return experts > 0 && experts % (2 * plan.expert) === 0 ? [fix('expert', 2 * plan.expert)] : [];
+  // expert parallelism is carved out of the data × tensor ranks, so it must divide them too
+  const ranks = plan.data * plan.tensor;
+  return experts > 0 && experts % (2 * plan.expert) === 0 && ranks % (2 * plan.expert) === 0 ? [fix('expert', 2 * plan.expert)] : [];
 }
 
 function doublePipeline(model: ModelShape, plan: ParallelPlan): PlanFix[] {

@@ -57,6 +57,11 @@ export interface ParallelPlan {
   readonly microBatches: number;
   /** ZeRO stage 0..3 (DeepSpeed / Megatron distributed optimizer semantics) */
   readonly zero: 0 | 1 | 2 | 3;
+  /**
+   * Activation recomputation: `selective` (default) keeps each layer's activations except the
+   * attention scores; `full` keeps only each layer's input and recomputes the layer in backward.
+   */
+  readonly recompute?: 'selective' | 'full';
 }
 
 export interface TrainingSetup {

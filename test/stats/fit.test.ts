@@ -39,9 +39,9 @@ describe('checkFit', () => {
   });
 
   describe('for DeepSeek-V3 with few experts per device', () => {
-    // The optimizer term dominates. ZeRO 1 barely helps: with data 4 × tensor 1 / expert 4 every
-    // expert shard has a single replica, so its state cannot be sharded.
-    const pp: ParallelPlan = { data: 4, tensor: 1, pipeline: 4, expert: 4, microBatches: 8, zero: 0 };
+    // The optimizer term dominates. ZeRO 1 helps little: with data 8 × tensor 1 / expert 4 every
+    // expert shard has only two replicas to shard its state over.
+    const pp: ParallelPlan = { data: 8, tensor: 1, pipeline: 4, expert: 4, microBatches: 8, zero: 0 };
     const setup: TrainingSetup = { seqLen: 4096, batch: 32, precision: 'bf16' };
     const totalAfter = (report: ReturnType<typeof checkFit>): number =>
       estimateMemory(deepSeekV3, applyFix(pp, report.fix!), setup).total;
@@ -66,6 +66,12 @@ describe('checkFit', () => {
         expect(totalAfter(report)).toBeLessThan(total);
       }
     });
+  });
+
+  it('never suggests expert parallelism that does not divide data × tensor', () => {
+    const narrow: ParallelPlan = { data: 4, tensor: 1, pipeline: 4, expert: 4, microBatches: 8, zero: 1 };
+    const report = checkFit(deepSeekV3, narrow, { seqLen: 4096, batch: 32, precision: 'bf16' }, cluster(1e9));
+    expect(report.fix?.field).not.toBe('expert');
   });
 
   it('says so when no single change helps', () => {

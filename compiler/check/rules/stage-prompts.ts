@@ -1,0 +1,20 @@
+/** Stages that generate need prompts: `prompt` or `prompts` (GRPO and sampling: `prompts`). */
+import type { Rule } from '../context.js';
+
+export const stagePrompts: Rule = {
+  name: 'stage-prompts',
+  check(ctx) {
+    for (const stage of ctx.stages()) {
+      const span = stage.decl.node.name.span;
+      if (stage.kind === 'generate' && !stage.config.has('prompt') && !stage.config.has('prompts')) {
+        ctx.diagnostics.report('MOE6009', span, { stage: stage.name, what: '`prompt = "..."` or `prompts = DATA`' });
+      }
+      if ((stage.kind === 'grpo' || stage.kind === 'sample') && !stage.config.has('prompts')) {
+        ctx.diagnostics.report('MOE6009', span, { stage: stage.name, what: '`prompts = DATA`' });
+      }
+      if (stage.kind === 'generate' && stage.config.has('prompt') && stage.config.has('prompts')) {
+        ctx.diagnostics.report('MOE2011', stage.config.spanOf('prompts'), { name: 'prompt/prompts' }, { help: 'give one of `prompt` or `prompts`' });
+      }
+    }
+  },
+};
