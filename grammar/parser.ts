@@ -9,7 +9,7 @@ import * as T from './tokens.js';
 
 export class MoeParser extends CstParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 4, nodeLocationTracking: 'full', errorMessageProvider });
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 2, nodeLocationTracking: 'full', errorMessageProvider });
     this.performSelfAnalysis();
   }
 

@@ -21,8 +21,8 @@ export function checkFile(path: string, host: CompilerHost, options: LoadOptions
   const elaborator = new Elaborator(program, diagnostics);
   const context = new CheckContext(program, elaborator, diagnostics);
   for (const rule of rules) rule.check(context);
-  const sorted = diagnostics.sorted();
-  return { program, context, diagnostics: sorted, errorCount: sorted.filter((d) => d.severity === 'error').length };
+  // counted before the display cap, so hidden errors still fail the check
+  return { program, context, diagnostics: diagnostics.sorted(), errorCount: diagnostics.errorCount };
 }
 
 export { CheckContext } from './context.js';

@@ -422,9 +422,11 @@ export const catalog = {
 
   // ── 7xxx tool and runtime ──────────────────────────────────────────────────────────────────
   MOE7001: {
-    severity: 'error',
-    message: 'too many errors; stopped after {count}',
-    explain: 'The checker caps the errors it reports per run. Fix these and run again.',
+    severity: 'warning',
+    message: 'too many diagnostics; showing the first {count}',
+    explain:
+      'The checker shows at most this many diagnostics per file. The exit status still counts every ' +
+      'error. Fix these and run again.',
   },
 } as const satisfies Record<string, CatalogEntry>;
 

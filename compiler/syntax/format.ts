@@ -63,7 +63,7 @@ function preservesMeaning(path: string, original: ParseResult, formatted: string
 const POSITION_KEYS = new Set(['span', 'keyword', 'comments']);
 
 /** Structural equality of two ASTs, ignoring spans. */
-export function sameTree(a: unknown, b: unknown): boolean {
+function sameTree(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
