@@ -3,7 +3,7 @@
  * CST → AST visitor lives in compiler/syntax. Error recovery is on so a broken file still yields a
  * tree; one parser instance is reused for every parse.
  */
-import { CstParser, type CstNode, type IToken } from 'chevrotain';
+import { CstParser, type IToken } from 'chevrotain';
 import { errorMessageProvider } from './errors.js';
 import * as T from './tokens.js';
 

@@ -112,7 +112,7 @@ export class Elaborator {
           const value =
             member.kind === 'Field'
               ? this.field(member.value, fieldSpec, scope, `\`${name}\``, member.name.span)
-              : this.nested(member, fieldSpec, scope, where);
+              : this.nested(member, fieldSpec, scope);
           if (value !== undefined) config.fields.set(name, { value, span: valueSpan(member), explicit: true });
           break;
         }
@@ -150,7 +150,7 @@ export class Elaborator {
     });
   }
 
-  private nested(member: A.Nested, spec: FieldSpec, scope: Scope, where: string): Value | undefined {
+  private nested(member: A.Nested, spec: FieldSpec, scope: Scope): Value | undefined {
     const name = member.name.name;
     const inner = scope.child(bodyFrame(member.body));
     if (spec.type === 'block') {

@@ -1,0 +1,15 @@
+/** `npm run bench NAME [ARGS…]`: the benchmarks. Each prints ratios against a reference measured in the same run. */
+import { benchCheck } from './check.js';
+
+const benches: Record<string, (args: string[]) => void> = {
+  check: (args) => benchCheck(args[0], args[1] ? Number(args[1]) : undefined),
+};
+
+const [name = 'check', ...args] = process.argv.slice(2);
+const bench = benches[name];
+if (!bench) {
+  console.error(`unknown benchmark ${name}; available: ${Object.keys(benches).join(', ')}`);
+  process.exitCode = 2;
+} else {
+  bench(args);
+}
