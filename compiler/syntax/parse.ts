@@ -1,7 +1,7 @@
 /**
  * Text → AST with every lexical and syntax error as a coded diagnostic. Never throws on any input.
  */
-import type { IToken } from 'chevrotain';
+import { createTokenInstance, type ILexingResult, type IRecognitionException, type IToken } from 'chevrotain';
 import type { FileCstNode } from '../../grammar/cst.js';
 import { decodeParseError } from '../../grammar/errors.js';
 import { parser } from '../../grammar/parser.js';
@@ -32,35 +32,70 @@ export function parseText(path: string, text: string, diagnostics: DiagnosticBag
     return { ast: empty, tokens: [], comments: [] };
   }
   const lexed = T.lexer.tokenize(text);
-  for (const error of lexed.errors) {
-    const span: Span = { file: path, start: error.offset, end: error.offset + Math.max(1, error.length) };
-    diagnostics.report('MOE1001', span, { char: describeChar(text, error.offset) });
-  }
-  for (const token of lexed.groups.errors ?? []) {
-    const span: Span = { file: path, start: token.startOffset, end: token.startOffset + Math.min(token.image.length, 2) };
-    if (token.tokenType === T.UnclosedComment) diagnostics.report('MOE1008', span, {}, { label: 'comment starts here' });
-    else diagnostics.report('MOE1003', span, {}, { label: 'string starts here', help: 'close it with `"` on the same line' });
-  }
+  const { tokens, badLines } = readLexErrors(path, text, lexed, diagnostics);
   const comments = lexed.groups.comments ?? [];
-  const tooDeep = findExcessiveNesting(lexed.tokens);
+  const tooDeep = findExcessiveNesting(tokens);
   if (tooDeep) {
     diagnostics.report('MOE1006', tokenSpan(path, tooDeep), { limit: MAX_NESTING });
-    return { ast: empty, tokens: lexed.tokens, comments };
+    return { ast: empty, tokens, comments };
   }
 
-  parser.input = lexed.tokens;
+  parser.input = tokens;
   const cst = parser.file() as FileCstNode;
-  for (const error of parser.errors) {
-    const { expected, found } = decodeParseError(error.message);
-    const token = error.token;
-    const span = Number.isNaN(token.startOffset) ? endOfFile(path, text) : tokenSpan(path, token);
-    diagnostics.report('MOE1002', span, { expected, found });
-  }
+  reportParseErrors(path, text, parser.errors, badLines, diagnostics);
   const ast = new AstBuilder(path, diagnostics).file_(cst, text.length, comments);
   if (ast.items.length === 0 && diagnostics.errorCount === 0) {
     diagnostics.report('MOE1009', { file: path, start: 0, end: Math.min(1, text.length) }, {});
   }
-  return { ast, tokens: lexed.tokens, comments };
+  return { ast, tokens, comments };
+}
+
+/**
+ * Reports the lexer's errors and returns the tokens to parse, repaired so that one mistake makes one
+ * error: a `#` comment (a habit from YAML, TOML and Python) hides the rest of its line, and an
+ * unterminated string is still read as a string, to the end of its line. `badLines` are the lines
+ * with an unexpected character, where a parse error is its consequence rather than a second cause.
+ */
+function readLexErrors(path: string, text: string, lexed: ILexingResult, diagnostics: DiagnosticBag): { tokens: IToken[]; badLines: Set<number> } {
+  const hashComments = lexed.errors.filter((e) => text[e.offset] === '#').map((e) => ({ start: e.offset, end: lineEnd(text, e.offset) }));
+  const commentedOut = (offset: number): boolean => hashComments.some((c) => offset > c.start && offset < c.end);
+  const badLines = new Set<number>();
+  for (const error of lexed.errors) {
+    if (commentedOut(error.offset)) continue;
+    const span: Span = { file: path, start: error.offset, end: error.offset + Math.max(1, error.length) };
+    const hash = text[error.offset] === '#';
+    diagnostics.report('MOE1001', span, { char: describeChar(text, error.offset) }, hash ? { help: 'comments start with `//`' } : {});
+    if (!hash) badLines.add(error.line ?? 0);
+  }
+  const strings: IToken[] = [];
+  for (const token of lexed.groups.errors ?? []) {
+    if (commentedOut(token.startOffset)) continue;
+    const span: Span = { file: path, start: token.startOffset, end: token.startOffset + Math.min(token.image.length, 2) };
+    if (token.tokenType === T.UnclosedComment) {
+      diagnostics.report('MOE1008', span, {}, { label: 'comment starts here' });
+    } else {
+      diagnostics.report('MOE1003', span, {}, { label: 'string starts here', help: 'close it with `"` on the same line' });
+      strings.push(asString(token));
+    }
+  }
+  const tokens = [...lexed.tokens.filter((t) => !commentedOut(t.startOffset)), ...strings].sort((a, b) => a.startOffset - b.startOffset);
+  return { tokens, badLines };
+}
+
+/** One error per token (recovery can fail several rules at the same one), none on `badLines`. */
+function reportParseErrors(path: string, text: string, errors: readonly IRecognitionException[], badLines: ReadonlySet<number>, diagnostics: DiagnosticBag): void {
+  const reportedAt = new Set<number>();
+  for (const error of errors) {
+    const { expected, found } = decodeParseError(error.message);
+    const token = error.token;
+    const atEnd = Number.isNaN(token.startOffset);
+    const at = atEnd ? text.length : token.startOffset;
+    if (reportedAt.has(at) || (!atEnd && badLines.has(token.startLine ?? 0))) continue;
+    reportedAt.add(at);
+    const span = atEnd ? endOfFile(path, text) : tokenSpan(path, token);
+    // chevrotain names the end of input `EOF`
+    diagnostics.report('MOE1002', span, { expected: expected === 'EOF' ? 'end of file' : expected, found });
+  }
 }
 
 function describeChar(text: string, offset: number): string {
@@ -68,6 +103,19 @@ function describeChar(text: string, offset: number): string {
   const char = String.fromCodePoint(code);
   if (code < 32 || code === 0x7f) return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
   return `\`${char}\``;
+}
+
+/** Offset of the end of the line holding `offset` (its line break, or the end of the text). */
+function lineEnd(text: string, offset: number): number {
+  const end = text.indexOf('\n', offset);
+  return end < 0 ? text.length : end;
+}
+
+/** The token of an unterminated string, retyped as the string it was meant to be. */
+function asString(token: IToken): IToken {
+  const type = token.image.startsWith('r') ? T.RawString : T.StringLiteral;
+  const { startOffset, endOffset, startLine, endLine, startColumn, endColumn } = token;
+  return createTokenInstance(type, token.image, startOffset, endOffset ?? startOffset, startLine ?? 1, endLine ?? 1, startColumn ?? 1, endColumn ?? 1);
 }
 
 function tokenSpan(path: string, token: IToken): Span {
