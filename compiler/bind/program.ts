@@ -37,10 +37,15 @@ export interface Program {
   readonly sources: ReadonlyMap<string, SourceFile>;
   readonly files: ReadonlyMap<string, ParseResult>;
   readonly decls: ReadonlyMap<string, Decl>;
+  /** names of blocks of an unknown kind (MOE2001): they exist, but cannot be referred to */
+  readonly unknownKinds: ReadonlySet<string>;
+  /** an import could not be read (MOE2004, MOE2006, MOE1005), so names it declares are unknown */
+  readonly importFailed: boolean;
   readonly diagnostics: DiagnosticBag;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
+const lossy = new TextDecoder('utf-8');
 
 export function loadProgram(entryPath: string, host: CompilerHost, options: LoadOptions = {}): Program {
   const entry = resolve(entryPath);
@@ -49,10 +54,14 @@ export function loadProgram(entryPath: string, host: CompilerHost, options: Load
   const sources = new Map<string, SourceFile>();
   const files = new Map<string, ParseResult>();
 
+  /** files in post-order (a file after the files it imports), the order their declarations count in */
+  const order: string[] = [];
+  let importFailed = false;
   const visit = (path: string, stack: string[], importedAt?: Span): void => {
     if (files.has(path)) return;
-    const text = readText(path, host, diagnostics, importedAt);
-    sources.set(path, new SourceFile(path, text ?? ''));
+    const { text, shown } = readText(path, host, diagnostics, importedAt);
+    if (text === undefined && importedAt) importFailed = true;
+    sources.set(path, new SourceFile(path, shown));
     const parsed = parseText(path, text ?? '', text === undefined ? new DiagnosticBag() : diagnostics);
     files.set(path, parsed);
     for (const item of parsed.ast.items) {
@@ -60,6 +69,7 @@ export function loadProgram(entryPath: string, host: CompilerHost, options: Load
       const target = resolveSpecPath(path, item.path.value);
       if (!options.allowOutside && isOutside(root, target)) {
         diagnostics.report('MOE2006', item.path.span, { path: item.path.value }, { help: 'pass --allow-outside to permit it' });
+        importFailed = true;
         continue;
       }
       const at = stack.indexOf(target);
@@ -70,15 +80,17 @@ export function loadProgram(entryPath: string, host: CompilerHost, options: Load
       }
       if (!host.fileExists(target)) {
         diagnostics.report('MOE2004', item.path.span, { path: item.path.value, reason: 'no such file' });
+        importFailed = true;
         continue;
       }
       visit(target, [...stack, path], item.path.span);
     }
+    order.push(path);
   };
   visit(entry, [], undefined);
 
-  const decls = collectDeclarations(files, diagnostics);
-  return { entry, root, options, host, sources, files, decls, diagnostics };
+  const { decls, unknownKinds } = collectDeclarations(order.map((path) => files.get(path)!), diagnostics);
+  return { entry, root, options, host, sources, files, decls, unknownKinds, importFailed, diagnostics };
 }
 
 export function resolveSpecPath(fromFile: string, path: string): string {
@@ -90,24 +102,37 @@ export function isOutside(root: string, target: string): boolean {
   return rel.startsWith('..') || isAbsolute(rel);
 }
 
-function readText(path: string, host: CompilerHost, diagnostics: DiagnosticBag, importedAt?: Span): string | undefined {
+/**
+ * The text of a spec file, or undefined (with MOE1005) when it is not UTF-8 text; `shown` is what
+ * diagnostics quote from the file: the text, or a lossy decoding of a binary file.
+ */
+function readText(path: string, host: CompilerHost, diagnostics: DiagnosticBag, importedAt?: Span): { text?: string; shown: string } {
   const bytes = host.readFile(path);
   if (typeof bytes === 'string') {
     if (importedAt) diagnostics.report('MOE2004', importedAt, { path, reason: bytes });
-    return undefined;
+    return { shown: '' };
   }
   const nul = bytes.indexOf(0);
-  if (nul >= 0) {
-    diagnostics.report('MOE1005', { file: path, start: nul, end: nul + 1 }, { reason: `a NUL byte at offset ${nul}` });
-    return undefined;
-  }
+  if (nul >= 0) return notText(path, bytes, nul, `a NUL byte at offset ${nul}`, diagnostics);
   try {
-    return decoder.decode(bytes);
+    const text = decoder.decode(bytes);
+    return { text, shown: text };
   } catch {
     const bad = firstInvalidUtf8(bytes);
-    diagnostics.report('MOE1005', { file: path, start: bad, end: bad + 1 }, { reason: `invalid UTF-8 at byte ${bad}` });
-    return undefined;
+    return notText(path, bytes, bad, `invalid UTF-8 at byte ${bad}`, diagnostics);
   }
+}
+
+/** MOE1005 at byte `at`, located in the lossy decoding that diagnostics show. */
+function notText(path: string, bytes: Uint8Array, at: number, reason: string, diagnostics: DiagnosticBag): { shown: string } {
+  const start = lossy.decode(bytes.subarray(0, at)).length;
+  diagnostics.report('MOE1005', { file: path, start, end: start + 1 }, { reason });
+  return { shown: printable(lossy.decode(bytes)) };
+}
+
+/** Control characters (but line breaks and tabs) as U+FFFD, one for one, so offsets still hold. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');
 }
 
 /** Byte offset of the first invalid UTF-8 sequence (used only after decoding failed). */
@@ -122,8 +147,13 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   return 0;
 }
 
-function collectDeclarations(files: ReadonlyMap<string, ParseResult>, diagnostics: DiagnosticBag): Map<string, Decl> {
+/** Declarations of all files, imported files first, so a clash is reported in the file that imports. */
+function collectDeclarations(
+  files: readonly ParseResult[],
+  diagnostics: DiagnosticBag,
+): { decls: Map<string, Decl>; unknownKinds: Set<string> } {
   const decls = new Map<string, Decl>();
+  const unknownKinds = new Set<string>();
   const add = (name: A.Ident, decl: Decl): void => {
     const previous = decls.get(name.name);
     if (previous) {
@@ -135,7 +165,7 @@ function collectDeclarations(files: ReadonlyMap<string, ParseResult>, diagnostic
     }
     decls.set(name.name, decl);
   };
-  for (const { ast } of files.values()) {
+  for (const { ast } of files) {
     for (const item of ast.items) {
       if (item.kind === 'Const') add(item.name, { kind: 'const', node: item });
       else if (item.kind === 'Pipeline') add(item.name, { kind: 'pipeline', node: item });
@@ -145,13 +175,14 @@ function collectDeclarations(files: ReadonlyMap<string, ParseResult>, diagnostic
           diagnostics.report('MOE2001', item.blockKind.span, { name: kind }, {
             help: didYouMean(kind, [...BLOCK_KINDS, 'pipeline']) ?? `block kinds are ${BLOCK_KINDS.join(', ')}, pipeline`,
           });
+          unknownKinds.add(item.name.name);
           continue;
         }
         add(item.name, { kind: 'block', blockKind: kind, node: item });
       }
     }
   }
-  return decls;
+  return { decls, unknownKinds };
 }
 
 export function declName(decl: Decl): A.Ident {

@@ -246,23 +246,24 @@ export class AstBuilder {
   // ── leaves ──────────────────────────────────────────────────────────────────────────────────
   private string(token: IToken, raw: boolean): A.StringLit {
     const span = this.tokenSpan(token);
+    // an unterminated string (MOE1003, already reported) runs to the end of its line
+    const image = isClosed(token.image, raw) ? token.image : `${token.image}"`;
     if (raw) {
-      const image = token.image;
       const value = image.startsWith('r#') ? image.slice(3, -2) : image.slice(2, -1);
       return { kind: 'String', span, value, raw: true };
     }
-    return { kind: 'String', span, value: this.unescape(token, span), raw: false };
+    return { kind: 'String', span, value: this.unescape(image, span), raw: false };
   }
 
-  private unescape(token: IToken, span: Span): string {
+  private unescape(image: string, span: Span): string {
     try {
-      return JSON.parse(token.image) as string;
+      return JSON.parse(image) as string;
     } catch {
-      const bad = /\\(u(?![0-9a-fA-F]{4})|[^"\\/bfnrtu])/.exec(token.image);
+      const bad = /\\(u(?![0-9a-fA-F]{4})|[^"\\/bfnrtu])/.exec(image);
       const at = bad ? span.start + bad.index : span.start;
-      const escape = bad ? `\`${token.image.slice(bad.index, bad.index + 2)}\`` : 'sequence';
+      const escape = bad ? `\`${image.slice(bad.index, bad.index + 2)}\`` : 'sequence';
       this.diagnostics.report('MOE1004', { file: this.file, start: at, end: at + 2 }, { escape });
-      return token.image.slice(1, -1);
+      return image.slice(1, -1);
     }
   }
 
@@ -296,6 +297,12 @@ export class AstBuilder {
   private span(start: number, end: number): Span {
     return { file: this.file, start, end };
   }
+}
+
+/** Whether a string token has its closing quote (`r"…"` cannot contain one; `r#"…"#` always closes). */
+function isClosed(image: string, raw: boolean): boolean {
+  if (raw) return image.startsWith('r#') || (image.length > 2 && image.endsWith('"'));
+  return /^"(?:[^"\\]|\\.)*"$/.test(image);
 }
 
 /** A token the parser really read (not one it inserted while recovering). */
