@@ -73,6 +73,24 @@ export class CheckContext {
     }
     return undefined;
   }
+
+  /**
+   * Whether neither the stage nor any stage it starts `from` sets `field`. A field set to an invalid
+   * value counts as set, and an unreadable or cyclic `from` as unknown: both are already reported.
+   */
+  lacks(stage: CheckedBlock, field: 'model' | 'tokenizer'): boolean {
+    const seen = new Set<string>();
+    let current: CheckedBlock | undefined = stage;
+    while (current && !seen.has(current.name)) {
+      seen.add(current.name);
+      if (current.config.sets(field)) return false;
+      if (!current.config.sets('from')) return true;
+      const from = current.config.ref('from');
+      if (from?.kind === 'path') return true;
+      current = from ? this.blocks.get(from.name) : undefined;
+    }
+    return false;
+  }
 }
 
 export interface Rule {

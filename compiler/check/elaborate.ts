@@ -6,7 +6,7 @@
 import type { BlockKindName } from '../../grammar/tokens.js';
 import type { Decl, Program } from '../bind/program.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
-import { didYouMean } from '../diagnostics/did-you-mean.js';
+import { closestNames, didYouMean } from '../diagnostics/did-you-mean.js';
 import { blockSpecs } from '../schema/index.js';
 import { describeSpec, type BlockSpec, type FieldSpec, type ValueSpec, type VariantSpec } from '../schema/dsl.js';
 import type * as A from '../syntax/ast.js';
@@ -24,6 +24,10 @@ export class Elaborator {
   private readonly configs = new Map<string, Config | undefined>();
   private readonly merged = new Map<string, A.Body>();
   private readonly extending = new Set<string>();
+  /** blocks whose `extends` base could not be read: the fields it would supply are not missing */
+  private readonly baseless = new Set<string>();
+  /** true while elaborating a block in `baseless` */
+  private quietMissing = false;
   readonly usedConsts = new Set<string>();
   private depth = 0;
   readonly global: Scope;
@@ -54,7 +58,10 @@ export class Elaborator {
     const spec = blockSpecs[decl.blockKind];
     const body = this.mergedBody(decl);
     const where = `${decl.blockKind} \`${name}\``;
+    const quiet = this.quietMissing;
+    this.quietMissing = this.baseless.has(name);
     const config = this.body(body, spec, this.global.child(bodyFrame(body)), decl.node.name.span, where);
+    this.quietMissing = quiet;
     this.configs.set(name, config);
     return config;
   }
@@ -71,9 +78,12 @@ export class Elaborator {
       if (this.extending.has(name)) {
         this.diagnostics.report('MOE2008', base.span, { cycle: [...this.extending, name].join(' → ') });
       } else if (baseDecl?.kind !== 'block') {
+        this.baseless.add(name);
         const known = [...this.program.decls].filter(([, d]) => d.kind === 'block' && d.blockKind === decl.blockKind).map(([n]) => n);
-        this.diagnostics.report('MOE2002', base.span, { name: base.name }, { help: didYouMean(base.name, known) });
+        if (baseDecl) this.wrongKind(base.name, base.span, declKind(baseDecl), '`extends`', decl.blockKind, this.diagnostics);
+        else if (!this.unresolvable(base.name)) this.diagnostics.report('MOE2002', base.span, { name: base.name }, { help: didYouMean(base.name, known) });
       } else if (baseDecl.blockKind !== decl.blockKind) {
+        this.baseless.add(name);
         this.diagnostics.report('MOE2007', base.span, { name: base.name, kind: decl.blockKind }, {
           label: `\`${base.name}\` is a ${baseDecl.blockKind}`,
         });
@@ -91,6 +101,8 @@ export class Elaborator {
   body(body: A.Body, spec: BlockSpec, scope: Scope, anchor: Span, where: string, tag?: string): Config {
     const config = new Config(spec, anchor, tag);
     const seen = new Map<string, Span>();
+    /** fields an unknown field is probably a misspelling of: their absence is the same mistake */
+    const misspelt = new Set<string>();
     for (const member of body.members) {
       switch (member.kind) {
         case 'Field':
@@ -98,17 +110,19 @@ export class Elaborator {
           const name = member.name.name;
           const fieldSpec = spec.fields[name];
           if (!fieldSpec) {
-            this.unknownField(member.name, spec, where);
+            const meant = this.unknownField(member.name, spec, where);
+            if (meant !== undefined) misspelt.add(meant);
             break;
           }
           const previous = seen.get(name);
           if (previous) {
-            this.diagnostics.report('MOE2011', member.name.span, { name }, {
+            this.diagnostics.report('MOE2011', member.name.span, { what: `field \`${name}\`` }, {
               related: [{ span: previous, message: 'first set here' }],
             });
             break;
           }
           seen.set(name, member.name.span);
+          config.written.add(name);
           const value =
             member.kind === 'Field'
               ? this.field(member.value, fieldSpec, scope, `\`${name}\``, member.name.span)
@@ -124,30 +138,41 @@ export class Elaborator {
           break;
       }
     }
-    this.applyDefaults(config, spec, scope, anchor, where, seen);
+    this.applyDefaults(config, spec, scope, anchor, where, seen, misspelt);
     return config;
   }
 
-  private applyDefaults(config: Config, spec: BlockSpec, scope: Scope, anchor: Span, where: string, seen: Map<string, Span>): void {
+  private applyDefaults(
+    config: Config,
+    spec: BlockSpec,
+    scope: Scope,
+    anchor: Span,
+    where: string,
+    seen: Map<string, Span>,
+    misspelt: ReadonlySet<string>,
+  ): void {
     for (const [name, field] of Object.entries(spec.fields)) {
       if (seen.has(name)) continue;
       const value = defaultValue(field, (sub, tag) => this.body({ kind: 'Body', span: anchor, members: [] }, sub, scope, anchor, `\`${name}\``, tag));
       if (value !== undefined) config.fields.set(name, { value, span: anchor, explicit: false });
+      else if (this.quietMissing || misspelt.has(name)) continue;
       else if (!field.optional && !(field.type === 'block' || field.type === 'variant') ) {
-        this.diagnostics.report('MOE2010', anchor, { name, where }, { help: `add \`${name} = …\` (${field.doc})` });
+        this.diagnostics.report('MOE2010', anchor, { name, where }, { help: `add \`${name} = …\`: ${field.doc}` });
       } else if (!field.optional && field.type === 'variant') {
         this.diagnostics.report('MOE2010', anchor, { name, where }, {
-          help: `add \`${name} ${Object.keys(field.cases)[0]} { ... }\` (${field.doc})`,
+          help: `add \`${name} ${Object.keys(field.cases)[0]} { ... }\`: ${field.doc}`,
         });
       }
     }
   }
 
-  private unknownField(name: A.Ident, spec: BlockSpec, where: string): void {
+  /** Reports an unknown field; returns the known field it most likely misspells. */
+  private unknownField(name: A.Ident, spec: BlockSpec, where: string): string | undefined {
     const known = Object.keys(spec.fields);
     this.diagnostics.report('MOE2009', name.span, { name: name.name, where }, {
       help: didYouMean(name.name, known) ?? (known.length ? `known fields: ${known.join(', ')}` : 'this block has no fields'),
     });
+    return closestNames(name.name, known)[0];
   }
 
   private nested(member: A.Nested, spec: FieldSpec, scope: Scope): Value | undefined {
@@ -180,7 +205,7 @@ export class Elaborator {
     const caseSpec = spec.cases[tag.name];
     if (!caseSpec) {
       const cases = Object.keys(spec.cases);
-      this.diagnostics.report('MOE2012', tag.span, { what: `kind of ${what}`, name: tag.name }, {
+      this.diagnostics.report('MOE2012', tag.span, { what: `${what} kind`, name: tag.name }, {
         help: didYouMean(tag.name, cases) ?? `expected ${cases.map((c) => `\`${c}\``).join(', ')}`,
       });
       return undefined;
@@ -339,7 +364,7 @@ export class Elaborator {
         const name = raw.t === 'symbol' ? raw.name : raw.t === 'str' ? raw.v : undefined;
         if (name === undefined) return mismatch();
         if (!spec.values.includes(name)) {
-          diagnostics.report('MOE2012', raw.span, { what: `value for ${what}`, name }, {
+          diagnostics.report('MOE2012', raw.span, { what: `${what} value`, name }, {
             help: didYouMean(name, spec.values) ?? `expected ${describeSpec(spec)}`,
           });
           return undefined;
@@ -387,7 +412,8 @@ export class Elaborator {
       return undefined;
     }
     const decl = this.program.decls.get(raw.name);
-    if (!decl || decl.kind !== 'block') {
+    if (!decl) {
+      if (this.unresolvable(raw.name)) return undefined;
       const known = [...this.program.decls]
         .filter(([, d]) => d.kind === 'block' && spec.to.includes(d.blockKind))
         .map(([n]) => n);
@@ -397,20 +423,27 @@ export class Elaborator {
       });
       return undefined;
     }
-    if (!spec.to.includes(decl.blockKind)) {
-      diagnostics.report('MOE2013', raw.span, {
-        name: raw.name,
-        found: decl.blockKind,
-        field: what,
-        expected: spec.to.join(' or '),
-      });
+    if (decl.kind !== 'block' || !spec.to.includes(decl.blockKind)) {
+      this.wrongKind(raw.name, raw.span, declKind(decl), what, spec.to.join(' or '), diagnostics);
       return undefined;
     }
     return { kind: 'ref', name: raw.name, blockKind: decl.blockKind as BlockKindName };
   }
 
+  private wrongKind(name: string, span: Span, found: string, field: string, expected: string, diagnostics: DiagnosticBag): void {
+    diagnostics.report('MOE2013', span, { name, found, field, expected });
+  }
+
+  /**
+   * A name that cannot be resolved for a reason already reported: its block has an unknown kind
+   * (MOE2001), or an import that may declare it failed. Reporting it again would be a cascade.
+   */
+  private unresolvable(name: string): boolean {
+    return this.program.importFailed || this.program.unknownKinds.has(name);
+  }
+
   private unknownName(raw: Extract<Raw, { t: 'symbol' }>, diagnostics: DiagnosticBag): undefined {
-    diagnostics.report('MOE2002', raw.span, { name: raw.name }, { help: didYouMean(raw.name, this.lastScopeNames) });
+    if (!this.unresolvable(raw.name)) diagnostics.report('MOE2002', raw.span, { name: raw.name }, { help: didYouMean(raw.name, this.lastScopeNames) });
     return undefined;
   }
 
@@ -453,7 +486,7 @@ export class Elaborator {
     switch (expr.kind) {
       case 'Number': {
         if (!Number.isFinite(expr.value)) {
-          this.diagnostics.report('MOE3007', span, { value: expr.text });
+          this.diagnostics.report('MOE3007', span, { value: `\`${expr.text}\`` });
           return { t: 'error', span };
         }
         if (!expr.unit) return { t: 'num', v: expr.value, span, expr };
@@ -512,7 +545,7 @@ export class Elaborator {
     const decl = this.program.decls.get(head.name);
     if (decl?.kind !== 'block') {
       const blocks = [...this.program.decls].filter(([, d]) => d.kind === 'block').map(([n]) => n);
-      this.diagnostics.report('MOE2002', head.span, { name: head.name }, { help: didYouMean(head.name, blocks) });
+      if (!this.unresolvable(head.name)) this.diagnostics.report('MOE2002', head.span, { name: head.name }, { help: didYouMean(head.name, blocks) });
       return { t: 'error', span };
     }
     let body = this.mergedBody(decl);
@@ -565,7 +598,8 @@ export class Elaborator {
     }
     const [lo, hi] = fn.arity;
     if (expr.args.length < lo || expr.args.length > hi) {
-      const expected = lo === hi ? String(lo) : hi === Infinity ? `at least ${lo}` : `${lo} to ${hi}`;
+      const count = lo === hi ? String(lo) : hi === Infinity ? `at least ${lo}` : `${lo} to ${hi}`;
+      const expected = `${count} argument${hi === 1 ? '' : 's'}`;
       this.diagnostics.report('MOE3008', expr.span, { name: expr.callee.name, expected, found: expr.args.length });
       return { t: 'error', span: expr.span };
     }
@@ -585,7 +619,7 @@ export class Elaborator {
     }
     const v = fn.fn(...nums.map((n) => n.v));
     if (!Number.isFinite(v)) {
-      this.diagnostics.report('MOE3007', expr.span, { value: String(v) });
+      this.diagnostics.report('MOE3007', expr.span, { value: `\`${this.sourceText(expr.span)}\`` });
       return { t: 'error', span: expr.span };
     }
     const dim = nums[0]?.dim;
@@ -593,7 +627,7 @@ export class Elaborator {
   }
 
   private reportSymbol(raw: Extract<Raw, { t: 'symbol' }>): Raw {
-    this.diagnostics.report('MOE2002', raw.span, { name: raw.name }, { help: didYouMean(raw.name, this.lastScopeNames) });
+    this.unknownName(raw, this.diagnostics);
     return { t: 'error', span: raw.span };
   }
 
@@ -608,7 +642,7 @@ export class Elaborator {
     if (left.t !== 'num' || right.t !== 'num') return this.badOperands(expr.op, left, right, span);
     const result = (v: number, dim: typeof left.dim): Raw => {
       if (!Number.isFinite(v)) {
-        this.diagnostics.report('MOE3007', span, { value: String(v) });
+        this.diagnostics.report('MOE3007', span, { value: `\`${this.sourceText(span)}\`` });
         return { t: 'error', span };
       }
       return { t: 'num', v, ...(dim ? { dim } : {}), span, expr };
@@ -634,10 +668,19 @@ export class Elaborator {
     }
   }
 
+  private sourceText(span: Span): string {
+    return this.program.sources.get(span.file)?.text.slice(span.start, span.end) ?? 'the value';
+  }
+
   private badOperands(op: string, left: Raw, right: Raw, span: Span): Raw {
     this.diagnostics.report('MOE3011', span, { op, left: describeRaw(left), right: describeRaw(right) });
     return { t: 'error', span };
   }
+}
+
+/** What a declaration is, in words: a block's kind, `const` or `pipeline`. */
+function declKind(decl: Decl): string {
+  return decl.kind === 'block' ? decl.blockKind : decl.kind;
 }
 
 function dimName(dim: string | undefined): string {

@@ -1,6 +1,7 @@
 /**
  * The front-end in one call: load (parse + bind) → elaborate every block → run every rule. All
- * diagnostics of all phases come back together, sorted; nothing here throws on user input.
+ * diagnostics of all phases come back together, sorted (after a syntax error, those of loading only);
+ * nothing here throws on user input.
  */
 import { loadProgram, type CompilerHost, type LoadOptions, type Program } from '../bind/program.js';
 import { DiagnosticBag, type Diagnostic } from '../diagnostics/diagnostic.js';

@@ -54,6 +54,8 @@ export interface RuleConfig {
 
 export class Config {
   readonly fields = new Map<string, Entry>();
+  /** fields the source sets, including those whose value was invalid (and is already reported) */
+  readonly written = new Set<string>();
   readonly ranges: LayerRangeConfig[] = [];
   readonly rules: RuleConfig[] = [];
 
@@ -67,6 +69,11 @@ export class Config {
 
   has(name: string): boolean {
     return this.fields.has(name);
+  }
+
+  /** Whether the source sets the field, validly or not: a rule about its absence must not fire. */
+  sets(name: string): boolean {
+    return this.written.has(name);
   }
 
   get(name: string): Value | undefined {

@@ -134,8 +134,10 @@ export const catalog = {
   },
   MOE2011: {
     severity: 'error',
-    message: 'field `{name}` is set more than once',
-    explain: 'Each field may appear once per block. Remove one of the assignments.',
+    message: '{what} is set more than once',
+    explain:
+      'Each field may appear once per block, and some fields say the same thing another way (`steps` ' +
+      'or `epochs`, `prompt` or `prompts`): give one. Remove one of the assignments.',
   },
   MOE2012: {
     severity: 'error',
@@ -144,7 +146,7 @@ export const catalog = {
   },
   MOE2013: {
     severity: 'error',
-    message: '`{name}` is a {found} block, but {field} needs a {expected}',
+    message: '`{name}` is a {found}, but {field} needs a {expected} block',
     explain: 'A reference field names a block of a particular kind, e.g. `model = ...` names a model.',
   },
   MOE2014: {
@@ -208,12 +210,14 @@ export const catalog = {
   },
   MOE3007: {
     severity: 'error',
-    message: 'number {value} is not finite or too large',
-    explain: 'Numbers must be finite and below 2^53 in magnitude for integers.',
+    message: '{value} is not a finite number',
+    explain:
+      'A literal or the result of an expression is infinite or not a number (e.g. `1e999`, ' +
+      '`pow(10, 400)`, `sqrt(-1)`). Numbers must be finite.',
   },
   MOE3008: {
     severity: 'error',
-    message: '`{name}` takes {expected} arguments, found {found}',
+    message: '`{name}` takes {expected}, found {found}',
     explain: 'The function was called with the wrong number of arguments.',
   },
   MOE3009: {
@@ -237,14 +241,14 @@ export const catalog = {
   // ── 4xxx shapes and MoE constraints ────────────────────────────────────────────────────────
   MOE4001: {
     severity: 'error',
-    message: 'layer {layers} of {model} is not covered by any `layers` range',
+    message: 'no `layers` range covers {layers} of {model}',
     explain:
       'Every layer index 0..layers-1 must be covered by exactly one `layers a..b { ... }` range ' +
       '(inclusive at both ends).',
   },
   MOE4002: {
     severity: 'error',
-    message: 'layers {layers} are covered by more than one range',
+    message: 'more than one `layers` range covers {layers}',
     explain: 'Layer ranges must not overlap; each layer has one feed-forward definition.',
   },
   MOE4003: {
@@ -327,8 +331,10 @@ export const catalog = {
   },
   MOE5003: {
     severity: 'error',
-    message: 'pipeline ({pipeline}) does not divide layers ({layers})',
-    explain: 'Pipeline stages hold equal numbers of layers.',
+    message: '{layers} layers do not split evenly over {pipeline} pipeline stages',
+    explain:
+      'Pipeline stages hold equal numbers of layers, or the first and last stage hold the stated ' +
+      '`first_stage_layers` / `last_stage_layers` and the stages between them equal numbers.',
   },
   MOE5004: {
     severity: 'error',

@@ -50,22 +50,31 @@ export function parseText(path: string, text: string, diagnostics: DiagnosticBag
   return { ast, tokens, comments };
 }
 
+/** What a character that starts no token was probably meant to be. */
+const CHARACTER_HELP: Readonly<Record<string, string>> = {
+  '#': 'comments start with `//`',
+  ';': 'fields end at a line break or a comma',
+  '\u201c': 'strings use straight double quotes `"`',
+  '\u201d': 'strings use straight double quotes `"`',
+};
+
 /**
  * Reports the lexer's errors and returns the tokens to parse, repaired so that one mistake makes one
  * error: a `#` comment (a habit from YAML, TOML and Python) hides the rest of its line, and an
  * unterminated string is still read as a string, to the end of its line. `badLines` are the lines
- * with an unexpected character, where a parse error is its consequence rather than a second cause.
+ * with an unexpected character, where a further unexpected character or a parse error is its
+ * consequence rather than a second cause.
  */
 function readLexErrors(path: string, text: string, lexed: ILexingResult, diagnostics: DiagnosticBag): { tokens: IToken[]; badLines: Set<number> } {
   const hashComments = lexed.errors.filter((e) => text[e.offset] === '#').map((e) => ({ start: e.offset, end: lineEnd(text, e.offset) }));
   const commentedOut = (offset: number): boolean => hashComments.some((c) => offset > c.start && offset < c.end);
   const badLines = new Set<number>();
   for (const error of lexed.errors) {
-    if (commentedOut(error.offset)) continue;
+    if (commentedOut(error.offset) || badLines.has(error.line ?? 0)) continue;
     const span: Span = { file: path, start: error.offset, end: error.offset + Math.max(1, error.length) };
-    const hash = text[error.offset] === '#';
-    diagnostics.report('MOE1001', span, { char: describeChar(text, error.offset) }, hash ? { help: 'comments start with `//`' } : {});
-    if (!hash) badLines.add(error.line ?? 0);
+    const help = CHARACTER_HELP[text[error.offset]!];
+    diagnostics.report('MOE1001', span, { char: describeChar(text, error.offset) }, help ? { help } : {});
+    if (text[error.offset] !== '#') badLines.add(error.line ?? 0);
   }
   const strings: IToken[] = [];
   for (const token of lexed.groups.errors ?? []) {
@@ -82,17 +91,22 @@ function readLexErrors(path: string, text: string, lexed: ILexingResult, diagnos
   return { tokens, badLines };
 }
 
-/** One error per token (recovery can fail several rules at the same one), none on `badLines`. */
+/**
+ * One error per token (recovery can fail several rules at the same one), none on `badLines`. What is
+ * missing at the end of a line is pointed at there, not at the next line's token.
+ */
 function reportParseErrors(path: string, text: string, errors: readonly IRecognitionException[], badLines: ReadonlySet<number>, diagnostics: DiagnosticBag): void {
   const reportedAt = new Set<number>();
   for (const error of errors) {
     const { expected, found } = decodeParseError(error.message);
     const token = error.token;
     const atEnd = Number.isNaN(token.startOffset);
-    const at = atEnd ? text.length : token.startOffset;
-    if (reportedAt.has(at) || (!atEnd && badLines.has(token.startLine ?? 0))) continue;
-    reportedAt.add(at);
-    const span = atEnd ? endOfFile(path, text) : tokenSpan(path, token);
+    if (!atEnd && badLines.has(token.startLine ?? 0)) continue;
+    const previous = 'previousToken' in error ? (error.previousToken as IToken | undefined) : undefined;
+    const lineBreakBefore = previous !== undefined && (atEnd || (token.startLine ?? 0) > (previous.endLine ?? 0));
+    const span = lineBreakBefore ? afterToken(path, text, previous) : atEnd ? endOfFile(path, text) : tokenSpan(path, token);
+    if (reportedAt.has(span.start)) continue;
+    reportedAt.add(span.start);
     // chevrotain names the end of input `EOF`
     diagnostics.report('MOE1002', span, { expected: expected === 'EOF' ? 'end of file' : expected, found });
   }
@@ -120,6 +134,12 @@ function asString(token: IToken): IToken {
 
 function tokenSpan(path: string, token: IToken): Span {
   return { file: path, start: token.startOffset, end: token.startOffset + Math.max(1, token.image.length) };
+}
+
+/** The character just after a token (the end of the file when there is none). */
+function afterToken(path: string, text: string, token: IToken): Span {
+  const start = (token.endOffset ?? token.startOffset) + 1;
+  return start < text.length && !Number.isNaN(start) ? { file: path, start, end: start + 1 } : endOfFile(path, text);
 }
 
 function endOfFile(path: string, text: string): Span {

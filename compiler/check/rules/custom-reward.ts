@@ -3,7 +3,13 @@
  * folder and declare the function. (The full signature check with ts-morph comes with the runtime.)
  */
 import { resolveSpecPath, isOutside } from '../../bind/program.js';
+import { didYouMean } from '../../diagnostics/did-you-mean.js';
 import type { Rule } from '../context.js';
+
+/** Names a module exports as functions or bindings (`export [async] function f`, `export const f`). */
+function exportedNames(source: string): string[] {
+  return [...source.matchAll(/export\s+(?:async\s+)?(?:function\s*\*?\s*|const\s+|let\s+)([A-Za-z_$][\w$]*)/g)].map((m) => m[1]!);
+}
 
 export const customReward: Rule = {
   name: 'custom-reward',
@@ -30,10 +36,11 @@ export const customReward: Rule = {
           ctx.diagnostics.report('MOE6002', span, { ref, reason: `cannot read ${file}: ${bytes}` });
           continue;
         }
-        const source = new TextDecoder().decode(bytes);
-        const declared = new RegExp(`export\\s+(?:async\\s+)?(?:function\\s+${name}\\b|(?:const|let)\\s+${name}\\b)`).test(source);
-        if (!declared) {
-          ctx.diagnostics.report('MOE6002', span, { ref, reason: `${file} exports no function \`${name}\`` });
+        const exported = exportedNames(new TextDecoder().decode(bytes));
+        if (!exported.includes(name)) {
+          ctx.diagnostics.report('MOE6002', span, { ref, reason: `${file} exports no function \`${name}\`` }, {
+            help: didYouMean(name, exported) ?? (exported.length ? `it exports ${exported.map((n) => `\`${n}\``).join(', ')}` : 'export the function'),
+          });
         }
       }
     }

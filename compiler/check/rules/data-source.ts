@@ -15,7 +15,9 @@ export const dataSource: Rule = {
         const synthetic = block.config.sub('synthetic');
         const generated = synthetic !== undefined && synthetic.tag !== 'none';
         if (kind === 'data') {
-          if (path === undefined && !generated) {
+          // an invalid `source` or `synthetic` is already reported: it is not missing
+          const generatorSet = block.config.sets('synthetic') && synthetic?.tag !== 'none';
+          if (!block.config.sets('source') && !generatorSet) {
             ctx.diagnostics.report('MOE6010', block.decl.node.name.span, { data: block.name, reason: 'it has neither `source` nor `synthetic`' }, {
               help: 'add `source = "file.jsonl"` or `synthetic = arithmetic { }`',
             });

@@ -17,6 +17,9 @@ export const layerCoverage: Rule = {
           ctx.diagnostics.report('MOE4003', range.rangeSpan, { range: `${range.from}..${range.to}`, last: layerCount - 1 }, {
             ...(range.from > range.to ? { help: 'a range is written low..high' } : {}),
           });
+          // the layers it meant to cover, within bounds, are not reported again as uncovered
+          const last = Math.min(Math.max(range.from, range.to), layerCount - 1);
+          for (let i = Math.min(range.from, range.to); i <= last; i++) owner[i] ??= index;
           return;
         }
         const overlapping: number[] = [];
@@ -26,7 +29,7 @@ export const layerCoverage: Rule = {
         }
         if (overlapping.length > 0) {
           const first = model.config.ranges[owner[overlapping[0]!]!]!;
-          ctx.diagnostics.report('MOE4002', range.rangeSpan, { layers: compress(overlapping) }, {
+          ctx.diagnostics.report('MOE4002', range.rangeSpan, { layers: layerList(overlapping) }, {
             related: [{ span: first.rangeSpan, message: 'also covered here' }],
           });
         }
@@ -35,13 +38,19 @@ export const layerCoverage: Rule = {
       const missing: number[] = [];
       for (let i = 0; i < layerCount; i++) if (owner[i] === undefined) missing.push(i);
       if (missing.length > 0) {
-        ctx.diagnostics.report('MOE4001', model.config.spanOf('layers'), { layers: compress(missing), model: `\`${model.name}\`` }, {
-          help: `add \`layers ${compress(missing).split(', ')[0]} { ... }\``,
+        const first = missing.findIndex((layer, i) => missing[i + 1] !== layer + 1);
+        ctx.diagnostics.report('MOE4001', model.config.spanOf('layers'), { layers: layerList(missing), model: `\`${model.name}\`` }, {
+          help: `add \`layers ${missing[0]}..${missing[first]} { ... }\``,
         });
       }
     }
   },
 };
+
+/** `[3]` → `layer 3`, `[0,1,2,5]` → `layers 0..2, 5` */
+function layerList(indices: readonly number[]): string {
+  return `${indices.length === 1 ? 'layer' : 'layers'} ${compress(indices)}`;
+}
 
 /** `[0,1,2,5]` → `0..2, 5` */
 export function compress(indices: readonly number[]): string {

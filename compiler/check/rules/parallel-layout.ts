@@ -11,21 +11,22 @@ function checkPipelineSplit(ctx: CheckContext, parallel: Config, pipeline: numbe
   if (first === undefined && last === undefined) {
     if (layers % pipeline !== 0) {
       ctx.diagnostics.report('MOE5003', parallel.spanOf('pipeline'), { pipeline, layers }, {
-        help: 'or state an uneven split with `first_stage_layers` / `last_stage_layers`',
+        help: 'change `pipeline`, or state an uneven split with `first_stage_layers` / `last_stage_layers`',
       });
     }
     return;
   }
   const outer = (first === undefined ? 0 : 1) + (last === undefined ? 0 : 1);
+  const stated = (first ?? 0) + (last ?? 0);
   const middleStages = pipeline - outer;
-  const middleLayers = layers - (first ?? 0) - (last ?? 0);
+  const middleLayers = layers - stated;
   const ok = middleStages <= 0 ? middleLayers === 0 : middleLayers >= 0 && middleLayers % middleStages === 0;
-  if (!ok) {
-    ctx.diagnostics.report('MOE5003', parallel.spanOf(first === undefined ? 'last_stage_layers' : 'first_stage_layers'), {
-      pipeline: middleStages,
-      layers: middleLayers,
-    }, { label: 'the layers left for the middle stages do not split evenly' });
-  }
+  if (ok) return;
+  const label =
+    middleStages <= 0 || middleLayers < 0
+      ? `the first and last stages hold ${stated} layers${middleStages <= 0 ? ' and there is no middle stage' : ''}`
+      : `${middleLayers} layers remain for ${middleStages} middle stages`;
+  ctx.diagnostics.report('MOE5003', parallel.spanOf(first === undefined ? 'last_stage_layers' : 'first_stage_layers'), { pipeline, layers }, { label });
 }
 
 export const parallelLayout: Rule = {
@@ -42,7 +43,10 @@ export const parallelLayout: Rule = {
       const plan = parallelPlan(parallel);
       const product = plan.data * plan.tensor * plan.pipeline;
       if (cluster && product !== cluster.shape.devices) {
-        ctx.diagnostics.report('MOE5001', parallel.span, { product, cluster: cluster.name, devices: cluster.shape.devices });
+        const rest = plan.tensor * plan.pipeline;
+        ctx.diagnostics.report('MOE5001', parallel.span, { product, cluster: cluster.name, devices: cluster.shape.devices }, {
+          ...(cluster.shape.devices % rest === 0 ? { help: `set \`data = ${cluster.shape.devices / rest}\` to use every device` } : {}),
+        });
       }
       const modelName = ctx.inherited(stage, 'model');
       const shape = modelName ? ctx.shape(modelName) : undefined;

@@ -7,6 +7,9 @@ export const rewardWeights: Rule = {
   check(ctx) {
     for (const reward of ctx.ofKind('reward')) {
       const rules = reward.config.rules;
+      // a rule that failed to read (unknown kind, bad weight) is reported; its weight is unknown
+      const written = ctx.elaborator.mergedBody(reward.decl).members.filter((m) => m.kind === 'Weighted').length;
+      if (written > rules.length) continue;
       if (rules.length === 0) {
         ctx.diagnostics.report('MOE2010', reward.decl.node.name.span, { name: 'a rule', where: `reward \`${reward.name}\`` }, {
           help: 'add e.g. `accuracy 1.0 = answer { compare = numeric }`',

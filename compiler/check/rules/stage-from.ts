@@ -4,14 +4,16 @@ import type { Rule } from '../context.js';
 export const stageFrom: Rule = {
   name: 'stage-from',
   check(ctx) {
+    // a cycle is one error, reported at its first stage: the stages in it are not reported again
+    const inReportedCycle = new Set<string>();
     for (const stage of ctx.stages()) {
       const from = stage.config.ref('from');
-      if (!stage.config.has('model') && !from) {
+      if (!stage.config.sets('model') && !stage.config.sets('from')) {
         ctx.diagnostics.report('MOE6005', stage.decl.node.name.span, { stage: stage.name }, {
           help: stage.kind === 'pretrain' ? 'add `model = NAME`' : 'add `from = STAGE` or `model = NAME`',
         });
       }
-      if (stage.kind === 'pretrain' && from?.kind === 'ref') continue;
+      if ((stage.kind === 'pretrain' && from?.kind === 'ref') || inReportedCycle.has(stage.name)) continue;
       // follow the chain: a cycle returns to this stage
       const chain = [stage.name];
       let current = from?.kind === 'ref' ? from.name : undefined;
@@ -22,6 +24,7 @@ export const stageFrom: Rule = {
             from: chain[1] ?? current,
             reason: `leads back to it: ${[...chain, current].join(' → ')}`,
           });
+          chain.forEach((name) => inReportedCycle.add(name));
           break;
         }
         if (chain.includes(current)) break;

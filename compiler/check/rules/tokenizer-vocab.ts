@@ -20,7 +20,7 @@ export const tokenizerVocab: Rule = {
       const where = `tokenizer \`${tokenizer.name}\``;
       const need = kind === 'bpe' ? ['vocab', 'train_on'] : kind === 'hf' ? ['file'] : [];
       for (const field of need) {
-        if (!tokenizer.config.has(field)) {
+        if (!tokenizer.config.sets(field)) {
           ctx.diagnostics.report('MOE2010', tokenizer.decl.node.name.span, { name: field, where }, {
             help: `a \`${kind}\` tokenizer needs \`${field}\``,
           });
@@ -38,7 +38,9 @@ export const tokenizerVocab: Rule = {
       const pair = `${tokenizerName}|${modelName}`;
       if (size !== undefined && size > vocab && !reported.has(pair)) {
         reported.add(pair);
-        ctx.diagnostics.report('MOE4108', stage.config.spanOf('tokenizer'), { tokenizer: tokenizerName, size, model: modelName, vocab });
+        ctx.diagnostics.report('MOE4108', stage.config.spanOf('tokenizer'), { tokenizer: tokenizerName, size, model: modelName, vocab }, {
+          help: `raise \`vocab\` of \`${modelName}\` to at least ${size}`,
+        });
       }
     }
   },

@@ -8,18 +8,19 @@ export const trainingLength: Rule = {
       const where = `${stage.kind} \`${stage.name}\``;
       const span = stage.decl.node.name.span;
       const training = stage.kind === 'pretrain' || stage.kind === 'sft' || stage.kind === 'grpo';
-      if (training && !stage.config.has('steps') && !stage.config.has('epochs')) {
+      if (training && !stage.config.sets('steps') && !stage.config.sets('epochs')) {
         ctx.diagnostics.report('MOE2010', span, { name: 'steps', where }, { help: 'add `steps = N` (or `epochs = N`)' });
       }
-      if (stage.config.has('steps') && stage.config.has('epochs')) {
-        ctx.diagnostics.report('MOE2011', stage.config.spanOf('epochs'), { name: 'steps/epochs' }, {
+      if (stage.config.sets('steps') && stage.config.sets('epochs')) {
+        ctx.diagnostics.report('MOE2011', stage.config.spanOf('epochs'), { what: 'the training length (`steps` and `epochs`)' }, {
+          related: [{ span: stage.config.spanOf('steps'), message: '`steps` is set here' }],
           help: 'give the training length once: `steps` or `epochs`',
         });
       }
-      if ((stage.kind === 'pretrain' || stage.kind === 'sft') && !stage.config.has('seq_len')) {
+      if ((stage.kind === 'pretrain' || stage.kind === 'sft') && !stage.config.sets('seq_len')) {
         ctx.diagnostics.report('MOE2010', span, { name: 'seq_len', where }, { help: 'add `seq_len = N` (tokens per sequence)' });
       }
-      if (stage.kind === 'pretrain' && !ctx.inherited(stage, 'tokenizer')) {
+      if (stage.kind === 'pretrain' && ctx.lacks(stage, 'tokenizer')) {
         ctx.diagnostics.report('MOE2010', span, { name: 'tokenizer', where }, { help: 'add `tokenizer = NAME`' });
       }
     }

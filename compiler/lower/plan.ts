@@ -1,0 +1,114 @@
+/**
+ * The experiment plan: every stage with resolved hyper-parameters (units normalised to base units,
+ * token budgets turned into steps, schedules evaluated to step numbers), references by name, and
+ * the stage dependencies as a DAG; pipelines in a dependency-respecting order.
+ */
+import type { CheckContext, CheckedBlock } from '../check/context.js';
+import { batchSequences, trainingSteps } from '../check/plan.js';
+import { Config, isPair, isQuantity, isRef, type Value } from '../check/values.js';
+import type { AttrValue, Plan, PipelinePlan, StagePlan } from '../ir/types.js';
+import type { Locate } from './loc.js';
+
+/** A checked value as an IR attribute: quantities in their base unit, references by name. */
+export function attr(value: Value): AttrValue {
+  if (value instanceof Config) return configAttrs(value);
+  if (Array.isArray(value)) return value.map(attr);
+  if (isQuantity(value)) return value.value;
+  if (isRef(value)) return value.kind === 'ref' ? value.name : { path: value.path };
+  if (isPair(value)) return { at: attr(value.key), value: attr(value.value) };
+  return value as AttrValue;
+}
+
+export function configAttrs(config: Config): { [k: string]: AttrValue } {
+  const out: { [k: string]: AttrValue } = {};
+  if (config.tag !== undefined) out.kind = config.tag;
+  for (const [name, entry] of config.fields) out[name] = attr(entry.value);
+  if (config.rules.length > 0) {
+    out.rules = config.rules.map((r) => ({ name: r.name, weight: r.weight, ...configAttrs(r.config) }));
+  }
+  return out;
+}
+
+function schedule(stage: Config, steps: number | undefined): AttrValue {
+  const s = stage.sub('schedule');
+  if (!s) return { kind: 'constant', warmup_steps: 0 };
+  const out: { [k: string]: AttrValue } = { kind: s.tag ?? 'constant', warmup_steps: s.num('warmup') ?? 0 };
+  if (s.tag === 'cosine') out.min_ratio = s.num('min_ratio') ?? 0.1;
+  if (s.tag === 'multistep') {
+    const decay = (s.list('decay') ?? []).filter(isPair);
+    // factors multiply: [80% -> 0.316, 90% -> 0.1] means lr × 0.316 from 80% and lr × 0.1 from 90%
+    out.milestones = decay.map((d) => ({
+      fraction: d.key as number,
+      step: steps === undefined ? null : Math.round((d.key as number) * steps),
+      factor: d.value as number,
+    }));
+  }
+  return out;
+}
+
+function hyper(ctx: CheckContext, stage: CheckedBlock): { [k: string]: AttrValue } {
+  const c = stage.config;
+  const out = configAttrs(c);
+  delete out.model;
+  delete out.from;
+  const steps = trainingSteps(c);
+  if (c.has('steps') || c.has('epochs')) {
+    out.steps = steps ?? null;
+    const q = c.quantity('steps');
+    out.epochs = q?.dim === 'epochs' ? q.value : (c.num('epochs') ?? null);
+  }
+  if (c.has('batch')) {
+    const unit = c.quantity('batch')?.dim;
+    if (unit === 'prompts') out.batch_prompts = c.num('batch') ?? 0;
+    else out.batch_sequences = batchSequences(c) ?? 0;
+    delete out.batch;
+  }
+  if (c.has('schedule')) out.schedule = schedule(c, steps);
+  const tokenizer = ctx.inherited(stage, 'tokenizer');
+  if (tokenizer) out.tokenizer = tokenizer;
+  return out;
+}
+
+export function lowerPlan(ctx: CheckContext, locate: Locate): Plan {
+  const group = (kind: 'data' | 'tokenizer' | 'reward' | 'cluster') =>
+    Object.fromEntries(ctx.ofKind(kind).map((b) => [b.name, configAttrs(b.config)]));
+  const stages: StagePlan[] = ctx.stages().map((stage) => {
+    const from = stage.config.ref('from');
+    const deps = new Set<string>();
+    if (from?.kind === 'ref') deps.add(from.name);
+    return {
+      name: stage.name,
+      kind: stage.kind,
+      loc: locate(stage.decl.node.name.span),
+      model: ctx.inherited(stage, 'model') ?? null,
+      from: from ? (from.kind === 'ref' ? { stage: from.name } : { path: from.path }) : null,
+      after: [...deps],
+      hyper: hyper(ctx, stage),
+    };
+  });
+  const pipelines: PipelinePlan[] = ctx.pipelines.map((p) => {
+    const edges: [string, string][] = [];
+    for (const chain of p.chains) for (let i = 1; i < chain.length; i++) edges.push([chain[i - 1]!.name, chain[i]!.name]);
+    return { name: p.name.name, loc: locate(p.name.span), order: topologicalOrder(p.chains.flat().map((i) => i.name), edges), edges };
+  });
+  return { data: group('data'), tokenizers: group('tokenizer'), rewards: group('reward'), clusters: group('cluster'), stages, pipelines };
+}
+
+/** Kahn's algorithm, ties broken by first appearance, so the order reads like the source. */
+export function topologicalOrder(names: readonly string[], edges: readonly (readonly [string, string])[]): string[] {
+  const unique = [...new Set(names)];
+  const indegree = new Map(unique.map((n) => [n, 0]));
+  for (const [, b] of edges) indegree.set(b, (indegree.get(b) ?? 0) + 1);
+  const order: string[] = [];
+  const ready = unique.filter((n) => indegree.get(n) === 0);
+  while (ready.length > 0) {
+    const n = ready.shift()!;
+    order.push(n);
+    for (const [a, b] of edges) {
+      if (a !== n) continue;
+      indegree.set(b, indegree.get(b)! - 1);
+      if (indegree.get(b) === 0) ready.push(b);
+    }
+  }
+  return order;
+}
