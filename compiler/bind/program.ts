@@ -132,7 +132,7 @@ function notText(path: string, bytes: Uint8Array, at: number, reason: string, di
 
 /** Control characters (but line breaks and tabs) as U+FFFD, one for one, so offsets still hold. */
 function printable(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');
+  return text.replace(/[^\P{Cc}\t\n\r]/gu, '\ufffd');
 }
 
 /** Byte offset of the first invalid UTF-8 sequence (used only after decoding failed). */

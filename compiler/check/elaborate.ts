@@ -79,9 +79,12 @@ export class Elaborator {
         this.diagnostics.report('MOE2008', base.span, { cycle: [...this.extending, name].join(' → ') });
       } else if (baseDecl?.kind !== 'block') {
         this.baseless.add(name);
-        const known = [...this.program.decls].filter(([, d]) => d.kind === 'block' && d.blockKind === decl.blockKind).map(([n]) => n);
-        if (baseDecl) this.wrongKind(base.name, base.span, declKind(baseDecl), '`extends`', decl.blockKind, this.diagnostics);
-        else if (!this.unresolvable(base.name)) this.diagnostics.report('MOE2002', base.span, { name: base.name }, { help: didYouMean(base.name, known) });
+        if (baseDecl) {
+          this.diagnostics.report('MOE2013', base.span, { name: base.name, found: baseDecl.kind, field: '`extends`', expected: decl.blockKind });
+        } else if (!this.unresolvable(base.name)) {
+          const known = [...this.program.decls].filter(([, d]) => d.kind === 'block' && d.blockKind === decl.blockKind).map(([n]) => n);
+          this.diagnostics.report('MOE2002', base.span, { name: base.name }, { help: didYouMean(base.name, known) });
+        }
       } else if (baseDecl.blockKind !== decl.blockKind) {
         this.baseless.add(name);
         this.diagnostics.report('MOE2007', base.span, { name: base.name, kind: decl.blockKind }, {
@@ -424,14 +427,11 @@ export class Elaborator {
       return undefined;
     }
     if (decl.kind !== 'block' || !spec.to.includes(decl.blockKind)) {
-      this.wrongKind(raw.name, raw.span, declKind(decl), what, spec.to.join(' or '), diagnostics);
+      const found = decl.kind === 'block' ? decl.blockKind : decl.kind;
+      diagnostics.report('MOE2013', raw.span, { name: raw.name, found, field: what, expected: spec.to.join(' or ') });
       return undefined;
     }
     return { kind: 'ref', name: raw.name, blockKind: decl.blockKind as BlockKindName };
-  }
-
-  private wrongKind(name: string, span: Span, found: string, field: string, expected: string, diagnostics: DiagnosticBag): void {
-    diagnostics.report('MOE2013', span, { name, found, field, expected });
   }
 
   /**
@@ -676,11 +676,6 @@ export class Elaborator {
     this.diagnostics.report('MOE3011', span, { op, left: describeRaw(left), right: describeRaw(right) });
     return { t: 'error', span };
   }
-}
-
-/** What a declaration is, in words: a block's kind, `const` or `pipeline`. */
-function declKind(decl: Decl): string {
-  return decl.kind === 'block' ? decl.blockKind : decl.kind;
 }
 
 function dimName(dim: string | undefined): string {
