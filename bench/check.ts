@@ -10,21 +10,8 @@ import { nodeHost } from '../compiler/bind/node-host.js';
 import { checkFile } from '../compiler/check/index.js';
 import { specStats } from '../compiler/check/stats.js';
 import { lexer } from '../grammar/tokens.js';
+import { median, time } from './timing.js';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function time(fn: () => void, runs: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
 
 export function benchCheck(file = 'examples/deepseek-v3.moe', runs = 200): void {
   const path = resolve(file);

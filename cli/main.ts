@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { runCheck } from './commands/check.js';
+import { runCompile } from './commands/compile.js';
 import { runExplain } from './commands/explain.js';
 import { runFmt } from './commands/fmt.js';
 import { EXIT, UsageError, processIo, type CliIo } from './io.js';
@@ -25,6 +26,17 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .option('--allow-outside', 'permit import/source paths outside the spec folder')
     .action((files: string[], options: { json?: boolean; stats?: boolean; allowOutside?: boolean }) => {
       setExit(runCheck(files, options, io));
+    });
+
+  cli
+    .command('compile')
+    .description('lower a spec to its execution graph and export it (graph, ts, dot, svg, hf-config, megatron)')
+    .argument('<file>', '.moe spec file')
+    .option('-o, --out <dir>', 'output folder', '.')
+    .option('--emit <formats>', 'comma-separated: graph, ts, dot, svg, hf-config, megatron', 'graph')
+    .option('--allow-outside', 'permit import/source paths outside the spec folder')
+    .action(async (file: string, options: { out?: string; emit?: string; allowOutside?: boolean }) => {
+      setExit(await runCompile(file, options, io));
     });
 
   cli

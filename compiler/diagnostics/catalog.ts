@@ -434,6 +434,14 @@ export const catalog = {
       'The checker shows at most this many diagnostics per file. The exit status still counts every ' +
       'error. Fix these and run again.',
   },
+  MOE7002: {
+    severity: 'error',
+    message: 'cannot emit {format} for `{name}`: {reason}',
+    explain:
+      'An export format cannot express everything a spec can: HF deepseek_v3 wants dense layers only ' +
+      'before the MoE layers and one expert shape, a Megatron launch script needs a pretrain stage on a ' +
+      'cluster. The message says what is missing; the other formats are still written.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type Code = keyof typeof catalog;

@@ -7,8 +7,10 @@ import type { CompilerHost } from '../bind/program.js';
 import { checkFile, type CheckResult } from '../check/index.js';
 import type { SpecFile } from '../syntax/ast.js';
 import type { ParseResult } from '../syntax/parse.js';
+import type { SourceFile, Span } from '../syntax/source.js';
 import { overlayHost } from './host.js';
 import { LineIndex } from './positions.js';
+import type { Location } from './types.js';
 
 export interface Analysis {
   /** the document's absolute path */
@@ -33,8 +35,22 @@ function emptyParse(path: string, text: string): ParseResult {
   return { ast, tokens: [], comments: [] };
 }
 
+const importedLines = new WeakMap<SourceFile, LineIndex>();
+
 /** A line index for any file of the program (the document's own, or an import's source text). */
 export function linesOf(analysis: Analysis, file: string): LineIndex {
   if (file === analysis.path) return analysis.lines;
-  return new LineIndex(analysis.result.program.sources.get(file)?.text ?? '');
+  const source = analysis.result.program.sources.get(file);
+  if (!source) return new LineIndex('');
+  let lines = importedLines.get(source);
+  if (!lines) {
+    lines = new LineIndex(source.text);
+    importedLines.set(source, lines);
+  }
+  return lines;
+}
+
+/** A span anywhere in the program as a location with line/character positions. */
+export function locationOf(analysis: Analysis, span: Span): Location {
+  return { file: span.file, start: span.start, end: span.end, range: linesOf(analysis, span.file).rangeOf(span) };
 }
