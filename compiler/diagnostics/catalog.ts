@@ -312,8 +312,8 @@ export const catalog = {
   },
   MOE4110: {
     severity: 'error',
-    message: 'generation of {requested} tokens after a {prompt}-token prompt exceeds the context ({context})',
-    explain: 'max_new_tokens plus the prompt must fit the model context.',
+    message: 'max_new_tokens ({requested}) leaves no room for a prompt in the context ({context})',
+    explain: 'The prompt and the generated tokens together must fit the model context, so max_new_tokens must be below it.',
   },
 
   // ── 5xxx parallel layout and memory ────────────────────────────────────────────────────────
@@ -424,6 +424,12 @@ export const catalog = {
     severity: 'error',
     message: 'pipeline `{pipeline}` and stage `{stage}` depend on each other through `from`: {cycle}',
     explain: 'Stage dependencies through `from` must form a DAG.',
+  },
+
+  MOE6012: {
+    severity: 'error',
+    message: 'reward `{name}` has no rules',
+    explain: 'A reward is a weighted sum of rules, written `name weight = rule { ... }`, e.g. `accuracy 1.0 = answer { compare = numeric }`.',
   },
 
   // ── 7xxx tool and runtime ──────────────────────────────────────────────────────────────────

@@ -1,23 +1,28 @@
 /** Suggestions for unknown names: the known names closest by edit distance (graphql-js style). */
 
+/**
+ * Optimal-string-alignment distance, case-insensitive: insertions, deletions, substitutions and
+ * transpositions of neighbours each cost 1 (so `mdoel` is one edit from `model`).
+ */
 export function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = prev[j]!;
-      const cost = a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1;
-      prev[j] = Math.min(above + 1, prev[j - 1]! + 1, diagonal + cost);
-      diagonal = above;
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  const rows = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = d;
     }
   }
-  return prev[b.length]!;
+  return rows[x.length]![y.length]!;
 }
 
 /** Known names within a distance proportional to the input's length, closest first (at most 3). */
 export function closestNames(input: string, known: Iterable<string>): string[] {
-  const threshold = Math.max(1, Math.floor(input.length * 0.4)) + 1;
+  // about one edit in three (at least one), so `reasn` finds `reason` but not `base`
+  const threshold = Math.max(1, Math.floor(input.length / 3));
   const scored: [string, number][] = [];
   for (const name of known) {
     const d = editDistance(input, name);

@@ -11,7 +11,7 @@ export const rewardWeights: Rule = {
       const written = ctx.elaborator.mergedBody(reward.decl).members.filter((m) => m.kind === 'Weighted').length;
       if (written > rules.length) continue;
       if (rules.length === 0) {
-        ctx.diagnostics.report('MOE2010', reward.decl.node.name.span, { name: 'a rule', where: `reward \`${reward.name}\`` }, {
+        ctx.diagnostics.report('MOE6012', reward.decl.node.name.span, { name: reward.name }, {
           help: 'add e.g. `accuracy 1.0 = answer { compare = numeric }`',
         });
         continue;

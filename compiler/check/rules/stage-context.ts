@@ -15,7 +15,7 @@ export const stageContext: Rule = {
       }
       const newTokens = stage.config.num('max_new_tokens');
       if (stage.config.has('max_new_tokens') && newTokens !== undefined && newTokens >= context) {
-        ctx.diagnostics.report('MOE4110', stage.config.spanOf('max_new_tokens'), { requested: newTokens, prompt: 1, context });
+        ctx.diagnostics.report('MOE4110', stage.config.spanOf('max_new_tokens'), { requested: newTokens, context });
       }
     }
   },

@@ -1,0 +1,62 @@
+/** Markdown describing a schema entry: a field's type, unit, range, default and doc string. */
+import type { BlockSpec, FieldSpec, QuantitySpec } from '../schema/dsl.js';
+import { describeSpec } from '../schema/dsl.js';
+import { formatQuantity, formatValue } from './values.js';
+import type { Entry } from '../check/values.js';
+
+export function fieldMarkdown(name: string, spec: FieldSpec, entry?: Entry): string {
+  const facts: string[] = [];
+  const unit = unitOf(spec);
+  if (unit) facts.push(`unit: ${unit}`);
+  const range = rangeOf(spec);
+  if (range) facts.push(`range: ${range}`);
+  const fallback = defaultOf(spec);
+  if (fallback !== undefined) facts.push(`default: \`${fallback}\``);
+  else if (spec.optional) facts.push('optional');
+  if (entry) facts.push(`${entry.explicit ? 'value here' : 'value here (default)'}: \`${formatValue(entry.value)}\``);
+  return [`\`\`\`moe\n${name}: ${plainType(spec)}\n\`\`\``, spec.doc, facts.map((f) => `- ${f}`).join('\n')].filter(Boolean).join('\n\n');
+}
+
+/** A variant case, a block kind or a reward rule: its doc and its fields. */
+export function blockMarkdown(title: string, spec: BlockSpec): string {
+  const fields = Object.entries(spec.fields).map(([name, f]) => `- \`${name}\` — ${describeSpec(f)}`);
+  return [`\`\`\`moe\n${title}\n\`\`\``, spec.doc, fields.length ? `fields:\n${fields.join('\n')}` : ''].filter(Boolean).join('\n\n');
+}
+
+function plainType(spec: FieldSpec): string {
+  return describeSpec(spec).replace(/`/g, '');
+}
+
+function unitOf(spec: FieldSpec): string | undefined {
+  if (spec.type !== 'quantity') return undefined;
+  const dims = (spec as QuantitySpec).dims;
+  return `${dims.join(' | ')} (a plain number is ${dims[0]})`;
+}
+
+function rangeOf(spec: FieldSpec): string | undefined {
+  if (spec.type !== 'int' && spec.type !== 'number' && spec.type !== 'quantity') return undefined;
+  const { min, exclusiveMin } = spec;
+  const max = spec.type === 'quantity' ? undefined : spec.max;
+  if (min !== undefined && max !== undefined) return `${exclusiveMin ? '(' : '['}${min}, ${max}]`;
+  if (min !== undefined) return `${exclusiveMin ? '>' : '≥'} ${min}`;
+  if (max !== undefined) return `≤ ${max}`;
+  return undefined;
+}
+
+function defaultOf(spec: FieldSpec): string | undefined {
+  switch (spec.type) {
+    case 'quantity':
+      return spec.default ? formatQuantity(spec.default) : undefined;
+    case 'variant':
+      return spec.default;
+    case 'list':
+      return spec.default ? formatValue(spec.default) : undefined;
+    case 'block':
+    case 'ref':
+    case 'pair':
+    case 'union':
+      return undefined;
+    default:
+      return spec.default === undefined ? undefined : formatValue(spec.default);
+  }
+}
