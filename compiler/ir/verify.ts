@@ -35,6 +35,7 @@ export function verifyModel(model: ModelGraph): string[] {
     for (const input of node.inputs) if (!defined.has(input)) problems.push(`${where(i)}: reads ${input} before it is produced`);
     if (def.arity.inputs >= 0 && node.inputs.length !== def.arity.inputs) problems.push(`${where(i)}: takes ${def.arity.inputs} inputs`);
     if (node.outputs.length !== def.arity.outputs) problems.push(`${where(i)}: makes ${def.arity.outputs} outputs`);
+    if (def.arity.params !== undefined && node.params.length !== def.arity.params) problems.push(`${where(i)}: takes ${def.arity.params} parameters`);
     const missing = [...node.params.filter((p) => !params.has(p)), ...node.state.filter((s) => !state.has(s))];
     if (missing.length) {
       problems.push(`${where(i)}: unknown parameter or state ${missing.join(', ')}`);

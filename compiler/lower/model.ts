@@ -40,7 +40,7 @@ export function lowerModel(name: string, model: Config, nameSpan: Span, locate: 
     const attnLoc = locate(model.spanOf('attention'));
     const ln1 = g.param(`${prefix}.input_layernorm.weight`, [dim], ONES);
     g.node('rms_norm', [input], [`${output}.attn_in`], attnLoc, { params: [ln1], attrs: { eps } });
-    attention(g, model, prefix, `${output}.attn_in`, `${output}.attn_out`, attnLoc, normal, eps);
+    attention(g, model, prefix, `${output}.attn_in`, `${output}.attn_out`, attnLoc, normal);
     g.node('add', [input, `${output}.attn_out`], [`${output}.mid`], attnLoc);
     const ffnLoc = locate(source.span);
     const ln2 = g.param(`${prefix}.post_attention_layernorm.weight`, [dim], ONES);
@@ -119,7 +119,6 @@ function attention(
   output: string,
   loc: SourceLoc,
   normal: Init,
-  eps: number,
 ): void {
   const a = model.sub('attention')!;
   const dim = model.num('dim') ?? 0;
@@ -149,7 +148,8 @@ function attention(
         nope_dim: nope,
         rope_dim: rope,
         v_dim: v,
-        eps,
+        // q_a_layernorm and kv_a_layernorm use 1e-6 whatever the model's eps, as HF and DeepSeek do
+        eps: 1e-6,
         softmax_scale: softmaxScale(model, nope + rope),
         rope: ropeAttrs(model, true),
       },
@@ -216,6 +216,9 @@ function moeLayer(
         normalize: router.bool('normalize') ?? true,
         scale: router.num('scale') ?? 1,
         bias_rate: usesBias ? (balance.num('rate') ?? 0) : null,
+        // how a group is scored for group-limited routing: DeepSeek-V3 sums the top-2 biased scores
+        // when the bias is used and takes the max otherwise (HF deepseek_v3 always sums the top 2)
+        group_score: usesBias ? 'top2_sum' : 'max',
       },
     },
   ) as [string, string, string, string, string];

@@ -3,6 +3,7 @@
  * token budgets turned into steps, schedules evaluated to step numbers), references by name, and
  * the stage dependencies as a DAG; pipelines in a dependency-respecting order.
  */
+import { dirname, relative, resolve } from 'node:path';
 import type { CheckContext, CheckedBlock } from '../check/context.js';
 import { batchSequences, trainingSteps } from '../check/plan.js';
 import { Config, isPair, isQuantity, isRef, type Value } from '../check/values.js';
@@ -36,7 +37,8 @@ function schedule(stage: Config, steps: number | undefined): AttrValue {
   if (s.tag === 'cosine') out.min_ratio = s.num('min_ratio') ?? 0.1;
   if (s.tag === 'multistep') {
     const decay = (s.list('decay') ?? []).filter(isPair);
-    // factors multiply: [80% -> 0.316, 90% -> 0.1] means lr × 0.316 from 80% and lr × 0.1 from 90%
+    // factors are relative to the peak lr, not cumulative: [80% -> 0.316, 90% -> 0.1] means
+    // lr × 0.316 from 80% of training and lr × 0.1 from 90%
     out.milestones = decay.map((d) => ({
       fraction: d.key as number,
       step: steps === undefined ? null : Math.round((d.key as number) * steps),
@@ -69,9 +71,28 @@ function hyper(ctx: CheckContext, stage: CheckedBlock): { [k: string]: AttrValue
   return out;
 }
 
+/**
+ * Paths in the IR are relative to the entry spec's folder, whichever (possibly imported) file
+ * declared them, so a runtime resolves them against `dirname(source)` alone.
+ */
+function rebasePath(ctx: CheckContext, block: CheckedBlock, path: string): string {
+  const absolute = resolve(dirname(block.decl.node.span.file), path);
+  return relative(dirname(ctx.program.entry), absolute) || '.';
+}
+
+const PATH_FIELDS: Readonly<Record<string, string>> = { data: 'source', tokenizer: 'file' };
+
 export function lowerPlan(ctx: CheckContext, locate: Locate): Plan {
   const group = (kind: 'data' | 'tokenizer' | 'reward' | 'cluster') =>
-    Object.fromEntries(ctx.ofKind(kind).map((b) => [b.name, configAttrs(b.config)]));
+    Object.fromEntries(
+      ctx.ofKind(kind).map((b) => {
+        const attrs = configAttrs(b.config);
+        const field = PATH_FIELDS[kind];
+        const path = field ? b.config.str(field) : undefined;
+        if (field && path !== undefined) attrs[field] = rebasePath(ctx, b, path);
+        return [b.name, attrs];
+      }),
+    );
   const stages: StagePlan[] = ctx.stages().map((stage) => {
     const from = stage.config.ref('from');
     const deps = new Set<string>();
@@ -81,7 +102,7 @@ export function lowerPlan(ctx: CheckContext, locate: Locate): Plan {
       kind: stage.kind,
       loc: locate(stage.decl.node.name.span),
       model: ctx.inherited(stage, 'model') ?? null,
-      from: from ? (from.kind === 'ref' ? { stage: from.name } : { path: from.path }) : null,
+      from: from ? (from.kind === 'ref' ? { stage: from.name } : { path: rebasePath(ctx, stage, from.path) }) : null,
       after: [...deps],
       hyper: hyper(ctx, stage),
     };

@@ -76,7 +76,7 @@ export function cursorAt(text: string, tokens: readonly IToken[], comments: read
   });
   if (previous && !CONTINUES.includes(previous.tokenType) && lineBreakBetween(text, end(previous), word?.startOffset ?? offset)) statement = [];
   const innermost = stack[stack.length - 1];
-  const siblings = innermost ? memberNames(tokens, tokens.indexOf(before[innermost.index]!)) : new Set<string>();
+  const siblings = innermost ? memberNames(tokens, tokens.indexOf(before[innermost.index]!), word) : new Set<string>();
   return { frames: stack.map((s) => s.frame), statement, ...(word ? { word } : {}), inTrivia, siblings };
 }
 
@@ -106,9 +106,9 @@ function classify(header: readonly IToken[], outer: readonly Frame[], open: numb
 
 /**
  * Names that head a member directly inside the block opened at `tokens[open]`: `name =`,
- * `name {` and `name variant {` (but not the `bias` of `balance = bias {`).
+ * `name {` and `name variant {` (but not the `bias` of `balance = bias {`, nor the word being typed).
  */
-function memberNames(tokens: readonly IToken[], open: number): Set<string> {
+function memberNames(tokens: readonly IToken[], open: number, word: IToken | undefined): Set<string> {
   const names = new Set<string>();
   let depth = 0;
   for (let i = open + 1; i < tokens.length; i++) {
@@ -118,7 +118,7 @@ function memberNames(tokens: readonly IToken[], open: number): Set<string> {
     else if (type === T.RBrace || type === T.RBracket || type === T.RParen) {
       if (depth === 0) break;
       depth--;
-    } else if (depth === 0 && isName(t) && !is(tokens[i - 1], T.Equals)) {
+    } else if (depth === 0 && t !== word && isName(t) && !is(tokens[i - 1], T.Equals)) {
       const next = tokens[i + 1];
       if (is(next, T.Equals) || is(next, T.LBrace) || (isName(next) && is(tokens[i + 2], T.LBrace))) names.add(t.image);
     }

@@ -32,7 +32,7 @@ export function documentDiagnostics(analysis: Analysis): ServiceDiagnostic[] {
       message: `${d.message} (in ${shown})`,
       related: [{ span: d.span, message: d.label ?? d.message }, ...d.related],
     };
-    out.push(toService(analysis, moved, via.node.path.span));
+    out.push({ ...toService(analysis, moved, via.node.path.span), origin: where });
   }
   return out;
 }

@@ -13,7 +13,7 @@ export function fieldMarkdown(name: string, spec: FieldSpec, entry?: Entry): str
   const fallback = defaultOf(spec);
   if (fallback !== undefined) facts.push(`default: \`${fallback}\``);
   else if (spec.optional) facts.push('optional');
-  if (entry) facts.push(`${entry.explicit ? 'value here' : 'value here (default)'}: \`${formatValue(entry.value)}\``);
+  if (entry) facts.push(`${entry.explicit ? 'value here' : 'value here (default)'}: \`${formatValue(entry.value, spec)}\``);
   return [`\`\`\`moe\n${name}: ${plainType(spec)}\n\`\`\``, spec.doc, facts.map((f) => `- ${f}`).join('\n')].filter(Boolean).join('\n\n');
 }
 
@@ -35,7 +35,8 @@ function unitOf(spec: FieldSpec): string | undefined {
 
 function rangeOf(spec: FieldSpec): string | undefined {
   if (spec.type !== 'int' && spec.type !== 'number' && spec.type !== 'quantity') return undefined;
-  const { min, exclusiveMin } = spec;
+  const { min } = spec;
+  const exclusiveMin = spec.type !== 'int' && spec.exclusiveMin === true;
   const max = spec.type === 'quantity' ? undefined : spec.max;
   if (min !== undefined && max !== undefined) return `${exclusiveMin ? '(' : '['}${min}, ${max}]`;
   if (min !== undefined) return `${exclusiveMin ? '>' : '≥'} ${min}`;
@@ -57,6 +58,6 @@ function defaultOf(spec: FieldSpec): string | undefined {
     case 'union':
       return undefined;
     default:
-      return spec.default === undefined ? undefined : formatValue(spec.default);
+      return spec.default === undefined ? undefined : formatValue(spec.default, spec);
   }
 }

@@ -74,9 +74,11 @@ export function occurrences(file: A.SpecFile, decls: ReadonlyMap<string, Decl>):
     for (const m of b.members) {
       switch (m.kind) {
         case 'Field':
+          out.push({ ident: m.name, target: { kind: 'field', field: m.name }, declaration: true });
           expr(m.value, bodies);
           break;
         case 'Nested':
+          out.push({ ident: m.name, target: { kind: 'field', field: m.name }, declaration: true });
           body(m.body, bodies);
           break;
         case 'LayerRange':

@@ -39,6 +39,8 @@ export interface ServiceDiagnostic extends TextRange {
   readonly related: readonly (Location & { readonly message: string })[];
   /** a warning about something unused, shown faded by editors */
   readonly unnecessary: boolean;
+  /** where the diagnostic really is, when it belongs to an imported file and is shown on the import */
+  readonly origin?: Location;
 }
 
 export interface HoverResult extends TextRange {

@@ -1,14 +1,15 @@
 /** Checked values as spec text, for hovers: `15360 sequences`, `14.8T tokens`, `adamw { lr = 2.2e-4 }`. */
 import { Config, isPair, isQuantity, isRef, type Value } from '../check/values.js';
-import type { QuantityValue } from '../schema/dsl.js';
+import type { FieldSpec, QuantityValue } from '../schema/dsl.js';
 import { formatBytes, formatFlops } from '../stats/format.js';
 
-export function formatValue(value: Value): string {
+/** `spec`, when known, says whether a string is written bare (an enum value, a word). */
+export function formatValue(value: Value, spec?: FieldSpec): string {
   if (value === null) return 'none';
   if (typeof value === 'number') return formatPlain(value);
   if (typeof value === 'boolean') return String(value);
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(formatValue).join(', ')}]`;
+  if (typeof value === 'string') return bare(spec) ? value : JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((v) => formatValue(v, spec?.type === 'list' ? spec.of : undefined)).join(', ')}]`;
   if (value instanceof Config) return formatConfigInline(value);
   if (isQuantity(value)) return formatQuantity(value);
   if (isPair(value)) return `${formatValue(value.key)} -> ${formatValue(value.value)}`;
@@ -39,7 +40,7 @@ export function formatQuantity(q: QuantityValue): string {
 
 /** `tag { a = 1, b = 2 }`, `{ ... }`, or just the tag when the case has no fields. */
 export function formatConfigInline(config: Config): string {
-  const fields = [...config.fields].map(([name, entry]) => `${name} = ${formatValue(entry.value)}`);
+  const fields = [...config.fields].map(([name, entry]) => `${name} = ${formatValue(entry.value, config.spec.fields[name])}`);
   const tag = config.tag ? `${config.tag}` : '';
   if (fields.length === 0) return tag || '{}';
   return `${tag ? `${tag} ` : ''}{ ${fields.join(', ')} }`;
@@ -60,8 +61,12 @@ export function configLines(config: Config, indent = ''): string[] {
     if (value instanceof Config && value.fields.size > 0) {
       lines.push(`${indent}${name}${value.tag ? ` ${value.tag}` : ''} {${mark}`, ...configLines(value, `${indent}  `), `${indent}}`);
     } else {
-      lines.push(`${indent}${name} = ${formatValue(value)}${mark}`);
+      lines.push(`${indent}${name} = ${formatValue(value, config.spec.fields[name])}${mark}`);
     }
   }
   return lines;
+}
+
+function bare(spec: FieldSpec | undefined): boolean {
+  return spec?.type === 'enum' || (spec?.type === 'string' && spec.word === true);
 }

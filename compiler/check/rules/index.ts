@@ -1,6 +1,7 @@
 /** The ordered rule registry: every rule runs on every program, all errors collected in one pass. */
 import type { Rule } from '../context.js';
 import { attentionHeads } from './attention-heads.js';
+import { batchTokens } from './batch-tokens.js';
 import { customReward } from './custom-reward.js';
 import { dataSource } from './data-source.js';
 import { grpoClip } from './grpo-clip.js';
@@ -28,6 +29,7 @@ export const rules: readonly Rule[] = [
   tokenizerVocab,
   dataSource,
   trainingLength,
+  batchTokens,
   stageFrom,
   stagePrompts,
   grpoClip,

@@ -1,0 +1,380 @@
+/**
+ * The block structure of a lowered model, read back from its graph: per transformer layer the
+ * attention node and the feed-forward (dense SwiGLU or MoE with its router settings), the MTP
+ * modules, the head and the losses. The emitters read numbers from here, never from the `.moe`.
+ *
+ * Nodes are assigned to layers by the HF parameter names they read (`model.layers.N.`); param-less
+ * loss nodes follow the layer of the value they consume.
+ */
+import type { AttrValue, Dim, ModelGraph, Node, Param } from '../ir/types.js';
+
+export interface MlaAttention {
+  readonly kind: 'mla';
+  readonly heads: number;
+  readonly qRank: number;
+  readonly kvRank: number;
+  readonly nopeDim: number;
+  readonly ropeDim: number;
+  readonly vDim: number;
+}
+
+export interface GqaAttention {
+  readonly kind: 'gqa';
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+export type RopeScaling =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'linear'; readonly factor: number }
+  | {
+      readonly kind: 'yarn';
+      readonly factor: number;
+      readonly originalContext: number;
+      readonly betaFast: number;
+      readonly betaSlow: number;
+      readonly mscale: number;
+      readonly mscaleAllDim: number;
+    };
+
+export interface Rope {
+  readonly theta: number;
+  readonly scaling: RopeScaling;
+  readonly interleaved: boolean;
+}
+
+export interface DenseFfn {
+  readonly kind: 'dense';
+  readonly hidden: number;
+}
+
+export interface MoeFfn {
+  readonly kind: 'moe';
+  readonly experts: number;
+  readonly topK: number;
+  /** intermediate size of one routed expert */
+  readonly hidden: number;
+  /** shared experts (their SwiGLU has `hidden × shared` units) */
+  readonly shared: number;
+  readonly score: string;
+  readonly groups: number;
+  readonly topGroups: number;
+  readonly normalize: boolean;
+  readonly scale: number;
+  /** selection-bias update rate, null without bias balancing */
+  readonly biasRate: number | null;
+  /** capacity factor, null when dropless */
+  readonly capacity: number | null;
+  /** the auxiliary balance loss, null when there is none */
+  readonly balance: { readonly kind: string; readonly alpha: number } | null;
+  /** z-loss coefficient, 0 when off */
+  readonly zLoss: number;
+}
+
+export type Ffn = DenseFfn | MoeFfn;
+
+export interface Block {
+  /** the HF layer index (`model.layers.N`) */
+  readonly index: number;
+  readonly attention: MlaAttention | GqaAttention;
+  readonly ffn: Ffn;
+  /** the residual stream entering the block */
+  readonly input: string;
+  /** the residual stream leaving the block */
+  readonly output: string;
+}
+
+export interface MtpModule {
+  /** 1-based depth k: predicts the token k + 1 positions ahead */
+  readonly depth: number;
+  readonly block: Block;
+  /** the hidden state the module reads (the previous module's, or the main model's before its final norm) */
+  readonly previous: string;
+  /** the module's output after its shared-head norm */
+  readonly final: string;
+  readonly logits: string;
+  readonly loss: string;
+}
+
+export interface LossTerm {
+  readonly value: string;
+  readonly weight: number;
+}
+
+export interface ModelStructure {
+  readonly graph: ModelGraph;
+  readonly vocab: number;
+  readonly dim: number;
+  readonly context: number;
+  readonly tied: boolean;
+  readonly normEps: number;
+  readonly initStd: number;
+  readonly rope: Rope;
+  readonly embedding: Node;
+  /** the main layers in order (MTP blocks excluded) */
+  readonly layers: readonly Block[];
+  readonly mtp: readonly MtpModule[];
+  readonly mtpWeight: number;
+  readonly finalNorm: Node;
+  readonly head: Node;
+  readonly mainLoss: Node;
+  readonly totalLoss: Node;
+  readonly lossTerms: readonly LossTerm[];
+}
+
+const LAYER = /^model\.layers\.(\d+)\./;
+/** param-less ops that belong to the layer of what they read */
+const FOLLOWS_INPUTS = new Set(['add', 'concat', 'loss.balance', 'loss.z']);
+
+function num(attrs: Node['attrs'], key: string, fallback = 0): number {
+  const v = attrs[key];
+  return typeof v === 'number' ? v : fallback;
+}
+
+function record(v: AttrValue | undefined): { readonly [k: string]: AttrValue } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as { readonly [k: string]: AttrValue }) : {};
+}
+
+export function readRope(attrs: Node['attrs']): Rope {
+  const rope = record(attrs.rope);
+  const s = record(rope.scaling);
+  const n = (k: string, fallback: number): number => (typeof s[k] === 'number' ? s[k] : fallback);
+  let scaling: RopeScaling = { kind: 'none' };
+  if (s.kind === 'yarn') {
+    scaling = {
+      kind: 'yarn',
+      factor: n('factor', 1),
+      originalContext: n('original_context', 0),
+      betaFast: n('beta_fast', 32),
+      betaSlow: n('beta_slow', 1),
+      mscale: n('mscale', 1),
+      mscaleAllDim: n('mscale_all_dim', 0),
+    };
+  } else if (s.kind === 'linear') {
+    scaling = { kind: 'linear', factor: n('factor', 1) };
+  }
+  return { theta: typeof rope.theta === 'number' ? rope.theta : 10000, scaling, interleaved: rope.interleaved === true };
+}
+
+function readAttention(node: Node): MlaAttention | GqaAttention {
+  const a = node.attrs;
+  if (node.op === 'attention.mla') {
+    return {
+      kind: 'mla',
+      heads: num(a, 'heads'),
+      qRank: num(a, 'q_rank'),
+      kvRank: num(a, 'kv_rank'),
+      nopeDim: num(a, 'nope_dim'),
+      ropeDim: num(a, 'rope_dim'),
+      vDim: num(a, 'v_dim'),
+    };
+  }
+  return { kind: 'gqa', heads: num(a, 'heads'), kvHeads: num(a, 'kv_heads'), headDim: num(a, 'head_dim') };
+}
+
+/** The structure of one model graph; throws on a graph that does not have the lowering's shape. */
+export function modelStructure(graph: ModelGraph): ModelStructure {
+  const params = new Map<string, Param>(graph.params.map((p) => [p.name, p]));
+  const shape = (name: string | undefined): readonly number[] => (name ? (params.get(name)?.shape ?? []) : []);
+  const config = graph.config;
+  const cfg = (key: string, fallback: number): number => (typeof config[key] === 'number' ? config[key] : fallback);
+  const layerCount = cfg('layers', 0);
+
+  const buckets = new Map<number, Node[]>();
+  const layerOfValue = new Map<string, number>();
+  const unassigned: Node[] = [];
+  for (const node of graph.nodes) {
+    let index: number | undefined;
+    for (const p of node.params) {
+      const m = LAYER.exec(p);
+      if (m) {
+        index = Number(m[1]);
+        break;
+      }
+    }
+    if (index === undefined && FOLLOWS_INPUTS.has(node.op)) {
+      const found = node.inputs.map((i) => layerOfValue.get(i)).filter((i) => i !== undefined);
+      if (found.length > 0) index = Math.max(...found);
+    }
+    if (index === undefined) {
+      unassigned.push(node);
+      continue;
+    }
+    for (const o of node.outputs) layerOfValue.set(o, index);
+    let bucket = buckets.get(index);
+    if (!bucket) buckets.set(index, (bucket = []));
+    bucket.push(node);
+  }
+
+  const block = (index: number): Block => {
+    const nodes = buckets.get(index) ?? [];
+    const attention = nodes.find((n) => n.op.startsWith('attention.'));
+    if (!attention) throw new Error(`layer ${index} has no attention node`);
+    const norm = nodes.find((n) => n.op === 'rms_norm' && n.params[0]?.endsWith('.input_layernorm.weight'));
+    const router = nodes.find((n) => n.op === 'moe.router');
+    const experts = nodes.find((n) => n.op === 'moe.experts');
+    let ffn: Ffn;
+    if (router && experts) {
+      const shared = nodes.find((n) => n.op === 'ffn.swiglu' && n.params[0]?.includes('.shared_experts.'));
+      const hidden = shape(experts.params[0])[0] ?? 0;
+      const sharedHidden = shared ? (shape(shared.params[0])[0] ?? 0) : 0;
+      const balance = nodes.find((n) => n.op === 'loss.balance');
+      const z = nodes.find((n) => n.op === 'loss.z');
+      const r = router.attrs;
+      const bias = r.bias_rate;
+      const capacity = experts.attrs.capacity;
+      ffn = {
+        kind: 'moe',
+        experts: num(r, 'experts'),
+        topK: num(r, 'top_k'),
+        hidden,
+        shared: hidden > 0 ? Math.round(sharedHidden / hidden) : 0,
+        score: typeof r.score === 'string' ? r.score : 'sigmoid',
+        groups: num(r, 'groups', 1),
+        topGroups: num(r, 'top_groups', num(r, 'groups', 1)),
+        normalize: r.normalize !== false,
+        scale: num(r, 'scale', 1),
+        biasRate: typeof bias === 'number' ? bias : null,
+        capacity: typeof capacity === 'number' ? capacity : null,
+        balance: balance ? { kind: String(balance.attrs.kind ?? 'sequence'), alpha: num(balance.attrs, 'alpha') } : null,
+        zLoss: z ? num(z.attrs, 'coef') : 0,
+      };
+    } else {
+      const dense = nodes.find((n) => n.op === 'ffn.swiglu');
+      if (!dense) throw new Error(`layer ${index} has no feed-forward node`);
+      ffn = { kind: 'dense', hidden: shape(dense.params[0])[0] ?? 0 };
+    }
+    const output = nodes.findLast((n) => n.op === 'add')?.outputs[0] ?? '';
+    return { index, attention: readAttention(attention), ffn, input: norm?.inputs[0] ?? attention.inputs[0] ?? '', output };
+  };
+
+  const layers: Block[] = [];
+  for (let i = 0; i < layerCount; i++) layers.push(block(i));
+
+  const find = (pred: (n: Node) => boolean, what: string): Node => {
+    const n = unassigned.find(pred);
+    if (!n) throw new Error(`model ${graph.name} has no ${what}`);
+    return n;
+  };
+  const embedding = find((n) => n.op === 'embedding' && num(n.attrs, 'shift') === 0, 'embedding');
+  const finalNorm = find((n) => n.op === 'rms_norm' && n.params[0] === 'model.norm.weight', 'final norm');
+  const head = find((n) => n.op === 'lm_head' && n.inputs[0] === finalNorm.outputs[0], 'LM head');
+  const mainLoss = find((n) => n.op === 'loss.cross_entropy' && n.inputs[0] === head.outputs[0], 'main loss');
+  const totalLoss = find((n) => n.op === 'loss.sum', 'total loss');
+  const weights = Array.isArray(totalLoss.attrs.weights) ? (totalLoss.attrs.weights as readonly AttrValue[]) : [];
+  const lossTerms = totalLoss.inputs.map((value, i) => ({ value, weight: typeof weights[i] === 'number' ? weights[i] : 1 }));
+
+  const mtp: MtpModule[] = [];
+  const depth = cfg('mtp_depth', 0);
+  let previous = finalNorm.inputs[0] ?? '';
+  for (let k = 1; k <= depth; k++) {
+    const index = layerCount + k - 1;
+    const b = block(index);
+    const nodes = buckets.get(index) ?? [];
+    const headNorm = nodes.find((n) => n.op === 'rms_norm' && n.params[0]?.endsWith('.shared_head.norm.weight'));
+    const eh = nodes.find((n) => n.op === 'linear');
+    const final = headNorm?.outputs[0] ?? '';
+    const mtpHead = unassigned.find((n) => n.op === 'lm_head' && n.inputs[0] === final);
+    const logits = mtpHead?.outputs[0] ?? '';
+    const loss = unassigned.find((n) => n.op === 'loss.cross_entropy' && n.inputs[0] === logits)?.outputs[0] ?? '';
+    mtp.push({ depth: k, block: { ...b, input: eh?.outputs[0] ?? b.input }, previous, final, logits, loss });
+    previous = b.output;
+  }
+
+  const firstAttention = graph.nodes.find((n) => n.op.startsWith('attention.'));
+  return {
+    graph,
+    vocab: cfg('vocab', shape(embedding.params[0])[0] ?? 0),
+    dim: cfg('dim', shape(embedding.params[0])[1] ?? 0),
+    context: cfg('context', 0),
+    tied: config.tie_embeddings === true,
+    normEps: cfg('norm_eps', 1e-6),
+    initStd: cfg('init_std', 0.02),
+    rope: firstAttention ? readRope(firstAttention.attrs) : { theta: 10000, scaling: { kind: 'none' }, interleaved: false },
+    embedding,
+    layers,
+    mtp,
+    mtpWeight: cfg('mtp_weight', 0),
+    finalNorm,
+    head,
+    mainLoss,
+    totalLoss,
+    lossTerms,
+  };
+}
+
+/** `[B, T, 7168]` */
+export function formatShape(shape: readonly Dim[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function sameFfn(a: Ffn, b: Ffn): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Runs of consecutive equal items: [first index, last index] pairs. */
+export function runs<T>(items: readonly T[], same: (a: T, b: T) => boolean): [number, number][] {
+  const out: [number, number][] = [];
+  items.forEach((item, i) => {
+    const last = out[out.length - 1];
+    if (last && same(items[last[1]]!, item)) last[1] = i;
+    else out.push([i, i]);
+  });
+  return out;
+}
+
+/** A model's MoE layers, checked to be all alike: the common settings or a reason they differ. */
+export function uniformMoe(layers: readonly Block[]): { ok: true; moe: MoeFfn | null } | { ok: false; reason: string } {
+  const moes = layers.filter((l): l is Block & { ffn: MoeFfn } => l.ffn.kind === 'moe');
+  const first = moes[0];
+  if (!first) return { ok: true, moe: null };
+  const describe = (m: MoeFfn): string => `${m.experts} experts, top-${m.topK}, hidden ${m.hidden}`;
+  for (const l of moes) {
+    const a = first.ffn;
+    const b = l.ffn;
+    if (a.experts !== b.experts || a.topK !== b.topK || a.hidden !== b.hidden) {
+      return {
+        ok: false,
+        reason: `every MoE layer must have the same experts/top_k/hidden (layer ${first.index}: ${describe(a)}; layer ${l.index}: ${describe(b)})`,
+      };
+    }
+    if (a.shared !== b.shared) {
+      return {
+        ok: false,
+        reason: `every MoE layer must have the same number of shared experts (layer ${first.index}: ${a.shared}; layer ${l.index}: ${b.shared})`,
+      };
+    }
+    const differs = (['score', 'groups', 'topGroups', 'normalize', 'scale', 'biasRate', 'capacity', 'zLoss'] as const).find((k) => a[k] !== b[k]);
+    const balanceDiffers = JSON.stringify(a.balance) !== JSON.stringify(b.balance);
+    if (differs || balanceDiffers) {
+      return {
+        ok: false,
+        reason: `every MoE layer must have the same router (layers ${first.index} and ${l.index} differ in ${differs ?? 'the balance loss'})`,
+      };
+    }
+  }
+  return { ok: true, moe: first.ffn };
+}
+
+/** A model's dense layers, checked to share one hidden size. */
+export function uniformDense(layers: readonly Block[]): { ok: true; hidden: number | null } | { ok: false; reason: string } {
+  const dense = layers.filter((l) => l.ffn.kind === 'dense');
+  const first = dense[0];
+  if (!first || first.ffn.kind !== 'dense') return { ok: true, hidden: null };
+  const hidden = first.ffn.hidden;
+  const other = dense.find((l) => l.ffn.kind === 'dense' && l.ffn.hidden !== hidden);
+  if (other && other.ffn.kind === 'dense') {
+    return {
+      ok: false,
+      reason: `every dense layer must have the same hidden size (layer ${first.index}: ${hidden}; layer ${other.index}: ${other.ffn.hidden})`,
+    };
+  }
+  return { ok: true, hidden };
+}
+
+/** The spec's base name: `examples/deepseek-v3.moe` → `deepseek-v3`. */
+export function specName(source: string): string {
+  const base = source.split(/[\\/]/).pop() ?? source;
+  return base.endsWith('.moe') ? base.slice(0, -'.moe'.length) : base;
+}
