@@ -1,9 +1,11 @@
 /** `npm run bench NAME [ARGS…]`: the benchmarks. Each prints ratios against a reference measured in the same run. */
 import { benchCheck } from './check.js';
+import { benchService } from './service.js';
 import { benchCompile } from './compile.js';
 
 const benches: Record<string, (args: string[]) => void> = {
   check: (args) => benchCheck(args[0], args[1] ? Number(args[1]) : undefined),
+  service: (args) => benchService(args[0], args[1] ? Number(args[1]) : undefined),
   compile: (args) => benchCompile(args[0], args[1] ? Number(args[1]) : undefined),
 };
 

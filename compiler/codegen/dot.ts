@@ -50,7 +50,18 @@ export function ffnLabel(ffn: Ffn, dim: number): string {
   if (ffn.balance) details.push(`${ffn.balance.kind} aux α=${ffn.balance.alpha}`);
   if (ffn.zLoss > 0) details.push(`z-loss ${ffn.zLoss}`);
   details.push(ffn.capacity === null ? 'dropless' : `capacity ${ffn.capacity}`);
-  return `${head}\n${details.join(', ')}`;
+  return `${head}\n${wrap(details, 44)}`;
+}
+
+/** Comma-joined items, broken into lines of about `width` characters. */
+function wrap(items: readonly string[], width: number): string {
+  const lines: string[] = [];
+  for (const item of items) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last]!.length + item.length + 2 <= width) lines[last] += `, ${item}`;
+    else lines.push(item);
+  }
+  return lines.join('\n');
 }
 
 function layerSignature(block: Block): string {
@@ -87,7 +98,7 @@ export function modelDot(model: ModelGraph): string {
   const dim = s.dim;
   w.lines.push(`digraph ${q(model.name)} {`);
   w.lines.push(`  graph [label=${q(`${model.name}: ${s.layers.length} layers, dim ${dim}, vocab ${s.vocab}`)}, labelloc=t, fontname="Helvetica", rankdir=TB, nodesep=0.4, ranksep=0.45];`);
-  w.lines.push('  node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontname="Helvetica", fontsize=11];');
+  w.lines.push('  node [shape=box, style="rounded,filled", fillcolor="#f4f4f4", fontname="Helvetica", fontsize=11, margin="0.15,0.06"];');
   w.lines.push('  edge [fontname="Helvetica", fontsize=9, color="#555555"];');
   w.node('input_ids', `input_ids\n${w.shape('input_ids')} i32`, 'shape=oval, fillcolor="#ffffff"');
   const embedShape = model.params.find((p) => p.name === s.embedding.params[0])?.shape ?? [s.vocab, dim];
@@ -156,7 +167,7 @@ export function modelDot(model: ModelGraph): string {
   const terms = ['main', ...(s.mtp.length === 1 ? [`${mtpWeight} · MTP`] : s.mtp.length > 1 ? [`${mtpWeight}/${s.mtp.length} · Σ MTP`] : []), ...(balanceCount > 0 ? [`${balanceCount} router losses`] : [])];
   w.node('loss', `loss = ${terms.join(' + ')}`, 'shape=oval, fillcolor="#f3c4c4"');
   w.edge('loss_main', 'loss', 'scalar');
-  for (const m of s.mtp) w.edge(`mtp_${m.depth}_loss`, 'loss', `× ${mtpWeight / s.mtp.length}`);
+  for (const m of s.mtp) w.edge(`mtp_${m.depth}_loss`, 'loss', `× ${s.lossTerms.find((t) => t.value === m.loss)?.weight ?? mtpWeight / s.mtp.length}`);
   for (const b of balanceSources) w.edge(b.id, 'loss', b.count === 1 ? 'router loss' : `${b.count} router losses`, 'style=dashed, color="#aa6666"');
   w.lines.push('}');
   return `${w.lines.join('\n')}\n`;

@@ -142,7 +142,8 @@ function mixtral(s: ModelStructure, attention: GqaAttention): HfConfigResult {
       head_dim: attention.headDim,
       num_local_experts: moe.experts,
       num_experts_per_tok: moe.topK,
-      router_aux_loss_coef: moe.balance?.alpha ?? 0,
+      // HF's load_balancing_loss_func is top_k times the IR's batch balance loss (specs/ir.md §4.11)
+      router_aux_loss_coef: (moe.balance?.alpha ?? 0) / moe.topK,
       output_router_logits: false,
       router_jitter_noise: 0,
       hidden_act: 'silu',

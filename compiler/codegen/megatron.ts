@@ -121,6 +121,13 @@ function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: numbe
   if (moe.groups > 1) {
     g.add('--moe-router-num-groups', moe.groups, 'group-limited routing');
     g.add('--moe-router-group-topk', moe.topGroups);
+    // Megatron scores a group by the sum of its top (topk // group_topk) scores
+    const megatronTop = Math.floor(moe.topK / moe.topGroups);
+    const specTop = moe.groupScore === 'top2_sum' ? Math.min(2, moe.experts / moe.groups) : 1;
+    if (moe.topGroups < moe.groups && megatronTop !== specTop) {
+      const spec = moe.groupScore === 'top2_sum' ? 'the sum of its top-2 scores' : 'its best score';
+      g.note(`WARNING: the spec scores an expert group by ${spec}; Megatron by the sum of its top topk // group_topk = ${megatronTop}`);
+    }
   }
   if (moe.scale !== 1) g.add('--moe-router-topk-scaling-factor', pyFloat(moe.scale), 'routed_scaling_factor');
   if (moe.biasRate !== null) {
@@ -131,7 +138,10 @@ function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: numbe
   g.add('--moe-router-load-balancing-type', balance, moe.balance ? `${moe.balance.kind}-wise balance loss` : 'no auxiliary balance loss');
   if (moe.balance) g.add('--moe-aux-loss-coeff', pyFloat(moe.balance.alpha));
   if (moe.zLoss > 0) g.add('--moe-z-loss-coeff', pyFloat(moe.zLoss));
-  if (moe.capacity !== null) g.add('--moe-expert-capacity-factor', pyFloat(moe.capacity), 'tokens over capacity are dropped');
+  if (moe.capacity !== null) {
+    g.add('--moe-expert-capacity-factor', pyFloat(moe.capacity), 'tokens over capacity are dropped');
+    g.add('--moe-token-drop-policy', 'position', 'the earliest tokens keep their slots, as in the IR');
+  }
   else g.note('dropless: --moe-expert-capacity-factor left unset');
   if (expertParallel > 1) g.add('--moe-token-dispatcher-type', 'alltoall', 'recommended with expert parallelism');
 }

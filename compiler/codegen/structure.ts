@@ -60,6 +60,8 @@ export interface MoeFfn {
   readonly score: string;
   readonly groups: number;
   readonly topGroups: number;
+  /** how a group is scored for group-limited routing: the sum of its top-2 scores, or its max */
+  readonly groupScore: 'top2_sum' | 'max';
   readonly normalize: boolean;
   readonly scale: number;
   /** selection-bias update rate, null without bias balancing */
@@ -136,7 +138,7 @@ function record(v: AttrValue | undefined): { readonly [k: string]: AttrValue } {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as { readonly [k: string]: AttrValue }) : {};
 }
 
-export function readRope(attrs: Node['attrs']): Rope {
+function readRope(attrs: Node['attrs']): Rope {
   const rope = record(attrs.rope);
   const s = record(rope.scaling);
   const n = (k: string, fallback: number): number => (typeof s[k] === 'number' ? s[k] : fallback);
@@ -233,6 +235,7 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
         score: typeof r.score === 'string' ? r.score : 'sigmoid',
         groups: num(r, 'groups', 1),
         topGroups: num(r, 'top_groups', num(r, 'groups', 1)),
+        groupScore: r.group_score === 'max' || (r.group_score === undefined && typeof bias !== 'number') ? 'max' : 'top2_sum',
         normalize: r.normalize !== false,
         scale: num(r, 'scale', 1),
         biasRate: typeof bias === 'number' ? bias : null,
@@ -309,10 +312,6 @@ export function formatShape(shape: readonly Dim[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-export function sameFfn(a: Ffn, b: Ffn): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 /** Runs of consecutive equal items: [first index, last index] pairs. */
 export function runs<T>(items: readonly T[], same: (a: T, b: T) => boolean): [number, number][] {
   const out: [number, number][] = [];
@@ -345,7 +344,7 @@ export function uniformMoe(layers: readonly Block[]): { ok: true; moe: MoeFfn | 
         reason: `every MoE layer must have the same number of shared experts (layer ${first.index}: ${a.shared}; layer ${l.index}: ${b.shared})`,
       };
     }
-    const differs = (['score', 'groups', 'topGroups', 'normalize', 'scale', 'biasRate', 'capacity', 'zLoss'] as const).find((k) => a[k] !== b[k]);
+    const differs = (['score', 'groups', 'topGroups', 'groupScore', 'normalize', 'scale', 'biasRate', 'capacity', 'zLoss'] as const).find((k) => a[k] !== b[k]);
     const balanceDiffers = JSON.stringify(a.balance) !== JSON.stringify(b.balance);
     if (differs || balanceDiffers) {
       return {

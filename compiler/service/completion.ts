@@ -58,8 +58,10 @@ function topLevel(env: Env): CompletionItem[] {
       item(env, 'pipeline', 'keyword', 'pipeline ${1:name} { ${2:first} -> ${3:second} }', { detail: 'stages in order' }),
     ];
   }
-  const [kind, , keyword] = s;
-  if (s.length === 3 && isName(kind) && is(keyword, T.Extends)) return declItems(env, (d) => d.kind === 'block' && d.blockKind === kind.image);
+  const [kind, name, keyword] = s;
+  if (s.length === 3 && isName(kind) && is(keyword, T.Extends)) {
+    return declItems(env, (d) => d.kind === 'block' && d.blockKind === kind.image && d.node.name.name !== name!.image);
+  }
   if (is(kind, T.Const) && s.some((t) => is(t, T.Equals))) return afterValue(env, s.slice(s.findIndex((t) => is(t, T.Equals)) + 1), undefined);
   return [];
 }

@@ -106,7 +106,11 @@ function blockDoc(analysis: Analysis, name: string): string | undefined {
   const ctx = analysis.result.context;
   const block = ctx.blocks.get(name);
   if (!block) return undefined;
-  return block.kind === 'model' ? modelSummary(ctx, name) ?? blockSummary(ctx, name) : blockSummary(ctx, name);
+  if (block.kind !== 'model') return blockSummary(ctx, name);
+  const numbers = modelSummary(ctx, name);
+  if (numbers) return numbers;
+  const settings = blockSummary(ctx, name);
+  return settings && `${settings}\n\n_parameter counts and KV cache appear once the model checks without errors_`;
 }
 
 /** A bare name in an expression: a block, a const, or a field of an enclosing block. */

@@ -54,6 +54,11 @@ export class LanguageService {
     this.generation++;
   }
 
+  /** Files on disk changed (an import, a data file, a reward module): every analysis is stale. */
+  invalidate(): void {
+    this.generation++;
+  }
+
   /** Open buffers, by absolute path. */
   openPaths(): string[] {
     return [...this.buffers.keys()];

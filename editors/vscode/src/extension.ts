@@ -9,6 +9,8 @@ import { explanation, knownCodes } from './explain.js';
 
 let client: LanguageClient | undefined;
 
+const WATCHED = '**/*.{moe,ts,mts,js,mjs,txt,jsonl,json}';
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const module = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
@@ -20,6 +22,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       { scheme: 'file', language: 'moe' },
       { scheme: 'untitled', language: 'moe' },
     ],
+    // what a spec reads besides open buffers: imports, data sources, custom reward modules
+    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher(WATCHED) },
   };
   client = new LanguageClient('moe', 'MoE language server', serverOptions, clientOptions);
   context.subscriptions.push(

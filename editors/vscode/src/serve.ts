@@ -74,6 +74,11 @@ export function serve(connection: Connection, options: ServeOptions = {}): void 
     service.setText(uris.toPath(document.uri), document.getText());
     schedule();
   });
+  // the client watches the files a spec may read; a change there can change any open document's diagnostics
+  connection.onDidChangeWatchedFiles(() => {
+    service.invalidate();
+    schedule();
+  });
   documents.onDidClose(({ document }) => {
     service.close(uris.toPath(document.uri));
     void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });

@@ -1,0 +1,171 @@
+/** `--emit hf-config`: deepseek_v3 and mixtral config.json from the graph, and the refusals. */
+import { describe, expect, it } from 'vitest';
+import { EMITTERS } from '../../compiler/codegen/index.js';
+import { hfConfig, type HfConfig } from '../../compiler/codegen/hf-config.js';
+import { DENSE, MOE, example, lowerText, onlyModel, tinyModel } from './helpers.js';
+
+function config(name: string): HfConfig {
+  const result = hfConfig(onlyModel(example(name)));
+  if (!result.ok) throw new Error(result.reason);
+  return result.config;
+}
+
+function reason(text: string): string {
+  const result = hfConfig(onlyModel(lowerText(text)));
+  if (result.ok) throw new Error('expected a refusal');
+  return result.reason;
+}
+
+describe('hf-config: DeepSeek-V3', () => {
+  const c = config('deepseek-v3');
+
+  it('is a deepseek_v3 config', () => {
+    expect(c.model_type).toBe('deepseek_v3');
+    expect(c.architectures).toEqual(['DeepseekV3ForCausalLM']);
+  });
+
+  it('has the released numbers of deepseek-ai/DeepSeek-V3', () => {
+    expect(c).toMatchObject({
+      vocab_size: 129280,
+      hidden_size: 7168,
+      intermediate_size: 18432,
+      moe_intermediate_size: 2048,
+      num_hidden_layers: 61,
+      num_attention_heads: 128,
+      num_key_value_heads: 128,
+      n_shared_experts: 1,
+      n_routed_experts: 256,
+      num_experts_per_tok: 8,
+      routed_scaling_factor: 2.5,
+      n_group: 8,
+      topk_group: 4,
+      norm_topk_prob: true,
+      first_k_dense_replace: 3,
+      q_lora_rank: 1536,
+      kv_lora_rank: 512,
+      qk_nope_head_dim: 128,
+      qk_rope_head_dim: 64,
+      v_head_dim: 128,
+      head_dim: 64,
+      max_position_embeddings: 163840,
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000,
+      tie_word_embeddings: false,
+      num_nextn_predict_layers: 1,
+      initializer_range: 0.006,
+      scoring_func: 'sigmoid',
+      topk_method: 'noaux_tc',
+      rope_interleave: true,
+      attention_bias: false,
+      torch_dtype: 'bfloat16',
+      dtype: 'bfloat16',
+    });
+  });
+
+  it('has the YaRN rope scaling', () => {
+    expect(c.rope_scaling).toEqual({
+      type: 'yarn',
+      rope_type: 'yarn',
+      factor: 40,
+      original_max_position_embeddings: 4096,
+      beta_fast: 32,
+      beta_slow: 1,
+      mscale: 1,
+      mscale_all_dim: 1,
+    });
+  });
+});
+
+describe('hf-config: DeepSeek-V2-Lite', () => {
+  const c = config('deepseek-v2-lite');
+
+  it('has no query compression: q_lora_rank is null', () => {
+    expect(c.q_lora_rank).toBeNull();
+  });
+
+  it('routes with softmax, greedy, without renormalising', () => {
+    expect(c).toMatchObject({
+      scoring_func: 'softmax',
+      topk_method: 'greedy',
+      norm_topk_prob: false,
+      n_group: 1,
+      topk_group: 1,
+      n_routed_experts: 64,
+      n_shared_experts: 2,
+      num_experts_per_tok: 6,
+      moe_intermediate_size: 1408,
+      intermediate_size: 10944,
+      first_k_dense_replace: 1,
+      num_hidden_layers: 27,
+      num_nextn_predict_layers: 0,
+      aux_loss_alpha: 0.001,
+      seq_aux: true,
+    });
+    expect(c.rope_scaling).toMatchObject({ factor: 40, mscale: 0.707, mscale_all_dim: 0.707 });
+  });
+});
+
+describe('hf-config: Mixtral', () => {
+  const c = config('mixtral');
+
+  it('exports a GQA all-MoE softmax model as mixtral', () => {
+    expect(c.model_type).toBe('mixtral');
+    expect(c.architectures).toEqual(['MixtralForCausalLM']);
+    expect(c).toMatchObject({
+      vocab_size: 32000,
+      hidden_size: 4096,
+      intermediate_size: 14336,
+      num_hidden_layers: 32,
+      num_attention_heads: 32,
+      num_key_value_heads: 8,
+      head_dim: 128,
+      num_local_experts: 8,
+      num_experts_per_tok: 2,
+      rope_theta: 1e6,
+      rms_norm_eps: 1e-5,
+      sliding_window: null,
+      // α = 0.02 on the IR's balance loss; HF's loss is top_k = 2 times larger
+      router_aux_loss_coef: 0.01,
+      max_position_embeddings: 32768,
+    });
+    expect(c).not.toHaveProperty('q_lora_rank');
+  });
+});
+
+describe('hf-config: refusals', () => {
+  it('refuses a dense layer after MoE layers for deepseek_v3', () => {
+    expect(reason(tinyModel(`  layers 0..1 { ${MOE} }\n  layers 2..2 { ${DENSE} }\n  layers 3..3 { ${MOE} }`))).toBe(
+      'dense layers must be the first k layers for deepseek_v3 (layer 2 is dense after MoE layers)',
+    );
+  });
+
+  it('refuses MoE layers that differ', () => {
+    const other = 'moe { experts = 8, hidden = 8, top_k = 2, router { score = sigmoid } }';
+    expect(reason(tinyModel(`  layers 0..1 { ${MOE} }\n  layers 2..3 { ${other} }`))).toMatch(
+      /^every MoE layer must have the same experts\/top_k\/hidden \(layer 0: 4 experts, top-2, hidden 8; layer 2: 8 experts/,
+    );
+  });
+
+  it('refuses a GQA model that is not a Mixtral, saying why', () => {
+    const text = tinyModel(`  layers 0..0 { ${DENSE} }\n  layers 1..3 { moe { experts = 4, hidden = 8, top_k = 2, router { score = softmax } } }`).replace(
+      /attention mla \{[^}]*\}/,
+      'attention gqa { heads = 4, kv_heads = 2 }',
+    );
+    expect(reason(text)).toMatch(/^deepseek_v3 requires MLA attention; GQA models export as mixtral only when every layer is MoE .* \(here layer 0 is dense\)$/);
+  });
+
+  it('turns a refusal into an error result of the emitter, naming the model', async () => {
+    const doc = lowerText(tinyModel(`  layers 0..0 { ${MOE} }\n  layers 1..3 { ${DENSE} }`));
+    const result = await EMITTERS['hf-config'](doc);
+    expect(result).toEqual({
+      error: 'cannot write a HF config: Tiny: dense layers must be the first k layers for deepseek_v3 (layer 1 is dense after MoE layers)',
+    });
+  });
+
+  it('writes one MODEL.config.json per model', async () => {
+    const result = await EMITTERS['hf-config'](example('deepseek-v3'));
+    if ('error' in result) throw new Error(result.error);
+    expect(result.files.map((f) => f.name)).toEqual(['DeepSeekV3.config.json']);
+    expect(JSON.parse(result.files[0]!.text)).toMatchObject({ n_group: 8, topk_group: 4 });
+  });
+});

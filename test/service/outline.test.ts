@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { documentSymbols, foldingRanges, type DocumentSymbol } from '../../compiler/service/index.js';
+import { analyzeExample, analyzeText } from './helpers.js';
+
+function tree(symbols: readonly DocumentSymbol[], depth = 1): unknown[] {
+  return symbols.map((s) => (depth > 0 && s.children.length ? [s.name, s.kind, tree(s.children, depth - 1)] : [s.name, s.kind]));
+}
+
+describe('document symbols', () => {
+  it('top-level declarations with their members', () => {
+    const symbols = documentSymbols(analyzeExample('r1-tiny.moe'));
+    expect(symbols.map((s) => [s.name, s.kind, s.detail])).toEqual([
+      ['D', 'const', '64'],
+      ['R1Tiny', 'model', 'model'],
+      ['bytes', 'resource', 'tokenizer'],
+      ['arith_text', 'resource', 'data'],
+      ['arith_cot', 'resource', 'data'],
+      ['arith_prompts', 'resource', 'data'],
+      ['r1', 'reward', 'reward'],
+      ['base', 'stage', 'pretrain'],
+      ['cold', 'stage', 'sft'],
+      ['reason', 'stage', 'grpo'],
+      ['rs', 'stage', 'sample'],
+      ['demo', 'stage', 'generate'],
+      ['recipe', 'pipeline', 'base → cold → reason → rs, reason → demo'],
+    ]);
+    const model = symbols[1]!;
+    expect(tree(model.children, 0)).toEqual([
+      ['vocab', 'field'],
+      ['dim', 'field'],
+      ['layers', 'field'],
+      ['context', 'field'],
+      ['init', 'block'],
+      ['rope', 'block'],
+      ['attention', 'block'],
+      ['layers 0..0', 'layers'],
+      ['layers 1..3', 'layers'],
+      ['mtp', 'block'],
+    ]);
+    expect(model.children[6]!.detail).toBe('mla');
+    expect(symbols[6]!.children.map((c) => [c.name, c.detail])).toEqual([
+      ['accuracy', '0.6 = answer { compare = numeric, tolerance = 1e-6 }'],
+      ['format', '0.3 = regex { pattern = r"^<think>[\\s\\S]*</think>\\s*<answer>[\\s\\S…'],
+      ['brevity', '0.1 = length { target = 48 tokens, max = 96 tokens }'],
+    ]);
+  });
+
+  it('every name range lies inside its symbol\'s range', () => {
+    const check = (symbols: readonly DocumentSymbol[]): void => {
+      for (const s of symbols) {
+        expect(s.selection.start).toBeGreaterThanOrEqual(s.range.start);
+        expect(s.selection.end).toBeLessThanOrEqual(s.range.end);
+        check(s.children);
+      }
+    };
+    check(documentSymbols(analyzeExample('deepseek-v3.moe')));
+    check(documentSymbols(analyzeText('model A { dim = \n pretrain')));
+  });
+});
+
+describe('folding ranges', () => {
+  it('blocks, lists and comments spanning lines', () => {
+    const ranges = foldingRanges(analyzeText('/* one\n two */\nmodel A {\n  init {\n    std = 0.1\n  }\n  x = [\n 1 ]\n}\n'));
+    expect(ranges).toEqual([
+      { startLine: 2, endLine: 8, comment: false },
+      { startLine: 3, endLine: 5, comment: false },
+      { startLine: 6, endLine: 7, comment: false },
+      { startLine: 0, endLine: 1, comment: true },
+    ]);
+  });
+});
