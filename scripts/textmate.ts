@@ -23,7 +23,32 @@ function alternation(words: readonly string[]): string {
 
 type Rule = Record<string, unknown>;
 
+/** The scope of each reserved word; a word the vocabulary gains must be given one here. */
+const RESERVED_SCOPES: Readonly<Record<string, string>> = {
+  import: 'keyword.control.import.moe',
+  const: 'storage.type.const.moe',
+  extends: 'keyword.other.extends.moe',
+  true: 'constant.language.boolean.moe',
+  false: 'constant.language.boolean.moe',
+  none: 'constant.language.none.moe',
+};
+/** Soft keywords with a rule of their own below (`layers a..b {`, `pipeline NAME {`). */
+const SOFT_WITH_RULES = ['layers', 'pipeline'];
+
+/** Reserved words grouped by scope, one rule per scope. */
+function reservedRules(): Rule[] {
+  const byScope = new Map<string, string[]>();
+  for (const word of vocabulary.reserved) {
+    const scope = RESERVED_SCOPES[word];
+    if (!scope) throw new Error(`scripts/textmate.ts: give the reserved word \`${word}\` a scope in RESERVED_SCOPES`);
+    byScope.set(scope, [...(byScope.get(scope) ?? []), word]);
+  }
+  return [...byScope].map(([name, words]) => ({ match: `${WORD_START}(?:${alternation(words)})${WORD_END}`, name }));
+}
+
 export function textmateGrammar(): string {
+  const unhandled = vocabulary.soft.filter((w) => !SOFT_WITH_RULES.includes(w));
+  if (unhandled.length > 0) throw new Error(`scripts/textmate.ts: add a rule for the soft keyword(s) ${unhandled.join(', ')}`);
   const units = alternation(vocabulary.units);
   const blockKinds = alternation(BLOCK_KINDS);
   const functions = alternation(Object.keys(FUNCTIONS));
@@ -87,10 +112,6 @@ export function textmateGrammar(): string {
           captures: { 1: { name: 'storage.type.const.moe' }, 2: { name: 'variable.other.constant.moe' } },
         },
         {
-          match: `${WORD_START}(import)${WORD_END}`,
-          captures: { 1: { name: 'keyword.control.import.moe' } },
-        },
-        {
           match: `${WORD_START}(pipeline)\\s+(${NAME})(?=\\s*\\{)`,
           captures: { 1: { name: 'storage.type.pipeline.moe' }, 2: { name: 'entity.name.type.pipeline.moe' } },
         },
@@ -121,9 +142,7 @@ export function textmateGrammar(): string {
     },
     values: {
       patterns: [
-        { match: `${WORD_START}(true|false)${WORD_END}`, name: 'constant.language.boolean.moe' },
-        { match: `${WORD_START}none${WORD_END}`, name: 'constant.language.none.moe' },
-        { match: `${WORD_START}extends${WORD_END}`, name: 'keyword.other.extends.moe' },
+        ...reservedRules(),
         { match: `${WORD_START}(${functions})(?=\\s*\\()`, captures: { 1: { name: 'support.function.moe' } } },
         // `balance = bias { ... }`: a variant written as a value
         {

@@ -27,6 +27,7 @@ const SETTINGS = {
   'window.commandCenter': false,
   'chat.commandCenter.enabled': false,
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'chat.disableAIFeatures': true,
 };
 
 export async function startCodeServer(tools: Tools, vsix: string, workspace: string, home: string, port: number): Promise<CodeServer> {
@@ -48,19 +49,27 @@ export async function startCodeServer(tools: Tools, vsix: string, workspace: str
   const child = spawn(
     tools.node,
     [tools.codeServer, ...common, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', workspace],
-    { env, stdio: ['ignore', log, log] },
+    // its own process group, so stopping it also stops the helpers it forks (file watcher, agent host)
+    { env, stdio: ['ignore', log, log], detached: true },
   );
+  const stop = (): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  };
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}; see ${join(home, 'code-server.log')}`);
     try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, stop: () => child.kill() };
+      if ((await fetch(`${url}/healthz`)).ok) return { url, stop };
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  child.kill();
+  stop();
   throw new Error(`code-server did not answer on ${url} within 60 s; see ${join(home, 'code-server.log')}`);
 }
