@@ -1,0 +1,90 @@
+/**
+ * Backends: `cpu` (pure JS, everywhere), `wasm` (SIMD + threads), `webgpu` (Dawn through the npm
+ * `webgpu` package; the GPU path), `tensorflow` (@tensorflow/tfjs-node-gpu, optional, needs CUDA
+ * 11.2 + cuDNN 8.1). `auto` tries tensorflow → webgpu → the CPU default and says what it picked and
+ * why. Backend packages are imported only when asked for.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { RuntimeError } from '../errors.js';
+import { tf } from '../tf.js';
+
+export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
+export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
+
+/**
+ * The CPU default: measured with `npm run bench backends` on the r1-tiny forward pass (see the
+ * closing note of issue 4); whichever of cpu and wasm was faster.
+ */
+export const CPU_DEFAULT: BackendName = 'cpu';
+
+export interface Selected {
+  readonly name: BackendName;
+  /** why this backend, for the user */
+  readonly reason: string;
+}
+
+const require = createRequire(import.meta.url);
+
+async function activate(name: BackendName): Promise<void> {
+  switch (name) {
+    case 'cpu':
+      break;
+    case 'wasm': {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      // the .wasm binaries ship inside the package; point the loader at them on disk
+      const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/');
+      wasm.setWasmPaths(dist);
+      break;
+    }
+    case 'webgpu': {
+      const dawn = (await import('webgpu')) as unknown as { create: (flags: string[]) => unknown; globals: object };
+      Object.assign(globalThis, dawn.globals);
+      // navigator is read-only on Node ≥ 21; define it where it is missing
+      if (!('gpu' in ((globalThis as { navigator?: object }).navigator ?? {}))) {
+        Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]) }, configurable: true });
+      }
+      // ask for an adapter first: tfjs would otherwise print a stack trace when there is none
+      const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<unknown> } } }).navigator.gpu;
+      if (!(await gpu.requestAdapter())) {
+        throw new RuntimeError('no WebGPU adapter: Dawn found no Vulkan driver on this machine', 'install a Vulkan driver (e.g. Mesa lavapipe for the CPU) or use --backend cpu');
+      }
+      await import('@tensorflow/tfjs-backend-webgpu');
+      break;
+    }
+    case 'tensorflow':
+      try {
+        await import(/* optional dependency */ '@tensorflow/tfjs-node-gpu' as string);
+      } catch (error) {
+        throw new RuntimeError(
+          `the tensorflow backend is not available: ${(error as Error).message.split('\n')[0]}`,
+          'it needs @tensorflow/tfjs-node-gpu, whose installer downloads libtensorflow 2.9.1 for CUDA 11.2 + cuDNN 8.1: ' +
+            'on a machine with those and network access, run `npm install @tensorflow/tfjs-node-gpu`; otherwise use --backend webgpu or cpu',
+        );
+      }
+      break;
+  }
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new RuntimeError(`the ${name} backend could not start on this machine`);
+  await tf.ready();
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false; // no tfjs-node advert
+}
+
+/** Makes `name` the active backend; `auto` tries the fastest first. */
+export async function selectBackend(name: BackendName | 'auto'): Promise<Selected> {
+  if (name !== 'auto') {
+    await activate(name);
+    return { name, reason: 'as asked' };
+  }
+  const tried: string[] = [];
+  for (const candidate of ['tensorflow', 'webgpu'] as const) {
+    try {
+      await activate(candidate);
+      return { name: candidate, reason: tried.length ? `${tried.join('; ')}; ${candidate} works` : `${candidate} works` };
+    } catch (error) {
+      tried.push(`${candidate}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  await activate(CPU_DEFAULT);
+  return { name: CPU_DEFAULT, reason: `${tried.join('; ')}; using the CPU default` };
+}
