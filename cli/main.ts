@@ -8,6 +8,7 @@ import { runCompile } from './commands/compile.js';
 import { runExplain } from './commands/explain.js';
 import { runFmt } from './commands/fmt.js';
 import { EXIT, UsageError, processIo, type CliIo } from './io.js';
+import { RuntimeError } from '../runtime/errors.js';
 
 function program(io: CliIo, setExit: (code: number) => void): Command {
   const cli = new Command('moe')
@@ -49,6 +50,55 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
       setExit(runFmt(files, options, io));
     });
 
+  // import and export load the runtime (TensorFlow.js) only when they run, so `moe check` stays fast
+  cli
+    .command('import')
+    .description('convert a checkpoint: `moe import hf DIR -o OUT` writes our checkpoint OUT and MODEL.moe beside it')
+    .argument('<format>', 'the source format: hf')
+    .argument('<dir>', 'HF checkpoint folder (config.json + model.safetensors or shards)')
+    .requiredOption('-o, --out <dir>', 'checkpoint folder to write')
+    .option('--name <name>', 'model name in the spec (default: from the folder name)')
+    .action(async (format: string, dir: string, options: { out: string; name?: string }) => {
+      const { runImport } = await import('./commands/import.js');
+      setExit(runImport(format, dir, options, io));
+    });
+
+  cli
+    .command('export')
+    .description('export a checkpoint: `moe export hf CHECKPOINT -o DIR` writes config.json + model.safetensors for HF transformers')
+    .argument('<format>', 'the target format: hf')
+    .argument('<checkpoint>', 'checkpoint folder')
+    .requiredOption('-o, --out <dir>', 'folder to write')
+    .option('--dtype <dtype>', 'weights dtype: f32 or bf16', 'f32')
+    .action(async (format: string, checkpoint: string, options: { out: string; dtype?: string }) => {
+      const { runExport } = await import('./commands/export.js');
+      setExit(runExport(format, checkpoint, options, io));
+    });
+
+  cli
+    .command('init')
+    .description('write a checkpoint of freshly initialised weights for a model of a spec (seeded)')
+    .argument('<spec>', '.moe spec file')
+    .requiredOption('-o, --out <dir>', 'checkpoint folder to write')
+    .option('--model <name>', 'which model, when the spec has several')
+    .option('--seed <n>', 'initialisation seed', '0')
+    .action(async (spec: string, options: { out: string; model?: string; seed?: string }) => {
+      const { runInit } = await import('./commands/init.js');
+      setExit(await runInit(spec, options, io));
+    });
+
+  cli
+    .command('logits')
+    .description('print the logits at every position for token ids: `moe logits CHECKPOINT --ids 3,17,42`')
+    .argument('<checkpoint>', 'checkpoint folder')
+    .requiredOption('--ids <ids>', 'comma-separated token ids')
+    .option('--json', 'print {"logits": number[][]} with every logit')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
+    .action(async (checkpoint: string, options: { ids: string; json?: boolean; backend?: string }) => {
+      const { runLogits } = await import('./commands/logits.js');
+      setExit(await runLogits(checkpoint, options, io));
+    });
+
   cli
     .command('explain')
     .description('explain a diagnostic code, e.g. `moe explain MOE4102`')
@@ -72,6 +122,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     if (error instanceof UsageError) {
       io.stderr(`error: ${error.message}\n`);
       return EXIT.usage;
+    }
+    if (error instanceof RuntimeError) {
+      // input the runtime refused (a checkpoint that does not match, a model too big): exit 1
+      io.stderr(`error: ${error.message}\n${error.help ? `help: ${error.help}\n` : ''}`);
+      return EXIT.specErrors;
     }
     io.stderr(`internal error: ${(error as Error).message ?? String(error)}\nplease report it with the spec that caused it\n`);
     if (process.env.MOE_DEBUG) io.stderr(`${(error as Error).stack ?? ''}\n`);

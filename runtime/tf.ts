@@ -10,3 +10,9 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 
 export { tf };
+
+// In a browser the bundle also registers webgl; the default backend here must be cpu.
+if (tf.findBackendFactory('webgl')) tf.removeBackend('webgl');
+// The cpu backend prints an advert for tfjs-node on its first use; it is the default here, so
+// initialise it now and switch the advert off.
+(tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;

@@ -54,7 +54,7 @@ export class ParamStore {
     const store = new ParamStore(model);
     for (const p of model.params) {
       const shape = storedShape(p);
-      store.params.set(p.name, tf.variable(tf.tensor(initialValues(p.init, shape, seed, p.name), shape, 'float32'), true, p.name));
+      store.params.set(p.name, tf.variable(tf.tensor(initialValues(p.init, shape, seed, p.name), shape, 'float32'), true));
     }
     for (const s of model.state) store.state.set(s.name, tf.tensor(initialValues(s.init, s.shape, seed, s.name), [...s.shape], 'float32'));
     return store;
@@ -73,7 +73,7 @@ export class ParamStore {
     const store = new ParamStore(model);
     for (const p of model.params) {
       const t = params.get(p.name)!;
-      store.params.set(p.name, tf.variable(tf.tensor(t.data, storedShape(p), 'float32'), true, p.name));
+      store.params.set(p.name, tf.variable(tf.tensor(t.data, storedShape(p), 'float32'), true));
     }
     for (const s of model.state) {
       const t = state.get(s.name)!;

@@ -10,8 +10,6 @@ import { normalArray } from '../../runtime/random.js';
 export async function useCpu(): Promise<void> {
   await tf.setBackend('cpu');
   await tf.ready();
-  // the cpu backend prints an advert for tfjs-node on first use
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
 }
 
 /** A deterministic random tensor. */

@@ -1,0 +1,70 @@
+/**
+ * Writing folders and files so that a crash never leaves half of one: everything is written under
+ * a temporary name next to the target (same file system, so the final rename is atomic) and renamed
+ * into place only when complete. On failure the temporary copy is removed and the target is as it was.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { RuntimeError } from '../errors.js';
+
+/**
+ * Fills a fresh folder through `fill(temp)` and renames it to `dir`. An existing `dir` is replaced
+ * only when it is empty or holds nothing but `ownFiles` (an earlier output of the same kind): the
+ * replacement deletes the old folder, and deleting a user's other files would be a disaster.
+ */
+export function writeFolderAtomic(dir: string, ownFiles: readonly string[], fill: (temp: string) => void): void {
+  const target = resolve(dir);
+  refuseForeignFolder(target, ownFiles);
+  const parent = dirname(target);
+  mkdirSync(parent, { recursive: true });
+  const temp = mkdtempSync(join(parent, `.${basename(target)}.tmp-`));
+  try {
+    fill(temp);
+    replaceFolder(temp, target);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function refuseForeignFolder(target: string, ownFiles: readonly string[]): void {
+  if (!existsSync(target)) return;
+  if (!statSync(target).isDirectory()) throw new RuntimeError(`${target} exists and is not a folder`);
+  const foreign = readdirSync(target).filter((f) => !ownFiles.includes(f));
+  if (foreign.length > 0) {
+    throw new RuntimeError(
+      `${target} already exists and holds other files (${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''})`,
+      'write to a new or empty folder',
+    );
+  }
+}
+
+/** rename() cannot replace a non-empty folder: the old one moves aside, the new one in, the old is deleted. */
+function replaceFolder(temp: string, target: string): void {
+  if (!existsSync(target)) {
+    renameSync(temp, target);
+    return;
+  }
+  const old = `${temp}.old`;
+  renameSync(target, old);
+  try {
+    renameSync(temp, target);
+  } catch (error) {
+    renameSync(old, target);
+    throw error;
+  }
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** One text file, written under a temporary name and renamed into place. */
+export function writeFileAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(temp, text);
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}

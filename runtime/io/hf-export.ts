@@ -1,0 +1,88 @@
+/**
+ * `moe export hf`: our checkpoint → a folder HF transformers loads: `config.json` (from the graph,
+ * compiler/codegen/hf-config.ts) and `model.safetensors` under HF names, F32 or BF16. MLA models
+ * export as deepseek_v3 (with DeepSeek's MTP layout, duplicates included, specs/ir.md §7), GQA
+ * models as mixtral with Mixtral's released names. Written atomically.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hfConfig, type HfConfig } from '../../compiler/codegen/hf-config.js';
+import type { ModelGraph } from '../../compiler/ir/types.js';
+import { RuntimeError } from '../errors.js';
+import type { TensorData } from '../model/params.js';
+import { writeFolderAtomic } from './atomic.js';
+import { readCheckpoint } from './checkpoint.js';
+import { mixtralName } from './hf-names.js';
+import { flatTensors, sliceOf } from './layout.js';
+import { writeSafetensors, type Tensor } from './safetensors.js';
+
+export type ExportDtype = 'f32' | 'bf16';
+export const EXPORT_DTYPES: readonly ExportDtype[] = ['f32', 'bf16'];
+
+export interface ExportOptions {
+  /** the weights' dtype in the file (default f32, lossless) */
+  readonly dtype?: ExportDtype;
+  /** refuse models whose float32 weights exceed this many bytes (default: defaultMemoryLimit()) */
+  readonly limitBytes?: number;
+}
+
+export interface ExportResult {
+  readonly model: string;
+  readonly dir: string;
+  readonly modelType: string;
+  readonly tensors: number;
+}
+
+const OWN_FILES = ['config.json', 'model.safetensors'];
+
+/** The HF-named tensors of a model in the export dtype. */
+function exportTensors(
+  model: ModelGraph,
+  params: ReadonlyMap<string, TensorData>,
+  state: ReadonlyMap<string, TensorData>,
+  dtype: ExportDtype,
+  mixtral: boolean,
+): [string, Tensor][] {
+  const weights = dtype === 'bf16' ? 'BF16' : 'F32';
+  return flatTensors(model).map((t) => {
+    const data = sliceOf(t, (t.kind === 'param' ? params : state).get(t.key)!);
+    // the router bias stays float32 in every export, as in DeepSeek's releases: it only steers
+    // selection, and its updates (γ = 1e-3) are below bf16's resolution around typical values
+    return [mixtral ? mixtralName(t.name) : t.name, { dtype: t.kind === 'state' ? 'F32' : weights, shape: t.shape, data }];
+  });
+}
+
+/** DeepSeek's MTP layers carry copies of the shared embedding and head (specs/ir.md §7). */
+function mtpCopies(tensors: readonly [string, Tensor][], layers: number, depth: number, tied: boolean): [string, Tensor][] {
+  const byName = new Map(tensors);
+  const embed = byName.get('model.embed_tokens.weight')!;
+  const head = tied ? embed : byName.get('lm_head.weight')!;
+  const out: [string, Tensor][] = [];
+  for (let k = 0; k < depth; k++) out.push([`model.layers.${layers + k}.embed_tokens.weight`, embed], [`model.layers.${layers + k}.shared_head.head.weight`, head]);
+  return out;
+}
+
+/** Exports a checkpoint folder as a HF checkpoint folder. */
+export function exportHf(checkpointDir: string, outDir: string, options: ExportOptions = {}): ExportResult {
+  const dtype = options.dtype ?? 'f32';
+  if (!EXPORT_DTYPES.includes(dtype)) throw new RuntimeError(`unknown export dtype ${JSON.stringify(dtype)} (${EXPORT_DTYPES.join(', ')})`);
+  const { model, params, state } = readCheckpoint(checkpointDir, { limitBytes: options.limitBytes });
+  const result = hfConfig(model);
+  if (!result.ok) {
+    throw new RuntimeError(
+      `cannot export model ${model.name} for HF transformers: ${result.reason}`,
+      'HF has no model class for this architecture; the checkpoint itself stays usable by moe',
+    );
+  }
+  const torchDtype = dtype === 'bf16' ? 'bfloat16' : 'float32';
+  const config: HfConfig = { ...result.config, torch_dtype: torchDtype, dtype: torchDtype };
+  const mixtral = config.model_type === 'mixtral';
+  const tensors = exportTensors(model, params, state, dtype, mixtral);
+  const depth = typeof config.num_nextn_predict_layers === 'number' ? config.num_nextn_predict_layers : 0;
+  if (!mixtral && depth > 0) tensors.push(...mtpCopies(tensors, Number(config.num_hidden_layers), depth, config.tie_word_embeddings === true));
+  writeFolderAtomic(outDir, OWN_FILES, (temp) => {
+    writeFileSync(join(temp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    writeSafetensors(join(temp, 'model.safetensors'), tensors, { format: 'pt' });
+  });
+  return { model: model.name, dir: outDir, modelType: String(config.model_type), tensors: tensors.length };
+}

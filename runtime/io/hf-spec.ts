@@ -1,0 +1,149 @@
+/**
+ * The `.moe` spec of an imported HF checkpoint: every number from its config.json, each line
+ * commented with the HF field it came from, laid out by `moe fmt` so the file is canonical.
+ * What config.json does not say (the MTP loss weight, the bias update rate) gets the DeepSeek-V3
+ * values, and a comment says so.
+ */
+import { formatText } from '../../compiler/syntax/format.js';
+import type { HfArchitecture, HfAttention, HfMoe, RopeScaling } from './hf-arch.js';
+
+/** What the tensors tell beyond config.json. */
+export interface CheckpointFacts {
+  /** the model block's name */
+  readonly name: string;
+  /** the HF folder, for the header comment */
+  readonly source: string;
+  /** the MoE layers carry `e_score_correction_bias` */
+  readonly hasBias: boolean;
+  /** MTP modules whose tensors exist */
+  readonly mtpDepth: number;
+}
+
+/** The first line of every generated spec says this; an import only ever overwrites such a file. */
+export const IMPORT_MARK = 'imported by `moe import hf`';
+
+/** The rate DeepSeek-V3 used (γ = 0.001); training needs one and config.json has none. */
+export const DEFAULT_BIAS_RATE = 1e-3;
+/** DeepSeek-V3's MTP loss weight for most of pre-training (λ = 0.3). */
+export const DEFAULT_MTP_WEIGHT = 0.3;
+
+/** A number as the `.moe` lexer reads it; small ones in exponent form (1e-6 reads better than 0.000001). */
+function num(x: number): string {
+  return x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential() : String(x);
+}
+
+function rope(theta: number, s: RopeScaling): string[] {
+  if (s.kind === 'none') return [`rope { theta = ${num(theta)} }   // rope_theta`];
+  const scaling =
+    s.kind === 'linear'
+      ? [`scaling linear { factor = ${num(s.factor)} }   // rope_scaling.factor`]
+      : [
+          `// rope_scaling (type yarn)`,
+          `scaling yarn {`,
+          `  factor = ${num(s.factor)}`,
+          `  original_context = ${s.originalContext}   // original_max_position_embeddings`,
+          `  beta_fast = ${num(s.betaFast)}`,
+          `  beta_slow = ${num(s.betaSlow)}`,
+          `  mscale = ${num(s.mscale)}`,
+          `  mscale_all_dim = ${num(s.mscaleAllDim)}`,
+          `}`,
+        ];
+  return [`rope {`, `  theta = ${num(theta)}   // rope_theta`, ...scaling.map((l) => `  ${l}`), `}`];
+}
+
+function attention(a: HfAttention): string[] {
+  if (a.kind === 'gqa') {
+    const headDim = a.headDim === null ? '' : `, head_dim = ${a.headDim}`;
+    return [`// num_attention_heads, num_key_value_heads${a.headDim === null ? '' : ', head_dim'}`, `attention gqa { heads = ${a.heads}, kv_heads = ${a.kvHeads}${headDim} }`];
+  }
+  return [
+    `attention mla {`,
+    `  heads    = ${a.heads}   // num_attention_heads`,
+    `  q_rank   = ${a.qRank}   // q_lora_rank${a.qRank === 0 ? ' (null: queries are not compressed)' : ''}`,
+    `  kv_rank  = ${a.kvRank}   // kv_lora_rank`,
+    `  nope_dim = ${a.nopeDim}   // qk_nope_head_dim`,
+    `  rope_dim = ${a.ropeDim}   // qk_rope_head_dim`,
+    `  v_dim    = ${a.vDim}   // v_head_dim`,
+    `}`,
+  ];
+}
+
+function router(m: HfMoe, facts: CheckpointFacts): string[] {
+  const lines = [`router {`, `  score = ${m.score}   // scoring_func`];
+  if (m.groups > 1) lines.push(`  groups = ${m.groups}   // n_group`, `  top_groups = ${m.topGroups}   // topk_group`);
+  lines.push(`  normalize = ${m.normalize}   // norm_topk_prob`, `  scale = ${num(m.scale)}   // routed_scaling_factor`);
+  if (facts.hasBias) {
+    lines.push(`  // the checkpoint has e_score_correction_bias; config.json has no update rate, DeepSeek-V3 used 1e-3`);
+    lines.push(`  balance = bias { rate = ${num(DEFAULT_BIAS_RATE)} }`);
+  } else if (m.groups > 1 && m.topGroups < m.groups) {
+    lines.push(`  // no e_score_correction_bias: groups are scored by their best expert, where HF sums the top 2 (specs/ir.md §4.9)`);
+  }
+  if (m.aux) lines.push(`  aux_loss = ${m.aux.kind} { alpha = ${num(m.aux.alpha)} }`);
+  lines.push(`}`);
+  return lines;
+}
+
+function moe(m: HfMoe, facts: CheckpointFacts, modelType: string): string[] {
+  const hidden = modelType === 'mixtral' ? 'intermediate_size' : 'moe_intermediate_size';
+  return [
+    `moe {`,
+    `  experts = ${m.experts}   // ${modelType === 'mixtral' ? 'num_local_experts' : 'n_routed_experts'}`,
+    ...(m.shared > 0 ? [`  shared  = ${m.shared}   // n_shared_experts`] : []),
+    `  hidden  = ${m.hidden}   // ${hidden}`,
+    `  top_k   = ${m.topK}   // num_experts_per_tok`,
+    ...router(m, facts).map((l) => `  ${l}`),
+    `}`,
+  ];
+}
+
+function layerRanges(arch: HfArchitecture, facts: CheckpointFacts): string[] {
+  const lines: string[] = [];
+  const k = arch.denseLayers;
+  if (k > 0) {
+    lines.push(`// first_k_dense_replace = ${k}: dense SwiGLU of intermediate_size`);
+    lines.push(`layers 0..${k - 1} {`, `  ffn swiglu { hidden = ${arch.denseHidden} }`, `}`);
+  }
+  if (k < arch.layers) lines.push(`layers ${k}..${arch.layers - 1} {`, ...moe(arch.moe, facts, arch.modelType).map((l) => `  ${l}`), `}`);
+  return lines;
+}
+
+function mtp(arch: HfArchitecture, facts: CheckpointFacts): string[] {
+  if (facts.mtpDepth > 0) {
+    return [
+      `// num_nextn_predict_layers: model.layers.${arch.layers}… hold the MTP modules; config.json has no loss weight, DeepSeek-V3 used 0.3`,
+      `mtp { depth = ${facts.mtpDepth}, weight = ${num(DEFAULT_MTP_WEIGHT)} }`,
+    ];
+  }
+  if (arch.mtpLayers > 0) return [`// num_nextn_predict_layers = ${arch.mtpLayers}, but the checkpoint has no MTP tensors: none here`];
+  return [];
+}
+
+/** The spec text, formatted; throws (a bug) if the generated text does not parse. */
+export function specText(arch: HfArchitecture, facts: CheckpointFacts): string {
+  const body = [
+    `vocab   = ${arch.vocab}   // vocab_size`,
+    `dim     = ${arch.dim}   // hidden_size`,
+    `layers  = ${arch.layers}   // num_hidden_layers`,
+    `context = ${arch.context}   // max_position_embeddings`,
+    `tie_embeddings = ${arch.tied}   // tie_word_embeddings`,
+    `init { std = ${num(arch.initStd)} }   // initializer_range`,
+    `norm rmsnorm { eps = ${num(arch.normEps)} }   // rms_norm_eps`,
+    ...rope(arch.ropeTheta, arch.rope),
+    ...attention(arch.attention),
+    ...layerRanges(arch, facts),
+    ...mtp(arch, facts),
+  ];
+  const text = [
+    `// ${facts.name}: ${IMPORT_MARK} from ${facts.source} (model_type ${arch.modelType}).`,
+    `// Every number is from its config.json (the HF field is named beside it); the weights are in the`,
+    `// checkpoint folder written with this file.`,
+    ``,
+    `model ${facts.name} {`,
+    ...body.map((l) => `  ${l}`),
+    `}`,
+    ``,
+  ].join('\n');
+  const formatted = formatText(`${facts.name}.moe`, text);
+  if ('error' in formatted) throw new Error(`the generated spec of ${facts.name} does not parse (a bug in moe import):\n${text}`);
+  return formatted.text;
+}

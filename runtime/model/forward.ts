@@ -1,0 +1,63 @@
+/**
+ * The forward executor: runs a model graph's nodes in order on the current tfjs backend, each
+ * through its kernel, and returns the requested values. Differentiable end to end (tfjs autograd),
+ * so training wraps it in `tf.variableGrads`. A kernel failure names the node and its `.moe` line.
+ */
+import type { ModelGraph, Node } from '../../compiler/ir/types.js';
+import { RuntimeError } from '../errors.js';
+import { KERNELS } from '../ops/index.js';
+import { tf } from '../tf.js';
+
+/** Where the executor reads weights: a ParamStore, or any tensors by name (gradient checks). */
+export interface Weights {
+  readonly params: ReadonlyMap<string, tf.Tensor>;
+  readonly state: ReadonlyMap<string, tf.Tensor>;
+}
+
+export interface ForwardInputs {
+  /** token ids [B, T] */
+  readonly inputIds: tf.Tensor2D;
+  /** 1 where the loss counts [B, T]; defaults to all ones */
+  readonly lossMask?: tf.Tensor2D;
+}
+
+/** Runs the graph; returns the named values (default: the graph's outputs). Caller disposes them. */
+export function forward(model: ModelGraph, store: Weights, inputs: ForwardInputs, wanted: readonly string[] = model.outputs): Map<string, tf.Tensor> {
+  const [batch, time] = inputs.inputIds.shape;
+  const keep = new Set(wanted);
+  const result = new Map<string, tf.Tensor>();
+  const values = new Map<string, tf.Tensor>();
+  tf.tidy(() => {
+    values.set('input_ids', inputs.inputIds);
+    values.set('loss_mask', inputs.lossMask ?? tf.ones([batch, time]));
+    for (const node of model.nodes) {
+      const outputs = runNode(node, values, store);
+      node.outputs.forEach((name, i) => {
+        const t = outputs[i]!;
+        values.set(name, t);
+        if (keep.has(name)) result.set(name, tf.keep(t));
+      });
+    }
+  });
+  for (const name of wanted) if (!result.has(name)) throw new RuntimeError(`the graph produces no value ${name}`);
+  return result;
+}
+
+function runNode(node: Node, values: ReadonlyMap<string, tf.Tensor>, store: Weights): tf.Tensor[] {
+  const kernel = KERNELS[node.op];
+  if (!kernel) throw new RuntimeError(`no kernel for op ${node.op} (${where(node)})`);
+  try {
+    return kernel({
+      inputs: node.inputs.map((n) => values.get(n)!),
+      params: node.params.map((p) => store.params.get(p)!),
+      state: node.state.map((s) => store.state.get(s)!),
+      attrs: node.attrs,
+    });
+  } catch (error) {
+    throw new RuntimeError(`${node.op} failed at ${where(node)}: ${(error as Error).message}`);
+  }
+}
+
+function where(node: Node): string {
+  return `${node.loc.file}:${node.loc.line}:${node.loc.col}`;
+}

@@ -1,0 +1,37 @@
+/** The kernel registry: one module per IR op (specs/ir.md), looked up by the executor by op name. */
+import type { Kernel } from './kernel.js';
+import { add } from './add.js';
+import { attentionGqa } from './attention-gqa.js';
+import { attentionMla } from './attention-mla.js';
+import { concat } from './concat.js';
+import { crossEntropy } from './cross-entropy.js';
+import { embedding } from './embedding.js';
+import { linear } from './linear.js';
+import { lmHead } from './lm-head.js';
+import { lossBalance } from './loss-balance.js';
+import { lossSum } from './loss-sum.js';
+import { lossZ } from './loss-z.js';
+import { moeExperts } from './moe-experts.js';
+import { moeRouter } from './moe-router.js';
+import { rmsNorm } from './rms-norm.js';
+import { swiglu } from './swiglu.js';
+
+export const KERNELS: { readonly [op: string]: Kernel } = {
+  embedding,
+  rms_norm: rmsNorm,
+  linear,
+  concat,
+  add,
+  'attention.mla': attentionMla,
+  'attention.gqa': attentionGqa,
+  'ffn.swiglu': swiglu,
+  'moe.router': moeRouter,
+  'moe.experts': moeExperts,
+  'loss.balance': lossBalance,
+  'loss.z': lossZ,
+  lm_head: lmHead,
+  'loss.cross_entropy': crossEntropy,
+  'loss.sum': lossSum,
+};
+
+export type { Kernel, KernelArgs } from './kernel.js';

@@ -1,0 +1,51 @@
+/**
+ * `loss.balance` (specs/ir.md §4.11): the auxiliary load-balance loss, sequence-wise (DeepSeek-V3
+ * eqs. 17–20, one term per row, averaged over rows) or batch-wise (DeepSeek-V2 / Switch, one term
+ * over the whole evaluation), times alpha.
+ *
+ *   s'[p, e] = s[p, e] / Σ_j s[p, j]   for sigmoid scores; s' = s for softmax scores (no division,
+ *                                      so the gradient is the identity's, as the spec's definition)
+ *   f_e(S)   = E / (K·|S|) · #{(p, k) : p ∈ S, indices[p, k] = e}     (constant: no gradient)
+ *   P_e(S)   = mean_{p∈S} s'[p, e]
+ *   ℓ(S)     = Σ_e f_e(S) · P_e(S)
+ *
+ * Shapes: scores [..., T, E] and indices [..., T, K] with equal leading shapes. A "row" of the
+ * sequence loss is every index of the axes before T (for [B, T, E], the B rows); scores of rank 2
+ * are one row. Differentiable w.r.t. scores; the counts are computed off the tape.
+ */
+import { tf } from '../tf.js';
+import { numAttr, type Kernel } from './kernel.js';
+import { detached, enumAttr, expectDtype, intAttr, rowSum, sameShape, shapeText, size } from './moe-common.js';
+
+export const lossBalance: Kernel = ({ inputs, attrs }) => {
+  const kind = enumAttr(attrs, 'kind', ['sequence', 'batch'] as const);
+  const alpha = numAttr(attrs, 'alpha');
+  const E = intAttr(attrs, 'experts');
+  const K = intAttr(attrs, 'top_k');
+  const score = enumAttr(attrs, 'score', ['sigmoid', 'softmax'] as const);
+  if (!(alpha >= 0) || !Number.isFinite(alpha)) throw new Error(`attribute alpha must be ≥ 0, got ${alpha}`);
+  if (inputs.length !== 2) throw new Error('loss.balance takes scores and indices');
+  const [scores, indices] = inputs as [tf.Tensor, tf.Tensor];
+  expectDtype(scores, 'float32', 'scores');
+  expectDtype(indices, 'int32', 'indices');
+  if (scores.rank < 2) throw new Error(`scores must be [..., T, ${E}], got ${shapeText(scores.shape)}`);
+  const lead = scores.shape.slice(0, -1);
+  if (!sameShape(scores.shape, [...lead, E])) throw new Error(`scores must be ${shapeText([...lead, E])}, got ${shapeText(scores.shape)}`);
+  if (!sameShape(indices.shape, [...lead, K])) throw new Error(`indices must be ${shapeText([...lead, K])}, got ${shapeText(indices.shape)}`);
+
+  // the sets S: one per row (sequence) or one over everything (batch)
+  const T = kind === 'sequence' ? lead[lead.length - 1]! : size(lead);
+  const rows = size(lead) / T;
+
+  const loss = tf.tidy(() => {
+    const s = tf.reshape(scores, [rows, T, E]);
+    // P[r, e] = 1/T · Σ_t c[r, t] · s[r, t, e] with c = 1/Σ_j s (sigmoid) or 1 (softmax): a batched matmul
+    const c = score === 'sigmoid' ? tf.reciprocal(rowSum(tf.reshape(s, [rows * T, E]))) : tf.ones([rows * T]);
+    const P = tf.reshape(tf.matMul(tf.reshape(tf.mul(c, 1 / T), [rows, 1, T]) as tf.Tensor3D, s as tf.Tensor3D), [rows, E]);
+    const [counts] = detached(() => [tf.denseBincount(tf.reshape(indices, [rows, T * K]) as tf.Tensor2D, [], E)]); // [rows, E]
+    const f = tf.mul(counts!, E / (K * T));
+    const perSet = rowSum(tf.mul(f, P)); // ℓ(S) for each set
+    return tf.mul(tf.mean(perSet), alpha);
+  });
+  return [loss];
+};

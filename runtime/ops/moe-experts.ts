@@ -1,0 +1,146 @@
+/**
+ * `moe.experts` (specs/ir.md §4.10): every token through its selected routed experts (SwiGLU),
+ * the outputs weighted by the router weights and summed; a capacity factor drops the assignments
+ * that overflow an expert, in token order; dropless keeps them all.
+ *
+ * Dispatch, with N = B·T tokens, A = N·K assignments (a = n·K + k, token order then k), and every
+ * step a whole-tensor op (no per-expert or per-token JavaScript loop):
+ *
+ *   1. plan (integer, off the gradient tape): pos[a] = how many earlier assignments went to the
+ *      same expert = exclusive cumsum over a of one-hot(indices) [A, E], read at the assignment's
+ *      expert. Since a token's K experts are distinct, the earlier assignments to expert e are
+ *      exactly the earlier tokens that chose e, so pos[a] < C is the spec's `keep` (capacity C; ∞
+ *      when dropless). A kept assignment owns slot e·S + pos[a] of a buffer of E·S slots
+ *      (S = slots per expert, below); a dropped one points at a zero "dump" row E·S. The inverse
+ *      map slot → assignment (one ScatterNd) gives slot → token (÷ K); empty slots read a zero row.
+ *   2. dispatch: gather the tokens into [E, S, D].
+ *   3. one batched SwiGLU over the experts: tf.matMul of [E, S, D] with the stacked [E, H, D]
+ *      gate/up weights, silu(g)·u, then with the stacked [E, D, H] down weights → [E, S, D].
+ *   4. combine: gather each assignment's output row [A, D] (the dump row is zero, so dropped pairs
+ *      add nothing and get no weight gradient), then y[n] = Σ_k w[n,k]·row[n,k] as a batched
+ *      [N, 1, K] × [N, K, D] matmul (fp32).
+ *
+ * Gradients flow to x, weights and the three stacked parameters through tfjs autograd. The two
+ * gathers are `gatherRows`, whose backward pass is the opposite gather through the inverse map
+ * (dispatch and combine are each other's transpose), so the weighted scatter-add back to the
+ * tokens is a gather plus a sum over k: O(A·D), no UnsortedSegmentSum (which tf.gather's own
+ * gradient uses: O(rows · A · D) on tfjs-backend-cpu, absent from tfjs-backend-wasm). The one-hot
+ * plan takes A·E int32s of scratch memory.
+ *
+ * Slots per expert S. With capacity, S = min(C, N) (no expert can receive more than N, one per
+ * token; measured: min(C, max load)). Dropless, the static bound is S = N: no read-back, a fixed shape, but a buffer of
+ * E·N·(D + 3H) floats and E/K times the expert FLOPs of a perfectly packed layout (every expert row
+ * is computed for N slots, most of them empty). The alternative reads one scalar back: S = the
+ * largest per-expert load of this evaluation (≤ N), which makes the buffers as small as the
+ * routing allows but costs a host read and gives a data-dependent shape. See `setExpertSlots`:
+ * `auto` (the default) reads the load back on backends whose tensors live in host memory (cpu,
+ * wasm, tensorflow/tfjs-node), where the read is free, and uses the static bound on GPU backends
+ * (webgpu, webgl), where a read-back would stall the queue. Results are identical either way.
+ */
+import { tf } from '../tf.js';
+import type { Kernel } from './kernel.js';
+import { detached, expectDtype, gatherRows, intAttr, sameShape, shapeText, size } from './moe-common.js';
+
+/** How many slots per expert the dispatch buffer has (see the module comment). */
+export type ExpertSlots = 'auto' | 'static' | 'measured';
+
+let slotsMode: ExpertSlots = 'auto';
+
+/** Chooses the dispatch buffer policy for every later moe.experts evaluation; returns the previous one. */
+export function setExpertSlots(mode: ExpertSlots): ExpertSlots {
+  const previous = slotsMode;
+  slotsMode = mode;
+  return previous;
+}
+
+const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
+
+function measureLoad(): boolean {
+  return slotsMode === 'measured' || (slotsMode === 'auto' && HOST_MEMORY_BACKENDS.has(tf.getBackend()));
+}
+
+/** ceil(c · N · K / E), the spec's per-expert capacity (evaluated left to right in doubles). */
+export function expertCapacity(c: number, tokens: number, topK: number, experts: number): number {
+  return Math.ceil((c * tokens * topK) / experts);
+}
+
+export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
+  const E = intAttr(attrs, 'experts');
+  const K = intAttr(attrs, 'top_k');
+  const c = attrs['capacity'];
+  if (c !== null && (typeof c !== 'number' || !(c > 0) || !Number.isFinite(c))) {
+    throw new Error(`attribute capacity must be a number > 0 or null, got ${JSON.stringify(c)}`);
+  }
+  if (inputs.length !== 3 || params.length !== 3) throw new Error('moe.experts takes three inputs and three stacked parameters');
+  const [x, weights, indices] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor];
+  const [gate, up, down] = params as [tf.Tensor, tf.Tensor, tf.Tensor];
+  expectDtype(x, 'float32', 'x');
+  expectDtype(weights, 'float32', 'weights');
+  expectDtype(indices, 'int32', 'indices');
+  if (x.rank < 1) throw new Error('x must have a feature axis');
+  const lead = x.shape.slice(0, -1);
+  const D = x.shape[x.rank - 1]!;
+  if (!sameShape(weights.shape, [...lead, K])) throw new Error(`weights must be ${shapeText([...lead, K])}, got ${shapeText(weights.shape)}`);
+  if (!sameShape(indices.shape, [...lead, K])) throw new Error(`indices must be ${shapeText([...lead, K])}, got ${shapeText(indices.shape)}`);
+  const H = gate.shape[1] ?? NaN;
+  const expected: [tf.Tensor, number[], string][] = [
+    [gate, [E, H, D], 'gate_proj'],
+    [up, [E, H, D], 'up_proj'],
+    [down, [E, D, H], 'down_proj'],
+  ];
+  for (const [p, shape, name] of expected) {
+    expectDtype(p, 'float32', name);
+    if (!sameShape(p.shape, shape)) throw new Error(`${name} must be ${shapeText(shape)} (stacked over ${E} experts), got ${shapeText(p.shape)}`);
+  }
+
+  const N = size(lead);
+  const A = N * K;
+  // capacity in slots; dropless can never exceed N (a token holds at most one slot per expert)
+  const capacity = c === null ? N : Math.min(expertCapacity(c, N, K, E), N);
+
+  const y = tf.tidy(() => {
+    const expertOf = tf.reshape(indices, [A]) as tf.Tensor1D;
+    // pos[a]: earlier assignments to the same expert (exclusive cumsum of the one-hot, read at e)
+    const [pos] = detached(() => {
+      const oneHot = tf.oneHot(expertOf, E); // [A, E] int32
+      return [tf.sum(tf.mul(tf.cumsum(oneHot, 0, true), oneHot), 1)];
+    }) as [tf.Tensor1D];
+    let S = capacity;
+    if (measureLoad()) {
+      const [maxLoad] = detached(() => [tf.max(tf.bincount(expertOf, tf.tensor1d([], 'float32'), E))]);
+      S = Math.max(1, Math.min(capacity, maxLoad!.dataSync()[0]!));
+    }
+    const slotsTotal = E * S;
+
+    // A kept assignment has pos < capacity and pos < its expert's load ≤ S, so its slot e·S + pos
+    // is its own; everything else goes to the dump slot E·S.
+    const [slot, assignmentOfSlot, tokenOfSlot] = detached(() => {
+      const keep = tf.less(pos, tf.scalar(capacity, 'int32'));
+      const slot = tf.where(keep, tf.add(tf.mul(expertOf, tf.scalar(S, 'int32')), pos), tf.fill([A], slotsTotal, 'int32'));
+      // slot → assignment + 1 (0 = empty); dropped assignments all add 0 to the dump slot
+      const assignment = tf.range(0, A, 1, 'int32');
+      const marked = tf.scatterND(tf.expandDims(slot, 1), tf.where(keep, tf.add(assignment, tf.scalar(1, 'int32')), tf.zerosLike(assignment)), [slotsTotal + 1]);
+      const filled = tf.slice(marked, [0], [slotsTotal]);
+      const assignmentOfSlot = tf.where(tf.greater(filled, 0), tf.sub(filled, tf.scalar(1, 'int32')), tf.fill([slotsTotal], A, 'int32')); // A = empty
+      return [slot, assignmentOfSlot, tf.floorDiv(assignmentOfSlot, tf.scalar(K, 'int32'))]; // token; A / K = N = empty
+    }) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+
+    // dispatch: slot s reads token tokenOfSlot[s] (empty slots a zero row); back: Σ over the token's slots
+    const dispatched = gatherRows(tf.reshape(x, [N, D]), tokenOfSlot, tf.reshape(slot, [N, K]));
+    const out = swigluStacked(tf.reshape(dispatched, [E, S, D]), gate, up, down); // [E, S, D]
+    // combine: assignment a reads slot[a] (dropped: a zero row); back: each slot to its assignment
+    const perAssignment = gatherRows(tf.reshape(out, [slotsTotal, D]), slot, tf.reshape(assignmentOfSlot, [slotsTotal, 1])); // [A, D]
+    // y[n] = Σ_k w[n, k] · row[n, k]: [N, 1, K] × [N, K, D] (fp32)
+    const y = tf.matMul(tf.reshape(weights, [N, 1, K]) as tf.Tensor3D, tf.reshape(perAssignment, [N, K, D]) as tf.Tensor3D);
+    return tf.reshape(y, x.shape);
+  });
+  return [y];
+};
+
+/** (silu(v·G_eᵀ) ⊙ (v·U_eᵀ)) · D_eᵀ for every expert e at once: v [E, S, D], G/U [E, H, D], D [E, D, H]. */
+function swigluStacked(v: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
+  const g = tf.matMul(v as tf.Tensor3D, gate as tf.Tensor3D, false, true);
+  const u = tf.matMul(v as tf.Tensor3D, up as tf.Tensor3D, false, true);
+  const h = tf.mul(tf.mul(g, tf.sigmoid(g)), u);
+  return tf.matMul(h, down as tf.Tensor3D, false, true);
+}

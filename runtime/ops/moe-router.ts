@@ -1,0 +1,85 @@
+/**
+ * `moe.router` (specs/ir.md §4.9): router logits, unbiased scores, selection (bias and group limit
+ * affect it only), top-k indices, weights gathered from the unbiased scores, and per-expert load.
+ *
+ * Everything stays on the device and in fp32; there is no per-token or per-expert JavaScript loop.
+ * The selection (`u`, group mask, top-k) is computed off the gradient tape (`detached`): indices,
+ * load and the selection carry no gradient, the bias gets none. Gradients reach x and W through
+ * `weights` (the scores at the indices, then the normalisation), `scores` and `router_logits`.
+ * Reductions, row scalings and the softmax are matmul-based (see moe-common.ts: tfjs-backend-cpu's
+ * size-1-axis broadcasts, which every reduction's gradient uses, are slow).
+ *
+ * Ties: tf.topk orders equal values by the smaller index on the cpu backend (tfjs-backend-cpu's
+ * comparator), which is the spec's tie rule for both the group and the expert selection.
+ */
+import { tf } from '../tf.js';
+import { boolAttr, numAttr, type Kernel } from './kernel.js';
+import { detached, enumAttr, expectDtype, intAttr, rowScale, rowSum, sameShape, shapeText, size, softmaxRows } from './moe-common.js';
+
+export const moeRouter: Kernel = ({ inputs, params, state, attrs }) => {
+  const E = intAttr(attrs, 'experts');
+  const K = intAttr(attrs, 'top_k');
+  const score = enumAttr(attrs, 'score', ['sigmoid', 'softmax'] as const);
+  const G = intAttr(attrs, 'groups');
+  const Gk = intAttr(attrs, 'top_groups');
+  const normalize = boolAttr(attrs, 'normalize');
+  const scale = numAttr(attrs, 'scale');
+  const groupScore = enumAttr(attrs, 'group_score', ['top2_sum', 'max'] as const);
+  if (K > E) throw new Error(`top_k ${K} exceeds experts ${E}`);
+  if (E % G !== 0) throw new Error(`groups ${G} must divide experts ${E}`);
+  if (Gk > G) throw new Error(`top_groups ${Gk} exceeds groups ${G}`);
+  const n = E / G;
+  if (K > Gk * n) throw new Error(`top_k ${K} exceeds the ${Gk * n} experts of the ${Gk} kept groups`);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`attribute scale must be > 0, got ${scale}`);
+
+  if (inputs.length !== 1 || params.length !== 1 || state.length > 1) throw new Error('moe.router takes one input, one parameter and at most one state tensor');
+  const x = inputs[0]!;
+  const W = params[0]!;
+  const bias = state[0];
+  expectDtype(x, 'float32', 'x');
+  expectDtype(W, 'float32', 'gate.weight');
+  if (x.rank < 1) throw new Error('x must have a feature axis');
+  const D = x.shape[x.rank - 1]!;
+  if (!sameShape(W.shape, [E, D])) throw new Error(`gate.weight must be ${shapeText([E, D])}, got ${shapeText(W.shape)}`);
+  if (bias && (bias.dtype !== 'float32' || !sameShape(bias.shape, [E]))) {
+    throw new Error(`e_score_correction_bias must be f32[${E}], got ${bias.dtype}${shapeText(bias.shape)}`);
+  }
+  const lead = x.shape.slice(0, -1);
+  const N = size(lead);
+
+  return tf.tidy(() => {
+    const logits = tf.matMul(tf.reshape(x, [N, D]), W, false, true); // [N, E]
+    const scores = score === 'sigmoid' ? tf.sigmoid(logits) : softmaxRows(logits);
+
+    // selection, off the tape: u = s + b, group limit, top-k (descending, ties to the smaller index)
+    const [indices] = detached(() => {
+      let u: tf.Tensor = bias ? tf.add(scores, bias) : scores;
+      if (Gk < G) {
+        const grouped = tf.reshape(u, [N, G, n]);
+        const groupScores = groupScore === 'max' ? tf.max(grouped, -1) : tf.sum(tf.topk(grouped, Math.min(2, n)).values, -1); // [N, G]
+        const keptGroups = tf.topk(groupScores, Gk).indices; // [N, G']
+        const keep = tf.greater(tf.sum(tf.oneHot(keptGroups, G), 1), 0); // [N, G] bool
+        const keepExperts = tf.reshape(tf.tile(tf.expandDims(keep, 2), [1, 1, n]), [N, E]);
+        u = tf.where(keepExperts, u, tf.fill([N, E], -Infinity));
+      }
+      return [tf.topk(u, K).indices]; // [N, K] int32
+    }) as [tf.Tensor2D];
+
+    // weights from the UNBIASED scores: the one-hot selection mask [N, K, E] (a constant) times the
+    // scores [N, E, 1], one small matmul per token; exact, with a dense gradient (a gather's would
+    // be an UnsortedSegmentSum: slow on cpu, missing on wasm)
+    const mask = tf.cast(tf.oneHot(indices, E), 'float32'); // (tfjs-backend-wasm's float32 oneHot writes int bits)
+    let weights: tf.Tensor = tf.reshape(tf.matMul(mask, tf.expandDims(scores, 2)), [N, K]);
+    if (normalize) weights = rowScale(weights, tf.reciprocal(tf.add(rowSum(weights), 1e-20)));
+    if (scale !== 1) weights = tf.mul(weights, scale);
+
+    const load = tf.bincount(tf.reshape(indices, [N * K]) as tf.Tensor1D, tf.tensor1d([], 'float32'), E); // [E] f32 counts
+    return [
+      tf.reshape(weights, [...lead, K]),
+      tf.reshape(indices, [...lead, K]),
+      tf.reshape(scores, [...lead, E]),
+      tf.reshape(logits, [...lead, E]),
+      load,
+    ];
+  });
+};

@@ -1,0 +1,21 @@
+/**
+ * `rms_norm` (specs/ir.md §3.1, §4.2): w · x / sqrt(mean(x²) + eps) over the last axis, in fp32.
+ * `rmsnorm` is shared with the two inner norms of `attention.mla`.
+ */
+import { tf } from '../tf.js';
+import { numAttr, type Kernel } from './kernel.js';
+import { onlyParam } from './linear.js';
+
+/** The order of HF DeepseekV3RMSNorm: normalise with rsqrt, then scale by the weight. */
+export function rmsnorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
+  const meanSquare = tf.mean(tf.square(x), -1, true);
+  return tf.mul(w, tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))));
+}
+
+export function epsAttr(attrs: Parameters<Kernel>[0]['attrs']): number {
+  const eps = numAttr(attrs, 'eps');
+  if (!(eps > 0)) throw new Error(`eps must be > 0, found ${eps}`);
+  return eps;
+}
+
+export const rmsNorm: Kernel = ({ inputs, params, attrs }) => [rmsnorm(inputs[0]!, onlyParam(params, 'rms_norm'), epsAttr(attrs))];

@@ -1,0 +1,53 @@
+/** `moe init` and `moe logits`: a checkpoint from a spec, logits as text and JSON, clear refusals. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers.js';
+
+const repo = join(import.meta.dirname, '..', '..');
+
+describe('moe init and moe logits', () => {
+  let checkpoint: string;
+  beforeAll(async () => {
+    checkpoint = join(mkdtempSync(join(tmpdir(), 'moe-logits-')), 'ck');
+    const r = await runCli(['init', 'examples/r1-tiny.moe', '-o', checkpoint, '--seed', '5'], repo);
+    expect(r.code).toBe(0);
+  });
+
+  it('prints every logit as JSON, one row per position', async () => {
+    const r = await runCli(['logits', checkpoint, '--ids', '3,17,42', '--json', '--backend', 'cpu'], repo);
+    expect(r.code).toBe(0);
+    const { logits } = JSON.parse(r.stdout) as { logits: number[][] };
+    expect(logits).toHaveLength(3);
+    expect(logits.every((row) => row.length === 320 && row.every(Number.isFinite))).toBe(true);
+  });
+
+  it('is causal: a later token does not change earlier positions', async () => {
+    const a = JSON.parse((await runCli(['logits', checkpoint, '--ids', '3,17,42', '--json', '--backend', 'cpu'], repo)).stdout) as { logits: number[][] };
+    const b = JSON.parse((await runCli(['logits', checkpoint, '--ids', '3,17,99', '--json', '--backend', 'cpu'], repo)).stdout) as { logits: number[][] };
+    expect(b.logits[0]).toEqual(a.logits[0]);
+    expect(b.logits[1]).toEqual(a.logits[1]);
+    expect(b.logits[2]).not.toEqual(a.logits[2]);
+  });
+
+  it('says which backend it used, and refuses bad ids and unknown backends', async () => {
+    const text = await runCli(['logits', checkpoint, '--ids', '3,17', '--backend', 'cpu'], repo);
+    expect(text.stderr).toContain('backend cpu');
+    expect(text.stdout).toContain('position 1 (id 17): top ');
+    const outside = await runCli(['logits', checkpoint, '--ids', '3,999', '--backend', 'cpu'], repo);
+    expect(outside.code).toBe(1);
+    expect(outside.stderr).toContain('token id 999 is outside the vocabulary 0..319');
+    expect((await runCli(['logits', checkpoint, '--ids', '3,x'], repo)).code).toBe(2);
+    expect((await runCli(['logits', checkpoint, '--ids', '3', '--backend', 'cuda'], repo)).code).toBe(2);
+  });
+
+  it('refuses a folder that is not a checkpoint with a message, not a stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moe-notckpt-'));
+    writeFileSync(join(dir, 'graph.json'), '{}');
+    const r = await runCli(['logits', dir, '--ids', '1', '--backend', 'cpu'], repo);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
