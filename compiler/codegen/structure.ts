@@ -6,6 +6,7 @@
  * Nodes are assigned to layers by the HF parameter names they read (`model.layers.N.`); param-less
  * loss nodes follow the layer of the value they consume.
  */
+import { parseRope, type RopeConfig } from '../ir/rope.js';
 import type { AttrValue, Dim, ModelGraph, Node, Param } from '../ir/types.js';
 
 export interface MlaAttention {
@@ -25,24 +26,8 @@ export interface GqaAttention {
   readonly headDim: number;
 }
 
-export type RopeScaling =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'linear'; readonly factor: number }
-  | {
-      readonly kind: 'yarn';
-      readonly factor: number;
-      readonly originalContext: number;
-      readonly betaFast: number;
-      readonly betaSlow: number;
-      readonly mscale: number;
-      readonly mscaleAllDim: number;
-    };
-
-export interface Rope {
-  readonly theta: number;
-  readonly scaling: RopeScaling;
-  readonly interleaved: boolean;
-}
+/** The rotary settings of the model's attention, as the IR's `rope` attribute states them. */
+export type Rope = RopeConfig;
 
 export interface DenseFfn {
   readonly kind: 'dense';
@@ -134,29 +119,8 @@ function num(attrs: Node['attrs'], key: string, fallback = 0): number {
   return typeof v === 'number' ? v : fallback;
 }
 
-function record(v: AttrValue | undefined): { readonly [k: string]: AttrValue } {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as { readonly [k: string]: AttrValue }) : {};
-}
-
 function readRope(attrs: Node['attrs']): Rope {
-  const rope = record(attrs.rope);
-  const s = record(rope.scaling);
-  const n = (k: string, fallback: number): number => (typeof s[k] === 'number' ? s[k] : fallback);
-  let scaling: RopeScaling = { kind: 'none' };
-  if (s.kind === 'yarn') {
-    scaling = {
-      kind: 'yarn',
-      factor: n('factor', 1),
-      originalContext: n('original_context', 0),
-      betaFast: n('beta_fast', 32),
-      betaSlow: n('beta_slow', 1),
-      mscale: n('mscale', 1),
-      mscaleAllDim: n('mscale_all_dim', 0),
-    };
-  } else if (s.kind === 'linear') {
-    scaling = { kind: 'linear', factor: n('factor', 1) };
-  }
-  return { theta: typeof rope.theta === 'number' ? rope.theta : 10000, scaling, interleaved: rope.interleaved === true };
+  return parseRope(attrs.rope);
 }
 
 function readAttention(node: Node): MlaAttention | GqaAttention {

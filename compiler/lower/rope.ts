@@ -1,6 +1,7 @@
 /** Rotary-embedding attributes and the attention softmax scale (YaRN's mscale folded in, as HF does). */
 import type { AttrValue } from '../ir/types.js';
 import type { Config } from '../check/values.js';
+import { yarnMscale } from '../ir/rope.js';
 
 export function ropeAttrs(model: Config, interleaved: boolean): { [k: string]: AttrValue } {
   const rope = model.sub('rope');
@@ -21,11 +22,6 @@ export function ropeAttrs(model: Config, interleaved: boolean): { [k: string]: A
     scalingAttr = { kind: 'linear', factor: scaling.num('factor') ?? 1 };
   }
   return { theta, scaling: scalingAttr, interleaved };
-}
-
-/** YaRN attention temperature: 0.1·m·ln(s) + 1 for s > 1 (HF `yarn_get_mscale`). */
-export function yarnMscale(factor: number, mscale: number): number {
-  return factor <= 1 ? 1 : 0.1 * mscale * Math.log(factor) + 1;
 }
 
 /** 1/sqrt(qk head dim), times mscale(factor, mscale_all_dim)² under YaRN (HF DeepseekV3Attention). */
