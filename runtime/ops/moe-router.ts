@@ -57,10 +57,18 @@ export const moeRouter: Kernel = ({ inputs, params, state, attrs }) => {
       if (Gk < G) {
         const grouped = tf.reshape(u, [N, G, n]);
         const groupScores = groupScore === 'max' ? tf.max(grouped, -1) : tf.sum(tf.topk(grouped, Math.min(2, n)).values, -1); // [N, G]
-        const keptGroups = tf.topk(groupScores, Gk).indices; // [N, G']
-        const keep = tf.greater(tf.sum(tf.oneHot(keptGroups, G), 1), 0); // [N, G] bool
-        const keepExperts = tf.reshape(tf.tile(tf.expandDims(keep, 2), [1, 1, n]), [N, E]);
-        u = tf.where(keepExperts, u, tf.fill([N, E], -Infinity));
+        // a group is kept when fewer than G' groups beat it (a higher score, or an equal score and
+        // a smaller index): the top-G' groups with ties to the smaller index, computed with float
+        // comparisons and a last-axis sum (a one-hot of topk indices summed over its middle axis
+        // makes tfjs-backend-webgpu emit an invalid int32 transpose shader)
+        const own = tf.expandDims(groupScores, 2); // [N, G, 1]: group g
+        const other = tf.expandDims(groupScores, 1); // [N, 1, G]: group g'
+        const index = tf.range(0, G, 1, 'int32');
+        const earlier = tf.expandDims(tf.greater(tf.expandDims(index, 1), tf.expandDims(index, 0)), 0); // [1, G, G]: g' < g
+        const beats = tf.logicalOr(tf.greater(other, own), tf.logicalAnd(tf.equal(other, own), earlier));
+        const keep = tf.less(tf.sum(tf.cast(beats, 'float32'), 2), Gk); // [N, G]
+        const keepExperts = tf.reshape(tf.tile(tf.expandDims(tf.cast(keep, 'float32'), 2), [1, 1, n]), [N, E]);
+        u = tf.where(tf.greater(keepExperts, 0), u, tf.fill([N, E], -Infinity));
       }
       return [tf.topk(u, K).indices]; // [N, K] int32
     }) as [tf.Tensor2D];
