@@ -420,11 +420,6 @@ export const catalog = {
     message: 'data `{data}`: {reason}',
     explain: 'A data block names a source file relative to the spec, or a built-in `synthetic` generator.',
   },
-  MOE6011: {
-    severity: 'error',
-    message: 'pipeline `{pipeline}` and stage `{stage}` depend on each other through `from`: {cycle}',
-    explain: 'Stage dependencies through `from` must form a DAG.',
-  },
 
   MOE6012: {
     severity: 'error',
