@@ -67,8 +67,9 @@ describe('trainStep', () => {
       counts.push(tf.memory().numTensors);
     }
     expect(opt.step).toBe(20);
-    console.log(`micro model loss ${losses[0]!.toFixed(4)} → ${losses[19]!.toFixed(4)}`);
-    expect(losses[19]!).toBeLessThan(losses[0]! - 1.5);
+    // measured on cpu: 5.306 → 0.497; the bound asks for a fall to below a quarter
+    expect(losses[19]!).toBeLessThan(losses[0]! / 4);
+    for (let s = 1; s < 20; s++) expect(losses[s]!).toBeLessThan(losses[0]!);
     // flat: the same number of tensors after every step (the first step creates nothing lasting either)
     expect(new Set(counts).size).toBe(1);
     // the bias has moved in multiples of its rate 1e-3
@@ -108,8 +109,10 @@ describe('trainStep', () => {
     const bias = 'model.layers.1.mlp.gate.e_score_correction_bias';
     const before = await store.snapshot();
     const inputIds = tf.tensor2d(IDS, [2, 8], 'int32');
+    const tensors = tf.memory().numTensors;
     const r = await trainStep(model, store, opt, { inputIds }, { lr: 1e-2, clip: 1 });
     expect(r.nonFinite).toBe('loss');
+    expect(tf.memory().numTensors).toBe(tensors);
     expect(opt.step).toBe(0);
     const after = await store.snapshot();
     expect(after.params.get('model.embed_tokens.weight')!.data).toEqual(before.params.get('model.embed_tokens.weight')!.data);

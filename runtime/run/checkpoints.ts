@@ -1,0 +1,93 @@
+/**
+ * Training checkpoints in a run folder, in the HF Trainer shape: `checkpoint-N/` holds the model
+ * checkpoint (runtime/io/checkpoint.ts), `optimizer.safetensors` (AdamW's m and v under `m.NAME`
+ * and `v.NAME`) and `trainer_state.json` (step, data position, RNG state, …). Everything is written
+ * into a hidden staging folder that is renamed to `checkpoint-N` only when complete, so a crash or
+ * `kill -9` during a save never leaves a broken latest checkpoint; the oldest beyond `keep` are then
+ * deleted.
+ */
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GraphDocument } from '../../compiler/ir/types.js';
+import { RuntimeError } from '../errors.js';
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import type { TensorData } from '../model/params.js';
+
+export const TRAINER_STATE = 'trainer_state.json';
+export const OPTIMIZER_STATE = 'optimizer.safetensors';
+
+export interface OptimizerState {
+  readonly step: number;
+  readonly m: ReadonlyMap<string, TensorData>;
+  readonly v: ReadonlyMap<string, TensorData>;
+}
+
+export interface TrainingCheckpoint {
+  readonly document: GraphDocument;
+  readonly model: string;
+  readonly params: ReadonlyMap<string, TensorData>;
+  readonly state: ReadonlyMap<string, TensorData>;
+  readonly optimizer: OptimizerState;
+  /** JSON-serialisable trainer state: step, data order, RNG, metrics so far */
+  readonly trainer: { readonly step: number } & Readonly<Record<string, unknown>>;
+}
+
+export function checkpointDir(runDir: string, step: number): string {
+  return join(runDir, `checkpoint-${step}`);
+}
+
+export function saveTrainingCheckpoint(runDir: string, contents: TrainingCheckpoint, keep: number): string {
+  const step = contents.trainer.step;
+  const final = checkpointDir(runDir, step);
+  const staging = join(runDir, `.checkpoint-${step}.staging`);
+  rmSync(staging, { recursive: true, force: true });
+  writeCheckpoint(staging, { document: contents.document, model: contents.model, params: contents.params, state: contents.state });
+  const moments = [...contents.optimizer.m].map(([name, t]) => [`m.${name}`, { dtype: 'F32' as const, shape: t.shape, data: t.data }] as const);
+  const velocities = [...contents.optimizer.v].map(([name, t]) => [`v.${name}`, { dtype: 'F32' as const, shape: t.shape, data: t.data }] as const);
+  writeSafetensors(join(staging, OPTIMIZER_STATE), [...moments, ...velocities], { format: 'moe', step: String(contents.optimizer.step) });
+  writeFileSync(join(staging, TRAINER_STATE), `${JSON.stringify(contents.trainer, null, 2)}\n`);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(staging, final);
+  rotate(runDir, keep);
+  return final;
+}
+
+/** Steps of the complete checkpoints in a run folder, ascending. */
+export function checkpointSteps(runDir: string): number[] {
+  if (!existsSync(runDir)) return [];
+  return readdirSync(runDir)
+    .map((name) => /^checkpoint-(\d+)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(runDir, m[0], TRAINER_STATE)))
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
+function rotate(runDir: string, keep: number): void {
+  const steps = checkpointSteps(runDir);
+  for (const step of steps.slice(0, Math.max(0, steps.length - keep))) rmSync(checkpointDir(runDir, step), { recursive: true, force: true });
+}
+
+export interface LoadedTrainingCheckpoint extends Checkpoint {
+  readonly optimizer: OptimizerState;
+  readonly trainer: { readonly step: number } & Readonly<Record<string, unknown>>;
+}
+
+/** The latest complete checkpoint of a run, or undefined when there is none. */
+export function loadLatestCheckpoint(runDir: string): LoadedTrainingCheckpoint | undefined {
+  const step = checkpointSteps(runDir).at(-1);
+  if (step === undefined) return undefined;
+  const dir = checkpointDir(runDir, step);
+  const checkpoint = readCheckpoint(dir);
+  const { tensors, metadata } = readSafetensors(join(dir, OPTIMIZER_STATE));
+  const m = new Map<string, TensorData>();
+  const v = new Map<string, TensorData>();
+  for (const [name, t] of tensors) {
+    if (!(t.data instanceof Float32Array)) throw new RuntimeError(`${dir}/${OPTIMIZER_STATE}: ${name} is not float32`);
+    if (name.startsWith('m.')) m.set(name.slice(2), { shape: t.shape, data: t.data });
+    else if (name.startsWith('v.')) v.set(name.slice(2), { shape: t.shape, data: t.data });
+    else throw new RuntimeError(`${dir}/${OPTIMIZER_STATE}: unexpected tensor ${name}`);
+  }
+  const trainer = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8')) as { step: number };
+  return { ...checkpoint, optimizer: { step: Number(metadata.step ?? trainer.step), m, v }, trainer };
+}
