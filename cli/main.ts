@@ -76,6 +76,21 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     });
 
   cli
+    .command('train')
+    .description('run a pretrain or sft stage of a spec: metrics.jsonl and checkpoints in runs/STAGE')
+    .argument('<spec>', '.moe spec file')
+    .option('--stage <name>', 'the stage (default: the first pretrain stage)')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
+    .option('--steps <n>', 'train this many steps instead of the stage\'s length')
+    .option('--out <dir>', 'run folder (default: runs/STAGE)')
+    .option('--resume', 'continue from the run folder\'s latest checkpoint')
+    .option('--skip-nonfinite', 'skip a batch with a NaN/Inf loss or gradient instead of stopping')
+    .action(async (spec: string, options: { stage?: string; backend?: string; steps?: string; out?: string; resume?: boolean; skipNonfinite?: boolean }) => {
+      const { runTrain } = await import('./commands/train.js');
+      setExit(await runTrain(spec, options, io));
+    });
+
+  cli
     .command('init')
     .description('write a checkpoint of freshly initialised weights for a model of a spec (seeded)')
     .argument('<spec>', '.moe spec file')

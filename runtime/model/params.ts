@@ -42,6 +42,14 @@ export function initialValues(init: Init, shape: readonly number[], seed: number
   }
 }
 
+/** A trainable variable holding `data`; the temporary tensor it is made from is released. */
+function variableOf(data: Float32Array, shape: number[]): tf.Variable {
+  const initial = tf.tensor(data, shape, 'float32');
+  const variable = tf.variable(initial, true);
+  initial.dispose();
+  return variable;
+}
+
 export class ParamStore {
   readonly params = new Map<string, tf.Variable>();
   readonly state = new Map<string, tf.Tensor>();
@@ -54,7 +62,7 @@ export class ParamStore {
     const store = new ParamStore(model);
     for (const p of model.params) {
       const shape = storedShape(p);
-      store.params.set(p.name, tf.variable(tf.tensor(initialValues(p.init, shape, seed, p.name), shape, 'float32'), true));
+      store.params.set(p.name, variableOf(initialValues(p.init, shape, seed, p.name), shape));
     }
     for (const s of model.state) store.state.set(s.name, tf.tensor(initialValues(s.init, s.shape, seed, s.name), [...s.shape], 'float32'));
     return store;
@@ -73,7 +81,7 @@ export class ParamStore {
     const store = new ParamStore(model);
     for (const p of model.params) {
       const t = params.get(p.name)!;
-      store.params.set(p.name, tf.variable(tf.tensor(t.data, storedShape(p), 'float32'), true));
+      store.params.set(p.name, variableOf(t.data, storedShape(p)));
     }
     for (const s of model.state) {
       const t = state.get(s.name)!;

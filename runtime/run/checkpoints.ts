@@ -19,8 +19,8 @@ export const OPTIMIZER_STATE = 'optimizer.safetensors';
 
 export interface OptimizerState {
   readonly step: number;
-  readonly m: ReadonlyMap<string, TensorData>;
-  readonly v: ReadonlyMap<string, TensorData>;
+  readonly m: Map<string, TensorData>;
+  readonly v: Map<string, TensorData>;
 }
 
 export interface TrainingCheckpoint {

@@ -67,6 +67,14 @@ interface Slot {
   readonly v: tf.Variable;
 }
 
+/** A non-trainable zero variable shaped like `like`; the temporary zeros tensor is released. */
+function zerosVariable(like: tf.Tensor): tf.Variable {
+  const zeros = tf.zerosLike(like);
+  const variable = tf.variable(zeros, false);
+  zeros.dispose();
+  return variable;
+}
+
 export class AdamW {
   private readonly slots = new Map<string, Slot>();
   private t = 0;
@@ -83,8 +91,8 @@ export class AdamW {
         param,
         decay: decay.get(name) ?? false,
         // not trainable: variableGrads must never differentiate the optimizer's own state
-        m: tf.variable(tf.zerosLike(param), false),
-        v: tf.variable(tf.zerosLike(param), false),
+        m: zerosVariable(param),
+        v: zerosVariable(param),
       });
     }
   }

@@ -1,0 +1,187 @@
+/**
+ * The training loop for `pretrain` and `sft` stages: data → forward/backward → clip → AdamW →
+ * router bias update, with the learning-rate schedule, metrics.jsonl, periodic evaluation on the
+ * validation split, atomic rotated checkpoints, and exact resume (data position, optimizer state,
+ * router biases and weights all come back from the checkpoint, so a resumed run continues the
+ * uninterrupted run's loss curve step for step on a deterministic backend).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GraphDocument } from '../../compiler/ir/types.js';
+import { openDataset, type BatchIterator } from '../data/dataset.js';
+import { openTokenizer } from '../data/open-tokenizer.js';
+import type { PackState } from '../data/pack.js';
+import { RuntimeError } from '../errors.js';
+import { forward } from '../model/forward.js';
+import { ParamStore } from '../model/params.js';
+import { tf } from '../tf.js';
+import { AdamW, adamwConfig } from '../train/adamw.js';
+import { nonFiniteMessage } from '../train/finite.js';
+import { learningRate, parseSchedule } from '../train/schedule.js';
+import { stepPlan, trainStep } from '../train/step.js';
+import { loadLatestCheckpoint, saveTrainingCheckpoint } from './checkpoints.js';
+import { appendMetrics, truncateMetrics } from './metrics.js';
+import { Progress, type ProgressSink } from './progress.js';
+import { trainingStage, type TrainingStage } from './stage.js';
+
+export interface TrainOptions {
+  /** the IR document of the spec (from `lowerSpec`) and the spec's folder (data paths are relative to it) */
+  readonly document: GraphDocument;
+  readonly specDir: string;
+  readonly stage?: string;
+  readonly runDir: string;
+  /** overrides the stage's training length */
+  readonly steps?: number;
+  readonly resume?: boolean;
+  /** skip a batch whose loss or gradient is not finite, instead of stopping */
+  readonly skipNonFinite?: boolean;
+  /** starting weights (a `from` checkpoint); default: initialised from the stage seed */
+  readonly initial?: ParamStore;
+  readonly progress: ProgressSink;
+  readonly log: (line: string) => void;
+}
+
+export interface TrainResult {
+  readonly steps: number;
+  readonly firstLoss: number;
+  readonly lastLoss: number;
+  readonly validLoss: number | null;
+  readonly checkpoint: string;
+}
+
+interface TrainerState {
+  readonly step: number;
+  readonly data: PackState;
+  readonly seed: number;
+  readonly stage: string;
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const stage = trainingStage(options.document, options.stage);
+  const tokenizer = openTokenizer(stage.tokenizer, options.document.plan.data, options.specDir);
+  const vocab = stage.model.params.find((p) => p.name === 'model.embed_tokens.weight')?.shape[0] ?? 0;
+  if (tokenizer.size > vocab) throw new RuntimeError(`the tokenizer has ${tokenizer.size} ids but model ${stage.model.name} has vocab ${vocab}`);
+  const dataset = openDataset(stage.data, options.specDir, tokenizer, {
+    seqLen: stage.seqLen,
+    batch: stage.batch,
+    seed: stage.seed,
+    mode: stage.plan.kind === 'sft' ? 'sft' : 'pretrain',
+  });
+  const steps = options.steps ?? totalSteps(stage, dataset.train.records);
+  mkdirSync(options.runDir, { recursive: true });
+
+  const resumed = options.resume ? loadLatestCheckpoint(options.runDir) : undefined;
+  const store = resumed
+    ? ParamStore.fromTensors(stage.model, resumed.params, resumed.state)
+    : (options.initial ?? ParamStore.initialise(stage.model, stage.seed));
+  const config = adamwConfig(stage.plan.hyper.optimizer);
+  const optimizer = AdamW.forStore(store, config);
+  let start = 0;
+  if (resumed) {
+    optimizer.restore(resumed.optimizer);
+    const state = resumed.trainer as unknown as TrainerState;
+    dataset.train.restore(state.data);
+    start = state.step;
+    truncateMetrics(options.runDir, start);
+    options.log(`resumed ${stage.plan.name} at step ${start} from ${options.runDir}`);
+  }
+  const schedule = parseSchedule(stage.plan.hyper.schedule);
+  const plan = stepPlan(stage.model, store);
+  const progress = new Progress(options.progress, start);
+  const tokensPerStep = stage.batch * stage.seqLen;
+  let firstLoss = NaN;
+  let lastLoss = NaN;
+  let validLoss: number | null = null;
+  let checkpoint = '';
+  const save = async (step: number): Promise<void> => {
+    const { params, state } = await store.snapshot();
+    const trainer: TrainerState = { step, data: dataset.train.state(), seed: stage.seed, stage: stage.plan.name };
+    checkpoint = saveTrainingCheckpoint(
+      options.runDir,
+      {
+        document: options.document,
+        model: stage.model.name,
+        params,
+        state,
+        optimizer: await optimizer.state(),
+        trainer: trainer as unknown as { step: number } & Record<string, unknown>,
+      },
+      stage.keep,
+    );
+  };
+
+  try {
+    for (let step = start + 1; step <= steps; step++) {
+      const started = performance.now();
+      const batch = dataset.train.next();
+      const lr = learningRate(schedule, step - 1, steps, config.lr);
+      const inputIds = tf.tensor2d(batch.inputIds, [batch.batch, batch.seqLen], 'int32');
+      const lossMask = tf.tensor2d(batch.lossMask, [batch.batch, batch.seqLen], 'float32');
+      const result = await trainStep(stage.model, store, optimizer, { inputIds, lossMask }, { lr, clip: stage.clip }, plan);
+      inputIds.dispose();
+      lossMask.dispose();
+      if (result.nonFinite !== null) {
+        const message = nonFiniteMessage(step, result.nonFinite, options.skipNonFinite ?? false);
+        if (!options.skipNonFinite) throw new RuntimeError(message, 'lower the learning rate or clip_grad, or pass --skip-nonfinite');
+        options.log(message);
+        continue;
+      }
+      if (Number.isNaN(firstLoss)) firstLoss = result.loss;
+      lastLoss = result.loss;
+      const seconds = (performance.now() - started) / 1000;
+      const record: Record<string, unknown> = {
+        step,
+        loss: result.loss,
+        lr,
+        grad_norm: result.gradNorm,
+        tokens_per_s: tokensPerStep / seconds,
+        load: Object.fromEntries([...result.loads].map(([name, counts]) => [name, [...counts]])),
+        balance: Object.fromEntries([...result.loads].map(([name, counts]) => [name, balance(counts)])),
+      };
+      if (dataset.valid && (step % stage.evalEvery === 0 || step === steps)) {
+        validLoss = await evaluate(stage, store, dataset.valid);
+        record.valid_loss = validLoss;
+      }
+      appendMetrics(options.runDir, record as { step: number });
+      progress.update({ step, steps, loss: result.loss, tokensPerSecond: tokensPerStep / seconds, lr });
+      if (step % stage.checkpointEvery === 0 || step === steps) await save(step);
+    }
+  } finally {
+    progress.done();
+  }
+  if (checkpoint === '' && start >= steps) checkpoint = join(options.runDir, `checkpoint-${start}`);
+  store.dispose();
+  optimizer.dispose();
+  return { steps, firstLoss, lastLoss, validLoss, checkpoint };
+}
+
+/** Max load over mean load: 1 is perfect balance. */
+function balance(counts: Float32Array): number {
+  const total = counts.reduce((a, b) => a + b, 0);
+  const mean = total / counts.length;
+  return mean === 0 ? 1 : Math.max(...counts) / mean;
+}
+
+function totalSteps(stage: TrainingStage, records: number): number {
+  if (stage.steps !== null) return stage.steps;
+  if (stage.epochs !== null && stage.plan.kind === 'sft') return Math.max(1, Math.ceil((stage.epochs * records) / stage.batch));
+  throw new RuntimeError(`stage ${stage.plan.name}: give \`steps\` (or --steps); epochs of packed pretraining data are not counted yet`);
+}
+
+/** Mean main loss over the stage's validation batches (always the same batches). */
+export async function evaluate(stage: TrainingStage, store: ParamStore, valid: BatchIterator): Promise<number> {
+  valid.reset();
+  let sum = 0;
+  for (let i = 0; i < stage.evalBatches; i++) {
+    const batch = valid.next();
+    const inputIds = tf.tensor2d(batch.inputIds, [batch.batch, batch.seqLen], 'int32');
+    const lossMask = tf.tensor2d(batch.lossMask, [batch.batch, batch.seqLen], 'float32');
+    const out = forward(stage.model, store, { inputIds, lossMask }, ['loss.main']);
+    sum += (await out.get('loss.main')!.data())[0]!;
+    out.forEach((t) => t.dispose());
+    inputIds.dispose();
+    lossMask.dispose();
+  }
+  return sum / stage.evalBatches;
+}
+
