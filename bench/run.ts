@@ -3,12 +3,14 @@ import { benchCheck } from './check.js';
 import { benchService } from './service.js';
 import { benchCompile } from './compile.js';
 import { benchBackends } from './backends.js';
+import { benchTrain } from './train.js';
 
 const benches: Record<string, (args: string[]) => void | Promise<void>> = {
   check: (args) => benchCheck(args[0], args[1] ? Number(args[1]) : undefined),
   service: (args) => benchService(args[0], args[1] ? Number(args[1]) : undefined),
   compile: (args) => benchCompile(args[0], args[1] ? Number(args[1]) : undefined),
   backends: (args) => benchBackends(args[0], args[1] ? Number(args[1]) : undefined),
+  train: (args) => benchTrain(args[0], args[1] ? Number(args[1]) : undefined),
 };
 
 const [name = 'check', ...args] = process.argv.slice(2);

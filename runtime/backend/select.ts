@@ -26,7 +26,16 @@ export interface Selected {
 
 const require = createRequire(import.meta.url);
 
-async function activate(name: BackendName): Promise<void> {
+interface Adapter {
+  readonly info?: { readonly architecture?: string; readonly description?: string; readonly isFallbackAdapter?: boolean };
+  readonly isFallbackAdapter?: boolean;
+}
+
+function isSoftware(adapter: Adapter): boolean {
+  return adapter.isFallbackAdapter === true || adapter.info?.isFallbackAdapter === true || adapter.info?.architecture === 'software';
+}
+
+async function activate(name: BackendName, options: { refuseSoftware?: boolean } = {}): Promise<void> {
   switch (name) {
     case 'cpu':
       break;
@@ -45,9 +54,14 @@ async function activate(name: BackendName): Promise<void> {
         Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]) }, configurable: true });
       }
       // ask for an adapter first: tfjs would otherwise print a stack trace when there is none
-      const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<unknown> } } }).navigator.gpu;
-      if (!(await gpu.requestAdapter())) {
+      const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<Adapter | null> } } }).navigator.gpu;
+      const adapter = await gpu.requestAdapter();
+      if (!adapter) {
         throw new RuntimeError('no WebGPU adapter: Dawn found no Vulkan driver on this machine', 'install a Vulkan driver (e.g. Mesa lavapipe for the CPU) or use --backend cpu');
+      }
+      // a software adapter (Mesa lavapipe) is right for testing kernels but slower than wasm
+      if (options.refuseSoftware && isSoftware(adapter)) {
+        throw new RuntimeError(`the only WebGPU adapter is a software one (${adapter.info?.description ?? 'fallback'})`);
       }
       await import('@tensorflow/tfjs-backend-webgpu');
       break;
@@ -78,7 +92,7 @@ export async function selectBackend(name: BackendName | 'auto'): Promise<Selecte
   const tried: string[] = [];
   for (const candidate of ['tensorflow', 'webgpu'] as const) {
     try {
-      await activate(candidate);
+      await activate(candidate, { refuseSoftware: true });
       return { name: candidate, reason: tried.length ? `${tried.join('; ')}; ${candidate} works` : `${candidate} works` };
     } catch (error) {
       tried.push(`${candidate}: ${(error as Error).message.split('\n')[0]}`);

@@ -110,6 +110,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   };
 
+  if (dataset.valid && start === 0) {
+    // the starting point, so a run shows how far validation loss fell
+    appendMetrics(options.runDir, { step: 0, valid_loss: await evaluate(stage, store, dataset.valid) });
+  }
   try {
     for (let step = start + 1; step <= steps; step++) {
       const started = performance.now();
