@@ -1,0 +1,75 @@
+/**
+ * `moe train` as a user runs it: killed with SIGKILL mid-run and resumed with --resume, the loss
+ * curve equals the uninterrupted run's exactly (cpu backend); a diverging run stops naming the
+ * step and the tensor, or skips such batches when asked.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readMetrics } from '../../runtime/run/metrics.js';
+import { runCli } from '../helpers.js';
+
+const repo = join(import.meta.dirname, '..', '..');
+
+function spec(lr: string, steps: number): string {
+  return `model Mini {
+  vocab = 260, dim = 16, layers = 2, context = 64
+  init { std = 0.05 }
+  attention gqa { heads = 2, kv_heads = 1 }
+  layers 0..0 { ffn swiglu { hidden = 32 } }
+  layers 1..1 { moe { experts = 4, hidden = 8, top_k = 2, router { balance = bias { rate = 1e-3 } } } }
+}
+tokenizer bytes { kind = byte }
+data arith { synthetic = arithmetic { samples = 300 } }
+pretrain base {
+  model = Mini, data = arith, tokenizer = bytes
+  seq_len = 32, batch = 4 sequences, steps = ${steps}
+  optimizer adamw { lr = ${lr} }
+  checkpoint { every = 3 steps, keep = 2 }
+  eval { every = 1000 steps, batches = 1 }
+  seed = 1
+}
+`;
+}
+
+function tempSpec(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'moe-train-cli-'));
+  writeFileSync(join(dir, 'spec.moe'), text);
+  return dir;
+}
+
+const losses = (run: string) => readMetrics(run).filter((m) => m.step > 0).map((m) => [m.step, m.loss]);
+
+describe('moe train', () => {
+  it('resumes after kill -9 with exactly the uninterrupted losses', { timeout: 300_000 }, async () => {
+    const dir = tempSpec(spec('3e-3', 30));
+    const straight = join(dir, 'straight');
+    expect((await runCli(['train', 'spec.moe', '--backend', 'cpu', '--out', straight], dir)).code).toBe(0);
+
+    const killed = join(dir, 'killed');
+    const child = spawn(process.execPath, [join(repo, 'bin', 'moe.js'), 'train', 'spec.moe', '--backend', 'cpu', '--out', killed], { cwd: dir, stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_code, signal) => done(signal)));
+    // kill as soon as a checkpoint past the first exists, mid-run
+    while (!existsSync(join(killed, 'checkpoint-6')) && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    expect(existsSync(join(killed, 'checkpoint-30'))).toBe(false);
+
+    const resumed = await runCli(['train', 'spec.moe', '--backend', 'cpu', '--out', killed, '--resume'], dir);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resumed base at step \d+/);
+    expect(losses(killed)).toEqual(losses(straight));
+  });
+
+  it('stops a diverging run naming the step and the tensor, or skips with --skip-nonfinite', { timeout: 120_000 }, async () => {
+    const dir = tempSpec(spec('1e30', 6));
+    const stopped = await runCli(['train', 'spec.moe', '--backend', 'cpu', '--out', join(dir, 'a')], dir);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/^error: .*step \d+.*(loss|weight)/m);
+    const skipped = await runCli(['train', 'spec.moe', '--backend', 'cpu', '--out', join(dir, 'b'), '--skip-nonfinite'], dir);
+    expect(skipped.code).toBe(0);
+    expect(skipped.stderr).toMatch(/skipp/);
+  });
+});
