@@ -83,6 +83,13 @@ const parallel = block(
 
 const every = qty(['steps'], 'interval', { integer: true, min: 1 });
 
+/** A value over training: constant, or the value of the last `fraction -> value` breakpoint reached. */
+function scalarSchedule(doc: string) {
+  return union([num('value', { min: 0 }), list(pair(fraction, num('value', { min: 0 }), 'from this share of training on, this value'), 'breakpoints')], doc, {
+    optional: true,
+  });
+}
+
 const common = {
   model: ref(['model'], 'the model trained or run', { optional: true }),
   from: ref(['pretrain', 'sft', 'grpo', 'sample'], 'start from this stage\'s final checkpoint, or a checkpoint path', {
@@ -117,6 +124,10 @@ const training = {
     'validation',
     { optional: true },
   ),
+  bias_rate: scalarSchedule(
+    'router bias update speed γ for every router with bias balancing (overrides their `rate`); a number, or breakpoints `[fraction -> value, …]` as DeepSeek-V3 set γ to 0 for the last 500B tokens',
+  ),
+  mtp_weight: scalarSchedule('MTP loss weight λ (overrides the model\'s `mtp.weight`); a number, or breakpoints `[fraction -> value, …]`, e.g. `[0% -> 0.3, 71% -> 0.1]`'),
 } satisfies Record<string, FieldSpec>;
 
 const sampling = {

@@ -17,7 +17,7 @@ import { ParamStore } from '../model/params.js';
 import { tf } from '../tf.js';
 import { AdamW, adamwConfig } from '../train/adamw.js';
 import { nonFiniteMessage } from '../train/finite.js';
-import { learningRate, parseSchedule } from '../train/schedule.js';
+import { learningRate, parseSchedule, parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
 import { stepPlan, trainStep } from '../train/step.js';
 import { loadLatestCheckpoint, saveTrainingCheckpoint } from './checkpoints.js';
 import { appendMetrics, truncateMetrics } from './metrics.js';
@@ -86,6 +86,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     options.log(`resumed ${stage.plan.name} at step ${start} from ${options.runDir}`);
   }
   const schedule = parseSchedule(stage.plan.hyper.schedule);
+  const optional = (key: string): ScalarSchedule | undefined => {
+    const attr = stage.plan.hyper[key];
+    return attr === undefined ? undefined : parseScalarSchedule(attr, key);
+  };
+  const biasRate = optional('bias_rate');
+  const mtpWeight = optional('mtp_weight');
   const plan = stepPlan(stage.model, store);
   const progress = new Progress(options.progress, start);
   const tokensPerStep = stage.batch * stage.seqLen;
@@ -121,7 +127,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const lr = learningRate(schedule, step - 1, steps, config.lr);
       const inputIds = tf.tensor2d(batch.inputIds, [batch.batch, batch.seqLen], 'int32');
       const lossMask = tf.tensor2d(batch.lossMask, [batch.batch, batch.seqLen], 'float32');
-      const result = await trainStep(stage.model, store, optimizer, { inputIds, lossMask }, { lr, clip: stage.clip }, plan);
+      const result = await trainStep(
+        stage.model,
+        store,
+        optimizer,
+        { inputIds, lossMask },
+        {
+          lr,
+          clip: stage.clip,
+          ...(biasRate === undefined ? {} : { biasRate: scalarAt(biasRate, step - 1, steps) }),
+          ...(mtpWeight === undefined ? {} : { mtpWeight: scalarAt(mtpWeight, step - 1, steps) }),
+        },
+        plan,
+      );
       inputIds.dispose();
       lossMask.dispose();
       if (result.nonFinite !== null) {

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import type { GraphDocument } from '../../../compiler/ir/types.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
+import { loadLatestCheckpoint } from '../../../runtime/run/checkpoints.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
 import { train, type TrainOptions } from '../../../runtime/run/train.js';
 import { tf } from '../../../runtime/tf.js';
@@ -59,10 +60,12 @@ describe('moe train, the loop', () => {
     expect(result.steps).toBe(8);
     expect(result.lastLoss).toBeLessThan(result.firstLoss * 0.8);
     const metrics = readMetrics(run);
-    expect(metrics.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(metrics[3]).toHaveProperty('valid_loss');
-    expect(metrics[0]).toMatchObject({ lr: 5e-3 });
-    expect(metrics[7]).toMatchObject({ lr: 5e-3 });
+    // step 0 holds the validation loss before training
+    expect(metrics.map((m) => m.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(metrics[0]).toHaveProperty('valid_loss');
+    expect(metrics[4]).toHaveProperty('valid_loss');
+    expect(metrics[1]).toMatchObject({ lr: 5e-3 });
+    expect(metrics[8]).toMatchObject({ lr: 5e-3 });
     expect(readdirSync(run).filter((f) => f.startsWith('checkpoint-')).sort()).toEqual(['checkpoint-6', 'checkpoint-8']);
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -75,5 +78,16 @@ describe('moe train, the loop', () => {
     await train(options(interrupted, { resume: true }));
     const losses = (run: string) => readMetrics(run).map((m) => [m.step, m.loss]);
     expect(losses(interrupted)).toEqual(losses(straight));
+  });
+
+  it('follows a γ schedule: the router bias stops moving once γ reaches 0', async () => {
+    const checked = checkText(SPEC.replace('seed = 3', 'seed = 3\n  bias_rate = [0% -> 1e-3, 50% -> 0]'));
+    expect(checked.diagnostics).toEqual([]);
+    const run = mkdtempSync(join(tmpdir(), 'moe-train-'));
+    await train({ ...options(run), document: lowerSpec(checked, '/mem') });
+    // 8 steps: γ = 1e-3 for steps 1–4, then 0, so each entry moved by at most 4 × 1e-3
+    const bias = loadLatestCheckpoint(run)!.state.get('model.layers.1.mlp.gate.e_score_correction_bias')!.data;
+    expect(Math.max(...bias.map(Math.abs))).toBeLessThanOrEqual(4e-3 + 1e-9);
+    expect(Math.max(...bias.map(Math.abs))).toBeGreaterThan(0);
   });
 });
