@@ -9,18 +9,8 @@ import { RuntimeError } from '../errors.js';
 
 export type HfJson = { readonly [k: string]: unknown };
 
-export type RopeScaling =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'linear'; readonly factor: number }
-  | {
-      readonly kind: 'yarn';
-      readonly factor: number;
-      readonly originalContext: number;
-      readonly betaFast: number;
-      readonly betaSlow: number;
-      readonly mscale: number;
-      readonly mscaleAllDim: number;
-    };
+export type { RopeScaling } from '../../compiler/ir/rope.js';
+import type { RopeScaling } from '../../compiler/ir/rope.js';
 
 export type HfAttention =
   | { readonly kind: 'mla'; readonly heads: number; readonly qRank: number; readonly kvRank: number; readonly nopeDim: number; readonly ropeDim: number; readonly vDim: number }

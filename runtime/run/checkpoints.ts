@@ -13,15 +13,13 @@ import { RuntimeError } from '../errors.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { TensorData } from '../model/params.js';
+import type { AdamWState } from '../train/adamw.js';
 
 export const TRAINER_STATE = 'trainer_state.json';
 export const OPTIMIZER_STATE = 'optimizer.safetensors';
 
-export interface OptimizerState {
-  readonly step: number;
-  readonly m: Map<string, TensorData>;
-  readonly v: Map<string, TensorData>;
-}
+/** AdamW's moments and step count, as `runtime/train/adamw.ts` saves and restores them. */
+export type OptimizerState = AdamWState;
 
 export interface TrainingCheckpoint {
   readonly document: GraphDocument;
