@@ -67,18 +67,18 @@ describe('learningRate', () => {
     expect(learningRate(s, 300, 333, 1)).toBe(0.1);
   });
 
-  it("reads r1-tiny's compiled plan: warmup 20, [80% -> 0.316, 90% -> 0.1] of 300 steps at lr 3e-3", () => {
+  it("reads r1-tiny's compiled plan: warmup 5, [80% -> 0.316, 90% -> 0.1] of 60 steps at lr 3e-3", () => {
     const checked = checkText(readFileSync(new URL('../../../examples/r1-tiny.moe', import.meta.url), 'utf8'));
     expect(checked.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const base = lowerSpec(checked, '/mem').plan.stages.find((s) => s.name === 'base')!;
     const s = parseSchedule(base.hyper.schedule);
     expect(s.kind).toBe('multistep');
     const steps = base.hyper.steps as number;
-    expect(steps).toBe(300);
-    expect(learningRate(s, 0, steps, 3e-3)).toBeCloseTo(1.5e-4, 15);
-    expect(learningRate(s, 239, steps, 3e-3)).toBe(3e-3);
-    expect(learningRate(s, 240, steps, 3e-3)).toBeCloseTo(9.48e-4, 15);
-    expect(learningRate(s, 270, steps, 3e-3)).toBeCloseTo(3e-4, 15);
+    expect(steps).toBe(60);
+    expect(learningRate(s, 0, steps, 3e-3)).toBeCloseTo(6e-4, 15);
+    expect(learningRate(s, 47, steps, 3e-3)).toBe(3e-3);
+    expect(learningRate(s, 48, steps, 3e-3)).toBeCloseTo(9.48e-4, 15);
+    expect(learningRate(s, 54, steps, 3e-3)).toBeCloseTo(3e-4, 15);
   });
 
   it('defaults to constant without warmup and rejects unknown kinds and bad steps', () => {
