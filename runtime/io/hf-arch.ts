@@ -179,27 +179,34 @@ function readScore(c: ConfigReader, path: string): 'sigmoid' | 'softmax' {
   return score;
 }
 
-function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
-  c.require('hidden_act', 'silu', 'the feed-forward is SwiGLU (silu)');
-  c.require('attention_bias', false, 'the attention projections have no biases');
-  c.require('rope_interleave', true, 'MLA rotary rows are read in DeepSeek\'s interleaved order (specs/ir.md §7)');
-  const layers = c.int('num_hidden_layers');
+/** The fields every supported architecture reads the same way. */
+function sharedFields(c: ConfigReader, path: string) {
   const context = c.int('max_position_embeddings');
   const rope = readRope(c, context, path);
-  const experts = c.int('n_routed_experts');
-  const groups = c.int('n_group');
-  const alpha = c.num('aux_loss_alpha');
   return {
-    modelType: 'deepseek_v3',
     vocab: c.int('vocab_size'),
     dim: c.int('hidden_size'),
-    layers,
+    layers: c.int('num_hidden_layers'),
     context,
     tied: c.bool('tie_word_embeddings'),
     normEps: c.num('rms_norm_eps'),
     initStd: c.num('initializer_range'),
     ropeTheta: rope.theta,
     rope: rope.scaling,
+  } as const;
+}
+
+function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
+  c.require('hidden_act', 'silu', 'the feed-forward is SwiGLU (silu)');
+  c.require('attention_bias', false, 'the attention projections have no biases');
+  c.require('rope_interleave', true, 'MLA rotary rows are read in DeepSeek\'s interleaved order (specs/ir.md §7)');
+  const experts = c.int('n_routed_experts');
+  const groups = c.int('n_group');
+  const alpha = c.num('aux_loss_alpha');
+  const shared = sharedFields(c, path);
+  return {
+    modelType: 'deepseek_v3',
+    ...shared,
     attention: {
       kind: 'mla',
       heads: c.int('num_attention_heads'),
@@ -209,7 +216,7 @@ function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
       ropeDim: c.int('qk_rope_head_dim'),
       vDim: c.int('v_head_dim'),
     },
-    denseLayers: Math.min(c.int('first_k_dense_replace', 0), layers),
+    denseLayers: Math.min(c.int('first_k_dense_replace', 0), shared.layers),
     denseHidden: c.int('intermediate_size'),
     moe: {
       experts,
@@ -230,23 +237,13 @@ function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
 function mixtral(c: ConfigReader, path: string): HfArchitecture {
   c.require('hidden_act', 'silu', 'the feed-forward is SwiGLU (silu)');
   c.require('sliding_window', null, 'attention spans the whole context (no sliding window)');
-  const context = c.int('max_position_embeddings');
-  const rope = readRope(c, context, path);
   const topK = c.int('num_experts_per_tok');
   // our exporter writes router_aux_loss_coef = alpha / top_k (HF's loss is top_k times the IR's)
   const coef = c.num('router_aux_loss_coef');
-  const layers = c.int('num_hidden_layers');
+  const shared = sharedFields(c, path);
   return {
     modelType: 'mixtral',
-    vocab: c.int('vocab_size'),
-    dim: c.int('hidden_size'),
-    layers,
-    context,
-    tied: c.bool('tie_word_embeddings'),
-    normEps: c.num('rms_norm_eps'),
-    initStd: c.num('initializer_range'),
-    ropeTheta: rope.theta,
-    rope: rope.scaling,
+    ...shared,
     attention: { kind: 'gqa', heads: c.int('num_attention_heads'), kvHeads: c.int('num_key_value_heads'), headDim: c.intOrNull('head_dim') },
     denseLayers: 0,
     denseHidden: 0,

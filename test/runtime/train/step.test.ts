@@ -13,29 +13,8 @@ import { tf } from '../../../runtime/tf.js';
 import { AdamW } from '../../../runtime/train/adamw.js';
 import { stepPlan, trainStep } from '../../../runtime/train/step.js';
 import { checkText } from '../../helpers.js';
+import { MICRO, IDS } from '../micro-spec.js';
 
-const MICRO = `model Micro {
-  vocab = 40, dim = 16, layers = 2, context = 64
-  init { std = 0.2 }
-  rope { theta = 10000, scaling yarn { factor = 2, original_context = 32, mscale_all_dim = 1 } }
-  attention mla { heads = 2, q_rank = 8, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4 }
-  layers 0..0 { ffn swiglu { hidden = 24 } }
-  layers 1..1 {
-    moe {
-      experts = 4, shared = 1, hidden = 8, top_k = 2
-      router {
-        score = sigmoid, groups = 2, top_groups = 1, scale = 1.5
-        balance = bias { rate = 1e-3 }, aux_loss = sequence { alpha = 1e-2 }, z_loss = 1e-3
-      }
-    }
-  }
-  mtp { depth = 1, weight = 0.3 }
-}`;
-
-const IDS = [
-  [1, 5, 9, 2, 33, 7, 7, 12],
-  [3, 3, 18, 26, 0, 39, 4, 11],
-];
 const CONFIG = { betas: [0.9, 0.95] as const, weightDecay: 0.1, eps: 1e-8 };
 
 describe('trainStep', () => {

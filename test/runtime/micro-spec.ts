@@ -1,0 +1,27 @@
+/**
+ * A micro spec with every model feature (MLA with q compression and YaRN, a dense layer, MoE with a
+ * shared expert, sigmoid routing with groups and bias, balance and z losses, MTP) and a fixed batch
+ * of token ids, shared by the whole-model and training-step tests.
+ */
+export const MICRO = `model Micro {
+  vocab = 40, dim = 16, layers = 2, context = 64
+  init { std = 0.2 }
+  rope { theta = 10000, scaling yarn { factor = 2, original_context = 32, mscale_all_dim = 1 } }
+  attention mla { heads = 2, q_rank = 8, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4 }
+  layers 0..0 { ffn swiglu { hidden = 24 } }
+  layers 1..1 {
+    moe {
+      experts = 4, shared = 1, hidden = 8, top_k = 2
+      router {
+        score = sigmoid, groups = 2, top_groups = 1, scale = 1.5
+        balance = bias { rate = 1e-3 }, aux_loss = sequence { alpha = 1e-2 }, z_loss = 1e-3
+      }
+    }
+  }
+  mtp { depth = 1, weight = 0.3 }
+}`;
+
+export const IDS = [
+  [1, 5, 9, 2, 33, 7, 7, 12],
+  [3, 3, 18, 26, 0, 39, 4, 11],
+];
