@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { checkFile } from '../compiler/check/index.js';
 import { isCode } from '../compiler/diagnostics/catalog.js';
 import { memoryHost, runCli } from './helpers.js';
+import { mutations } from './mutations.js';
 
 const examplesDir = join(import.meta.dirname, '..', 'examples');
 const examples = readdirSync(examplesDir)
@@ -33,27 +34,7 @@ function checkBytes(content: string | Uint8Array): { exit: number; ok: boolean; 
   return { exit, ok: true, errors: result.errorCount };
 }
 
-const example = fc.constantFrom(...examples);
-
-const deleteSpan = fc.tuple(example, fc.nat(), fc.integer({ min: 1, max: 40 })).map(([text, at, len]) => {
-  const start = at % text.length;
-  return text.slice(0, start) + text.slice(start + len);
-});
-
-const swapTokens = fc.tuple(example, fc.nat(), fc.nat()).map(([text, a, b]) => {
-  const tokens = text.split(/(\s+)/);
-  const i = a % tokens.length;
-  const j = b % tokens.length;
-  [tokens[i], tokens[j]] = [tokens[j]!, tokens[i]!];
-  return tokens.join('');
-});
-
-const insertJunk = fc
-  .tuple(example, fc.nat(), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }))
-  .map(([text, at, junk]) => {
-    const i = at % text.length;
-    return text.slice(0, i) + junk + text.slice(i);
-  });
+const { example, deleteSpan, swapTokens, insertJunk } = mutations(examples);
 
 const hugeNumber = fc.tuple(example, fc.constantFrom('1e999', '9'.repeat(400), '1e308 * 1e308', '0.0000001', '-1', '1/0', '4_0_9_6T'))
   .map(([text, n]) => text.replace(/= \d[\d_]*/, `= ${n}`));

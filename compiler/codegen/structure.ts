@@ -7,24 +7,12 @@
  * loss nodes follow the layer of the value they consume.
  */
 import { parseRope, type RopeConfig } from '../ir/rope.js';
+import type { AttentionShape } from '../stats/shape.js';
 import type { AttrValue, Dim, ModelGraph, Node, Param } from '../ir/types.js';
 
-export interface MlaAttention {
-  readonly kind: 'mla';
-  readonly heads: number;
-  readonly qRank: number;
-  readonly kvRank: number;
-  readonly nopeDim: number;
-  readonly ropeDim: number;
-  readonly vDim: number;
-}
-
-export interface GqaAttention {
-  readonly kind: 'gqa';
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-}
+/** The attention shapes are the statistics' (compiler/stats/shape.ts). */
+export type MlaAttention = Extract<AttentionShape, { readonly kind: 'mla' }>;
+export type GqaAttention = Extract<AttentionShape, { readonly kind: 'gqa' }>;
 
 /** The rotary settings of the model's attention, as the IR's `rope` attribute states them. */
 export type Rope = RopeConfig;

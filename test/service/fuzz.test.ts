@@ -20,27 +20,12 @@ import {
   type Analysis,
 } from '../../compiler/service/index.js';
 import { analyzeText, examplesDir, exampleText } from './helpers.js';
+import { mutations } from '../mutations.js';
 
 const examples = readdirSync(examplesDir)
   .filter((f) => f.endsWith('.moe'))
   .map((f) => exampleText(f));
-const example = fc.constantFrom(...examples);
-
-const deleteSpan = fc.tuple(example, fc.nat(), fc.integer({ min: 1, max: 40 })).map(([text, at, len]) => {
-  const start = at % text.length;
-  return text.slice(0, start) + text.slice(start + len);
-});
-const swapTokens = fc.tuple(example, fc.nat(), fc.nat()).map(([text, a, b]) => {
-  const tokens = text.split(/(\s+)/);
-  const i = a % tokens.length;
-  const j = b % tokens.length;
-  [tokens[i], tokens[j]] = [tokens[j]!, tokens[i]!];
-  return tokens.join('');
-});
-const insertJunk = fc.tuple(example, fc.nat(), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 })).map(([text, at, junk]) => {
-  const i = at % text.length;
-  return text.slice(0, i) + junk + text.slice(i);
-});
+const { example, deleteSpan, swapTokens, insertJunk } = mutations(examples);
 /** what an editor sees while a user types: the text cut anywhere */
 const truncate = fc.tuple(example, fc.nat()).map(([text, at]) => text.slice(0, at % text.length));
 const FRAGMENTS = ['{', '}', '[', ']', '(', ')', '=', ',', '..', '->', '"', 'r#"', '/*', '//', 'layers', 'model X', 'extends', 'pipeline p {', '.', '80GiB', '-', '%', 'const', 'import "x.moe"'];
