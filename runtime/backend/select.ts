@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { tf } from '../tf.js';
+import { applyWebgpuFixes } from './webgpu-fixes.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
@@ -64,6 +65,8 @@ async function activate(name: BackendName, options: { refuseSoftware?: boolean }
         throw new RuntimeError(`the only WebGPU adapter is a software one (${adapter.info?.description ?? 'fallback'})`);
       }
       await import('@tensorflow/tfjs-backend-webgpu');
+      // stock kernels that produce invalid GPU work (webgpu-fixes.ts)
+      applyWebgpuFixes();
       break;
     }
     case 'tensorflow':

@@ -42,7 +42,14 @@ export const lossBalance: Kernel = ({ inputs, attrs }) => {
     // P[r, e] = 1/T · Σ_t c[r, t] · s[r, t, e] with c = 1/Σ_j s (sigmoid) or 1 (softmax): a batched matmul
     const c = score === 'sigmoid' ? tf.reciprocal(rowSum(tf.reshape(s, [rows * T, E]))) : tf.ones([rows * T]);
     const P = tf.reshape(tf.matMul(tf.reshape(tf.mul(c, 1 / T), [rows, 1, T]) as tf.Tensor3D, s as tf.Tensor3D), [rows, E]);
-    const [counts] = detached(() => [tf.denseBincount(tf.reshape(indices, [rows, T * K]) as tf.Tensor2D, [], E)]); // [rows, E]
+    // counts[r, e]: one 1-D bincount over rows·E bins, row r's indices offset by r·E. (A 2-D
+    // denseBincount is the same count, but tfjs-backend-webgpu 4.22 indexes its 2-D input by the
+    // output's shape and drops or misplaces selections: bench/NOTES.md, "webgpu correctness".)
+    const [counts] = detached(() => {
+      const offsets = tf.reshape(tf.range(0, rows * E, E, 'int32'), [rows, 1]);
+      const binned = tf.reshape(tf.add(tf.reshape(indices, [rows, T * K]), offsets), [rows * T * K]) as tf.Tensor1D;
+      return [tf.reshape(tf.bincount(binned, tf.tensor1d([], 'float32'), rows * E), [rows, E])];
+    }); // [rows, E]
     const f = tf.mul(counts!, E / (K * T));
     const perSet = rowSum(tf.mul(f, P)); // ℓ(S) for each set
     return tf.mul(tf.mean(perSet), alpha);
