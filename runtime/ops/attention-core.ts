@@ -28,7 +28,7 @@ function causalMask(time: number): tf.Tensor2D {
  * heads g·r … g·r + r − 1 (r = H/G) are contiguous, so [B, H, T, n] → [B, G, r·T, n] is a free reshape
  * and one batched matmul serves the whole group, without repeating b (HF repeat_kv).
  */
-function grouped(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tensor {
+export function grouped(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Tensor {
   const [batch, heads, time] = a.shape as [number, number, number, number];
   const groups = b.shape[1]!;
   if (heads % groups !== 0) throw new Error(`${groups} kv heads do not divide ${heads} heads`);

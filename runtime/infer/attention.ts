@@ -1,0 +1,98 @@
+/**
+ * The attention ops with a KV cache: the same math as runtime/ops/attention-{gqa,mla}.ts, for T new
+ * columns per row against every cached column, with per-row positions and a padding mask.
+ *
+ * MLA in latent mode caches c = norm(x·W_kv_a) [kv_rank] and the rotated k_pe [rope_dim] and never
+ * expands keys or values: with kv_b split per head into W_uk [dn, R] and W_uv [dv, R],
+ *   ⟨q_nope, W_uk·c⟩ = ⟨W_ukᵀ·q_nope, c⟩      (the key up-projection absorbed into the query)
+ *   Σ_u p_u · W_uv·c_u = W_uv · Σ_u p_u · c_u   (the value up-projection applied after the sum)
+ * so scores and the weighted sum run in the R-wide latent space shared by all heads (DeepSeek-V3's
+ * reference `attn_impl = "absorb"`). Naive mode caches HF's expanded per-head keys and values; both
+ * give the training forward's logits up to rounding (test/runtime/infer).
+ */
+import { tf } from '../tf.js';
+import { expectSequence, grouped, intAttr, mergeHeads, scaleAttr, splitHeadParts, splitHeads } from '../ops/attention-core.js';
+import type { KernelArgs } from '../ops/kernel.js';
+import { projectT } from '../ops/linear.js';
+import { epsAttr, rmsnorm } from '../ops/rms-norm.js';
+import { applyRotary, parseRope } from '../ops/rope.js';
+import type { LayerCache, MlaCacheMode } from './cache.js';
+import { rowTables } from './rotary.js';
+
+/** What every cached attention call shares within one step. */
+export interface StepInputs {
+  /** position ids [B][T] of the new columns */
+  readonly positions: readonly (readonly number[])[];
+  /** additive mask [B, 1, T, Tk] over all cached columns (this step's included) */
+  readonly mask: tf.Tensor;
+  readonly mlaCache: MlaCacheMode;
+}
+
+/** softmax(Σ scale·⟨q_i, k_i⟩ + mask) · v, heads grouped over the keys' heads (as in training). */
+function maskedAttention(pairs: readonly (readonly [tf.Tensor, tf.Tensor])[], v: tf.Tensor, scale: number, mask: tf.Tensor): tf.Tensor {
+  const parts = pairs.map(([q, k]) => grouped(tf.mul(q, scale), k, true));
+  const scores = parts.length === 1 ? parts[0]! : tf.addN(parts);
+  return grouped(tf.softmax(tf.add(scores, mask)), v, false);
+}
+
+export function cachedGqa({ inputs, params, attrs }: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
+  const x = inputs[0]!;
+  expectSequence(x, 'attention.gqa');
+  const heads = intAttr(attrs, 'heads', 1);
+  const kvHeads = intAttr(attrs, 'kv_heads', 1);
+  const d = intAttr(attrs, 'head_dim', 2);
+  const [wq, wk, wv, wo] = params as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const tables = rowTables(parseRope(attrs.rope), d, step.positions);
+  const q = applyRotary(splitHeads(projectT(x, wq), heads, d), tables);
+  const k = applyRotary(splitHeads(projectT(x, wk), kvHeads, d), tables);
+  const [keys, values] = cache.append([k, splitHeads(projectT(x, wv), kvHeads, d)]) as [tf.Tensor, tf.Tensor];
+  return projectT(mergeHeads(maskedAttention([[q, keys]], values, scaleAttr(attrs), step.mask)), wo);
+}
+
+/** [B, H, T, a] × per-head [H, a, b] (or its transpose) → [B, H, T, b]: one batched matmul over heads. */
+function perHead(x: tf.Tensor, w: tf.Tensor, transposeW: boolean): tf.Tensor {
+  const [batch, heads, time, width] = x.shape as [number, number, number, number];
+  const byHead = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [heads, batch * time, width]);
+  const out = tf.matMul(byHead, w, false, transposeW);
+  return tf.transpose(tf.reshape(out, [heads, batch, time, out.shape[2]!]), [1, 0, 2, 3]);
+}
+
+export function cachedMla({ inputs, params, attrs }: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
+  const x = inputs[0]!;
+  expectSequence(x, 'attention.mla');
+  const heads = intAttr(attrs, 'heads', 1);
+  const qRank = intAttr(attrs, 'q_rank', 0);
+  const kvRank = intAttr(attrs, 'kv_rank', 1);
+  const dn = intAttr(attrs, 'nope_dim', 1);
+  const dr = intAttr(attrs, 'rope_dim', 2);
+  const dv = intAttr(attrs, 'v_dim', 1);
+  const eps = epsAttr(attrs);
+  const scale = scaleAttr(attrs);
+  const [wkvA, kvNorm, wkvB, wo] = params.slice(-4) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const [batch, time] = x.shape as [number, number, number];
+
+  const queries = qRank > 0 ? projectT(rmsnorm(projectT(x, params[0]!), params[1]!, eps), params[2]!) : projectT(x, params[0]!);
+  const [qNope, qPe] = splitHeadParts(queries, heads, [dn, dr]) as [tf.Tensor, tf.Tensor];
+  const [latent, kPe] = tf.split(tf.reshape(projectT(x, wkvA), [batch * time, kvRank + dr]), [kvRank, dr], 1) as [tf.Tensor, tf.Tensor];
+  const c = rmsnorm(latent, kvNorm, eps);
+  const tables = rowTables(parseRope(attrs.rope), dr, step.positions);
+  const qRot = applyRotary(qPe, tables);
+  const kRot = applyRotary(tf.reshape(kPe, [batch, 1, time, dr]), tables);
+
+  if (step.mlaCache === 'naive') {
+    // HF's cache: every head's [k_nope; k_pe] and v, expanded from the latent
+    const kv = tf.reshape(projectT(c, wkvB), [batch, time, heads * (dn + dv)]);
+    const [kNope, v] = splitHeadParts(kv, heads, [dn, dv]) as [tf.Tensor, tf.Tensor];
+    const k = tf.concat([kNope, tf.tile(kRot, [1, heads, 1, 1])], 3);
+    const [keys, values] = cache.append([k, v]) as [tf.Tensor, tf.Tensor];
+    const q = tf.concat([qNope, qRot], 3);
+    return projectT(mergeHeads(maskedAttention([[q, keys]], values, scale, step.mask)), wo);
+  }
+
+  const [latents, ropeKeys] = cache.append([tf.reshape(c, [batch, 1, time, kvRank]), kRot]) as [tf.Tensor, tf.Tensor];
+  // kv_b [H·(dn + dv), R] → W_uk [H, dn, R] and W_uv [H, dv, R]
+  const [wUk, wUv] = tf.split(tf.reshape(wkvB, [heads, dn + dv, kvRank]), [dn, dv], 1) as [tf.Tensor, tf.Tensor];
+  const qLatent = perHead(qNope, wUk, false);
+  const oLatent = maskedAttention([[qLatent, latents], [qRot, ropeKeys]], latents, scale, step.mask);
+  return projectT(mergeHeads(perHead(oLatent, wUv, true)), wo);
+}

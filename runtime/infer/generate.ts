@@ -1,0 +1,160 @@
+/**
+ * Batched generation: prompts of different lengths left-padded into one batch, one prefill, then one
+ * cached step per new token for every unfinished row; a row stops at an end-of-sequence id, a stop
+ * string or its token budget, and leaves the batch (its cache rows are dropped). One host read per
+ * step (the last column's logits, for sampling on the host).
+ */
+import type { ModelGraph } from '../../compiler/ir/types.js';
+import { RuntimeError } from '../errors.js';
+import type { Weights } from '../model/forward.js';
+import type { MlaCacheMode } from './cache.js';
+import { Decoder } from './decoder.js';
+import { checkSampling, pickToken, sequenceRandom, type SamplingOptions } from './sampling.js';
+
+export type FinishReason = 'eos' | 'stop' | 'length';
+
+export interface Completion {
+  /** the new ids only (an end-of-sequence id that stopped the row is included) */
+  readonly ids: number[];
+  readonly finish: FinishReason;
+}
+
+export interface GenerateOptions {
+  readonly maxNewTokens: number;
+  readonly sampling: SamplingOptions;
+  /** with the prompt's index, picks each sequence's random stream (results do not depend on batching) */
+  readonly seed: number;
+  /** ids that end a sequence */
+  readonly eos: readonly number[];
+  /** strings that end a sequence once its decoded completion contains one */
+  readonly stop?: { readonly strings: readonly string[]; readonly decode: (ids: readonly number[]) => string };
+  /** the request index of prompts[0], when one request is split across calls (random streams) */
+  readonly firstIndex?: number;
+  /** prompts per batch (default: all at once) */
+  readonly batchSize?: number;
+  readonly mlaCache?: MlaCacheMode;
+  /** called with (prompt index, new id) as each token is chosen */
+  readonly onToken?: (index: number, id: number) => void;
+  /** the padding id fed at left-pad positions (masked out; any valid id) */
+  readonly pad?: number;
+}
+
+/** Statistics of a call, for benchmarks and progress. */
+export interface GenerateStats {
+  prefillTokens: number;
+  decodeTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** floats per cached token per sequence, over all layers */
+  cacheFloatsPerToken: number;
+}
+
+export function vocabOf(model: ModelGraph): number {
+  return model.params.find((p) => p.name === 'model.embed_tokens.weight')?.shape[0] ?? 0;
+}
+
+function checkPrompts(model: ModelGraph, prompts: readonly (readonly number[])[], maxNewTokens: number): void {
+  const vocab = vocabOf(model);
+  const context = typeof model.config.context === 'number' ? model.config.context : Infinity;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new RuntimeError(`max_new_tokens must be an integer >= 1, found ${maxNewTokens}`);
+  prompts.forEach((prompt, i) => {
+    if (prompt.length === 0) throw new RuntimeError(`prompt ${i} is empty`, 'give at least one token (e.g. the tokenizer\'s end-of-sequence id)');
+    const bad = prompt.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (bad !== undefined) throw new RuntimeError(`prompt ${i}: token id ${bad} is outside the vocabulary 0..${vocab - 1}`);
+    if (prompt.length + maxNewTokens > context) {
+      throw new RuntimeError(`prompt ${i}: ${prompt.length} tokens + ${maxNewTokens} new exceed the model context ${context}`, 'shorten the prompt or lower max_new_tokens');
+    }
+  });
+}
+
+/** Completions for every prompt, in prompt order. */
+export async function generate(model: ModelGraph, weights: Weights, prompts: readonly (readonly number[])[], options: GenerateOptions, stats?: GenerateStats): Promise<Completion[]> {
+  checkSampling(options.sampling);
+  checkPrompts(model, prompts, options.maxNewTokens);
+  const size = options.batchSize ?? prompts.length;
+  if (!Number.isInteger(size) || size < 1) throw new RuntimeError(`the batch size must be an integer >= 1, found ${size}`);
+  const out: Completion[] = [];
+  for (let start = 0; start < prompts.length; start += size) {
+    const indices = Array.from({ length: Math.min(size, prompts.length - start) }, (_, i) => start + i);
+    const streams = indices.map((i) => i + (options.firstIndex ?? 0));
+    out.push(...(await generateBatch(model, weights, indices.map((i) => prompts[i]!), streams, options, stats)));
+  }
+  return out;
+}
+
+interface Row {
+  /** index of the prompt in the request */
+  readonly index: number;
+  readonly seen: Set<number>;
+  readonly random: () => number;
+  readonly ids: number[];
+  finish?: FinishReason;
+}
+
+async function generateBatch(
+  model: ModelGraph,
+  weights: Weights,
+  prompts: readonly (readonly number[])[],
+  indices: readonly number[],
+  options: GenerateOptions,
+  stats?: GenerateStats,
+): Promise<Completion[]> {
+  const rows: Row[] = prompts.map((p, i) => ({ index: indices[i]!, seen: new Set(p), random: sequenceRandom(options.seed, indices[i]!), ids: [] }));
+  const decoder = new Decoder(model, weights, prompts.length, options.mlaCache);
+  const eos = new Set(options.eos);
+  const pad = options.pad ?? 0;
+  try {
+    const width = Math.max(...prompts.map((p) => p.length));
+    const padded = prompts.map((p) => [...new Array<number>(width - p.length).fill(pad), ...p]);
+    const real = prompts.map((p) => padded[0]!.map((_, t) => t >= width - p.length));
+    let started = performance.now();
+    let logits = decoder.step(padded, real);
+    if (stats) {
+      stats.prefillTokens += prompts.reduce((n, p) => n + p.length, 0);
+      stats.cacheFloatsPerToken = decoder.floatsPerToken();
+    }
+    let active = rows;
+    for (;;) {
+      const values = (await logits.data()) as Float32Array;
+      const vocab = logits.shape[1];
+      logits.dispose();
+      if (stats) {
+        const elapsed = performance.now() - started;
+        if (active === rows && rows.every((r) => r.ids.length === 0)) stats.prefillMs += elapsed;
+        else stats.decodeMs += elapsed;
+      }
+      const next = active.map((row, b) => {
+        const scores = values.subarray(b * vocab, (b + 1) * vocab);
+        if (!scores.every(Number.isFinite)) throw new RuntimeError(`the logits of prompt ${row.index} are NaN or infinite after ${row.ids.length} new tokens`, 'the checkpoint may have diverged');
+        const id = pickToken(scores, row.seen, options.sampling, row.random);
+        row.ids.push(id);
+        row.seen.add(id);
+        options.onToken?.(row.index, id);
+        row.finish = finishOf(row, id, eos, options);
+        return id;
+      });
+      const survivors = active.map((row, b) => (row.finish ? -1 : b)).filter((b) => b >= 0);
+      if (survivors.length === 0) break;
+      if (survivors.length < active.length) decoder.keepRows(survivors);
+      active = survivors.map((b) => active[b]!);
+      started = performance.now();
+      logits = decoder.step(
+        survivors.map((b) => [next[b]!]),
+        survivors.map(() => [true]),
+      );
+      if (stats) stats.decodeTokens += survivors.length;
+    }
+  } finally {
+    decoder.dispose();
+  }
+  return rows.map((r) => ({ ids: r.ids, finish: r.finish ?? 'length' }));
+}
+
+function finishOf(row: Row, id: number, eos: ReadonlySet<number>, options: GenerateOptions): FinishReason | undefined {
+  if (eos.has(id)) return 'eos';
+  if (options.stop && options.stop.strings.length > 0) {
+    const text = options.stop.decode(row.ids);
+    if (options.stop.strings.some((s) => text.includes(s))) return 'stop';
+  }
+  return row.ids.length >= options.maxNewTokens ? 'length' : undefined;
+}
