@@ -66,9 +66,17 @@ function hyper(ctx: CheckContext, stage: CheckedBlock): { [k: string]: AttrValue
     delete out.batch;
   }
   if (c.has('schedule')) out.schedule = schedule(c, steps);
+  const samples = sampleStageOf(c);
+  if (samples !== undefined) out.data = { stage: samples };
   const tokenizer = ctx.inherited(stage, 'tokenizer');
   if (tokenizer) out.tokenizer = tokenizer;
   return out;
+}
+
+/** The `sample` stage whose output an sft stage trains on (`data = rs`), if `data` names one. */
+function sampleStageOf(stage: Config): string | undefined {
+  const data = stage.ref('data');
+  return data?.kind === 'ref' && data.blockKind === 'sample' ? data.name : undefined;
 }
 
 /**
@@ -97,6 +105,8 @@ export function lowerPlan(ctx: CheckContext, locate: Locate): Plan {
     const from = stage.config.ref('from');
     const deps = new Set<string>();
     if (from?.kind === 'ref') deps.add(from.name);
+    const samples = sampleStageOf(stage.config);
+    if (samples !== undefined) deps.add(samples);
     return {
       name: stage.name,
       kind: stage.kind,

@@ -156,7 +156,8 @@ export const stageSpecs: Readonly<Record<StageKindName, BlockSpec>> = {
     {
       ...common,
       ...training,
-      data: ref(['data'], 'prompt/completion pairs (loss on the completion only)'),
+      // a `sample` stage: train on the completions it kept (rejection sampling → SFT)
+      data: ref(['data', 'sample'], 'prompt/completion pairs (loss on the completion only), or a `sample` stage whose kept completions it trains on'),
       batch: qty(['sequences', 'tokens'], 'global batch', { integer: true, min: 1, default: quantity(32, 'sequences') }),
     },
     'supervised fine-tuning (cold start)',

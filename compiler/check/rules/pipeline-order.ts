@@ -1,6 +1,7 @@
-/** A pipeline lists existing stages, each once, after the stage it starts `from`. */
+/** A pipeline lists existing stages, each once, after the stage it starts `from` and the sample stage it trains on. */
 import { didYouMean } from '../../diagnostics/did-you-mean.js';
 import type { Rule } from '../context.js';
+import { stageDependencies } from './stage-from.js';
 
 export const pipelineOrder: Rule = {
   name: 'pipeline-order',
@@ -33,10 +34,10 @@ export const pipelineOrder: Rule = {
       }
       const before = reachability(edges);
       for (const [name, ident] of listed) {
-        const from = ctx.blocks.get(name)?.config.ref('from');
-        if (from?.kind !== 'ref' || !listed.has(from.name)) continue;
-        if (!before(from.name, name)) {
-          report(ident.span, `\`${name}\` starts from \`${from.name}\`, which does not run before it`, `write \`${from.name} -> ${name}\``);
+        // a dependency the pipeline does not list is taken as done (or run first by `moe run`)
+        for (const dep of stageDependencies(ctx.blocks.get(name)?.config)) {
+          if (!listed.has(dep.name) || before(dep.name, name)) continue;
+          report(ident.span, `\`${name}\` ${dep.relation} \`${dep.name}\`, which does not run before it`, `write \`${dep.name} -> ${name}\``);
         }
       }
       for (const [name, ident] of listed) {
