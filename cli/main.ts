@@ -7,6 +7,7 @@ import { runCheck } from './commands/check.js';
 import { runCompile } from './commands/compile.js';
 import { runExplain } from './commands/explain.js';
 import { runFmt } from './commands/fmt.js';
+import type { GenerateCliOptions } from './commands/generate.js';
 import { EXIT, UsageError, processIo, type CliIo } from './io.js';
 import { RuntimeError } from '../runtime/errors.js';
 
@@ -91,6 +92,20 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     });
 
   cli
+    .command('run')
+    .description('run a pipeline or stage with the stages it depends on, each in OUT/STAGE; completed stages are skipped')
+    .argument('<spec>', '.moe spec file')
+    .argument('[target]', 'a pipeline or stage (default: the only pipeline, `default`, or the one named like the file)')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
+    .option('--out <dir>', 'folder of the run folders', 'runs')
+    .option('--force', 'rerun the target\'s stages even when done')
+    .option('--steps <n>', 'cap every training stage at this many steps (smoke runs)')
+    .action(async (spec: string, target: string | undefined, options: { backend?: string; out?: string; force?: boolean; steps?: string }) => {
+      const { runRun } = await import('./commands/run.js');
+      setExit(await runRun(spec, target, options, io));
+    });
+
+  cli
     .command('plot')
     .description('draw a run\'s loss, learning rate and expert load per layer as an SVG (RUN/plot.svg)')
     .argument('<run>', 'run folder written by `moe train` (has metrics.jsonl)')
@@ -122,6 +137,33 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (checkpoint: string, options: { ids: string; json?: boolean; backend?: string }) => {
       const { runLogits } = await import('./commands/logits.js');
       setExit(await runLogits(checkpoint, options, io));
+    });
+
+  cli
+    .command('generate')
+    .description('continue prompts from a checkpoint with a KV cache: `moe generate CKPT --prompt "What is 12+30?"`')
+    .argument('<checkpoint>', 'checkpoint folder')
+    .option('--prompt <text>', 'one prompt, streamed to stdout')
+    .option('--ids <ids>', 'one prompt as comma-separated token ids')
+    .option('--prompts <file>', 'a JSONL file of prompts, one JSON line per completion out')
+    .option('--field <name>', 'the prompt field of --prompts records', 'prompt')
+    .option('-o, --out <file>', 'write the JSONL completions here instead of stdout')
+    .option('--max-new-tokens <n>', 'new tokens per prompt at most', '64')
+    .option('--temperature <t>', '0 = greedy', '0')
+    .option('--top-k <k>', 'sample among the k most likely; 0 = off', '0')
+    .option('--top-p <p>', 'nucleus sampling mass; 1 = off', '1')
+    .option('--min-p <p>', 'drop tokens below p × the most likely; 0 = off', '0')
+    .option('--repetition-penalty <r>', 'penalise tokens already seen; 1 = off', '1')
+    .option('--seed <n>', 'sampling seed (each prompt has its own stream)', '0')
+    .option('--stop <strings...>', 'stop a completion once it contains one of these')
+    .option('--batch <n>', 'prompts per batch', '32')
+    .option('--cache <mode>', 'MLA cache: latent (compressed, absorbed) or naive (expanded keys/values)', 'latent')
+    .option('--tokenizer <file>', 'an HF tokenizer.json (default: the checkpoint spec\'s tokenizer)')
+    .option('--json', 'print {"ids", "text", "finish"} instead of streaming text')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
+    .action(async (checkpoint: string, options: GenerateCliOptions) => {
+      const { runGenerate } = await import('./commands/generate.js');
+      setExit(await runGenerate(checkpoint, options, io));
     });
 
   cli

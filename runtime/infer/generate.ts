@@ -35,6 +35,8 @@ export interface GenerateOptions {
   readonly mlaCache?: MlaCacheMode;
   /** called with (prompt index, new id) as each token is chosen */
   readonly onToken?: (index: number, id: number) => void;
+  /** ids ≥ this are never chosen: a model's vocab may be larger than its tokenizer (default: all) */
+  readonly vocabLimit?: number;
   /** the padding id fed at left-pad positions (masked out; any valid id) */
   readonly pad?: number;
 }
@@ -124,7 +126,7 @@ async function generateBatch(
         else stats.decodeMs += elapsed;
       }
       const next = active.map((row, b) => {
-        const scores = values.subarray(b * vocab, (b + 1) * vocab);
+        const scores = values.subarray(b * vocab, b * vocab + Math.min(vocab, options.vocabLimit ?? vocab));
         if (!scores.every(Number.isFinite)) throw new RuntimeError(`the logits of prompt ${row.index} are NaN or infinite after ${row.ids.length} new tokens`, 'the checkpoint may have diverged');
         const id = pickToken(scores, row.seen, options.sampling, row.random);
         row.ids.push(id);

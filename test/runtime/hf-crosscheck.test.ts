@@ -4,12 +4,15 @@
  * a shared expert) and Mixtral checkpoints made by `bench/peer/make_hf_reference.py` on the GPU
  * machine, with HF's float64 logits. We import each with `moe import hf`, run the forward pass on
  * the cpu backend, and require the logits within 1e-4 relative (of the largest |logit|), and the
- * same greedy continuation.
+ * same greedy continuation from our KV-cached generator.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { MlaCacheMode } from '../../runtime/infer/cache.js';
+import { generate } from '../../runtime/infer/generate.js';
+import { GREEDY } from '../../runtime/infer/sampling.js';
 import { importHf } from '../../runtime/io/hf-import.js';
 import { readCheckpoint } from '../../runtime/io/checkpoint.js';
 import { forward } from '../../runtime/model/forward.js';
@@ -58,13 +61,10 @@ function relativeError(ours: number[][][], ref: number[][][]): number {
   return diff / scale;
 }
 
-async function greedy(loaded: ReturnType<typeof load>, prompt: number[], steps: number): Promise<number[]> {
-  const ids = [...prompt];
-  for (let i = 0; i < steps; i++) {
-    const row = (await logits(loaded, [ids]))[0]!.at(-1)!;
-    ids.push(row.indexOf(Math.max(...row)));
-  }
-  return ids;
+/** The prompt and its greedy continuation through the cached generator (runtime/infer). */
+async function greedy(loaded: ReturnType<typeof load>, prompt: number[], steps: number, mlaCache: MlaCacheMode): Promise<number[]> {
+  const [completion] = await generate(loaded.model, loaded.store, [prompt], { maxNewTokens: steps, sampling: GREEDY, seed: 0, eos: [], mlaCache });
+  return [...prompt, ...completion!.ids];
 }
 
 describe('cross-check against HF transformers', () => {
@@ -83,10 +83,12 @@ describe('cross-check against HF transformers', () => {
         expect(error).toBeLessThan(1e-4);
       });
 
-      it('continues greedily with the same token ids as HF generate', async () => {
-        const { greedy_prompt: prompt, greedy_ids: expected } = loaded.ref;
-        expect(await greedy(loaded, prompt, expected.length - prompt.length)).toEqual(expected);
-      });
+      for (const mode of ['latent', 'naive'] as const) {
+        it(`continues greedily with the same token ids as HF generate (KV cache, ${mode} MLA mode)`, async () => {
+          const { greedy_prompt: prompt, greedy_ids: expected } = loaded.ref;
+          expect(await greedy(loaded, prompt, expected.length - prompt.length, mode)).toEqual(expected);
+        });
+      }
     });
   }
 });

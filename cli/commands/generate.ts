@@ -1,0 +1,174 @@
+/**
+ * `moe generate CHECKPOINT (--prompt TEXT | --ids 3,17,42 | --prompts FILE.jsonl) [sampling options]`:
+ * one prompt streams its completion to stdout as it is generated (`--json`: one object
+ * {"ids", "text", "finish"} at the end); a JSONL file of prompts runs in batches and writes one JSON
+ * line per prompt (its fields plus completion, ids, finish) to stdout or `--out`.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Tokenizer } from '../../runtime/data/tokenizer.js';
+import { checkpointTokenizer } from '../../runtime/infer/checkpoint-tokenizer.js';
+import { generate, type Completion, type GenerateOptions } from '../../runtime/infer/generate.js';
+import type { SamplingOptions } from '../../runtime/infer/sampling.js';
+import { openCheckpoint } from '../../runtime/session.js';
+import { EXIT, UsageError, type CliIo } from '../io.js';
+import { writeAtomic } from '../write-atomic.js';
+import { parseBackend, parseIds } from './logits.js';
+
+export interface GenerateCliOptions {
+  readonly prompt?: string;
+  readonly ids?: string;
+  readonly prompts?: string;
+  readonly field?: string;
+  readonly out?: string;
+  readonly maxNewTokens?: string;
+  readonly temperature?: string;
+  readonly topK?: string;
+  readonly topP?: string;
+  readonly minP?: string;
+  readonly repetitionPenalty?: string;
+  readonly seed?: string;
+  readonly stop?: string[];
+  readonly batch?: string;
+  readonly cache?: string;
+  readonly tokenizer?: string;
+  readonly json?: boolean;
+  readonly backend?: string;
+}
+
+function number(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${flag} takes a number, found \`${text}\``);
+  return value;
+}
+
+function samplingOf(options: GenerateCliOptions): SamplingOptions {
+  return {
+    temperature: number(options.temperature, '--temperature', 0),
+    topK: number(options.topK, '--top-k', 0),
+    topP: number(options.topP, '--top-p', 1),
+    minP: number(options.minP, '--min-p', 0),
+    repetitionPenalty: number(options.repetitionPenalty, '--repetition-penalty', 1),
+  };
+}
+
+type PromptRecord = Record<string, unknown>;
+
+/** JSONL prompt records; each needs the text field (or an `ids` array). Errors name file:line. */
+function readPrompts(path: string, field: string): PromptRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  const records: PromptRecord[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new UsageError(`${path}:${i + 1}: not JSON: ${(error as Error).message}`);
+    }
+    const record = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as PromptRecord) : undefined;
+    if (!record || (typeof record[field] !== 'string' && !Array.isArray(record.ids))) {
+      throw new UsageError(`${path}:${i + 1}: expected an object with a string \`${field}\` field (or an \`ids\` array)`);
+    }
+    records.push(record);
+  });
+  if (records.length === 0) throw new UsageError(`${path} holds no prompts`);
+  return records;
+}
+
+function promptIds(record: PromptRecord, field: string, tokenizer: () => Tokenizer): number[] {
+  if (Array.isArray(record.ids)) return record.ids.map(Number);
+  const ids = tokenizer().encode(record[field] as string);
+  // an empty prompt starts where a document would: after an end-of-sequence id
+  return ids.length > 0 ? ids : [tokenizer().eos];
+}
+
+export async function runGenerate(checkpoint: string, options: GenerateCliOptions, io: CliIo): Promise<number> {
+  const given = [options.prompt, options.ids, options.prompts].filter((o) => o !== undefined).length;
+  if (given !== 1) throw new UsageError('give exactly one of --prompt TEXT, --ids 3,17,42 or --prompts FILE.jsonl');
+  const field = options.field ?? 'prompt';
+  const records = options.prompts !== undefined ? readPrompts(resolve(io.cwd, options.prompts), field) : [options.ids !== undefined ? { ids: parseIds(options.ids) } : { [field]: options.prompt! }];
+  const cache = options.cache ?? 'latent';
+  if (cache !== 'latent' && cache !== 'naive') throw new UsageError(`--cache takes latent or naive, found \`${cache}\``);
+  const dir = resolve(io.cwd, checkpoint);
+  const session = await openCheckpoint(dir, parseBackend(options.backend));
+  let known: Tokenizer | undefined;
+  const tokenizer = (): Tokenizer => (known ??= checkpointTokenizer(dir, session.document, io.cwd, options.tokenizer && resolve(io.cwd, options.tokenizer)));
+  try {
+    const prompts = records.map((r) => promptIds(r, field, tokenizer));
+    const needsText = records.some((r) => !Array.isArray(r.ids)) || (options.stop?.length ?? 0) > 0;
+    const text = needsText ? tokenizer() : undefined;
+    const single = records.length === 1 && options.prompts === undefined;
+    const stream = single && !options.json ? new Streamer(io, text) : undefined;
+    const generateOptions: GenerateOptions = {
+      maxNewTokens: number(options.maxNewTokens, '--max-new-tokens', 64),
+      sampling: samplingOf(options),
+      seed: number(options.seed, '--seed', 0),
+      eos: text ? [text.eos] : [],
+      vocabLimit: text?.size,
+      stop: text && options.stop ? { strings: options.stop, decode: (ids) => text.decode(ids) } : undefined,
+      batchSize: number(options.batch, '--batch', 32),
+      mlaCache: cache,
+      onToken: stream && ((_index, id) => stream.push(id)),
+    };
+    io.stderr(`backend ${session.backend.name} (${session.backend.reason}); model ${session.model.name}; ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}\n`);
+    const completions = await generate(session.model, session.store, prompts, generateOptions);
+    if (stream) {
+      stream.end();
+      io.stderr(`[${completions[0]!.ids.length} tokens, finish: ${completions[0]!.finish}]\n`);
+      return EXIT.ok;
+    }
+    const lines = completions.map((c, i) => JSON.stringify(single ? resultOf(c, text) : { ...records[i], completion: text?.decode(c.ids) ?? null, ids: c.ids, finish: c.finish }));
+    if (options.out !== undefined) {
+      writeAtomic(resolve(io.cwd, options.out), `${lines.join('\n')}\n`);
+      io.stderr(`wrote ${lines.length} completions to ${options.out}\n`);
+    } else io.stdout(`${lines.join('\n')}\n`);
+    return EXIT.ok;
+  } finally {
+    session.store.dispose();
+  }
+}
+
+function resultOf(completion: Completion, text: Tokenizer | undefined): { ids: number[]; text: string | null; finish: string } {
+  return { ids: completion.ids, text: text?.decode(completion.ids) ?? null, finish: completion.finish };
+}
+
+/**
+ * Prints a single completion as it grows: the decoded text's new suffix, held back while it ends
+ * in an incomplete UTF-8 sequence (U+FFFD) so multi-byte characters come out whole. Without a
+ * tokenizer, the ids.
+ */
+class Streamer {
+  private readonly ids: number[] = [];
+  private printed = '';
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly text: Tokenizer | undefined,
+  ) {}
+
+  push(id: number): void {
+    this.ids.push(id);
+    if (!this.text) this.io.stdout(`${this.ids.length > 1 ? ',' : ''}${id}`);
+    else this.flush(false);
+  }
+
+  /** Prints what is still held back (a completion may end inside a character) and a newline. */
+  end(): void {
+    if (this.text) this.flush(true);
+    this.io.stdout('\n');
+  }
+
+  private flush(final: boolean): void {
+    const decoded = this.text!.decode(this.ids);
+    if (!decoded.startsWith(this.printed) || (!final && decoded.endsWith('\uFFFD'))) return;
+    this.io.stdout(decoded.slice(this.printed.length));
+    this.printed = decoded;
+  }
+}

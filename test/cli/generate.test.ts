@@ -1,0 +1,81 @@
+/**
+ * `moe generate`: a streamed completion equals the JSON one, JSONL prompts in give JSONL out with the
+ * records' fields kept, the spec's tokenizer is found from the checkpoint, and bad input is refused
+ * with file:line and exit 2.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers.js';
+
+const repo = join(import.meta.dirname, '..', '..');
+
+describe('moe generate', () => {
+  let dir: string;
+  let checkpoint: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'moe-generate-'));
+    checkpoint = join(dir, 'ck');
+    expect((await runCli(['init', 'examples/r1-tiny.moe', '-o', checkpoint, '--seed', '5'], repo)).code).toBe(0);
+  });
+
+  const cpu = ['--backend', 'cpu'];
+
+  it('streams the same text it returns as JSON, and only byte-tokenizer ids', async () => {
+    const args = ['generate', checkpoint, '--prompt', 'What is 12+30?', '--max-new-tokens', '12', '--temperature', '1', '--seed', '4', ...cpu];
+    const json = await runCli([...args, '--json'], repo);
+    expect(json.code).toBe(0);
+    const result = JSON.parse(json.stdout) as { ids: number[]; text: string; finish: string };
+    // r1-tiny's vocab is 320 but its byte tokenizer has 259 ids: the rest are never sampled
+    expect(result.ids.every((id) => id < 259)).toBe(true);
+    expect(result.ids.length === 12 || result.finish === 'eos').toBe(true);
+    const streamed = await runCli(args, repo);
+    expect(streamed.code).toBe(0);
+    expect(streamed.stdout).toBe(`${result.text}\n`);
+    expect(streamed.stderr).toMatch(/\[\d+ tokens, finish: (length|eos)\]/);
+  });
+
+  it('is greedy by default and deterministic', async () => {
+    const args = ['generate', checkpoint, '--ids', '87,104,97,116', '--max-new-tokens', '6', '--json', ...cpu];
+    const a = JSON.parse((await runCli(args, repo)).stdout) as { ids: number[] };
+    const b = JSON.parse((await runCli([...args, '--cache', 'naive'], repo)).stdout) as { ids: number[] };
+    expect(a.ids.length).toBeGreaterThan(0);
+    expect(b.ids).toEqual(a.ids);
+  });
+
+  it('reads JSONL prompts and writes one JSON line per prompt with the record kept', async () => {
+    const prompts = join(dir, 'prompts.jsonl');
+    writeFileSync(prompts, '{"prompt": "1+1=", "answer": "2"}\n\n{"prompt": "What is 7+5?", "answer": "12"}\n{"ids": [72, 105]}\n');
+    const out = join(dir, 'out.jsonl');
+    const r = await runCli(['generate', checkpoint, '--prompts', prompts, '-o', out, '--max-new-tokens', '4', '--batch', '2', ...cpu], repo);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('wrote 3 completions');
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.answer)).toEqual(['2', '12', undefined]);
+    expect(lines.every((l) => typeof l.completion === 'string' && Array.isArray(l.ids) && typeof l.finish === 'string')).toBe(true);
+    // each line is what that prompt gets alone (greedy, batching does not change it)
+    const alone = JSON.parse((await runCli(['generate', checkpoint, '--prompt', 'What is 7+5?', '--max-new-tokens', '4', '--json', ...cpu], repo)).stdout) as { ids: number[] };
+    expect(lines[1]!.ids).toEqual(alone.ids);
+  });
+
+  it('refuses bad input with a message and exit 2', async () => {
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, '{"prompt": "ok"}\n{"question": "no prompt field"}\n');
+    const cases: [string[], RegExp][] = [
+      [['generate', checkpoint], /exactly one of --prompt/],
+      [['generate', checkpoint, '--prompt', 'a', '--ids', '1'], /exactly one of --prompt/],
+      [['generate', checkpoint, '--prompts', bad], /bad\.jsonl:2: expected an object with a string `prompt` field/],
+      [['generate', checkpoint, '--prompt', 'a', '--temperature', 'hot'], /--temperature takes a number, found `hot`/],
+      [['generate', checkpoint, '--prompt', 'a', '--cache', 'big'], /--cache takes latent or naive/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli([...args, ...cpu], repo);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    const runtime = await runCli(['generate', checkpoint, '--prompt', 'a', '--top-p', '0', ...cpu], repo);
+    expect(runtime.code).toBe(1);
+    expect(runtime.stderr).toContain('top_p must be in (0, 1], found 0');
+  });
+});
