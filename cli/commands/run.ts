@@ -1,0 +1,84 @@
+/** `moe run SPEC [TARGET] [--backend B] [--out DIR] [--force] [--steps N]` */
+import { existsSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { nodeHost } from '../../compiler/bind/node-host.js';
+import { checkFile } from '../../compiler/check/index.js';
+import { renderText } from '../../compiler/diagnostics/render.js';
+import { lowerSpec } from '../../compiler/lower/index.js';
+import { selectBackend } from '../../runtime/backend/select.js';
+import { RuntimeError } from '../../runtime/errors.js';
+import { runPipeline, type PipelineReport, type StageReport } from '../../runtime/run/pipeline.js';
+import { formatDuration } from '../../runtime/run/progress.js';
+import type { StageRunners } from '../../runtime/run/runners.js';
+import { selectStages } from '../../runtime/run/targets.js';
+import { EXIT, UsageError, type CliIo } from '../io.js';
+import { parseBackend } from './logits.js';
+
+export interface RunCliOptions {
+  readonly backend?: string;
+  readonly out?: string;
+  readonly force?: boolean;
+  readonly steps?: string;
+}
+
+/**
+ * Runs the target; a failing stage prints the summary, then its error, and exits 2. `runners`
+ * replaces stage runners (tests inject a fake sample stage through it).
+ */
+export async function runRun(spec: string, target: string | undefined, options: RunCliOptions, io: CliIo, runners?: StageRunners): Promise<number> {
+  const path = resolve(io.cwd, spec);
+  if (!existsSync(path)) throw new UsageError(`no such file: ${spec}`);
+  const steps = options.steps === undefined ? undefined : Number(options.steps);
+  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new UsageError(`--steps takes a whole number ≥ 1, found \`${options.steps}\``);
+  const checked = checkFile(path, nodeHost);
+  for (const d of checked.diagnostics) io.stderr(`${renderText(d, checked.program.sources, { color: io.color, cwd: io.cwd })}\n\n`);
+  if (checked.errorCount > 0) return EXIT.specErrors;
+  const document = lowerSpec(checked, io.cwd);
+  try {
+    selectStages(document.plan, path, target);
+  } catch (error) {
+    // a target that names nothing, or no default among several pipelines, is a usage error
+    if (!(error instanceof RuntimeError)) throw error;
+    io.stderr(`error: ${error.message}\n${error.help ? `help: ${error.help}\n` : ''}`);
+    return EXIT.usage;
+  }
+  const backend = await selectBackend(parseBackend(options.backend));
+  io.stderr(`backend ${backend.name}: ${backend.reason}\n`);
+  const outDir = resolve(io.cwd, options.out ?? 'runs');
+  const report = await runPipeline({
+    document,
+    specDir: dirname(path),
+    specFile: path,
+    ...(target === undefined ? {} : { target }),
+    outDir,
+    force: options.force === true,
+    ...(steps === undefined ? {} : { maxSteps: steps }),
+    backend: backend.name,
+    ...(runners ? { runners } : {}),
+    progress: { write: io.stderr, tty: io.color },
+    log: (line) => io.stderr(`${line}\n`),
+  });
+  io.stdout(summaryTable(report, io.cwd));
+  if (!report.failure) return EXIT.ok;
+  const { stage, error } = report.failure;
+  const help = error instanceof RuntimeError && error.help ? `help: ${error.help}\n` : '';
+  io.stderr(`error: stage ${stage} failed: ${error.message}\n${help}the stages before it stay done; \`moe run\` again resumes from ${stage}\n`);
+  return EXIT.usage;
+}
+
+/** One row per stage: name, kind, status, wall time, checkpoint or output, the runner's summary lines. */
+export function summaryTable(report: PipelineReport, cwd: string): string {
+  const shown = (p: string): string => relative(cwd, p) || p;
+  const product = (s: StageReport): string => (s.checkpoint ? shown(s.checkpoint) : s.samples ? shown(s.samples) : s.outputs[0] ? shown(s.outputs[0]) : '-');
+  const rows = report.stages.map((s) => [s.name, s.kind, s.status, s.status === 'ran' ? formatDuration(s.seconds) : '-', product(s), s.summary[0] ?? (s.status === 'failed' ? s.reason : '')]);
+  const header = ['stage', 'kind', 'status', 'time', 'checkpoint / output', 'summary'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const indent = ' '.repeat(widths.slice(0, -1).reduce((a, w) => a + w + 2, 0));
+  const out = [`${report.label}:`, line(header)];
+  report.stages.forEach((s, i) => {
+    out.push(line(rows[i]!));
+    for (const more of s.summary.slice(1)) out.push(`${indent}${more}`);
+  });
+  return `${out.join('\n')}\n`;
+}
