@@ -4,6 +4,7 @@ import { benchService } from './service.js';
 import { benchCompile } from './compile.js';
 import { benchBackends } from './backends.js';
 import { benchTrain } from './train.js';
+import { benchDecode } from './decode.js';
 
 const benches: Record<string, (args: string[]) => void | Promise<void>> = {
   check: (args) => benchCheck(args[0], args[1] ? Number(args[1]) : undefined),
@@ -11,6 +12,7 @@ const benches: Record<string, (args: string[]) => void | Promise<void>> = {
   compile: (args) => benchCompile(args[0], args[1] ? Number(args[1]) : undefined),
   backends: (args) => benchBackends(args[0], args[1] ? Number(args[1]) : undefined),
   train: (args) => benchTrain(args[0], args[1] ? Number(args[1]) : undefined),
+  decode: (args) => benchDecode(args[0], args[1] ? Number(args[1]) : undefined, args[2]),
 };
 
 const [name = 'check', ...args] = process.argv.slice(2);
