@@ -426,6 +426,18 @@ export const catalog = {
     message: 'reward `{name}` has no rules',
     explain: 'A reward is a weighted sum of rules, written `name weight = rule { ... }`, e.g. `accuracy 1.0 = answer { compare = numeric }`.',
   },
+  MOE6013: {
+    severity: 'error',
+    message: 'custom reward `{ref}` does not have the reward signature',
+    explain:
+      'A custom reward function is called once per completion as `fn(completion, sample)` and must ' +
+      'return its score, a number in [0, 1], or a promise of one: its type must be assignable to ' +
+      '`(completion: string, sample: Record<string, unknown>) => number | Promise<number>`. It may ' +
+      'take fewer parameters (`(completion: string) => number` is fine), but not parameters of other ' +
+      'types, more required parameters, or return something else. The check type-checks the file ' +
+      'without following its imports or loading the standard library, so types it cannot know count ' +
+      'as fitting; annotate the parameters and the return type to have them checked.',
+  },
 
   // ── 7xxx tool and runtime ──────────────────────────────────────────────────────────────────
   MOE7001: {
