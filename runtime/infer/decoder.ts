@@ -8,24 +8,12 @@
  */
 import type { ModelGraph, Node } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
-import type { Weights } from '../model/forward.js';
+import { neededNodes, type Weights } from '../model/forward.js';
 import { KERNELS } from '../ops/index.js';
 import type { KernelArgs } from '../ops/kernel.js';
 import { tf } from '../tf.js';
 import { cachedGqa, cachedMla, type StepInputs } from './attention.js';
 import { BatchState, LayerCache, type MlaCacheMode } from './cache.js';
-
-/** The nodes the logits depend on, in graph order. */
-function logitsNodes(model: ModelGraph): Node[] {
-  const needed = new Set(['logits']);
-  const kept: Node[] = [];
-  for (const node of [...model.nodes].reverse()) {
-    if (!node.outputs.some((o) => needed.has(o))) continue;
-    kept.push(node);
-    node.inputs.forEach((i) => needed.add(i));
-  }
-  return kept.reverse();
-}
 
 const ATTENTION = new Set(['attention.gqa', 'attention.mla']);
 
@@ -41,7 +29,7 @@ export class Decoder {
     rows: number,
     private readonly mlaCache: MlaCacheMode = 'latent',
   ) {
-    this.nodes = logitsNodes(model);
+    this.nodes = neededNodes(model, ['logits']);
     if (!this.nodes.some((n) => n.outputs.includes('logits'))) throw new RuntimeError(`model ${model.name} produces no logits`);
     for (const node of this.nodes) if (ATTENTION.has(node.op)) this.caches.set(node, new LayerCache());
     this.batch = new BatchState(rows);

@@ -21,7 +21,20 @@ export interface ForwardInputs {
   readonly lossMask?: tf.Tensor2D;
 }
 
-/** Runs the graph; returns the named values (default: the graph's outputs). Caller disposes them. */
+/** The nodes the wanted values depend on, in graph order (logits alone skip the losses and MTP heads). */
+export function neededNodes(model: ModelGraph, wanted: readonly string[]): Node[] {
+  const needed = new Set(wanted);
+  const kept: Node[] = [];
+  for (let i = model.nodes.length - 1; i >= 0; i--) {
+    const node = model.nodes[i]!;
+    if (!node.outputs.some((o) => needed.has(o))) continue;
+    kept.push(node);
+    node.inputs.forEach((input) => needed.add(input));
+  }
+  return kept.reverse();
+}
+
+/** Runs the nodes the named values need (default: the graph's outputs); the caller disposes them. */
 export function forward(model: ModelGraph, store: Weights, inputs: ForwardInputs, wanted: readonly string[] = model.outputs): Map<string, tf.Tensor> {
   const [batch, time] = inputs.inputIds.shape;
   const keep = new Set(wanted);
@@ -30,7 +43,7 @@ export function forward(model: ModelGraph, store: Weights, inputs: ForwardInputs
   tf.tidy(() => {
     values.set('input_ids', inputs.inputIds);
     values.set('loss_mask', inputs.lossMask ?? tf.ones([batch, time]));
-    for (const node of model.nodes) {
+    for (const node of neededNodes(model, wanted)) {
       const outputs = runNode(node, values, store);
       node.outputs.forEach((name, i) => {
         const t = outputs[i]!;
