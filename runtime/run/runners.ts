@@ -8,10 +8,10 @@ import { trainRunner } from './train-runner.js';
 
 /** A kind whose runner is not part of this build: running it stops the pipeline with this message. */
 function unavailable(kind: StageKind, where: string): StageRunner {
-  return (ctx) =>
+  return () =>
     Promise.reject(
       new RuntimeError(
-        `stage ${ctx.stage.name}: ${kind} stages are not available in this build (${where} is not wired into \`moe run\` yet)`,
+        `${kind} stages are not available in this build (${where} is not wired into \`moe run\` yet)`,
         'run a target without this stage, e.g. `moe run SPEC STAGE` for a training stage',
       ),
     );
