@@ -16,13 +16,15 @@ describe('document symbols', () => {
       ['arith_text', 'resource', 'data'],
       ['arith_cot', 'resource', 'data'],
       ['arith_prompts', 'resource', 'data'],
+      ['rs_prompts', 'resource', 'data'],
       ['r1', 'reward', 'reward'],
       ['base', 'stage', 'pretrain'],
       ['cold', 'stage', 'sft'],
       ['reason', 'stage', 'grpo'],
       ['rs', 'stage', 'sample'],
+      ['final', 'stage', 'sft'],
       ['demo', 'stage', 'generate'],
-      ['recipe', 'pipeline', 'base → cold → reason → rs, reason → demo'],
+      ['recipe', 'pipeline', 'base → cold → reason → rs → final → demo'],
     ]);
     const model = symbols[1]!;
     expect(tree(model.children, 0)).toEqual([
@@ -38,7 +40,7 @@ describe('document symbols', () => {
       ['mtp', 'block'],
     ]);
     expect(model.children[6]!.detail).toBe('mla');
-    expect(symbols[6]!.children.map((c) => [c.name, c.detail])).toEqual([
+    expect(symbols.find((s) => s.name === 'r1')!.children.map((c) => [c.name, c.detail])).toEqual([
       ['accuracy', '0.6 = answer { compare = numeric, tolerance = 1e-6 }'],
       ['format', '0.3 = regex { pattern = r"^<think>[\\s\\S]*</think>\\s*<answer>[\\s\\S…'],
       ['brevity', '0.1 = length { target = 48 tokens, max = 96 tokens }'],
