@@ -27,7 +27,8 @@ export function decide(s: StageState): Decision {
   if (s.lastCheckpoint === undefined) return { action: 'fresh', reason: s.started ? 'interrupted before its first checkpoint' : 'not run yet' };
   // a folder with checkpoints but no stage.json is a `moe train` run of the same stage: continue it
   if (s.started && !sameStamp(s.started, s.stamp)) return { action: 'fresh', reason: 'interrupted, and its plan or inputs changed since' };
-  return { action: 'resume', reason: `interrupted: resuming from checkpoint-${s.lastCheckpoint}` };
+  const resuming = `resuming from checkpoint-${s.lastCheckpoint}`;
+  return { action: 'resume', reason: s.started ? `interrupted: ${resuming}` : `a run folder without done.json (\`moe train\`?): ${resuming}` };
 }
 
 /** Names of the inputs whose recorded value differs (or that were added or removed). */

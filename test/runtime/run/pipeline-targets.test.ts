@@ -82,7 +82,7 @@ describe('rerun, resume or skip', () => {
   it('resumes an interrupted stage only while it is the same stage', () => {
     expect(decide(state({ started: stamp, lastCheckpoint: 4 }))).toEqual({ action: 'resume', reason: 'interrupted: resuming from checkpoint-4' });
     // a `moe train` run folder has checkpoints but no stage.json
-    expect(decide(state({ lastCheckpoint: 4 })).action).toBe('resume');
+    expect(decide(state({ lastCheckpoint: 4 }))).toEqual({ action: 'resume', reason: 'a run folder without done.json (`moe train`?): resuming from checkpoint-4' });
     expect(decide(state({ started: { ...stamp, key: 'old' }, lastCheckpoint: 4 })).action).toBe('fresh');
     expect(decide(state({ started: stamp }))).toEqual({ action: 'fresh', reason: 'interrupted before its first checkpoint' });
     expect(decide(state({}))).toEqual({ action: 'fresh', reason: 'not run yet' });
