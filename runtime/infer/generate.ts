@@ -16,6 +16,11 @@ export type FinishReason = 'eos' | 'stop' | 'length';
 export interface Completion {
   /** the new ids only (an end-of-sequence id that stopped the row is included) */
   readonly ids: number[];
+  /**
+   * log π(id | prefix) of each new id under the policy at the sampling temperature (1 when greedy),
+   * before top-k/top-p/min-p: the "old" log-probabilities GRPO's ratio starts from
+   */
+  readonly logprobs: number[];
   readonly finish: FinishReason;
 }
 
@@ -90,6 +95,7 @@ interface Row {
   readonly seen: Set<number>;
   readonly random: () => number;
   readonly ids: number[];
+  readonly logprobs: number[];
   finish?: FinishReason;
 }
 
@@ -101,7 +107,7 @@ async function generateBatch(
   options: GenerateOptions,
   stats?: GenerateStats,
 ): Promise<Completion[]> {
-  const rows: Row[] = prompts.map((p, i) => ({ index: indices[i]!, seen: new Set(p), random: sequenceRandom(options.seed, indices[i]!), ids: [] }));
+  const rows: Row[] = prompts.map((p, i) => ({ index: indices[i]!, seen: new Set(p), random: sequenceRandom(options.seed, indices[i]!), ids: [], logprobs: [] }));
   const decoder = new Decoder(model, weights, prompts.length, options.mlaCache);
   const eos = new Set(options.eos);
   const pad = options.pad ?? 0;
@@ -130,6 +136,7 @@ async function generateBatch(
         if (!scores.every(Number.isFinite)) throw new RuntimeError(`the logits of prompt ${row.index} are NaN or infinite after ${row.ids.length} new tokens`, 'the checkpoint may have diverged');
         const id = pickToken(scores, row.seen, options.sampling, row.random);
         row.ids.push(id);
+        row.logprobs.push(logProbability(scores, id, options.sampling.temperature || 1));
         row.seen.add(id);
         options.onToken?.(row.index, id);
         row.finish = finishOf(row, id, eos, options);
@@ -149,7 +156,16 @@ async function generateBatch(
   } finally {
     decoder.dispose();
   }
-  return rows.map((r) => ({ ids: r.ids, finish: r.finish ?? 'length' }));
+  return rows.map((r) => ({ ids: r.ids, logprobs: r.logprobs, finish: r.finish ?? 'length' }));
+}
+
+/** log softmax(logits / temperature)[id], in float64. */
+export function logProbability(logits: Float32Array, id: number, temperature: number): number {
+  let top = -Infinity;
+  for (const v of logits) if (v > top) top = v;
+  let total = 0;
+  for (const v of logits) total += Math.exp((v - top) / temperature);
+  return (logits[id]! - top) / temperature - Math.log(total);
 }
 
 function finishOf(row: Row, id: number, eos: ReadonlySet<number>, options: GenerateOptions): FinishReason | undefined {

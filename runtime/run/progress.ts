@@ -10,9 +10,11 @@ export interface ProgressSink {
 export interface ProgressUpdate {
   readonly step: number;
   readonly steps: number;
+  /** the figure shown after the step: the loss, or what `label` names (GRPO shows the mean reward) */
   readonly loss: number;
   readonly tokensPerSecond: number;
   readonly lr: number;
+  readonly label?: string;
 }
 
 export function formatDuration(seconds: number): string {
@@ -30,7 +32,7 @@ export function progressLine(u: ProgressUpdate, elapsedSeconds: number, startSte
   const width = 20;
   const filled = Math.round((width * u.step) / Math.max(1, u.steps));
   const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-  return `${bar} step ${u.step}/${u.steps}  loss ${u.loss.toFixed(4)}  lr ${u.lr.toExponential(2)}  ${Math.round(u.tokensPerSecond)} tok/s  ETA ${formatDuration(eta)}`;
+  return `${bar} step ${u.step}/${u.steps}  ${u.label ?? 'loss'} ${u.loss.toFixed(4)}  lr ${u.lr.toExponential(2)}  ${Math.round(u.tokensPerSecond)} tok/s  ETA ${formatDuration(eta)}`;
 }
 
 export class Progress {

@@ -1,0 +1,40 @@
+/**
+ * The `generate` stage: completions of the stage's `prompt` (or every record of its `prompts` set)
+ * from the `from` policy, written to `generations.jsonl` and shown in the run summary.
+ */
+import { join } from 'node:path';
+import { RuntimeError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { promptIds } from '../rl/rollout.js';
+import { generationStage, promptRecords } from '../rl/settings.js';
+import type { StageContext, StageOutcome } from '../run/stage-runner.js';
+import { generate } from './generate.js';
+
+export async function generateRunner(ctx: StageContext): Promise<StageOutcome> {
+  const stage = generationStage(ctx.document, ctx.stage, ctx.specDir);
+  const single = ctx.stage.hyper.prompt;
+  const records = typeof single === 'string' ? [{ prompt: single, completion: '' }] : promptRecords(ctx.document, ctx.stage, ctx.specDir);
+  const policy = ctx.loadInitial();
+  if (!policy) throw new RuntimeError(`generate stage ${ctx.stage.name} has no model`, 'set `from = STAGE` (or a checkpoint path)');
+  const { tokenizer } = stage;
+  let completions;
+  try {
+    completions = await generate(stage.model, policy, records.map((r) => promptIds(r, tokenizer)), {
+      maxNewTokens: stage.maxNewTokens,
+      sampling: stage.sampling,
+      seed: stage.seed,
+      eos: [tokenizer.eos],
+      vocabLimit: tokenizer.size,
+      pad: tokenizer.pad,
+      batchSize: 32,
+      ...(stage.stop.length > 0 ? { stop: { strings: stage.stop, decode: (ids: readonly number[]) => tokenizer.decode(ids) } } : {}),
+    });
+  } finally {
+    policy.dispose();
+  }
+  const rows = completions.map((c, i) => ({ ...records[i], completion: tokenizer.decode(c.ids), ids: c.ids, finish: c.finish }));
+  const path = join(ctx.runDir, 'generations.jsonl');
+  writeFileAtomic(path, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const shown = rows.slice(0, 3).map((r) => `${JSON.stringify(r.prompt)} → ${JSON.stringify(r.completion)}`);
+  return { outputs: [path], summary: rows.length > 3 ? [...shown, `… ${rows.length - 3} more in generations.jsonl`] : shown };
+}

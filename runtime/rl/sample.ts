@@ -1,0 +1,72 @@
+/**
+ * The rejection-sampling stage: `n` completions per prompt of the prompt set from the `from` policy,
+ * scored by the reward; `keep = best` keeps each prompt's highest-scoring completion when it reaches
+ * `min_reward`, `keep = all` every completion that does. The kept ones go to `samples.jsonl`
+ * (the prompt record's fields, the completion, its reward and components): what an sft stage with
+ * `data = THIS_STAGE` trains on.
+ */
+import { join } from 'node:path';
+import { RuntimeError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { createRewardScorer } from '../reward/index.js';
+import type { StageContext, StageOutcome } from '../run/stage-runner.js';
+import { tensorSeed } from '../random.js';
+import { rollout, type RolloutItem } from './rollout.js';
+import { generationStage, num, promptRecords, rewardBlock } from './settings.js';
+
+/** Prompts per generation batch: n completions each. */
+const PROMPTS_PER_BATCH = 8;
+
+/** Which items survive: `items` is prompt-major with `n` completions per prompt. */
+export function keptItems(items: readonly RolloutItem[], n: number, keep: 'best' | 'all', minReward: number): RolloutItem[] {
+  if (keep === 'all') return items.filter((it) => it.reward >= minReward);
+  const kept: RolloutItem[] = [];
+  for (let start = 0; start < items.length; start += n) {
+    const group = items.slice(start, start + n);
+    // the first of equally good completions wins, so the choice is reproducible
+    const best = group.reduce((a, b) => (b.reward > a.reward ? b : a));
+    if (best.reward >= minReward) kept.push(best);
+  }
+  return kept;
+}
+
+export async function sampleRunner(ctx: StageContext): Promise<StageOutcome> {
+  const stage = generationStage(ctx.document, ctx.stage, ctx.specDir);
+  const records = promptRecords(ctx.document, ctx.stage, ctx.specDir);
+  const n = num(ctx.stage.hyper, 'n', 16);
+  const keep = ctx.stage.hyper.keep === 'all' ? 'all' : 'best';
+  const minReward = num(ctx.stage.hyper, 'min_reward', 0);
+  const policy = ctx.loadInitial();
+  if (!policy) throw new RuntimeError(`sample stage ${ctx.stage.name} has no model to sample from`, 'set `from = STAGE` (or a checkpoint path)');
+  const scorer = await createRewardScorer(rewardBlock(ctx.document, ctx.stage), { specDir: ctx.specDir });
+  const kept: RolloutItem[] = [];
+  let total = 0;
+  let rewardSum = 0;
+  try {
+    for (let start = 0; start < records.length; start += PROMPTS_PER_BATCH) {
+      const batch = records.slice(start, start + PROMPTS_PER_BATCH);
+      const result = await rollout(stage.model, policy, stage.tokenizer, scorer, batch, {
+        group: n,
+        maxNewTokens: stage.maxNewTokens,
+        sampling: stage.sampling,
+        seed: tensorSeed(stage.seed, `sample batch ${start}`),
+        stop: stage.stop,
+      });
+      kept.push(...keptItems(result.items, n, keep, minReward));
+      total += result.items.length;
+      rewardSum += result.items.reduce((a, it) => a + it.reward, 0);
+      ctx.progress.write(`${ctx.progress.tty ? '\r\u001b[2K' : ''}sampled ${Math.min(start + batch.length, records.length)}/${records.length} prompts, kept ${kept.length}${ctx.progress.tty ? '' : '\n'}`);
+    }
+  } finally {
+    if (ctx.progress.tty) ctx.progress.write('\n');
+    await scorer.close();
+    policy.dispose();
+  }
+  const path = join(ctx.runDir, 'samples.jsonl');
+  writeFileAtomic(path, kept.map((it) => JSON.stringify({ ...it.record, prompt: it.record.prompt, completion: it.text, reward: it.reward, components: it.components })).join('\n') + (kept.length ? '\n' : ''));
+  if (kept.length === 0) ctx.log(`sample stage ${ctx.stage.name}: no completion reached min_reward ${minReward}; the samples file is empty`);
+  return {
+    samples: path,
+    summary: [`${records.length} prompts × ${n}: mean reward ${(rewardSum / Math.max(total, 1)).toFixed(3)}, kept ${kept.length} (${keep}, reward ≥ ${minReward})`],
+  };
+}
