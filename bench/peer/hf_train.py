@@ -1,0 +1,148 @@
+"""Training tokens/s of HF transformers on the config `moe compile --emit hf-config` writes (the peer of
+`moe train` in bench/gpu.sh; run on the GPU machine, which has torch + transformers).
+
+    python3 bench/peer/hf_train.py CONFIG.json --batch B --seq T [--steps N] [--warmup W]
+        [--dtype fp32,bf16] [--lr 3e-4] [--betas 0.9,0.95] [--weight-decay 0.1] [--eps 1e-8] [--clip 1]
+
+Builds DeepseekV3ForCausalLM or MixtralForCausalLM (from the config's model_type) with random
+weights on CUDA and trains it on random token ids: forward with labels (HF's shifted cross-entropy),
+backward, global gradient-norm clipping, AdamW (torch's fused kernel where available, the way an HF
+user would train), zero_grad. Every step is timed between two torch.cuda.synchronize() calls; the
+figure is the median over the steps after the warm-up. One JSON object on stdout, one entry per dtype:
+  fp32  float32 weights, optimizer state and math; TF32 off (torch's default), as our fp32 trainer
+  bf16  bfloat16 weights and optimizer state (the model cast with .to(bfloat16)): the fastest plain
+        HF set-up, an upper bound for what mixed precision would give
+A dtype that fails (out of memory, an unsupported kernel) reports its error and the others still run;
+--out FILE keeps the finished dtypes when a timeout kills the script.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+import transformers
+from transformers import AutoConfig, AutoModelForCausalLM
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def load_config(path):
+    with open(path) as f:
+        raw = json.load(f)
+    # our config says bfloat16 (the dtype of an exported checkpoint); the benchmark chooses the dtype
+    for key in ("torch_dtype", "dtype", "architectures"):
+        raw.pop(key, None)
+    model_type = raw.pop("model_type")
+    return AutoConfig.for_model(model_type, **raw)
+
+
+def implementations(model):
+    """The attention and experts kernels the model runs, as transformers chose them by default."""
+    found = {"attention": getattr(model.config, "_attn_implementation", None)}
+    get_experts = getattr(model, "get_experts_implementation", None)
+    if callable(get_experts):
+        try:
+            found["experts"] = get_experts()
+        except Exception as error:  # noqa: BLE001 - informational only
+            found["experts"] = f"unknown ({error})"
+    return found
+
+
+def run(config, dtype_name, args):
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = AutoModelForCausalLM.from_config(config)
+    model = model.to(DTYPES[dtype_name]).train()
+    params = sum(p.numel() for p in model.parameters())
+    try:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=args.betas, eps=args.eps,
+                                      weight_decay=args.weight_decay, fused=True)
+        fused = True
+    except (RuntimeError, TypeError):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=args.betas, eps=args.eps,
+                                      weight_decay=args.weight_decay)
+        fused = False
+    vocab = config.vocab_size
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    steps = args.warmup + args.steps
+    batches = torch.randint(0, vocab, (steps, args.batch, args.seq), device="cuda", generator=generator)
+    torch.cuda.reset_peak_memory_stats()
+    times, losses = [], []
+    for step in range(steps):
+        ids = batches[step]
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        if args.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+        losses.append(loss.item())
+    timed = times[args.warmup:]
+    seconds = statistics.median(timed)
+    result = {
+        "dtype": dtype_name,
+        "params": params,
+        "tokens_per_s": args.batch * args.seq / seconds,
+        "step_ms_median": seconds * 1000,
+        "step_ms": [round(t * 1000, 3) for t in times],
+        "warmup_steps": args.warmup,
+        "loss_first": losses[0],
+        "loss_last": losses[-1],
+        "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "fused_adamw": fused,
+        "implementations": implementations(model),
+    }
+    del model, optimizer, batches
+    torch.cuda.empty_cache()
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("config")
+    parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--seq", type=int, required=True)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--dtype", default="fp32", help="comma-separated: fp32, bf16")
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--betas", type=lambda s: tuple(float(x) for x in s.split(",")), default=(0.9, 0.95))
+    parser.add_argument("--weight-decay", type=float, default=0.1)
+    parser.add_argument("--eps", type=float, default=1e-8)
+    parser.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip; 0 = off")
+    parser.add_argument("--out", help="also write the JSON here, rewritten after every dtype (a timeout keeps what ran)")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    out = {
+        "peer": "hf-transformers",
+        "model_type": config.model_type,
+        "batch": args.batch,
+        "seq": args.seq,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "cuda": torch.version.cuda,
+        "device": torch.cuda.get_device_name(0),
+        "tf32": torch.backends.cuda.matmul.allow_tf32,
+        "runs": {},
+    }
+    for name in args.dtype.split(","):
+        try:
+            out["runs"][name] = run(config, name, args)
+        except Exception as error:  # noqa: BLE001 - report it and go on to the next dtype
+            out["runs"][name] = {"dtype": name, "error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
+            torch.cuda.empty_cache()
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(out, f)
+    json.dump(out, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
