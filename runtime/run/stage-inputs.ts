@@ -3,6 +3,7 @@
  * `from` names, and for an sft stage with `data = SAMPLE_STAGE`, that stage's JSONL turned into an
  * ordinary data block so the SFT data path reads it unchanged.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { AttrValue, GraphDocument, StagePlan } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
@@ -60,7 +61,14 @@ export function withSamples(document: GraphDocument, stage: StagePlan, specDir: 
   if (samplesStage === undefined) return document;
   const dep = completed(stage, samplesStage, 'trains on the samples of', done);
   if (dep.done.samples === null) throw new RuntimeError(`stage ${stage.name} trains on the samples of ${samplesStage}, which wrote no samples file`, `${samplesStage} must be a sample stage`);
-  const source = relative(specDir, join(dep.runDir, dep.done.samples)) || '.';
+  const file = join(dep.runDir, dep.done.samples);
+  if (existsSync(file) && readFileSync(file, 'utf8').trim() === '') {
+    throw new RuntimeError(
+      `stage ${stage.name} trains on the samples of ${samplesStage}, which kept none`,
+      `lower ${samplesStage}'s min_reward, raise its n, or train the policy it samples from longer; then rerun it with \`moe run SPEC ${samplesStage} --force\``,
+    );
+  }
+  const source = relative(specDir, file) || '.';
   const plan = document.plan;
   return {
     ...document,

@@ -47,7 +47,7 @@ export function trainingStage(document: GraphDocument, name?: string): TrainingS
     throw new RuntimeError(name === undefined ? 'the spec has no pretrain or sft stage' : `the spec has no stage ${name}; training stages: ${names}`);
   }
   if (plan.kind !== 'pretrain' && plan.kind !== 'sft') {
-    throw new RuntimeError(`stage ${plan.name} is a ${plan.kind} stage; \`moe train\` runs pretrain and sft stages`, 'GRPO, sampling and generation run with `moe run` (a later release)');
+    throw new RuntimeError(`stage ${plan.name} is a ${plan.kind} stage; \`moe train\` runs pretrain and sft stages`, `run it with \`moe run SPEC ${plan.name}\``);
   }
   if (!plan.model) throw new RuntimeError(`stage ${plan.name} has no model`);
   const hyper = plan.hyper;
@@ -55,6 +55,10 @@ export function trainingStage(document: GraphDocument, name?: string): TrainingS
   const tokenizerName = hyper.tokenizer;
   const data = typeof dataName === 'string' ? document.plan.data[dataName] : undefined;
   const tokenizer = typeof tokenizerName === 'string' ? document.plan.tokenizers[tokenizerName] : undefined;
+  const samplesOf = sub(hyper, 'data').stage;
+  if (!data && typeof samplesOf === 'string') {
+    throw new RuntimeError(`stage ${plan.name} trains on the samples of stage ${samplesOf}`, `run it with \`moe run SPEC ${plan.name}\`, which runs ${samplesOf} first`);
+  }
   if (!data) throw new RuntimeError(`stage ${plan.name} has no data block`);
   if (!tokenizer) throw new RuntimeError(`stage ${plan.name} has no tokenizer`);
   const checkpoint = sub(hyper, 'checkpoint');
