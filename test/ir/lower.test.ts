@@ -129,7 +129,7 @@ describe('the R1 recipe plan', () => {
   it('records stage dependencies and a pipeline order that respects them', () => {
     const reason = doc.plan.stages.find((s) => s.name === 'reason')!;
     expect(reason).toMatchObject({ kind: 'grpo', model: 'R1Tiny', from: { stage: 'cold' }, after: ['cold'] });
-    expect(reason.hyper).toMatchObject({ batch_prompts: 8, group: 8, clip: [0.2, 0.28], reward: 'r1', tokenizer: 'bytes' });
+    expect(reason.hyper).toMatchObject({ batch_prompts: 4, group: 8, clip: [0.2, 0.28], reward: 'r1', tokenizer: 'bytes' });
     expect(doc.plan.pipelines[0]!.order).toEqual(['base', 'cold', 'reason', 'rs', 'final', 'demo']);
     const final = doc.plan.stages.find((s) => s.name === 'final')!;
     expect(final).toMatchObject({ kind: 'sft', from: { stage: 'reason' }, after: ['reason', 'rs'], hyper: { data: { stage: 'rs' } } });
