@@ -12,9 +12,9 @@
  */
 import { tf } from '../tf.js';
 import { expectSequence, grouped, intAttr, mergeHeads, scaleAttr, splitHeadParts, splitHeads } from '../ops/attention-core.js';
+import { mlaProjections } from '../ops/attention-mla.js';
 import type { KernelArgs } from '../ops/kernel.js';
 import { projectT } from '../ops/linear.js';
-import { epsAttr, rmsnorm } from '../ops/rms-norm.js';
 import { applyRotary, parseRope } from '../ops/rope.js';
 import type { LayerCache, MlaCacheMode } from './cache.js';
 import { rowTables } from './rotary.js';
@@ -57,42 +57,27 @@ function perHead(x: tf.Tensor, w: tf.Tensor, transposeW: boolean): tf.Tensor {
   return tf.transpose(tf.reshape(out, [heads, batch, time, out.shape[2]!]), [1, 0, 2, 3]);
 }
 
-export function cachedMla({ inputs, params, attrs }: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
-  const x = inputs[0]!;
-  expectSequence(x, 'attention.mla');
-  const heads = intAttr(attrs, 'heads', 1);
-  const qRank = intAttr(attrs, 'q_rank', 0);
-  const kvRank = intAttr(attrs, 'kv_rank', 1);
-  const dn = intAttr(attrs, 'nope_dim', 1);
-  const dr = intAttr(attrs, 'rope_dim', 2);
-  const dv = intAttr(attrs, 'v_dim', 1);
-  const eps = epsAttr(attrs);
-  const scale = scaleAttr(attrs);
-  const [wkvA, kvNorm, wkvB, wo] = params.slice(-4) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-  const [batch, time] = x.shape as [number, number, number];
-
-  const queries = qRank > 0 ? projectT(rmsnorm(projectT(x, params[0]!), params[1]!, eps), params[2]!) : projectT(x, params[0]!);
-  const [qNope, qPe] = splitHeadParts(queries, heads, [dn, dr]) as [tf.Tensor, tf.Tensor];
-  const [latent, kPe] = tf.split(tf.reshape(projectT(x, wkvA), [batch * time, kvRank + dr]), [kvRank, dr], 1) as [tf.Tensor, tf.Tensor];
-  const c = rmsnorm(latent, kvNorm, eps);
-  const tables = rowTables(parseRope(attrs.rope), dr, step.positions);
-  const qRot = applyRotary(qPe, tables);
-  const kRot = applyRotary(tf.reshape(kPe, [batch, 1, time, dr]), tables);
+export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
+  const p = mlaProjections(args);
+  const [batch, time] = args.inputs[0]!.shape as [number, number, number];
+  const tables = rowTables(p.rope, p.ropeDim, step.positions);
+  const qRot = applyRotary(p.qPe, tables);
+  const kRot = applyRotary(p.kPe, tables);
 
   if (step.mlaCache === 'naive') {
     // HF's cache: every head's [k_nope; k_pe] and v, expanded from the latent
-    const kv = tf.reshape(projectT(c, wkvB), [batch, time, heads * (dn + dv)]);
-    const [kNope, v] = splitHeadParts(kv, heads, [dn, dv]) as [tf.Tensor, tf.Tensor];
-    const k = tf.concat([kNope, tf.tile(kRot, [1, heads, 1, 1])], 3);
+    const kv = tf.reshape(projectT(p.latent, p.wkvB), [batch, time, p.heads * (p.nopeDim + p.vDim)]);
+    const [kNope, v] = splitHeadParts(kv, p.heads, [p.nopeDim, p.vDim]) as [tf.Tensor, tf.Tensor];
+    const k = tf.concat([kNope, tf.tile(kRot, [1, p.heads, 1, 1])], 3);
     const [keys, values] = cache.append([k, v]) as [tf.Tensor, tf.Tensor];
-    const q = tf.concat([qNope, qRot], 3);
-    return projectT(mergeHeads(maskedAttention([[q, keys]], values, scale, step.mask)), wo);
+    const q = tf.concat([p.qNope, qRot], 3);
+    return projectT(mergeHeads(maskedAttention([[q, keys]], values, p.scale, step.mask)), p.wo);
   }
 
-  const [latents, ropeKeys] = cache.append([tf.reshape(c, [batch, 1, time, kvRank]), kRot]) as [tf.Tensor, tf.Tensor];
+  const [latents, ropeKeys] = cache.append([tf.reshape(p.latent, [batch, 1, time, p.kvRank]), kRot]) as [tf.Tensor, tf.Tensor];
   // kv_b [H·(dn + dv), R] → W_uk [H, dn, R] and W_uv [H, dv, R]
-  const [wUk, wUv] = tf.split(tf.reshape(wkvB, [heads, dn + dv, kvRank]), [dn, dv], 1) as [tf.Tensor, tf.Tensor];
-  const qLatent = perHead(qNope, wUk, false);
-  const oLatent = maskedAttention([[qLatent, latents], [qRot, ropeKeys]], latents, scale, step.mask);
-  return projectT(mergeHeads(perHead(oLatent, wUv, true)), wo);
+  const [wUk, wUv] = tf.split(tf.reshape(p.wkvB, [p.heads, p.nopeDim + p.vDim, p.kvRank]), [p.nopeDim, p.vDim], 1) as [tf.Tensor, tf.Tensor];
+  const qLatent = perHead(p.qNope, wUk, false);
+  const oLatent = maskedAttention([[qLatent, latents], [qRot, ropeKeys]], latents, p.scale, step.mask);
+  return projectT(mergeHeads(perHead(oLatent, wUv, true)), p.wo);
 }

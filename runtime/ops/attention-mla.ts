@@ -3,26 +3,44 @@
  * low-rank bottleneck; keys and values from a normalised latent c (kv_rank wide) expanded per head,
  * plus one rotary key k_pe shared by all heads. Computed in the expanded (non-absorbed) form; the
  * scores are ⟨q_nope, k_nope⟩ + ⟨q_pe, k_pe⟩, so k_pe is never broadcast to every head.
+ * `mlaProjections` is shared with cached decoding (runtime/infer/attention.ts).
  */
 import { tf } from '../tf.js';
-import type { Kernel } from './kernel.js';
+import type { Kernel, KernelArgs } from './kernel.js';
 import { causalAttention, expectSequence, intAttr, mergeHeads, scaleAttr, splitHeadParts } from './attention-core.js';
 import { projectT } from './linear.js';
 import { epsAttr, rmsnorm } from './rms-norm.js';
-import { applyRotary, parseRope, ropeTables } from './rope.js';
+import { applyRotary, parseRope, ropeTables, type RopeConfig } from './rope.js';
 
-export const attentionMla: Kernel = ({ inputs, params, attrs }) => {
+export interface MlaProjections {
+  readonly heads: number;
+  readonly kvRank: number;
+  readonly nopeDim: number;
+  readonly ropeDim: number;
+  readonly vDim: number;
+  readonly scale: number;
+  readonly rope: RopeConfig;
+  /** [B, H, T, nope] and [B, H, T, rope] (not yet rotated) */
+  readonly qNope: tf.Tensor;
+  readonly qPe: tf.Tensor;
+  /** the normalised latent c [B·T, kv_rank] and the rotary key input [B, 1, T, rope] (not yet rotated) */
+  readonly latent: tf.Tensor;
+  readonly kPe: tf.Tensor;
+  /** kv_b [H·(nope + v), kv_rank] and o [D, H·v] */
+  readonly wkvB: tf.Tensor;
+  readonly wo: tf.Tensor;
+}
+
+/** Everything of MLA that depends only on the new tokens: the attributes, queries, latent and k_pe. */
+export function mlaProjections({ inputs, params, attrs }: KernelArgs): MlaProjections {
   const x = inputs[0]!;
   expectSequence(x, 'attention.mla');
   const heads = intAttr(attrs, 'heads', 1);
   const qRank = intAttr(attrs, 'q_rank', 0);
   const kvRank = intAttr(attrs, 'kv_rank', 1);
-  const dn = intAttr(attrs, 'nope_dim', 1);
-  const dr = intAttr(attrs, 'rope_dim', 2);
-  const dv = intAttr(attrs, 'v_dim', 1);
+  const nopeDim = intAttr(attrs, 'nope_dim', 1);
+  const ropeDim = intAttr(attrs, 'rope_dim', 2);
   const eps = epsAttr(attrs);
-  const scale = scaleAttr(attrs);
-  const config = parseRope(attrs.rope);
   const expected = qRank > 0 ? 7 : 5;
   if (params.length !== expected) throw new Error(`attention.mla with q_rank ${qRank} takes ${expected} parameters, found ${params.length}`);
   // the parameter order of compiler/lower/model.ts: the query part, then kv_a, kv_a norm, kv_b, o
@@ -30,15 +48,33 @@ export const attentionMla: Kernel = ({ inputs, params, attrs }) => {
   const [batch, time] = x.shape as [number, number, number];
 
   const queries = qRank > 0 ? projectT(rmsnorm(projectT(x, params[0]!), params[1]!, eps), params[2]!) : projectT(x, params[0]!);
-  const [qNope, qPe] = splitHeadParts(queries, heads, [dn, dr]) as [tf.Tensor, tf.Tensor];
-
+  const [qNope, qPe] = splitHeadParts(queries, heads, [nopeDim, ropeDim]) as [tf.Tensor, tf.Tensor];
   // [B·T, R + dr] → the latent c and the (single-head) rotary key input, split on a 2-D view
-  const [latent, kPe] = tf.split(tf.reshape(projectT(x, wkvA), [batch * time, kvRank + dr]), [kvRank, dr], 1) as [tf.Tensor, tf.Tensor];
-  const kv = tf.reshape(projectT(rmsnorm(latent, kvNorm, eps), wkvB), [batch, time, heads * (dn + dv)]);
-  const [kNope, v] = splitHeadParts(kv, heads, [dn, dv]) as [tf.Tensor, tf.Tensor];
+  const [latent, kPe] = tf.split(tf.reshape(projectT(x, wkvA), [batch * time, kvRank + ropeDim]), [kvRank, ropeDim], 1) as [tf.Tensor, tf.Tensor];
+  return {
+    heads,
+    kvRank,
+    nopeDim,
+    ropeDim,
+    vDim: intAttr(attrs, 'v_dim', 1),
+    scale: scaleAttr(attrs),
+    rope: parseRope(attrs.rope),
+    qNope,
+    qPe,
+    latent: rmsnorm(latent, kvNorm, eps),
+    kPe: tf.reshape(kPe, [batch, 1, time, ropeDim]),
+    wkvB,
+    wo,
+  };
+}
 
-  const tables = ropeTables(config, dr, time);
-  const qRot = applyRotary(qPe, tables);
-  const kRot = applyRotary(tf.reshape(kPe, [batch, 1, time, dr]), tables);
-  return [projectT(mergeHeads(causalAttention([[qNope, kNope], [qRot, kRot]], v, scale)), wo)];
+export const attentionMla: Kernel = (args) => {
+  const p = mlaProjections(args);
+  const [batch, time] = args.inputs[0]!.shape as [number, number, number];
+  const kv = tf.reshape(projectT(p.latent, p.wkvB), [batch, time, p.heads * (p.nopeDim + p.vDim)]);
+  const [kNope, v] = splitHeadParts(kv, p.heads, [p.nopeDim, p.vDim]) as [tf.Tensor, tf.Tensor];
+  const tables = ropeTables(p.rope, p.ropeDim, time);
+  const qRot = applyRotary(p.qPe, tables);
+  const kRot = applyRotary(p.kPe, tables);
+  return [projectT(mergeHeads(causalAttention([[p.qNope, kNope], [qRot, kRot]], v, p.scale)), p.wo)];
 };
