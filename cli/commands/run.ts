@@ -1,18 +1,14 @@
 /** `moe run SPEC [TARGET] [--backend B] [--out DIR] [--force] [--steps N]` */
-import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { nodeHost } from '../../compiler/bind/node-host.js';
-import { checkFile } from '../../compiler/check/index.js';
-import { renderText } from '../../compiler/diagnostics/render.js';
-import { lowerSpec } from '../../compiler/lower/index.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { runPipeline, type PipelineReport, type StageReport } from '../../runtime/run/pipeline.js';
 import { formatDuration } from '../../runtime/run/progress.js';
 import type { StageRunners } from '../../runtime/run/runners.js';
 import { selectStages } from '../../runtime/run/targets.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, type CliIo } from '../io.js';
 import { parseBackend } from './logits.js';
+import { specDocument } from './spec-document.js';
 
 export interface RunCliOptions {
   readonly backend?: string;
@@ -26,14 +22,9 @@ export interface RunCliOptions {
  * replaces stage runners (tests inject a fake sample stage through it).
  */
 export async function runRun(spec: string, target: string | undefined, options: RunCliOptions, io: CliIo, runners?: StageRunners): Promise<number> {
-  const path = resolve(io.cwd, spec);
-  if (!existsSync(path)) throw new UsageError(`no such file: ${spec}`);
-  const steps = options.steps === undefined ? undefined : Number(options.steps);
-  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new UsageError(`--steps takes a whole number ≥ 1, found \`${options.steps}\``);
-  const checked = checkFile(path, nodeHost);
-  for (const d of checked.diagnostics) io.stderr(`${renderText(d, checked.program.sources, { color: io.color, cwd: io.cwd })}\n\n`);
-  if (checked.errorCount > 0) return EXIT.specErrors;
-  const document = lowerSpec(checked, io.cwd);
+  const input = specDocument(spec, options.steps, io);
+  if (typeof input === 'number') return input;
+  const { path, document, steps } = input;
   try {
     selectStages(document.plan, path, target);
   } catch (error) {

@@ -1,11 +1,6 @@
 /** `moe train SPEC [--stage NAME] [--backend B] [--steps N] [--out DIR] [--resume] [--skip-nonfinite]` */
-import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { nodeHost } from '../../compiler/bind/node-host.js';
-import { checkFile } from '../../compiler/check/index.js';
-import { renderText } from '../../compiler/diagnostics/render.js';
 import type { GraphDocument } from '../../compiler/ir/types.js';
-import { lowerSpec } from '../../compiler/lower/index.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { readCheckpoint } from '../../runtime/io/checkpoint.js';
@@ -13,8 +8,9 @@ import { ParamStore } from '../../runtime/model/params.js';
 import { checkpointDir, checkpointSteps } from '../../runtime/run/checkpoints.js';
 import { trainingStage } from '../../runtime/run/stage.js';
 import { train } from '../../runtime/run/train.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, type CliIo } from '../io.js';
 import { parseBackend } from './logits.js';
+import { specDocument } from './spec-document.js';
 
 export interface TrainCliOptions {
   readonly stage?: string;
@@ -49,14 +45,9 @@ function startingWeights(document: GraphDocument, stageName: string, cwd: string
 }
 
 export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo): Promise<number> {
-  const path = resolve(io.cwd, spec);
-  if (!existsSync(path)) throw new UsageError(`no such file: ${spec}`);
-  const steps = options.steps === undefined ? undefined : Number(options.steps);
-  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new UsageError(`--steps takes a whole number ≥ 1, found \`${options.steps}\``);
-  const checked = checkFile(path, nodeHost);
-  for (const d of checked.diagnostics) io.stderr(`${renderText(d, checked.program.sources, { color: io.color, cwd: io.cwd })}\n\n`);
-  if (checked.errorCount > 0) return EXIT.specErrors;
-  const document = lowerSpec(checked, io.cwd);
+  const input = specDocument(spec, options.steps, io);
+  if (typeof input === 'number') return input;
+  const { path, document, steps } = input;
   const stage = trainingStage(document, options.stage);
   const backend = await selectBackend(parseBackend(options.backend));
   io.stderr(`training ${stage.plan.name} (${stage.plan.kind}, model ${stage.model.name}) on ${backend.name}: ${backend.reason}\n`);

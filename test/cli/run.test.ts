@@ -1,13 +1,15 @@
 /**
  * `moe run` as a user runs it: the summary table, skipping on a second run, exit 2 with the
- * stage's message when a stage fails (here: a kind this build cannot run), usage errors for
- * targets that name nothing.
+ * stage's message when a stage fails, the real sample, GRPO and generate stages on a micro spec,
+ * usage errors for targets that name nothing.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runRun } from '../../cli/commands/run.js';
+import { RuntimeError } from '../../runtime/errors.js';
+import { readMetrics } from '../../runtime/run/metrics.js';
 import type { StageRunner } from '../../runtime/run/stage-runner.js';
 import { runCli } from '../helpers.js';
 import { PIPELINE_SPEC } from '../runtime/run/pipeline-spec.js';
@@ -37,29 +39,47 @@ describe('moe run', () => {
     expect(row(second.stdout, 'cold')).toMatch(/^cold +sft +skipped/);
   });
 
-  it('stops at a stage this build cannot run: exit 2, its message, the completed stages kept', { timeout: 120_000 }, async () => {
+  it('stops at a failing stage: exit 2, its message, the completed stages kept; then resumes there', { timeout: 120_000 }, async () => {
     const dir = tempSpec();
-    const failed = await runCli(['run', 'spec.moe', 'full', '--backend', 'cpu', '--steps', '1'], dir);
-    expect(failed.code).toBe(2);
-    expect(failed.stderr).toMatch(/^error: stage rs failed: sample stages are not available in this build/m);
-    expect(row(failed.stdout, 'cold')).toMatch(/ ran /);
-    expect(row(failed.stdout, 'rs')).toMatch(/^rs +sample +failed/);
-    expect(row(failed.stdout, 'final')).toMatch(/^final +sft +not run/);
-
-    // with a sample runner plugged in, the run continues where it stopped
-    const fake: StageRunner = (ctx) => {
-      const file = join(ctx.runDir, 'samples.jsonl');
-      writeFileSync(file, `${JSON.stringify({ prompt: 'What is 1+1?', completion: '<answer>2</answer>', reward: 1 })}\n`.repeat(8));
-      return Promise.resolve({ samples: file, summary: ['8 kept', 'mean reward 1.00'] });
-    };
+    const broken: StageRunner = () => Promise.reject(new RuntimeError('the sampler broke', 'fix it'));
     let stdout = '';
-    const io = { stdout: (t: string) => (stdout += t), stderr: () => undefined, cwd: dir, color: false };
-    expect(await runRun('spec.moe', 'full', { backend: 'cpu', steps: '1' }, io, { sample: fake })).toBe(0);
-    expect(row(stdout, 'cold')).toMatch(/ skipped /);
-    expect(row(stdout, 'rs')).toMatch(/^rs +sample +ran +\d+s +runs\/rs\/samples\.jsonl +8 kept$/);
-    // further summary lines sit under the summary column
-    expect(stdout).toMatch(/\n {20,}mean reward 1\.00\n/);
-    expect(row(stdout, 'final')).toMatch(/^final +sft +ran +\d+s +runs\/final\/checkpoint-1 +1 steps/);
+    let stderr = '';
+    const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), cwd: dir, color: false };
+    expect(await runRun('spec.moe', 'full', { backend: 'cpu', steps: '1' }, io, { sample: broken })).toBe(2);
+    expect(stderr).toMatch(/^error: stage rs failed: the sampler broke\nhelp: fix it/m);
+    expect(row(stdout, 'cold')).toMatch(/ ran /);
+    expect(row(stdout, 'rs')).toMatch(/^rs +sample +failed/);
+    expect(row(stdout, 'final')).toMatch(/^final +sft +not run/);
+
+    // the real sample stage: 20 prompts × 2 completions, the best of each kept (min_reward 0)
+    const resumed = await runCli(['run', 'spec.moe', 'full', '--backend', 'cpu', '--steps', '1'], dir);
+    expect(resumed.stderr).not.toMatch(/^error/m);
+    expect(resumed.code).toBe(0);
+    expect(row(resumed.stdout, 'cold')).toMatch(/ skipped /);
+    expect(row(resumed.stdout, 'rs')).toMatch(/^rs +sample +ran +\d+s +runs\/rs\/samples\.jsonl +20 prompts × 2: mean reward \d\.\d{3}, kept 20 \(best, reward ≥ 0\)$/);
+    const kept = readFileSync(join(dir, 'runs', 'rs', 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(kept).toHaveLength(20);
+    expect(kept.every((k) => typeof k.prompt === 'string' && typeof k.completion === 'string' && typeof k.reward === 'number' && typeof k.answer === 'string')).toBe(true);
+    expect(row(resumed.stdout, 'final')).toMatch(/^final +sft +ran +\d+s +runs\/final\/checkpoint-1 +1 steps/);
+  });
+
+  it('runs GRPO and a generation from its policy, logging every reward component', { timeout: 120_000 }, async () => {
+    const dir = tempSpec();
+    const r = await runCli(['run', 'spec.moe', 'reinforce', '--backend', 'cpu'], dir);
+    expect(r.stderr).not.toMatch(/^error/m);
+    expect(r.code).toBe(0);
+    expect(row(r.stdout, 'rl')).toMatch(/^rl +grpo +ran +\d+s +runs\/rl\/checkpoint-2 +2 steps, mean reward \d\.\d{3} \(first fifth\) → \d\.\d{3} \(last fifth\)$/);
+    expect(row(r.stdout, 'demo')).toMatch(/^demo +generate +ran +\d+s +runs\/demo\/generations\.jsonl +"What is 1\+1\?" → ".*"$/);
+    const metrics = readMetrics(join(dir, 'runs', 'rl'));
+    expect(metrics.map((m) => m.step)).toEqual([1, 2]);
+    for (const m of metrics) {
+      for (const key of ['loss', 'reward', 'kl', 'clip_fraction', 'entropy', 'completion_length', 'grad_norm']) expect(Number.isFinite(m[key])).toBe(true);
+      expect(Object.keys(m.components as object)).toEqual(['accuracy']);
+    }
+    // the first update starts at the rollout policy: ratio 1, KL to the reference 0
+    expect(metrics[0]!.kl).toBeLessThan(1e-5);
+    const [generation] = readFileSync(join(dir, 'runs', 'demo', 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ids: number[]; finish: string });
+    expect(generation!.ids.length).toBeGreaterThan(0);
   });
 
   it('refuses targets that name nothing and a spec whose default pipeline is ambiguous', async () => {
@@ -69,7 +89,7 @@ describe('moe run', () => {
     expect(unknown.stderr).toMatch(/^error: the spec has no pipeline or stage `cld`\nhelp: .*`cold`/);
     const ambiguous = await runCli(['run', 'spec.moe'], dir);
     expect(ambiguous.code).toBe(2);
-    expect(ambiguous.stderr).toMatch(/the spec has 2 pipelines and none is the default: warm, full/);
+    expect(ambiguous.stderr).toMatch(/the spec has 3 pipelines and none is the default: warm, full, reinforce/);
     const steps = await runCli(['run', 'spec.moe', '--steps', '0'], dir);
     expect(steps.code).toBe(2);
     expect(steps.stderr).toMatch(/--steps takes a whole number/);
