@@ -22,15 +22,19 @@
 # weights and optimizer state, is not what is measured).
 #
 # BENCH_ONLY="r1-tiny" runs only the named specs.
-# Output under $OUT (or /tmp/moe-bench): results/DATE-h100.json, logs/ (each part's stdout/stderr).
+# Output: $OUT/results/DATE-h100.json and $OUT/logs.tar.gz (each part's stdout/stderr); without $OUT,
+# under /tmp/moe-bench.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-out=${OUT:-/tmp/moe-bench}
+# scratch (logs, compiled configs, run folders) apart from what comes back: the device returns only a
+# few files from $OUT, so $OUT gets the results JSON and one tarball of the logs
+out=${BENCH_WORK:-/tmp/moe-bench}
 logs=$out/logs
-mkdir -p "$logs" "$out/results"
+dest=${OUT:-$out}
+mkdir -p "$logs" "$dest/results"
 date=$(date -u +%F)
-result=${1:-$out/results/$date-h100.json}
+result=${1:-$dest/results/$date-h100.json}
 budget=${BENCH_BUDGET_S:-480}
 started=$(date +%s)
 export NODE_OPTIONS=${NODE_OPTIONS:---max-old-space-size=16384}
@@ -40,6 +44,12 @@ left() { echo $((budget - ($(date +%s) - started))); }
 # cap LIMIT: the part's own limit, or what is left of the budget if that is less
 cap() { local l; l=$(left); echo $(($1 < l - 5 ? $1 : l - 5)); }
 collect() { python3 "$out/collect.py" "$@" || echo "collect $* failed" >&2; }
+# the logs, long ones cut to their last 200 kB, as $dest/logs.tar.gz (rewritten after every spec)
+pack_logs() {
+  local f
+  for f in "$logs"/*; do [[ -f $f && $(stat -c %s "$f") -gt 200000 ]] && tail -c 200000 "$f" > "$f.tail" && mv "$f.tail" "$f"; done
+  tar -czf "$dest/logs.tar.gz" -C "$out" logs
+}
 
 # run_until NAME LIMIT FILE PATTERN -- COMMAND…: COMMAND in the background (stdout → logs/NAME.out,
 # stderr → logs/NAME.err); stopped once FILE has a line matching PATTERN (its figure is out) or at
@@ -319,9 +329,9 @@ for row in "${SPECS[@]}"; do
       node dist/bench/run.js decode "$spec" "$new" webgpu
     collect ours-decode "$name" "$status"
   else collect skip "$name" ours-decode; fi
+  pack_logs
 done
 
 collect table
-# keep what comes back small: long logs are cut to their last 200 kB
-for f in "$logs"/*; do [[ $(stat -c %s "$f") -gt 200000 ]] && tail -c 200000 "$f" > "$f.tail" && mv "$f.tail" "$f"; done
-echo "total $(($(date +%s) - started)) s; results: $result"
+pack_logs
+echo "total $(($(date +%s) - started)) s; results: $result, logs: $dest/logs.tar.gz"

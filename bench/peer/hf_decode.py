@@ -26,18 +26,13 @@ import time
 
 import torch
 import transformers
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoModelForCausalLM
+
+from hf_train import describe, load_config  # the same config reading (this folder is on sys.path)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def load_config(path):
-    with open(path) as f:
-        raw = json.load(f)
-    for key in ("torch_dtype", "dtype", "architectures"):
-        raw.pop(key, None)
-    model_type = raw.pop("model_type")
-    return AutoConfig.for_model(model_type, **raw)
 
 
 def timed_generate(model, ids, new_tokens, repeats):
@@ -54,6 +49,14 @@ def timed_generate(model, ids, new_tokens, repeats):
     return statistics.median(times), times, made
 
 
+def experts_of(model):
+    get_experts = getattr(model, "get_experts_implementation", None)
+    try:
+        return get_experts() if callable(get_experts) else None
+    except Exception as error:  # noqa: BLE001 - informational only
+        return f"unknown ({error})"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("config")
@@ -64,7 +67,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", help="also write the JSON here, rewritten after every batch size")
     args = parser.parse_args()
-    config = load_config(args.config)
+    config, converted = load_config(args.config)
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = AutoModelForCausalLM.from_config(config)
@@ -84,25 +87,35 @@ def main():
         "transformers": transformers.__version__,
         "device": torch.cuda.get_device_name(0),
         "attention": getattr(model.config, "_attn_implementation", None),
+        "converted_config_fields": converted,
         "runs": {},
     }
     generator = torch.Generator(device="cuda").manual_seed(0)
+    def measure(batch):
+        ids = torch.randint(0, config.vocab_size, (batch, args.prompt), device="cuda", generator=generator)
+        timed_generate(model, ids, 2, 1)  # warm-up: kernels, cuBLAS handles, allocator
+        one, one_all, _ = timed_generate(model, ids, 1, args.repeats)
+        many, many_all, made = timed_generate(model, ids, args.new, args.repeats)
+        return {
+            "batch": batch,
+            "decode_tokens_per_s": batch * (args.new - 1) / (many - one),
+            "prefill_tokens_per_s": batch * args.prompt / one,
+            "t_new1_s": one_all,
+            "t_newN_s": many_all,
+            "new_tokens_made": made,
+            "experts": experts_of(model),
+        }
+
     for batch in (int(b) for b in args.batches.split(",")):
         try:
-            ids = torch.randint(0, config.vocab_size, (batch, args.prompt), device="cuda", generator=generator)
-            timed_generate(model, ids, 2, 1)  # warm-up: kernels, cuBLAS handles, allocator
-            one, one_all, _ = timed_generate(model, ids, 1, args.repeats)
-            many, many_all, made = timed_generate(model, ids, args.new, args.repeats)
-            out["runs"][str(batch)] = {
-                "batch": batch,
-                "decode_tokens_per_s": batch * (args.new - 1) / (many - one),
-                "prefill_tokens_per_s": batch * args.prompt / one,
-                "t_new1_s": one_all,
-                "t_newN_s": many_all,
-                "new_tokens_made": made,
-            }
-        except Exception as error:  # noqa: BLE001 - report it and go on to the next batch size
-            out["runs"][str(batch)] = {"batch": batch, "error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
+            out["runs"][str(batch)] = measure(batch)
+        except Exception as error:  # noqa: BLE001 - report it, try the eager experts loop, go on
+            first = describe(error)
+            try:
+                model.set_experts_implementation("eager")
+                out["runs"][str(batch)] = {**measure(batch), "default_experts_failed": first}
+            except Exception as again:  # noqa: BLE001 - report both and go on to the next batch size
+                out["runs"][str(batch)] = {"batch": batch, "error": first, "error_with_eager_experts": describe(again)}
         if args.out:
             with open(args.out, "w") as f:
                 json.dump(out, f)

@@ -12,11 +12,13 @@ figure is the median over the steps after the warm-up. One JSON object on stdout
   fp32  float32 weights, optimizer state and math; TF32 off (torch's default), as our fp32 trainer
   bf16  bfloat16 weights and optimizer state (the model cast with .to(bfloat16)): the fastest plain
         HF set-up, an upper bound for what mixed precision would give
-A dtype that fails (out of memory, an unsupported kernel) reports its error and the others still run;
+A dtype that fails (out of memory, an unsupported kernel) is tried again with the eager experts loop,
+then reports its error(s), and the others still run;
 --out FILE keeps the finished dtypes when a timeout kills the script.
 """
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -29,13 +31,28 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def load_config(path):
+    """The HF config of our config.json. Our JSON writes 1.0 as 1 (JavaScript has one number type),
+    and transformers 5's strict config fields reject an int for a float field: such a field is
+    converted and the config built again."""
     with open(path) as f:
         raw = json.load(f)
     # our config says bfloat16 (the dtype of an exported checkpoint); the benchmark chooses the dtype
     for key in ("torch_dtype", "dtype", "architectures"):
         raw.pop(key, None)
     model_type = raw.pop("model_type")
-    return AutoConfig.for_model(model_type, **raw)
+    converted = []
+    for _ in range(len(raw) + 1):
+        try:
+            return AutoConfig.for_model(model_type, **raw), converted
+        except Exception as error:  # noqa: BLE001 - huggingface_hub's StrictDataclassFieldValidationError
+            text = str(error)
+            field = re.search(r"field '(\w+)'", text)
+            wanted = re.search(r"expected (\w+), got (\w+)", text)
+            if not field or not wanted or field[1] not in raw or wanted[1] not in ("float", "int"):
+                raise
+            raw[field[1]] = float(raw[field[1]]) if wanted[1] == "float" else int(raw[field[1]])
+            converted.append(field[1])
+    raise RuntimeError("config fields kept failing validation")
 
 
 def implementations(model):
@@ -50,11 +67,13 @@ def implementations(model):
     return found
 
 
-def run(config, dtype_name, args):
+def run(config, dtype_name, args, experts=None):
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = AutoModelForCausalLM.from_config(config)
     model = model.to(DTYPES[dtype_name]).train()
+    if experts is not None:
+        model.set_experts_implementation(experts)
     params = sum(p.numel() for p in model.parameters())
     try:
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=args.betas, eps=args.eps,
@@ -103,6 +122,11 @@ def run(config, dtype_name, args):
     return result
 
 
+def describe(error):
+    lines = [l for l in str(error).splitlines() if l.strip()]
+    return f"{type(error).__name__}: {' | '.join(lines[:3])[:400]}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("config")
@@ -118,7 +142,7 @@ def main():
     parser.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip; 0 = off")
     parser.add_argument("--out", help="also write the JSON here, rewritten after every dtype (a timeout keeps what ran)")
     args = parser.parse_args()
-    config = load_config(args.config)
+    config, converted = load_config(args.config)
     out = {
         "peer": "hf-transformers",
         "model_type": config.model_type,
@@ -131,12 +155,19 @@ def main():
         "tf32": torch.backends.cuda.matmul.allow_tf32,
         "runs": {},
     }
+    out["converted_config_fields"] = converted
     for name in args.dtype.split(","):
         try:
             out["runs"][name] = run(config, name, args)
-        except Exception as error:  # noqa: BLE001 - report it and go on to the next dtype
-            out["runs"][name] = {"dtype": name, "error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
+        except Exception as error:  # noqa: BLE001 - report it, try the eager experts loop, go on
+            first = describe(error)
             torch.cuda.empty_cache()
+            try:
+                out["runs"][name] = run(config, name, args, experts="eager")
+                out["runs"][name]["default_experts_failed"] = first
+            except Exception as again:  # noqa: BLE001 - report both and go on to the next dtype
+                out["runs"][name] = {"dtype": name, "error": first, "error_with_eager_experts": describe(again)}
+                torch.cuda.empty_cache()
         if args.out:
             with open(args.out, "w") as f:
                 json.dump(out, f)
