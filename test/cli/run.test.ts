@@ -14,9 +14,20 @@ import type { StageRunner } from '../../runtime/run/stage-runner.js';
 import { runCli } from '../helpers.js';
 import { PIPELINE_SPEC } from '../runtime/run/pipeline-spec.js';
 
-function tempSpec(): string {
+// the micro pipeline spec plus GRPO from `cold` and a generation from the GRPO policy
+const RL_SPEC = `${PIPELINE_SPEC}
+grpo rl {
+  from = cold, prompts = questions, reward = exact
+  group = 2, batch = 2 prompts, steps = 2, max_new_tokens = 8
+  optimizer adamw { lr = 1e-3 }
+}
+generate demo { from = rl, prompt = "What is 1+1?", max_new_tokens = 8 }
+pipeline reinforce { base -> cold -> rl -> demo }
+`;
+
+function tempSpec(text = PIPELINE_SPEC): string {
   const dir = mkdtempSync(join(tmpdir(), 'moe-run-cli-'));
-  writeFileSync(join(dir, 'spec.moe'), PIPELINE_SPEC);
+  writeFileSync(join(dir, 'spec.moe'), text);
   return dir;
 }
 
@@ -64,7 +75,7 @@ describe('moe run', () => {
   });
 
   it('runs GRPO and a generation from its policy, logging every reward component', { timeout: 120_000 }, async () => {
-    const dir = tempSpec();
+    const dir = tempSpec(RL_SPEC);
     const r = await runCli(['run', 'spec.moe', 'reinforce', '--backend', 'cpu'], dir);
     expect(r.stderr).not.toMatch(/^error/m);
     expect(r.code).toBe(0);
@@ -89,7 +100,7 @@ describe('moe run', () => {
     expect(unknown.stderr).toMatch(/^error: the spec has no pipeline or stage `cld`\nhelp: .*`cold`/);
     const ambiguous = await runCli(['run', 'spec.moe'], dir);
     expect(ambiguous.code).toBe(2);
-    expect(ambiguous.stderr).toMatch(/the spec has 3 pipelines and none is the default: warm, full, reinforce/);
+    expect(ambiguous.stderr).toMatch(/the spec has 2 pipelines and none is the default: warm, full/);
     const steps = await runCli(['run', 'spec.moe', '--steps', '0'], dir);
     expect(steps.code).toBe(2);
     expect(steps.stderr).toMatch(/--steps takes a whole number/);

@@ -1,7 +1,6 @@
 /**
  * A micro spec for the `moe run` tests: pretrain → sft → sample → sft on the samples, small enough
- * to train in seconds on the cpu backend, with a two-stage and two four-stage pipelines (one with
- * GRPO and a generation).
+ * to train in seconds on the cpu backend, with a two-stage and a four-stage pipeline.
  */
 export const PIPELINE_SPEC = `model Mini {
   vocab = 260, dim = 16, layers = 2, context = 64
@@ -37,13 +36,6 @@ sft final {
   seq_len = 64, batch = 4 sequences, epochs = 1
   eval { every = 1000 steps, batches = 1 }
 }
-grpo rl {
-  from = cold, prompts = questions, reward = exact
-  group = 2, batch = 2 prompts, steps = 2, max_new_tokens = 8
-  optimizer adamw { lr = 1e-3 }
-}
-generate demo { from = rl, prompt = "What is 1+1?", max_new_tokens = 8 }
 pipeline warm { base -> cold }
 pipeline full { base -> cold -> rs -> final }
-pipeline reinforce { base -> cold -> rl -> demo }
 `;
