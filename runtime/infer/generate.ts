@@ -18,7 +18,8 @@ export interface Completion {
   readonly ids: number[];
   /**
    * log π(id | prefix) of each new id under the policy at the sampling temperature (1 when greedy),
-   * before top-k/top-p/min-p: the "old" log-probabilities GRPO's ratio starts from
+   * over the whole vocabulary, before top-k/top-p/min-p and the vocab limit: the "old"
+   * log-probabilities GRPO's ratio starts from, the same distribution the trainer differentiates
    */
   readonly logprobs: number[];
   readonly finish: FinishReason;
@@ -132,11 +133,12 @@ async function generateBatch(
         else stats.decodeMs += elapsed;
       }
       const next = active.map((row, b) => {
-        const scores = values.subarray(b * vocab, b * vocab + Math.min(vocab, options.vocabLimit ?? vocab));
+        const full = values.subarray(b * vocab, (b + 1) * vocab);
+        const scores = full.subarray(0, Math.min(vocab, options.vocabLimit ?? vocab));
         if (!scores.every(Number.isFinite)) throw new RuntimeError(`the logits of prompt ${row.index} are NaN or infinite after ${row.ids.length} new tokens`, 'the checkpoint may have diverged');
         const id = pickToken(scores, row.seen, options.sampling, row.random);
         row.ids.push(id);
-        row.logprobs.push(logProbability(scores, id, options.sampling.temperature || 1));
+        row.logprobs.push(logProbability(full, id, options.sampling.temperature || 1));
         row.seen.add(id);
         options.onToken?.(row.index, id);
         row.finish = finishOf(row, id, eos, options);
