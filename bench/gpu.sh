@@ -44,10 +44,15 @@ left() { echo $((budget - ($(date +%s) - started))); }
 # cap LIMIT: the part's own limit, or what is left of the budget if that is less
 cap() { local l; l=$(left); echo $(($1 < l - 5 ? $1 : l - 5)); }
 collect() { python3 "$out/collect.py" "$@" || echo "collect $* failed" >&2; }
-# the logs, long ones cut to their last 200 kB, as $dest/logs.tar.gz (rewritten after every spec)
+# the logs as $dest/logs.tar.gz (rewritten after every spec); a long one keeps its first and last
+# 100 kB (the first Dawn error says what went wrong, the last lines how it ended)
 pack_logs() {
   local f
-  for f in "$logs"/*; do [[ -f $f && $(stat -c %s "$f") -gt 200000 ]] && tail -c 200000 "$f" > "$f.tail" && mv "$f.tail" "$f"; done
+  for f in "$logs"/*; do
+    if [[ -f $f && $(stat -c %s "$f") -gt 200000 ]]; then
+      { head -c 100000 "$f"; printf '\n[… cut …]\n'; tail -c 100000 "$f"; } > "$f.cut" && mv "$f.cut" "$f"
+    fi
+  done
   tar -czf "$dest/logs.tar.gz" -C "$out" logs
 }
 
@@ -125,16 +130,19 @@ def tail(file, lines=6):
     except OSError:
         return []
 
-def dawn_errors(file):
-    """Dawn/WebGPU validation or device errors printed on stderr: the count and the first few."""
+def dawn_errors(stem):
+    """Dawn/WebGPU validation or device errors in a part's logs (Dawn prints them on stdout, tfjs on
+    stderr): the count and the first few, each with the line after it (the object it is about)."""
     found = []
-    try:
-        with open(file, errors="replace") as f:
-            for line in f:
-                if re.search(r"validation|dawn|gpu.*error|error.*(wgsl|shader|pipeline|bind ?group|buffer)", line, re.I):
-                    found.append(line.rstrip()[:400])
-    except OSError:
-        pass
+    for file in (f"{stem}.out", f"{stem}.err"):
+        try:
+            with open(file, errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for i, line in enumerate(lines):
+            if re.search(r"^validation:|^device lost|uncaptured|dawn.*error|error.*(wgsl|shader|pipeline|bind ?group|buffer)|invalid buffer", line, re.I):
+                found.append(" / ".join(l.strip()[:300] for l in lines[i:i + 3]))
     return {"count": len(found), "first": found[:5]}
 
 cmd, *args = sys.argv[1:]
@@ -153,7 +161,8 @@ elif cmd == "shapes":
     entry.update({"spec": spec_path, "model": stage["model"], "stage": stage["name"], "batch": h["batch_sequences"], "seq": h["seq_len"],
                   "optimizer": opt, "clip_grad": h.get("clip_grad", 1)})
     model = next(m for m in g["models"] if m["name"] == stage["model"])
-    entry["params_ours"] = sum(math.prod(p["shape"]) for p in model["params"])
+    # an expert parameter is one entry with `stack` copies; MTP modules included
+    entry["params_ours"] = sum(math.prod(p["shape"]) * p.get("stack", 1) for p in model["params"])
     # the values the shell passes on to the HF trainer
     print(h["batch_sequences"], h["seq_len"], opt.get("lr", 3e-4), ",".join(str(b) for b in opt.get("betas", [0.9, 0.95])),
           opt.get("weight_decay", 0.1), opt.get("eps", 1e-8), h.get("clip_grad", 1))
@@ -170,7 +179,10 @@ elif cmd == "ours-train":
     entry = {"backend": "webgpu", "status": status, "steps_logged": len(steps), "skipped_steps": int(skip),
              "tokens_per_s_by_step": [round(r["tokens_per_s"], 1) for r in steps],
              "loss_by_step": [round(r["loss"], 4) for r in steps],
-             "dawn_errors": dawn_errors(f"{logs}/{name}.ours-train.err")}
+             "dawn_errors": dawn_errors(f"{logs}/{name}.ours-train")}
+    losses = [r["loss"] for r in steps]
+    # dropped GPU work shows as Dawn errors and a loss of exactly 0: such a step time is not a training step
+    entry["valid"] = entry["dawn_errors"]["count"] == 0 and bool(losses) and all(math.isfinite(l) and l > 0 for l in losses)
     if timed:
         entry["tokens_per_s"] = statistics.median(timed)
     else:
@@ -179,7 +191,8 @@ elif cmd == "ours-train":
 elif cmd == "ours-decode":
     name, status = args
     number = r"([0-9.eE+-]+|NaN|Infinity)"
-    entry = {"backend": "webgpu", "status": status, "dawn_errors": dawn_errors(f"{logs}/{name}.ours-decode.err")}
+    entry = {"backend": "webgpu", "status": status, "dawn_errors": dawn_errors(f"{logs}/{name}.ours-decode")}
+    entry["valid"] = entry["dawn_errors"]["count"] == 0
     try:
         text = open(f"{logs}/{name}.ours-decode.out").read()
     except OSError:
@@ -215,6 +228,8 @@ elif cmd == "table":
         ours_t = train.get("ours", {}).get("tokens_per_s")
         hf_runs = train.get("hf", {}).get("runs", {})
         shape = f"B={entry.get('batch')} T={entry.get('seq')}"
+        if train.get("ours", {}).get("valid") is False:
+            shape += ", ours INVALID"
         rows.append({"spec": name, "metric": f"train tokens/s fp32 ({shape})", "ours": ours_t, "hf": hf_runs.get("fp32", {}).get("tokens_per_s")})
         rows.append({"spec": name, "metric": f"train tokens/s, ours fp32 vs HF bf16 ({shape})", "ours": ours_t, "hf": hf_runs.get("bf16", {}).get("tokens_per_s")})
         decode = entry.get("decode", {})
@@ -223,16 +238,19 @@ elif cmd == "table":
         for b in ("1", "32"):
             rows.append({"spec": name, "metric": f"decode tokens/s batch {b} fp32", "ours": ours_d.get("decode_tokens_per_s", {}).get(b),
                          "hf": hf_d.get(b, {}).get("decode_tokens_per_s")})
+        if ours_d.get("valid") is False:
+            rows[-1]["metric"] += " ours INVALID"
+            rows[-2]["metric"] += " ours INVALID"
         rows.append({"spec": name, "metric": "prefill tokens/s batch 32 (64-token prompts)", "ours": ours_d.get("prefill_tokens_per_s_batch32"),
                      "hf": hf_d.get("32", {}).get("prefill_tokens_per_s")})
     for r in rows:
         r["ratio"] = ratio(r["ours"], r["hf"])
     doc["rows"] = rows
     fmt = lambda v: "—" if v is None else (f"{v:,.1f}" if v < 100 else f"{v:,.0f}")
-    print(f"\n{'spec':<10} {'metric':<52} {'ours':>10} {'HF':>10} {'ours/HF':>8}")
+    print(f"\n{'spec':<10} {'metric':<64} {'ours':>10} {'HF':>10} {'ours/HF':>8}")
     for r in rows:
         shown = "—" if r["ratio"] is None else f"{r['ratio']:.3f}×"
-        print(f"{r['spec']:<10} {r['metric']:<52} {fmt(r['ours']):>10} {fmt(r['hf']):>10} {shown:>8}")
+        print(f"{r['spec']:<10} {r['metric']:<64} {fmt(r['ours']):>10} {fmt(r['hf']):>10} {shown:>8}")
 else:
     raise SystemExit(f"unknown collect command {cmd}")
 save()
