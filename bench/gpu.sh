@@ -13,7 +13,7 @@
 # the shapes of the spec's first pretrain stage (batch × seq_len) and its AdamW settings go to both
 # trainers; `moe train --backend webgpu` (the median of the logged tokens/s after the first
 # TRAIN_SKIP steps: shader compilation and buffer-pool growth happen there); `bench decode` on webgpu
-# (prompt 64, DECODE_NEW new tokens, batch 1 and 32); HF training in fp32 and bf16; HF decode in fp32.
+# (prompt 64, the SPECS table's new tokens, batch 1 and 32); HF training in fp32 and bf16; HF decode in fp32.
 #
 # Every part has a timeout and the whole run a budget (BENCH_BUDGET_S, default 480 s): a part that
 # would start with too little time left is skipped, and the results JSON is rewritten after every
@@ -32,6 +32,7 @@ root=$PWD
 out=${BENCH_WORK:-/tmp/moe-bench}
 logs=$out/logs
 dest=${OUT:-$out}
+rm -rf "$logs"
 mkdir -p "$logs" "$dest/results"
 date=$(date -u +%F)
 result=${1:-$dest/results/$date-h100.json}
