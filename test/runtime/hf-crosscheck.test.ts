@@ -4,7 +4,8 @@
  * a shared expert) and Mixtral checkpoints made by `bench/peer/make_hf_reference.py` on the GPU
  * machine, with HF's float64 logits. We import each with `moe import hf`, run the forward pass on
  * the cpu backend, and require the logits within 1e-4 relative (of the largest |logit|), and the
- * same greedy continuation from our KV-cached generator.
+ * same greedy continuation from our KV-cached generator, also for three prompts of different
+ * lengths in one left-padded batch (`bench/peer/make_hf_batch_reference.py`).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,12 @@ describe('cross-check against HF transformers', () => {
         const error = relativeError(await logits(loaded, loaded.ref.ids), loaded.ref.logits);
         // measured: 8.0e-7 (deepseek_v3 micro) and 3.7e-7 (mixtral micro) against float64 HF
         expect(error).toBeLessThan(1e-4);
+      });
+
+      it('gives HF\'s batched greedy ids for prompts of different lengths in one left-padded batch', async () => {
+        const ref = JSON.parse(readFileSync(join(reference, `${name}.batch.json`), 'utf8')) as { prompts: number[][]; new_ids: number[][] };
+        const completions = await generate(loaded.model, loaded.store, ref.prompts, { maxNewTokens: ref.new_ids[0]!.length, sampling: GREEDY, seed: 0, eos: [] });
+        expect(completions.map((c) => c.ids)).toEqual(ref.new_ids);
       });
 
       for (const mode of ['latent', 'naive'] as const) {
