@@ -68,9 +68,20 @@ function hyper(ctx: CheckContext, stage: CheckedBlock): { [k: string]: AttrValue
   if (c.has('schedule')) out.schedule = schedule(c, steps);
   const samples = sampleStageOf(c);
   if (samples !== undefined) out.data = { stage: samples };
-  const tokenizer = ctx.inherited(stage, 'tokenizer');
+  const tokenizer = inheritedOrOnly(ctx, stage, 'tokenizer');
   if (tokenizer) out.tokenizer = tokenizer;
   return out;
+}
+
+/**
+ * The model or tokenizer a stage uses: its own or one inherited through `from` stages; a stage that
+ * starts from a checkpoint path names none, and then the spec's only block of that kind is meant.
+ */
+function inheritedOrOnly(ctx: CheckContext, stage: CheckedBlock, field: 'model' | 'tokenizer'): string | undefined {
+  const named = ctx.inherited(stage, field);
+  if (named !== undefined) return named;
+  const blocks = ctx.ofKind(field);
+  return blocks.length === 1 ? blocks[0]!.name : undefined;
 }
 
 /** The `sample` stage whose output an sft stage trains on (`data = rs`), if `data` names one. */
@@ -111,7 +122,7 @@ export function lowerPlan(ctx: CheckContext, locate: Locate): Plan {
       name: stage.name,
       kind: stage.kind,
       loc: locate(stage.decl.node.name.span),
-      model: ctx.inherited(stage, 'model') ?? null,
+      model: inheritedOrOnly(ctx, stage, 'model') ?? null,
       from: from ? (from.kind === 'ref' ? { stage: from.name } : { path: rebasePath(ctx, stage, from.path) }) : null,
       after: [...deps],
       hyper: hyper(ctx, stage),

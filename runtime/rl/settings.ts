@@ -44,8 +44,10 @@ export interface GenerationStage {
 }
 
 export function generationStage(document: GraphDocument, plan: StagePlan, specDir: string): GenerationStage {
-  if (!plan.model) throw new RuntimeError(`stage ${plan.name} has no model`);
-  const model = modelOf(document, plan.model);
+  // a stage `from` a checkpoint path names no model stage; a spec with one model means that one
+  const name = plan.model ?? (document.models.length === 1 ? document.models[0]!.name : undefined);
+  if (!name) throw new RuntimeError(`stage ${plan.name} has no model`, 'set `model = NAME` in the stage');
+  const model = modelOf(document, name);
   const hyper = plan.hyper;
   const tokenizerName = str(hyper, 'tokenizer');
   const block = tokenizerName === undefined ? undefined : document.plan.tokenizers[tokenizerName];
