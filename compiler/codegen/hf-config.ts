@@ -174,8 +174,35 @@ export function emitHfConfigs(doc: GraphDocument): { ok: true; files: { name: st
   for (const model of doc.models) {
     const result = hfConfig(model);
     if (!result.ok) return { ok: false, reason: `${model.name}: ${result.reason}` };
-    files.push({ name: `${model.name}.config.json`, text: `${JSON.stringify(result.config, null, 2)}\n` });
+    files.push({ name: `${model.name}.config.json`, text: hfConfigText(result.config) });
   }
   if (files.length === 0) return { ok: false, reason: `${doc.source} declares no model` };
   return { ok: true, files };
+}
+
+/**
+ * Fields HF types as floats. transformers 5 validates config fields strictly and rejects an int
+ * where a float is declared ("expected float, got int"), but JSON.stringify writes 1.0 as `1`.
+ */
+const FLOAT_FIELDS = new Set([
+  'routed_scaling_factor',
+  'rms_norm_eps',
+  'rope_theta',
+  'initializer_range',
+  'attention_dropout',
+  'aux_loss_alpha',
+  'router_aux_loss_coef',
+  'router_jitter_noise',
+  'factor',
+  'beta_fast',
+  'beta_slow',
+  'mscale',
+  'mscale_all_dim',
+]);
+
+/** A config as config.json text, float fields with a decimal point even when integral (`1.0`). */
+export function hfConfigText(config: object): string {
+  const marker = '\u0000float:';
+  const text = JSON.stringify(config, (key, value: unknown) => (FLOAT_FIELDS.has(key) && typeof value === 'number' && Number.isInteger(value) ? `${marker}${value}` : value), 2);
+  return `${text.replace(/"\\u0000float:(-?\d+)"/g, '$1.0')}\n`;
 }

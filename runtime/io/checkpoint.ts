@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfConfig } from '../../compiler/codegen/hf-config.js';
+import { hfConfig, hfConfigText } from '../../compiler/codegen/hf-config.js';
 import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { loadGraph, modelOf } from '../load.js';
@@ -74,7 +74,7 @@ export function writeCheckpoint(dir: string, contents: CheckpointContents): void
     const meta = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: model.name };
     writeFileSync(join(temp, FILES.meta), `${JSON.stringify(meta, null, 2)}\n`);
     writeFileSync(join(temp, FILES.graph), `${JSON.stringify(contents.document, null, 1)}\n`);
-    if (config.ok) writeFileSync(join(temp, FILES.config), `${JSON.stringify({ ...config.config, torch_dtype: 'float32', dtype: 'float32' }, null, 2)}\n`);
+    if (config.ok) writeFileSync(join(temp, FILES.config), hfConfigText({ ...config.config, torch_dtype: 'float32', dtype: 'float32' }));
     writeSafetensors(join(temp, FILES.weights), fileTensors(model, contents.params, contents.state));
   });
 }

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfConfig, type HfConfig } from '../../compiler/codegen/hf-config.js';
+import { hfConfig, hfConfigText, type HfConfig } from '../../compiler/codegen/hf-config.js';
 import type { ModelGraph } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { TensorData } from '../model/params.js';
@@ -81,7 +81,7 @@ export function exportHf(checkpointDir: string, outDir: string, options: ExportO
   const depth = typeof config.num_nextn_predict_layers === 'number' ? config.num_nextn_predict_layers : 0;
   if (!mixtral && depth > 0) tensors.push(...mtpCopies(tensors, Number(config.num_hidden_layers), depth, config.tie_word_embeddings === true));
   writeFolderAtomic(outDir, OWN_FILES, (temp) => {
-    writeFileSync(join(temp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    writeFileSync(join(temp, 'config.json'), hfConfigText(config));
     writeSafetensors(join(temp, 'model.safetensors'), tensors, { format: 'pt' });
   });
   return { model: model.name, dir: outDir, modelType: String(config.model_type), tensors: tensors.length };

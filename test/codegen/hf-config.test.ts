@@ -169,3 +169,15 @@ describe('hf-config: refusals', () => {
     expect(JSON.parse(result.files[0]!.text)).toMatchObject({ n_group: 8, topk_group: 4 });
   });
 });
+
+describe('hf-config: the config.json text', () => {
+  it('writes float fields with a decimal point, as transformers 5\'s strict configs require', async () => {
+    const result = await EMITTERS['hf-config'](example('r1-tiny'));
+    if ('error' in result) throw new Error(result.error);
+    const file = result.files[0]!;
+    expect(file.text).toMatch(/"routed_scaling_factor": 1\.0,/);
+    expect(file.text).toMatch(/"rope_theta": 10000\.0,/);
+    expect(file.text).toMatch(/"num_hidden_layers": 4,/);
+    expect(JSON.parse(file.text)).toMatchObject({ routed_scaling_factor: 1, rope_theta: 10000 });
+  });
+});
