@@ -5,6 +5,7 @@
  * stdout ("validation:" and the message), out of reach of a JavaScript console hook, and the
  * tensor involved silently keeps stale contents. Listening on the device is the one way to see them.
  */
+import { RuntimeError } from '../errors.js';
 import { tf } from '../tf.js';
 
 interface ErrorEventLike {
@@ -46,5 +47,29 @@ export function watchDeviceErrors(): DeviceErrorWatch {
       await new Promise((resolve) => setTimeout(resolve, 10));
     },
     stop: () => device.removeEventListener('uncapturederror', listener),
+  };
+}
+
+/** Stops a run at the first device error instead of training on stale GPU buffers. */
+export interface DeviceErrorGuard {
+  /** throws a RuntimeError naming the step when the device has reported an error so far */
+  check(step: number): void;
+  stop(): void;
+}
+
+/** A guard on the active backend's device; on backends other than webgpu it never throws. */
+export function deviceErrorGuard(): DeviceErrorGuard {
+  if (tf.getBackend() !== 'webgpu') return { check: () => undefined, stop: () => undefined };
+  const watch = watchDeviceErrors();
+  return {
+    check(step) {
+      const first = watch.errors[0];
+      if (first === undefined) return;
+      throw new RuntimeError(
+        `the GPU reported an error by step ${step} (${watch.errors.length} in all), so its results cannot be trusted: ${first.split('\n')[0]}`,
+        'a buffer may exceed the GPU\'s binding limit: lower the batch or sequence length, or use --backend wasm',
+      );
+    },
+    stop: () => watch.stop(),
   };
 }

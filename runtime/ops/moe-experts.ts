@@ -35,7 +35,8 @@
  * routing allows but costs a host read and gives a data-dependent shape. See `setExpertSlots`:
  * `auto` (the default) reads the load back on backends whose tensors live in host memory (cpu,
  * wasm, tensorflow/tfjs-node), where the read is free, and uses the static bound on GPU backends
- * (webgpu, webgl), where a read-back would stall the queue. Results are identical either way.
+ * (webgpu, webgl), where a read-back would stall the queue — unless the static buffers would be
+ * large (STATIC_LIMIT_BYTES), where the read is the cheaper cost. Results are identical either way.
  */
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
@@ -55,8 +56,16 @@ export function setExpertSlots(mode: ExpertSlots): ExpertSlots {
 
 const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
 
-function measureLoad(): boolean {
-  return slotsMode === 'measured' || (slotsMode === 'auto' && HOST_MEMORY_BACKENDS.has(tf.getBackend()));
+/**
+ * Above this, the static bound's buffers cost more than the read-back saves, and on a GPU they
+ * outgrow what one binding may hold: a 0.5B model (64 experts, 4096 tokens, width 1024) needs
+ * 1 GiB per [E, N, D] buffer, and WebGPU then drops the step's work ("Invalid Buffer").
+ */
+const STATIC_LIMIT_BYTES = 64 * 2 ** 20;
+
+function measureLoad(staticBufferBytes: number): boolean {
+  if (slotsMode !== 'auto') return slotsMode === 'measured';
+  return HOST_MEMORY_BACKENDS.has(tf.getBackend()) || staticBufferBytes > STATIC_LIMIT_BYTES;
 }
 
 /** ceil(c · N · K / E), the spec's per-expert capacity (evaluated left to right in doubles). */
@@ -106,7 +115,7 @@ export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
       return [tf.sum(tf.mul(tf.cumsum(oneHot, 0, true), oneHot), 1)];
     }) as [tf.Tensor1D];
     let S = capacity;
-    if (measureLoad()) {
+    if (measureLoad(4 * E * capacity * Math.max(D, H))) {
       const [maxLoad] = detached(() => [tf.max(tf.bincount(expertOf, tf.tensor1d([], 'float32'), E))]);
       S = Math.max(1, Math.min(capacity, maxLoad!.dataSync()[0]!));
     }

@@ -9,6 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { tensorSeed } from '../random.js';
 import { SampleOrder, type OrderState } from '../data/order.js';
+import { deviceErrorGuard } from '../backend/webgpu-errors.js';
 import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
 import { createRewardScorer } from '../reward/index.js';
@@ -74,6 +75,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
     );
   };
   let example: RolloutItem | undefined;
+  const gpu = deviceErrorGuard();
   try {
     for (let step = start + 1; step <= settings.steps; step++) {
       const started = performance.now();
@@ -101,6 +103,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
         batch.dispose();
         refLogp?.dispose();
       }
+      gpu.check(step);
       const lengths = result.items.map((it) => it.completion.ids.length);
       rewards.push(mean(scores));
       example = result.items[scores.indexOf(Math.max(...scores))];
@@ -128,6 +131,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
       if (step % settings.checkpointEvery === 0 || step === settings.steps) await save(step);
     }
   } finally {
+    gpu.stop();
     progress.done();
     await scorer.close();
     policy.dispose();

@@ -11,6 +11,7 @@ import type { GraphDocument } from '../../compiler/ir/types.js';
 import { openDataset, type BatchIterator } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { PackState } from '../data/pack.js';
+import { deviceErrorGuard } from '../backend/webgpu-errors.js';
 import { RuntimeError } from '../errors.js';
 import { forward } from '../model/forward.js';
 import { ParamStore } from '../model/params.js';
@@ -120,6 +121,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // the starting point, so a run shows how far validation loss fell
     appendMetrics(options.runDir, { step: 0, valid_loss: await evaluate(stage, store, dataset.valid) });
   }
+  const gpu = deviceErrorGuard();
   try {
     for (let step = start + 1; step <= steps; step++) {
       const started = performance.now();
@@ -142,6 +144,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       );
       inputIds.dispose();
       lossMask.dispose();
+      gpu.check(step);
       if (result.nonFinite !== null) {
         const message = nonFiniteMessage(step, result.nonFinite, options.skipNonFinite ?? false);
         if (!options.skipNonFinite) throw new RuntimeError(message, 'lower the learning rate or clip_grad, or pass --skip-nonfinite');
@@ -169,6 +172,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (step % stage.checkpointEvery === 0 || step === steps) await save(step);
     }
   } finally {
+    gpu.stop();
     progress.done();
   }
   if (checkpoint === '' && start >= steps) checkpoint = join(options.runDir, `checkpoint-${start}`);

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttrValue } from '../../compiler/ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
-import { watchDeviceErrors, type DeviceErrorWatch } from '../../runtime/backend/webgpu-errors.js';
+import { deviceErrorGuard, watchDeviceErrors, type DeviceErrorWatch } from '../../runtime/backend/webgpu-errors.js';
 import { updateRouterBias } from '../../runtime/ops/bias-update.js';
 import { KERNELS } from '../../runtime/ops/index.js';
 import { normalArray } from '../../runtime/random.js';
@@ -258,5 +258,15 @@ describe.skipIf(!available)('every kernel on webgpu (lavapipe) against the cpu b
     await watch.settle();
     expect(watch.errors.length).toBe(before + 1);
     expect(watch.errors[before]).toMatch(/WGSL/);
+  });
+
+  it('stops a run at the first device error, naming the step', async () => {
+    const guard = deviceErrorGuard();
+    expect(() => guard.check(1)).not.toThrow();
+    const device = watch.device as unknown as { createShaderModule(d: { code: string }): unknown };
+    device.createShaderModule({ code: 'fn broken( {' });
+    await watch.settle();
+    expect(() => guard.check(2)).toThrow(/the GPU reported an error by step 2 \(1 in all\), so its results cannot be trusted: .*WGSL/);
+    guard.stop();
   });
 });
