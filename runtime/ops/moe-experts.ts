@@ -35,8 +35,8 @@
  * routing allows but costs a host read and gives a data-dependent shape. See `setExpertSlots`:
  * `auto` (the default) reads the load back on backends whose tensors live in host memory (cpu,
  * wasm, tensorflow/tfjs-node), where the read is free, and uses the static bound on GPU backends
- * (webgpu, webgl), where a read-back would stall the queue — unless the static buffers would be
- * large (STATIC_LIMIT_BYTES), where the read is the cheaper cost. Results are identical either way.
+ * (webgpu, webgl), where a read-back would stall the queue; there, dropless layers run in token
+ * chunks small enough for the static buffers (chunkTokens). Results are identical either way.
  */
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
@@ -56,16 +56,18 @@ export function setExpertSlots(mode: ExpertSlots): ExpertSlots {
 
 const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
 
-/**
- * Above this, the static bound's buffers cost more than the read-back saves, and on a GPU they
- * outgrow what one binding may hold: a 0.5B model (64 experts, 4096 tokens, width 1024) needs
- * 1 GiB per [E, N, D] buffer, and WebGPU then drops the step's work ("Invalid Buffer").
- */
-const STATIC_LIMIT_BYTES = 64 * 2 ** 20;
+/** The largest [E, S, width] dispatch buffer the static bound may build in one piece (see chunkTokens). */
+let staticLimitBytes = 64 * 2 ** 20;
 
-function measureLoad(staticBufferBytes: number): boolean {
-  if (slotsMode !== 'auto') return slotsMode === 'measured';
-  return HOST_MEMORY_BACKENDS.has(tf.getBackend()) || staticBufferBytes > STATIC_LIMIT_BYTES;
+/** Sets that limit (tests use a small one to exercise chunking); returns the previous one. */
+export function setStaticBufferLimit(bytes: number): number {
+  const previous = staticLimitBytes;
+  staticLimitBytes = bytes;
+  return previous;
+}
+
+function measureLoad(): boolean {
+  return slotsMode === 'measured' || (slotsMode === 'auto' && HOST_MEMORY_BACKENDS.has(tf.getBackend()));
 }
 
 /** ceil(c · N · K / E), the spec's per-expert capacity (evaluated left to right in doubles). */
@@ -103,6 +105,48 @@ export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
   }
 
   const N = size(lead);
+  const chunk = c === null && !measureLoad() ? chunkTokens(E, Math.max(D, H)) : N;
+  const y = tf.tidy(() => {
+    const rows = tf.reshape(x, [N, D]);
+    const w = tf.reshape(weights, [N, K]);
+    const idx = tf.reshape(indices, [N, K]);
+    if (chunk >= N) return tf.reshape(dispatchCombine(rows, w, idx, E, K, c, gate, up, down), x.shape);
+    // dropless: a token's output depends on its own routing only, so token chunks are exact
+    const parts: tf.Tensor[] = [];
+    for (let start = 0; start < N; start += chunk) {
+      const n = Math.min(chunk, N - start);
+      const slice = (t: tf.Tensor): tf.Tensor => tf.slice(t, [start, 0], [n, t.shape[1]!]);
+      parts.push(dispatchCombine(slice(rows), slice(w), slice(idx), E, K, c, gate, up, down));
+    }
+    return tf.reshape(tf.concat(parts, 0), x.shape);
+  });
+  return [y];
+};
+
+/**
+ * Tokens per chunk on a GPU backend, where the dropless static bound (S = N slots per expert)
+ * needs [E, N, width] buffers: chunks keep each under the static buffer limit (a 0.5B model with 64
+ * experts, 4096 tokens and width 1024 needs 1 GiB per buffer unchunked, more than WebGPU binds:
+ * the step's work was dropped with "Invalid Buffer"). Reading the load back instead is not
+ * possible inside a synchronous kernel on webgpu in Node (dataSync needs an OffscreenCanvas).
+ */
+function chunkTokens(experts: number, width: number): number {
+  return Math.max(1, Math.floor(staticLimitBytes / (4 * experts * width)));
+}
+
+/** Steps 1–4 of the module comment for N tokens: x [N, D], weights and indices [N, K] → y [N, D]. */
+function dispatchCombine(
+  x: tf.Tensor,
+  weights: tf.Tensor,
+  indices: tf.Tensor,
+  E: number,
+  K: number,
+  c: number | null,
+  gate: tf.Tensor,
+  up: tf.Tensor,
+  down: tf.Tensor,
+): tf.Tensor {
+  const [N, D] = x.shape as [number, number];
   const A = N * K;
   // capacity in slots; dropless can never exceed N (a token holds at most one slot per expert)
   const capacity = c === null ? N : Math.min(expertCapacity(c, N, K, E), N);
@@ -115,7 +159,7 @@ export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
       return [tf.sum(tf.mul(tf.cumsum(oneHot, 0, true), oneHot), 1)];
     }) as [tf.Tensor1D];
     let S = capacity;
-    if (measureLoad(4 * E * capacity * Math.max(D, H))) {
+    if (measureLoad()) {
       const [maxLoad] = detached(() => [tf.max(tf.bincount(expertOf, tf.tensor1d([], 'float32'), E))]);
       S = Math.max(1, Math.min(capacity, maxLoad!.dataSync()[0]!));
     }
@@ -135,16 +179,16 @@ export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
     }) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
 
     // dispatch: slot s reads token tokenOfSlot[s] (empty slots a zero row); back: Σ over the token's slots
-    const dispatched = gatherRows(tf.reshape(x, [N, D]), tokenOfSlot, tf.reshape(slot, [N, K]));
+    const dispatched = gatherRows(x, tokenOfSlot, tf.reshape(slot, [N, K]));
     const out = swigluStacked(tf.reshape(dispatched, [E, S, D]), gate, up, down); // [E, S, D]
     // combine: assignment a reads slot[a] (dropped: a zero row); back: each slot to its assignment
     const perAssignment = gatherRows(tf.reshape(out, [slotsTotal, D]), slot, tf.reshape(assignmentOfSlot, [slotsTotal, 1])); // [A, D]
     // y[n] = Σ_k w[n, k] · row[n, k]: [N, 1, K] × [N, K, D] (fp32)
     const y = tf.matMul(tf.reshape(weights, [N, 1, K]) as tf.Tensor3D, tf.reshape(perAssignment, [N, K, D]) as tf.Tensor3D);
-    return tf.reshape(y, x.shape);
+    return tf.reshape(y, [N, D]);
   });
-  return [y];
-};
+  return y;
+}
 
 /** (silu(v·G_eᵀ) ⊙ (v·U_eᵀ)) · D_eᵀ for every expert e at once: v [E, S, D], G/U [E, H, D], D [E, D, H]. */
 function swigluStacked(v: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {

@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../runtime/tf.js';
-import { expertCapacity, moeExperts, setExpertSlots, type ExpertSlots } from '../../../runtime/ops/moe-experts.js';
+import { expertCapacity, moeExperts, setExpertSlots, setStaticBufferLimit, type ExpertSlots } from '../../../runtime/ops/moe-experts.js';
 import { moeRouter } from '../../../runtime/ops/moe-router.js';
 import { mulberry32, normalArray } from '../../../runtime/random.js';
 import { gradCheck, useCpu } from '../gradcheck.js';
@@ -106,6 +106,17 @@ describe('moe.experts forward against a plain-JS reference (1e-5)', () => {
       await compare({ ...small, K: 3 }, skewed, null);
     });
   }
+
+  it('dropless in token chunks (the static bound over a buffer limit) equals the reference', async () => {
+    setExpertSlots('static');
+    // E·width·4 = 5·6·4 = 120 bytes per token: a 300-byte limit makes chunks of 2 of the 10 tokens
+    const previous = setStaticBufferLimit(300);
+    try {
+      for (const seed of [4, 5]) await compare(small, randomData(small, seed * 10), null);
+    } finally {
+      setStaticBufferLimit(previous);
+    }
+  });
 
   it('capacity drops the assignments beyond C in token order (rows, then positions), not in k order', async () => {
     // N = 4 tokens (B = 2, T = 2), K = 2, E = 4, c = 1 → C = ceil(1·4·2/4) = 2
