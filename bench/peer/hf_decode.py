@@ -28,7 +28,7 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM
 
-from hf_train import describe, load_config  # the same config reading (this folder is on sys.path)
+from hf_train import describe, load_config, save_partial  # the same config reading (this folder is on sys.path)
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -116,9 +116,7 @@ def main():
                 out["runs"][str(batch)] = {**measure(batch), "default_experts_failed": first}
             except Exception as again:  # noqa: BLE001 - report both and go on to the next batch size
                 out["runs"][str(batch)] = {"batch": batch, "error": first, "error_with_eager_experts": describe(again)}
-        if args.out:
-            with open(args.out, "w") as f:
-                json.dump(out, f)
+        save_partial(out, args.out)
     json.dump(out, sys.stdout)
     print()
 

@@ -122,6 +122,13 @@ def run(config, dtype_name, args, experts=None):
     return result
 
 
+def save_partial(out, path):
+    """Writes the results so far to `path` (if given), so a timeout still leaves figures."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(out, f)
+
+
 def describe(error):
     lines = [l for l in str(error).splitlines() if l.strip()]
     return f"{type(error).__name__}: {' | '.join(lines[:3])[:400]}"
@@ -168,9 +175,7 @@ def main():
             except Exception as again:  # noqa: BLE001 - report both and go on to the next dtype
                 out["runs"][name] = {"dtype": name, "error": first, "error_with_eager_experts": describe(again)}
                 torch.cuda.empty_cache()
-        if args.out:
-            with open(args.out, "w") as f:
-                json.dump(out, f)
+        save_partial(out, args.out)
     json.dump(out, sys.stdout)
     print()
 

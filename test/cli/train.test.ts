@@ -10,17 +10,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readMetrics } from '../../runtime/run/metrics.js';
 import { runCli } from '../helpers.js';
+import { MINI_MODEL } from '../runtime/micro-spec.js';
 
 const repo = join(import.meta.dirname, '..', '..');
 
 function spec(lr: string, steps: number): string {
-  return `model Mini {
-  vocab = 260, dim = 16, layers = 2, context = 64
-  init { std = 0.05 }
-  attention gqa { heads = 2, kv_heads = 1 }
-  layers 0..0 { ffn swiglu { hidden = 32 } }
-  layers 1..1 { moe { experts = 4, hidden = 8, top_k = 2, router { balance = bias { rate = 1e-3 } } } }
-}
+  return `${MINI_MODEL}
 tokenizer bytes { kind = byte }
 data arith { synthetic = arithmetic { samples = 300 } }
 pretrain base {

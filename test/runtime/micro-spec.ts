@@ -25,3 +25,12 @@ export const IDS = [
   [1, 5, 9, 2, 33, 7, 7, 12],
   [3, 3, 18, 26, 0, 39, 4, 11],
 ];
+
+/** A byte-vocabulary GQA + MoE model small enough to train in seconds: the CLI training and run tests. */
+export const MINI_MODEL = `model Mini {
+  vocab = 260, dim = 16, layers = 2, context = 64
+  init { std = 0.05 }
+  attention gqa { heads = 2, kv_heads = 1 }
+  layers 0..0 { ffn swiglu { hidden = 32 } }
+  layers 1..1 { moe { experts = 4, hidden = 8, top_k = 2, router { balance = bias { rate = 1e-3 } } } }
+}`;

@@ -2,13 +2,9 @@
  * A micro spec for the `moe run` tests: pretrain → sft → sample → sft on the samples, small enough
  * to train in seconds on the cpu backend, with a two-stage and a four-stage pipeline.
  */
-export const PIPELINE_SPEC = `model Mini {
-  vocab = 260, dim = 16, layers = 2, context = 64
-  init { std = 0.05 }
-  attention gqa { heads = 2, kv_heads = 1 }
-  layers 0..0 { ffn swiglu { hidden = 32 } }
-  layers 1..1 { moe { experts = 4, hidden = 8, top_k = 2, router { balance = bias { rate = 1e-3 } } } }
-}
+import { MINI_MODEL } from '../micro-spec.js';
+
+export const PIPELINE_SPEC = `${MINI_MODEL}
 tokenizer bytes { kind = byte }
 data arith { synthetic = arithmetic { samples = 200, style = r1 } }
 data questions { synthetic = arithmetic { samples = 20, style = plain, seed = 2 } }
