@@ -134,6 +134,16 @@ function series(records: readonly MetricsRecord[], key: string): Series {
   return { steps, values };
 }
 
+/** One reward component's per-step mean (GRPO logs `components: {rule: mean}`). */
+function componentSeries(records: readonly MetricsRecord[], rule: string): Series {
+  return series(
+    records.map((r) => ({ step: r.step, value: isObject(r.components) ? r.components[rule] : undefined })),
+    'value',
+  );
+}
+
+const COMPONENT_COLOURS = ['#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
 /** [lo, hi] of the values with a little room; a single value gets a band around it. */
 function valueDomain(values: readonly number[], fromZero = false): [number, number] {
   // a loop, not Math.min(...values): a long run has more values than a call takes arguments
@@ -425,7 +435,10 @@ function legend(out: string[], top: number): void {
   out.push('</g>');
 }
 
-/** One SVG document: loss, learning rate and a load heatmap per MoE layer, over the run's steps. */
+/**
+ * One SVG document over the run's steps: loss (a GRPO run: reward with each component, and KL),
+ * learning rate, and a load heatmap per MoE layer.
+ */
 export function plotRun(records: readonly MetricsRecord[], options: PlotOptions = {}): string {
   const sorted = records.filter((r) => isObject(r) && finite(r.step)).sort((a, b) => a.step - b.step);
   const title = options.title ?? 'training run';
@@ -440,26 +453,42 @@ export function plotRun(records: readonly MetricsRecord[], options: PlotOptions 
   const maxStep = sorted[sorted.length - 1]!.step;
   const loss = series(sorted, 'loss');
   const valid = series(sorted, 'valid_loss');
+  const reward = series(sorted, 'reward');
   const lr = series(sorted, 'lr');
   const moe = layers(sorted);
+  const rl = reward.values.length > 0;
+  const change = (name: string, s: Series): string =>
+    s.values.length > 1 ? `${name} ${formatNumber(s.values[0]!)} → ${formatNumber(s.values[s.values.length - 1]!)}` : s.values.length === 1 ? `${name} ${formatNumber(s.values[0]!)}` : '';
   const summary = [
     minStep === maxStep ? `step ${minStep}` : `steps ${minStep}–${maxStep}`,
-    loss.values.length > 1 ? `loss ${formatNumber(loss.values[0]!)} → ${formatNumber(loss.values[loss.values.length - 1]!)}` : '',
-    loss.values.length === 1 ? `loss ${formatNumber(loss.values[0]!)}` : '',
+    rl ? change('mean reward', reward) : change('loss', loss),
     valid.values.length ? `validation loss ${formatNumber(valid.values[valid.values.length - 1]!)}` : '',
-    moe.length ? `${moe.length} MoE layer${moe.length === 1 ? '' : 's'}` : 'no MoE layers',
+    rl ? '' : moe.length ? `${moe.length} MoE layer${moe.length === 1 ? '' : 's'}` : 'no MoE layers',
   ].filter(Boolean);
   out.push(`<text x="${LEFT}" y="${y + 18}" font-size="12" fill="#555">${escapeXml(summary.join('  ·  '))}</text>`);
   y += 58;
   const xs = xAxis(minStep, maxStep);
-  const lossLines: Line[] = [{ s: loss, colour: LOSS_COLOUR, cls: 'loss', label: 'training loss', points: 'line' }];
-  if (valid.values.length) lossLines.push({ s: valid, colour: VALID_COLOUR, cls: 'valid-loss', label: 'validation loss', points: 'dots' });
-  linePanel(out, y, LOSS_H, xs, lossLines, 'loss', 'Loss', false);
-  y += LOSS_H + 66;
+  if (rl) {
+    // GRPO: the reward and each rule's mean, then the KL to the reference (the loss hovers near 0)
+    const rules = [...new Set(sorted.flatMap((r) => (isObject(r.components) ? Object.keys(r.components) : [])))];
+    const rewardLines: Line[] = [
+      { s: reward, colour: LOSS_COLOUR, cls: 'reward', label: 'mean reward', points: 'line' },
+      ...rules.map((rule, i): Line => ({ s: componentSeries(sorted, rule), colour: COMPONENT_COLOURS[i % COMPONENT_COLOURS.length]!, cls: 'component', label: rule, points: 'line' })),
+    ];
+    linePanel(out, y, LOSS_H, xs, rewardLines, 'reward', 'Reward', true);
+    y += LOSS_H + 66;
+    linePanel(out, y, LR_H, xs, [{ s: series(sorted, 'kl'), colour: VALID_COLOUR, cls: 'kl', label: 'KL (k3)', points: 'line' }], 'KL', 'KL to the reference policy', true);
+    y += LR_H + 66;
+  } else {
+    const lossLines: Line[] = [{ s: loss, colour: LOSS_COLOUR, cls: 'loss', label: 'training loss', points: 'line' }];
+    if (valid.values.length) lossLines.push({ s: valid, colour: VALID_COLOUR, cls: 'valid-loss', label: 'validation loss', points: 'dots' });
+    linePanel(out, y, LOSS_H, xs, lossLines, 'loss', 'Loss', false);
+    y += LOSS_H + 66;
+  }
   linePanel(out, y, LR_H, xs, [{ s: lr, colour: LR_COLOUR, cls: 'lr', label: 'learning rate', points: 'line' }], 'learning rate', 'Learning rate', true);
   y += LR_H + 66;
   if (moe.length === 0) {
-    out.push(`<text x="${LEFT}" y="${y - 8}" font-size="13" fill="#777">no expert load recorded (no MoE layers)</text>`);
+    out.push(`<text x="${LEFT}" y="${y - 8}" font-size="13" fill="#777">${rl ? 'no expert load recorded (GRPO does not log it)' : 'no expert load recorded (no MoE layers)'}</text>`);
     return document(out, y + 10);
   }
   const bucketed = moe.some((l) => l.columns.some((c) => c.first !== c.last));

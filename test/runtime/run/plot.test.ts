@@ -120,6 +120,27 @@ describe('plotRun', () => {
     expect(svg).toContain('validation loss');
   });
 
+  it('draws a GRPO run as its reward, each rule\'s mean and the KL instead of the loss', () => {
+    const records: MetricsRecord[] = Array.from({ length: 6 }, (_, i) => ({
+      step: i + 1,
+      loss: 1e-3,
+      reward: 0.2 + i * 0.1,
+      components: { accuracy: i / 10, format: 0.5 },
+      kl: i * 0.01,
+      lr: 1e-4,
+    }));
+    const svg = plotRun(records, { title: 'reason' });
+    checkWellFormed(svg);
+    expect(polylinePoints(svg, 'reward')).toHaveLength(6);
+    expect(polylinePoints(svg, 'kl')).toHaveLength(6);
+    expect(svg.match(/<polyline class="component"/g)).toHaveLength(2);
+    expect(svg).toContain('mean reward 0.2 → 0.7');
+    expect(svg).toMatch(/>accuracy</);
+    expect(svg).toMatch(/>format</);
+    expect(svg).not.toContain('class="loss"');
+    expect(svg).toContain('GRPO does not log it');
+  });
+
   it('averages long runs into at most MAX_HEATMAP_COLUMNS buckets', () => {
     // expert 0 takes every selection on odd steps, none on even ones; steps 1–5 → 3/5 = 60%
     const records: MetricsRecord[] = Array.from({ length: 1000 }, (_, i) => ({
