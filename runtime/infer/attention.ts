@@ -15,14 +15,14 @@ import { expectSequence, grouped, intAttr, mergeHeads, scaleAttr, splitHeadParts
 import { mlaProjections } from '../ops/attention-mla.js';
 import type { KernelArgs } from '../ops/kernel.js';
 import { projectT } from '../ops/linear.js';
-import { applyRotary, parseRope } from '../ops/rope.js';
+import { parseRope, type RopeConfig, type RotaryTables } from '../ops/rope.js';
 import type { LayerCache, MlaCacheMode } from './cache.js';
-import { rowTables } from './rotary.js';
+import { rotate } from './rotary.js';
 
 /** What every cached attention call shares within one step. */
 export interface StepInputs {
-  /** position ids [B][T] of the new columns */
-  readonly positions: readonly (readonly number[])[];
+  /** rotary tables of this step's positions for a rope config and width (shared by the layers) */
+  readonly rotary: (config: RopeConfig, d: number) => RotaryTables;
   /** additive mask [B, 1, T, Tk] over all cached columns (this step's included) */
   readonly mask: tf.Tensor;
   readonly mlaCache: MlaCacheMode;
@@ -42,9 +42,9 @@ export function cachedGqa({ inputs, params, attrs }: KernelArgs, cache: LayerCac
   const kvHeads = intAttr(attrs, 'kv_heads', 1);
   const d = intAttr(attrs, 'head_dim', 2);
   const [wq, wk, wv, wo] = params as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-  const tables = rowTables(parseRope(attrs.rope), d, step.positions);
-  const q = applyRotary(splitHeads(projectT(x, wq), heads, d), tables);
-  const k = applyRotary(splitHeads(projectT(x, wk), kvHeads, d), tables);
+  const tables = step.rotary(parseRope(attrs.rope), d);
+  const q = rotate(splitHeads(projectT(x, wq), heads, d), tables);
+  const k = rotate(splitHeads(projectT(x, wk), kvHeads, d), tables);
   const [keys, values] = cache.append([k, splitHeads(projectT(x, wv), kvHeads, d)]) as [tf.Tensor, tf.Tensor];
   return projectT(mergeHeads(maskedAttention([[q, keys]], values, scaleAttr(attrs), step.mask)), wo);
 }
@@ -60,9 +60,9 @@ function perHead(x: tf.Tensor, w: tf.Tensor, transposeW: boolean): tf.Tensor {
 export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
   const p = mlaProjections(args);
   const [batch, time] = args.inputs[0]!.shape as [number, number, number];
-  const tables = rowTables(p.rope, p.ropeDim, step.positions);
-  const qRot = applyRotary(p.qPe, tables);
-  const kRot = applyRotary(p.kPe, tables);
+  const tables = step.rotary(p.rope, p.ropeDim);
+  const qRot = rotate(p.qPe, tables);
+  const kRot = rotate(p.kPe, tables);
 
   if (step.mlaCache === 'naive') {
     // HF's cache: every head's [k_nope; k_pe] and v, expanded from the latent

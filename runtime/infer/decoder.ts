@@ -11,9 +11,12 @@ import { RuntimeError } from '../errors.js';
 import { neededNodes, type Weights } from '../model/forward.js';
 import { KERNELS } from '../ops/index.js';
 import type { KernelArgs } from '../ops/kernel.js';
+import { withFrozenWeights } from '../ops/linear.js';
 import { tf } from '../tf.js';
 import { cachedGqa, cachedMla, type StepInputs } from './attention.js';
 import { BatchState, LayerCache, type MlaCacheMode } from './cache.js';
+import { rowTables } from './rotary.js';
+import type { RopeConfig, RotaryTables } from '../ops/rope.js';
 
 const ATTENTION = new Set(['attention.gqa', 'attention.mla']);
 
@@ -21,6 +24,8 @@ const ATTENTION = new Set(['attention.gqa', 'attention.mla']);
 export class Decoder {
   private readonly nodes: readonly Node[];
   private readonly caches = new Map<Node, LayerCache>();
+  /** Wᵀ of every projection, made on first use: the weights do not change while decoding */
+  private readonly transposed = new Map<tf.Tensor, tf.Tensor>();
   readonly batch: BatchState;
 
   constructor(
@@ -48,8 +53,19 @@ export class Decoder {
     const time = ids[0]?.length ?? 0;
     if (ids.length !== this.batch.rows || time === 0) throw new RuntimeError(`expected ${this.batch.rows} rows of new tokens, found ${ids.length}`);
     const positions = this.batch.advance(real);
+    return withFrozenWeights(this.transposed, () => this.forwardStep(ids, time, positions));
+  }
+
+  private forwardStep(ids: readonly (readonly number[])[], time: number, positions: number[][]): tf.Tensor2D {
     return tf.tidy(() => {
-      const step: StepInputs = { positions, mask: this.batch.mask(time), mlaCache: this.mlaCache };
+      const tables = new Map<string, RotaryTables>();
+      const rotary = (config: RopeConfig, d: number): RotaryTables => {
+        const key = JSON.stringify([config, d]);
+        let t = tables.get(key);
+        if (!t) tables.set(key, (t = rowTables(config, d, positions)));
+        return t;
+      };
+      const step: StepInputs = { rotary, mask: this.batch.mask(time), mlaCache: this.mlaCache };
       const values = new Map<string, tf.Tensor>([['input_ids', tf.tensor2d(ids.flat(), [ids.length, time], 'int32')]]);
       for (const node of this.nodes) {
         const outputs = this.run(node, values, step);
@@ -75,6 +91,8 @@ export class Decoder {
 
   dispose(): void {
     this.caches.forEach((c) => c.dispose());
+    this.transposed.forEach((t) => t.dispose());
+    this.transposed.clear();
   }
 
   private run(node: Node, values: ReadonlyMap<string, tf.Tensor>, step: StepInputs): tf.Tensor[] {

@@ -35,3 +35,13 @@ export function rowTables(config: RopeConfig, d: number, positions: readonly (re
   const perRow = (values: Float32Array): tf.Tensor2D => tf.tensor4d(values, [batch, 1, time, d]) as unknown as tf.Tensor2D;
   return { cos: perRow(cos), sin: perRow(sin), rot };
 }
+
+/**
+ * The rotation of `applyRotary` (y = x ⊙ cos + (x · rot) ⊙ sin) without its custom gradient:
+ * decoding takes no gradient, and the custom-gradient wrapper costs two extra kernels per call.
+ */
+export function rotate(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
+  const d = x.shape[x.rank - 1]!;
+  const swapped = tf.reshape(tf.matMul(tf.reshape(x, [-1, d]), tables.rot), x.shape);
+  return tf.add(tf.mul(x, tables.cos), tf.mul(swapped, tables.sin));
+}

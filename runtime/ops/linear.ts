@@ -24,13 +24,44 @@ const matMulT = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   };
 });
 
+/**
+ * Transposed weights kept across calls while the weights are frozen (cached decoding): a decode
+ * step projects one token per row, so transposing W on every call would cost as much as the
+ * product itself, and no gradient is taken. Set only for the duration of a synchronous step.
+ */
+let frozen: Map<tf.Tensor, tf.Tensor> | undefined;
+
+/**
+ * Runs `fn` (synchronous) with projections reading Wᵀ from `cache`, filled on first use; the
+ * caller owns the cache's tensors (kept, outside any tidy scope) and disposes them.
+ */
+export function withFrozenWeights<T>(cache: Map<tf.Tensor, tf.Tensor>, fn: () => T): T {
+  const previous = frozen;
+  frozen = cache;
+  try {
+    return fn();
+  } finally {
+    frozen = previous;
+  }
+}
+
+function frozenTranspose(w: tf.Tensor, cache: Map<tf.Tensor, tf.Tensor>): tf.Tensor {
+  let t = cache.get(w);
+  if (!t) {
+    t = tf.keep(tf.transpose(w));
+    cache.set(w, t);
+  }
+  return t;
+}
+
 /** x[…, in] · Wᵀ for W [out, in]: the lead axes flattened into one 2-D product. */
 export function projectT(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.rank - 1]!;
   if (w.rank !== 2 || w.shape[1] !== inDim) {
     throw new Error(`weight [${w.shape.join(', ')}] does not apply to an input of width ${inDim}`);
   }
-  const y = matMulT(tf.reshape(x, [-1, inDim]), w);
+  const rows = tf.reshape(x, [-1, inDim]);
+  const y = frozen ? tf.matMul(rows as tf.Tensor2D, frozenTranspose(w, frozen) as tf.Tensor2D) : matMulT(rows, w);
   return tf.reshape(y, [...x.shape.slice(0, -1), w.shape[0]!]);
 }
 
