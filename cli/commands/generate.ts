@@ -10,6 +10,7 @@ import type { Tokenizer } from '../../runtime/data/tokenizer.js';
 import { checkpointTokenizer } from '../../runtime/infer/checkpoint-tokenizer.js';
 import { generate, type Completion, type GenerateOptions } from '../../runtime/infer/generate.js';
 import type { SamplingOptions } from '../../runtime/infer/sampling.js';
+import { promptIds, textOptions } from '../../runtime/infer/text.js';
 import { openCheckpoint } from '../../runtime/session.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 import { writeAtomic } from '../write-atomic.js';
@@ -82,11 +83,8 @@ function readPrompts(path: string, field: string): PromptRecord[] {
   return records;
 }
 
-function promptIds(record: PromptRecord, field: string, tokenizer: () => Tokenizer): number[] {
-  if (Array.isArray(record.ids)) return record.ids.map(Number);
-  const ids = tokenizer().encode(record[field] as string);
-  // an empty prompt starts where a document would: after an end-of-sequence id
-  return ids.length > 0 ? ids : [tokenizer().eos];
+function recordIds(record: PromptRecord, field: string, tokenizer: () => Tokenizer): number[] {
+  return Array.isArray(record.ids) ? record.ids.map(Number) : promptIds(record[field] as string, tokenizer());
 }
 
 export async function runGenerate(checkpoint: string, options: GenerateCliOptions, io: CliIo): Promise<number> {
@@ -101,7 +99,7 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
   let known: Tokenizer | undefined;
   const tokenizer = (): Tokenizer => (known ??= checkpointTokenizer(dir, session.document, io.cwd, options.tokenizer && resolve(io.cwd, options.tokenizer)));
   try {
-    const prompts = records.map((r) => promptIds(r, field, tokenizer));
+    const prompts = records.map((r) => recordIds(r, field, tokenizer));
     const needsText = records.some((r) => !Array.isArray(r.ids)) || (options.stop?.length ?? 0) > 0;
     const text = needsText ? tokenizer() : undefined;
     const single = records.length === 1 && options.prompts === undefined;
@@ -110,9 +108,7 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
       maxNewTokens: number(options.maxNewTokens, '--max-new-tokens', 64),
       sampling: samplingOf(options),
       seed: number(options.seed, '--seed', 0),
-      eos: text ? [text.eos] : [],
-      vocabLimit: text?.size,
-      stop: text && options.stop ? { strings: options.stop, decode: (ids) => text.decode(ids) } : undefined,
+      ...(text ? textOptions(text, options.stop) : { eos: [] }),
       batchSize: number(options.batch, '--batch', 32),
       mlaCache: cache,
       onToken: stream && ((_index, id) => stream.push(id)),

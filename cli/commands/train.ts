@@ -3,8 +3,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import type { GraphDocument } from '../../compiler/ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { RuntimeError } from '../../runtime/errors.js';
-import { readCheckpoint } from '../../runtime/io/checkpoint.js';
-import { ParamStore } from '../../runtime/model/params.js';
+import type { ParamStore } from '../../runtime/model/params.js';
+import { loadWeights } from '../../runtime/run/stage-inputs.js';
 import { checkpointDir, checkpointSteps } from '../../runtime/run/checkpoints.js';
 import { trainingStage } from '../../runtime/run/stage.js';
 import { train } from '../../runtime/run/train.js';
@@ -40,8 +40,7 @@ function startingWeights(document: GraphDocument, stageName: string, cwd: string
   } else {
     dir = resolve(specDir, from.path);
   }
-  const checkpoint = readCheckpoint(dir);
-  return ParamStore.fromTensors(stage.model, checkpoint.params, checkpoint.state);
+  return loadWeights(document, stage.plan, dir);
 }
 
 export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo): Promise<number> {

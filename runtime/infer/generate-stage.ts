@@ -5,10 +5,10 @@
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { promptIds } from '../rl/rollout.js';
 import { generationStage, promptRecords } from '../rl/settings.js';
 import type { StageContext, StageOutcome } from '../run/stage-runner.js';
 import { generate } from './generate.js';
+import { promptIds, textOptions } from './text.js';
 
 export async function generateRunner(ctx: StageContext): Promise<StageOutcome> {
   const stage = generationStage(ctx.document, ctx.stage, ctx.specDir);
@@ -19,15 +19,12 @@ export async function generateRunner(ctx: StageContext): Promise<StageOutcome> {
   const { tokenizer } = stage;
   let completions;
   try {
-    completions = await generate(stage.model, policy, records.map((r) => promptIds(r, tokenizer)), {
+    completions = await generate(stage.model, policy, records.map((r) => promptIds(r.prompt, tokenizer)), {
       maxNewTokens: stage.maxNewTokens,
       sampling: stage.sampling,
       seed: stage.seed,
-      eos: [tokenizer.eos],
-      vocabLimit: tokenizer.size,
-      pad: tokenizer.pad,
       batchSize: 32,
-      ...(stage.stop.length > 0 ? { stop: { strings: stage.stop, decode: (ids: readonly number[]) => tokenizer.decode(ids) } } : {}),
+      ...textOptions(tokenizer, stage.stop),
     });
   } finally {
     policy.dispose();

@@ -9,7 +9,7 @@ import { RuntimeError } from '../errors.js';
 import type { Weights } from '../model/forward.js';
 import type { MlaCacheMode } from './cache.js';
 import { Decoder } from './decoder.js';
-import { checkSampling, pickToken, sequenceRandom, type SamplingOptions } from './sampling.js';
+import { checkSampling, logProbability, pickToken, sequenceRandom, type SamplingOptions } from './sampling.js';
 
 export type FinishReason = 'eos' | 'stop' | 'length';
 
@@ -159,15 +159,6 @@ async function generateBatch(
     decoder.dispose();
   }
   return rows.map((r) => ({ ids: r.ids, logprobs: r.logprobs, finish: r.finish ?? 'length' }));
-}
-
-/** log softmax(logits / temperature)[id], in float64. */
-export function logProbability(logits: Float32Array, id: number, temperature: number): number {
-  let top = -Infinity;
-  for (const v of logits) if (v > top) top = v;
-  let total = 0;
-  for (const v of logits) total += Math.exp((v - top) / temperature);
-  return (logits[id]! - top) / temperature - Math.log(total);
 }
 
 function finishOf(row: Row, id: number, eos: ReadonlySet<number>, options: GenerateOptions): FinishReason | undefined {

@@ -105,3 +105,12 @@ export function pickToken(logits: Float32Array, seen: ReadonlySet<number>, optio
   }
   return ids[ids.length - 1]!;
 }
+
+/** log softmax(logits / temperature)[id], in float64. */
+export function logProbability(logits: Float32Array, id: number, temperature: number): number {
+  let top = -Infinity;
+  for (const v of logits) if (v > top) top = v;
+  let total = 0;
+  for (const v of logits) total += Math.exp((v - top) / temperature);
+  return (logits[id]! - top) / temperature - Math.log(total);
+}

@@ -12,8 +12,9 @@ export type AdvantageScale = 'group' | 'batch' | 'none';
 
 const EPS = 1e-4;
 
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
+/** The mean; 0 for no values. */
+export function mean(xs: readonly number[]): number {
+  return xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
 /** Sample standard deviation (n − 1), 0 for a single value. */

@@ -13,14 +13,15 @@ import { deviceErrorGuard } from '../backend/webgpu-errors.js';
 import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
 import { createRewardScorer } from '../reward/index.js';
-import { checkpointDir, checkpointSteps, loadLatestCheckpoint, saveTrainingCheckpoint } from '../run/checkpoints.js';
+import { checkpointDir, checkpointSteps, loadLatestCheckpoint, saveRunCheckpoint } from '../run/checkpoints.js';
 import { appendMetrics, truncateMetrics } from '../run/metrics.js';
 import { Progress } from '../run/progress.js';
 import type { StageContext, StageOutcome } from '../run/stage-runner.js';
+import { cappedSteps } from '../run/train-runner.js';
 import { AdamW, adamwConfig } from '../train/adamw.js';
 import { nonFiniteMessage } from '../train/finite.js';
 import { learningRate, parseSchedule } from '../train/schedule.js';
-import { advantages, std } from './advantages.js';
+import { advantages, mean, std } from './advantages.js';
 import { policyBatch } from './batch.js';
 import { componentMeans, rollout, type RolloutItem } from './rollout.js';
 import { generationStage, grpoSettings, promptRecords, rewardBlock } from './settings.js';
@@ -32,14 +33,12 @@ interface GrpoTrainerState {
   readonly stage: string;
 }
 
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
-
 /** At most this many reward problems are printed per step (all are counted in the metrics). */
 const PROBLEM_LINES = 3;
 
 export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
   const stage = generationStage(ctx.document, ctx.stage, ctx.specDir);
-  const settings = grpoSettings(ctx.stage, ctx.maxSteps === undefined ? undefined : Math.min(ctx.maxSteps, Number(ctx.stage.hyper.steps ?? ctx.maxSteps)));
+  const settings = grpoSettings(ctx.stage, cappedSteps(ctx.stage.hyper.steps, ctx.maxSteps));
   const records = promptRecords(ctx.document, ctx.stage, ctx.specDir);
   const scorer = await createRewardScorer(rewardBlock(ctx.document, ctx.stage), { specDir: ctx.specDir });
   mkdirSync(ctx.runDir, { recursive: true });
@@ -66,13 +65,8 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
   const rewards: number[] = [];
   let checkpoint = '';
   const save = async (step: number): Promise<void> => {
-    const { params, state } = await policy.snapshot();
     const trainer: GrpoTrainerState = { step, order: order.state(), stage: ctx.stage.name };
-    checkpoint = saveTrainingCheckpoint(
-      ctx.runDir,
-      { document: ctx.document, model: stage.model.name, params, state, optimizer: await optimizer.state(), trainer: trainer as unknown as { step: number } & Record<string, unknown> },
-      settings.keep,
-    );
+    checkpoint = await saveRunCheckpoint(ctx.runDir, { document: ctx.document, model: stage.model.name, store: policy, optimizer, trainer }, settings.keep);
   };
   let example: RolloutItem | undefined;
   const gpu = deviceErrorGuard();

@@ -9,6 +9,7 @@ import type { DataRecord } from '../data/record.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { generate, type Completion } from '../infer/generate.js';
 import type { SamplingOptions } from '../infer/sampling.js';
+import { promptIds, textOptions } from '../infer/text.js';
 import type { Weights } from '../model/forward.js';
 import type { RewardProblem, RewardScorer } from '../reward/index.js';
 
@@ -39,12 +40,6 @@ export interface Rollout {
   readonly rewardSeconds: number;
 }
 
-/** A record's prompt as ids; an empty prompt starts after an end-of-sequence id, like a document. */
-export function promptIds(record: DataRecord, tokenizer: Tokenizer): number[] {
-  const ids = tokenizer.encode(record.prompt);
-  return ids.length > 0 ? ids : [tokenizer.eos];
-}
-
 /** Completion tokens the length rule counts: the stopping end-of-sequence id is not text. */
 function textTokens(completion: Completion, eos: number): number {
   return completion.finish === 'eos' && completion.ids.at(-1) === eos ? completion.ids.length - 1 : completion.ids.length;
@@ -58,16 +53,13 @@ export async function rollout(
   records: readonly DataRecord[],
   settings: RolloutSettings,
 ): Promise<Rollout> {
-  const prompts = records.flatMap((r) => Array.from({ length: settings.group }, () => promptIds(r, tokenizer)));
+  const prompts = records.flatMap((r) => Array.from({ length: settings.group }, () => promptIds(r.prompt, tokenizer)));
   const started = performance.now();
   const completions = await generate(model, weights, prompts, {
     maxNewTokens: settings.maxNewTokens,
     sampling: settings.sampling,
     seed: settings.seed,
-    eos: [tokenizer.eos],
-    vocabLimit: tokenizer.size,
-    pad: tokenizer.pad,
-    ...(settings.stop.length > 0 ? { stop: { strings: settings.stop, decode: (ids: readonly number[]) => tokenizer.decode(ids) } } : {}),
+    ...textOptions(tokenizer, settings.stop),
   });
   const generated = performance.now();
   const texts = completions.map((c) => tokenizer.decode(c.ids));

@@ -12,7 +12,8 @@ import { createRewardScorer } from '../reward/index.js';
 import type { StageContext, StageOutcome } from '../run/stage-runner.js';
 import { tensorSeed } from '../random.js';
 import { rollout, type RolloutItem } from './rollout.js';
-import { generationStage, num, promptRecords, rewardBlock } from './settings.js';
+import { num } from '../run/stage.js';
+import { generationStage, promptRecords, rewardBlock } from './settings.js';
 
 /** Prompts per generation batch: n completions each. */
 const PROMPTS_PER_BATCH = 8;

@@ -11,26 +11,15 @@ import { RuntimeError } from '../errors.js';
 import type { SamplingOptions } from '../infer/sampling.js';
 import { vocabOf } from '../infer/generate.js';
 import { modelOf } from '../load.js';
+import { num, sub } from '../run/stage.js';
 import type { AdvantageScale } from './advantages.js';
 import type { LossKind, ObjectiveSettings } from './objective.js';
 
 type Attrs = { readonly [k: string]: AttrValue };
 
-export function num(hyper: Attrs, key: string, fallback?: number): number {
-  const v = hyper[key];
-  if (typeof v === 'number') return v;
-  if (fallback !== undefined) return fallback;
-  throw new RuntimeError(`the stage has no ${key}`, 'recompile the spec with this version of moe');
-}
-
 function str(hyper: Attrs, key: string): string | undefined {
   const v = hyper[key];
   return typeof v === 'string' ? v : undefined;
-}
-
-export function sub(hyper: Attrs, key: string): Attrs {
-  const v = hyper[key];
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Attrs) : {};
 }
 
 export interface GenerationStage {

@@ -60,7 +60,6 @@ export async function grpoUpdate(
   refLogp: tf.Tensor2D | undefined,
   options: UpdateOptions,
 ): Promise<UpdateResult> {
-  const names = new Map([...store.params].map(([name, v]) => [v.name, name]));
   let diagnostics: tf.Tensor[] = [];
   let raw: tf.Tensor | undefined;
   const { value, grads: byVariable } = tf.variableGrads(() => {
@@ -71,10 +70,10 @@ export async function grpoUpdate(
     return objective.loss;
   }, [...store.params.values()]);
   const grads = new Map<string, tf.Tensor>();
-  for (const name of store.params.keys()) {
-    const variable = store.params.get(name)!;
+  // by parameter name, in the store's order; the MTP heads take no part and get no gradient
+  for (const [name, variable] of store.params) {
     const g = byVariable[variable.name];
-    if (g) grads.set(names.get(variable.name)!, g);
+    if (g) grads.set(name, g);
   }
   try {
     const packed = tf.tidy(() =>

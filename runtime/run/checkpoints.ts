@@ -13,7 +13,8 @@ import { RuntimeError } from '../errors.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { TensorData } from '../model/params.js';
-import type { AdamWState } from '../train/adamw.js';
+import type { AdamW, AdamWState } from '../train/adamw.js';
+import type { ParamStore } from '../model/params.js';
 
 export const TRAINER_STATE = 'trainer_state.json';
 export const OPTIMIZER_STATE = 'optimizer.safetensors';
@@ -88,4 +89,20 @@ export function loadLatestCheckpoint(runDir: string): LoadedTrainingCheckpoint |
   }
   const trainer = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8')) as { step: number };
   return { ...checkpoint, optimizer: { step: Number(metadata.step ?? trainer.step), m, v }, trainer };
+}
+
+/** What a trainer saves at a step: its weights, optimizer and JSON state (which must hold `step`). */
+export interface RunState {
+  readonly document: GraphDocument;
+  readonly model: string;
+  readonly store: ParamStore;
+  readonly optimizer: AdamW;
+  readonly trainer: { readonly step: number };
+}
+
+/** Reads the weights and optimizer state off the device and saves them as `checkpoint-STEP`. */
+export async function saveRunCheckpoint(runDir: string, run: RunState, keep: number): Promise<string> {
+  const { params, state } = await run.store.snapshot();
+  const trainer = run.trainer as { step: number } & Record<string, unknown>;
+  return saveTrainingCheckpoint(runDir, { document: run.document, model: run.model, params, state, optimizer: await run.optimizer.state(), trainer }, keep);
 }

@@ -26,14 +26,16 @@ export interface TrainingStage {
   readonly evalBatches: number;
 }
 
-function num(hyper: Attrs, key: string, fallback?: number): number {
+/** A number from a stage's hyper-parameters (or the fallback); a missing one is an old graph. */
+export function num(hyper: Attrs, key: string, fallback?: number): number {
   const v = hyper[key];
   if (typeof v === 'number') return v;
   if (fallback !== undefined) return fallback;
   throw new RuntimeError(`the stage has no ${key}`);
 }
 
-function sub(hyper: Attrs, key: string): Attrs {
+/** A nested block of a stage's hyper-parameters (`checkpoint`, `eval`), {} when absent. */
+export function sub(hyper: Attrs, key: string): Attrs {
   const v = hyper[key];
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Attrs) : {};
 }

@@ -20,7 +20,7 @@ import { AdamW, adamwConfig } from '../train/adamw.js';
 import { nonFiniteMessage } from '../train/finite.js';
 import { learningRate, parseSchedule, parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
 import { stepPlan, trainStep } from '../train/step.js';
-import { loadLatestCheckpoint, saveTrainingCheckpoint } from './checkpoints.js';
+import { loadLatestCheckpoint, saveRunCheckpoint } from './checkpoints.js';
 import { appendMetrics, truncateMetrics } from './metrics.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { trainingStage, type TrainingStage } from './stage.js';
@@ -101,20 +101,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let validLoss: number | null = null;
   let checkpoint = '';
   const save = async (step: number): Promise<void> => {
-    const { params, state } = await store.snapshot();
     const trainer: TrainerState = { step, data: dataset.train.state(), seed: stage.seed, stage: stage.plan.name };
-    checkpoint = saveTrainingCheckpoint(
-      options.runDir,
-      {
-        document: options.document,
-        model: stage.model.name,
-        params,
-        state,
-        optimizer: await optimizer.state(),
-        trainer: trainer as unknown as { step: number } & Record<string, unknown>,
-      },
-      stage.keep,
-    );
+    checkpoint = await saveRunCheckpoint(options.runDir, { document: options.document, model: stage.model.name, store, optimizer, trainer }, stage.keep);
   };
 
   if (dataset.valid && start === 0) {

@@ -3,7 +3,7 @@
  * penalty follows HF's sign rule, draws follow the filtered distribution, and a seed reproduces them.
  */
 import { describe, expect, it } from 'vitest';
-import { candidates, checkSampling, GREEDY, penalise, pickToken, sequenceRandom, type SamplingOptions } from '../../../runtime/infer/sampling.js';
+import { candidates, checkSampling, GREEDY, logProbability, penalise, pickToken, sequenceRandom, type SamplingOptions } from '../../../runtime/infer/sampling.js';
 
 const PLAIN: SamplingOptions = { temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1 };
 // probabilities 0.5, 0.25, 0.125, 0.0625, 0.0625 at temperature 1
@@ -57,6 +57,11 @@ describe('sampling', () => {
     expect(sequence).toEqual(Array.from({ length: 50 }, () => pickToken(LOGITS, new Set(), PLAIN, again)));
     const other = sequenceRandom(7, 1);
     expect(Array.from({ length: 50 }, () => pickToken(LOGITS, new Set(), PLAIN, other))).not.toEqual(sequence);
+  });
+
+  it('gives the log-probability of a token under the whole distribution at a temperature', () => {
+    expect(logProbability(LOGITS, 1, 1)).toBeCloseTo(Math.log(0.5), 6);
+    expect(logProbability(LOGITS, 3, 0.5)).toBeCloseTo(Math.log(0.0625 / 0.3359375), 6);
   });
 
   it('refuses meaningless settings, naming them', () => {
