@@ -26,6 +26,8 @@ export interface StepInputs {
   /** additive mask [B, 1, T, Tk] over all cached columns (this step's included) */
   readonly mask: tf.Tensor;
   readonly mlaCache: MlaCacheMode;
+  /** tensors derived from a weight, made once per generation (the weights are frozen meanwhile) */
+  readonly derived: (weight: tf.Tensor, make: () => tf.Tensor[]) => tf.Tensor[];
 }
 
 /** softmax(Σ scale·⟨q_i, k_i⟩ + mask) · v, heads grouped over the keys' heads (as in training). */
@@ -76,7 +78,7 @@ export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs)
 
   const [latents, ropeKeys] = cache.append([tf.reshape(p.latent, [batch, 1, time, p.kvRank]), kRot]) as [tf.Tensor, tf.Tensor];
   // kv_b [H·(dn + dv), R] → W_uk [H, dn, R] and W_uv [H, dv, R]
-  const [wUk, wUv] = tf.split(tf.reshape(p.wkvB, [p.heads, p.nopeDim + p.vDim, p.kvRank]), [p.nopeDim, p.vDim], 1) as [tf.Tensor, tf.Tensor];
+  const [wUk, wUv] = step.derived(p.wkvB, () => tf.split(tf.reshape(p.wkvB, [p.heads, p.nopeDim + p.vDim, p.kvRank]), [p.nopeDim, p.vDim], 1)) as [tf.Tensor, tf.Tensor];
   const qLatent = perHead(p.qNope, wUk, false);
   const oLatent = maskedAttention([[qLatent, latents], [qRot, ropeKeys]], latents, p.scale, step.mask);
   return projectT(mergeHeads(perHead(oLatent, wUv, true)), p.wo);

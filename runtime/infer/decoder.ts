@@ -26,6 +26,8 @@ export class Decoder {
   private readonly caches = new Map<Node, LayerCache>();
   /** Wᵀ of every projection, made on first use: the weights do not change while decoding */
   private readonly transposed = new Map<tf.Tensor, tf.Tensor>();
+  /** MLA's per-head W_uk and W_uv split from kv_b, and the like: see StepInputs.derived */
+  private readonly derived = new Map<tf.Tensor, tf.Tensor[]>();
   readonly batch: BatchState;
 
   constructor(
@@ -65,7 +67,12 @@ export class Decoder {
         if (!t) tables.set(key, (t = rowTables(config, d, positions)));
         return t;
       };
-      const step: StepInputs = { rotary, mask: this.batch.mask(time), mlaCache: this.mlaCache };
+      const derived = (weight: tf.Tensor, make: () => tf.Tensor[]): tf.Tensor[] => {
+        let views = this.derived.get(weight);
+        if (!views) this.derived.set(weight, (views = make().map((t) => tf.keep(t))));
+        return views;
+      };
+      const step: StepInputs = { rotary, mask: this.batch.mask(time), mlaCache: this.mlaCache, derived };
       const values = new Map<string, tf.Tensor>([['input_ids', tf.tensor2d(ids.flat(), [ids.length, time], 'int32')]]);
       for (const node of this.nodes) {
         const outputs = this.run(node, values, step);
@@ -93,6 +100,8 @@ export class Decoder {
     this.caches.forEach((c) => c.dispose());
     this.transposed.forEach((t) => t.dispose());
     this.transposed.clear();
+    this.derived.forEach((views) => views.forEach((t) => t.dispose()));
+    this.derived.clear();
   }
 
   private run(node: Node, values: ReadonlyMap<string, tf.Tensor>, step: StepInputs): tf.Tensor[] {
