@@ -10,12 +10,12 @@
  */
 import { tf } from '../tf.js';
 
-/** Returns the new bias (a fresh tensor; the inputs are not disposed). */
-export function updateRouterBias(bias: tf.Tensor, load: tf.Tensor, rate: number): tf.Tensor {
+/** Returns the new bias (a fresh tensor; the inputs are not disposed). `rate` may be a scalar tensor (a captured step graph's input). */
+export function updateRouterBias(bias: tf.Tensor, load: tf.Tensor, rate: number | tf.Scalar): tf.Tensor {
   if (bias.rank !== 1 || load.rank !== 1 || bias.shape[0] !== load.shape[0]) {
     throw new Error(`bias and load must both be [experts], got [${bias.shape.join(', ')}] and [${load.shape.join(', ')}]`);
   }
-  if (!Number.isFinite(rate)) throw new Error(`bias_rate must be a finite number, got ${rate}`);
+  if (typeof rate === 'number' && !Number.isFinite(rate)) throw new Error(`bias_rate must be a finite number, got ${rate}`);
   const experts = bias.shape[0]!;
   return tf.tidy(() => {
     const c = tf.cast(load, 'float32');

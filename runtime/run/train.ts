@@ -162,6 +162,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     gpu.stop();
     progress.done();
+    plan.graphs?.dispose();
   }
   if (checkpoint === '' && start >= steps) checkpoint = join(options.runDir, `checkpoint-${start}`);
   store.dispose();

@@ -8,9 +8,9 @@
  *   p ← p − (lr / (1 − β1^t)) · m / (sqrt(v) / sqrt(1 − β2^t) + eps)
  *
  * Decay goes by the IR flag rather than by rank so the compiler alone decides the policy (norms
- * false, matrices true). m and v are fp32 tfjs variables updated in place with `assign`, so their
- * memory is reused and nothing has to be disposed per step; the whole step over every parameter is
- * one `tf.tidy`. A gradient multiplier (`gradScale`) lets the caller fuse global-norm clipping into
+ * false, matrices true). Parameters, m and v are fp32 tfjs variables updated in place
+ * (`assignInPlace`: on webgpu each keeps its GPU buffer, which a captured step graph relies on);
+ * the whole step over every parameter is one `tf.tidy`. A gradient multiplier (`gradScale`) lets the caller fuse global-norm clipping into
  * the same pass instead of materialising clipped gradients.
  *
  * The step counter is global, not per parameter: a parameter that got no gradient this step (tfjs
@@ -20,6 +20,7 @@
  */
 import type { AttrValue } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
+import { assignInPlace } from '../backend/in-place.js';
 import type { ParamStore, TensorData } from '../model/params.js';
 import { tf } from '../tf.js';
 
@@ -58,6 +59,28 @@ export interface StepOptions {
   readonly lr: number;
   /** multiplies every gradient first: the clip factor (default 1) */
   readonly gradScale?: number;
+}
+
+/**
+ * One step's numbers, which change from step to step (lr from the schedule, t for the bias
+ * corrections, the clip factor); everything else is the optimizer's constant configuration.
+ */
+export interface AdamWStepValues {
+  /** gradient multiplier (the clip factor) */
+  readonly scale: number;
+  /** 1 − lr·wd, the decoupled decay factor */
+  readonly shrink: number;
+  /** sqrt(1 − β2^t) */
+  readonly sqrtBc2: number;
+  /** lr / (1 − β1^t) */
+  readonly stepSize: number;
+}
+
+/** The same numbers as scalar tensors, as a captured GPU step graph takes them (webgpu-graph.ts). */
+export type AdamWStepTensors = { readonly [K in keyof AdamWStepValues]: tf.Scalar };
+
+export function stepTensors(values: AdamWStepValues): AdamWStepTensors {
+  return { scale: tf.scalar(values.scale), shrink: tf.scalar(values.shrink), sqrtBc2: tf.scalar(values.sqrtBc2), stepSize: tf.scalar(values.stepSize) };
 }
 
 interface Slot {
@@ -108,6 +131,16 @@ export class AdamW {
 
   /** One update of every parameter that has a gradient in `grads` (keyed by parameter name). Does not dispose `grads`. */
   apply(grads: ReadonlyMap<string, tf.Tensor>, options: StepOptions): void {
+    const values = this.nextStep(grads, options);
+    tf.tidy(() => this.update(grads, values));
+  }
+
+  /**
+   * Checks `grads` and the step's options, advances the step count and returns the step's
+   * numbers; `update` then applies them. Split so a captured step graph can replay the update
+   * with new numbers as tensors.
+   */
+  nextStep(grads: ReadonlyMap<string, tf.Tensor>, options: StepOptions): AdamWStepValues {
     const { lr } = options;
     const scale = options.gradScale ?? 1;
     if (!Number.isFinite(lr) || lr < 0) throw new RangeError(`lr must be a finite number ≥ 0, got ${lr}`);
@@ -115,24 +148,33 @@ export class AdamW {
     for (const name of grads.keys()) if (!this.slots.has(name)) throw new RuntimeError(`gradient for ${name}, which the optimizer does not hold`);
     this.t += 1;
     const [b1, b2] = this.config.betas;
-    const bc1 = 1 - b1 ** this.t;
-    const bc2 = 1 - b2 ** this.t;
-    const stepSize = lr / bc1;
-    const sqrtBc2 = Math.sqrt(bc2);
-    const shrink = 1 - lr * this.config.weightDecay;
-    tf.tidy(() => {
-      for (const [name, g0] of grads) {
-        const slot = this.slots.get(name)!;
-        const g = scale === 1 ? g0 : tf.mul(g0, scale);
-        const m = tf.add(tf.mul(slot.m, b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(slot.v, b2), tf.mul(tf.square(g), 1 - b2));
-        const p = slot.decay && this.config.weightDecay !== 0 ? tf.mul(slot.param, shrink) : slot.param;
-        const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.config.eps);
-        slot.param.assign(tf.sub(p, tf.mul(tf.div(m, denom), stepSize)));
-        slot.m.assign(m);
-        slot.v.assign(v);
-      }
-    });
+    return { scale, shrink: 1 - lr * this.config.weightDecay, sqrtBc2: Math.sqrt(1 - b2 ** this.t), stepSize: lr / (1 - b1 ** this.t) };
+  }
+
+  /**
+   * The update itself, in place (in-place.ts), with the step's numbers as host numbers or as
+   * scalar tensors (the same float32 arithmetic either way). Call inside a `tf.tidy`.
+   */
+  update(grads: ReadonlyMap<string, tf.Tensor>, step: AdamWStepValues | AdamWStepTensors): void {
+    const [b1, b2] = this.config.betas;
+    const decays = this.config.weightDecay !== 0;
+    const unscaled = step.scale === 1;
+    for (const [name, g0] of grads) {
+      const slot = this.slots.get(name)!;
+      const g = unscaled ? g0 : tf.mul(g0, step.scale);
+      const m = tf.add(tf.mul(slot.m, b1), tf.mul(g, 1 - b1));
+      const v = tf.add(tf.mul(slot.v, b2), tf.mul(tf.square(g), 1 - b2));
+      const p = slot.decay && decays ? tf.mul(slot.param, step.shrink) : slot.param;
+      const denom = tf.add(tf.div(tf.sqrt(v), step.sqrtBc2), this.config.eps);
+      assignInPlace(slot.param, tf.sub(p, tf.mul(tf.div(m, denom), step.stepSize)));
+      assignInPlace(slot.m, m);
+      assignInPlace(slot.v, v);
+    }
+  }
+
+  /** Every tensor the update writes (parameters, then moments): their buffers must not change under a captured graph. */
+  stateTensors(): tf.Tensor[] {
+    return [...this.slots.values()].flatMap((s) => [s.param, s.m, s.v]);
   }
 
   /** The moments and step count as host arrays (for a checkpoint). */
@@ -165,8 +207,8 @@ export class AdamW {
     }
     tf.tidy(() => {
       for (const [name, slot] of this.slots) {
-        slot.m.assign(tf.tensor(state.m.get(name)!.data, slot.param.shape, 'float32'));
-        slot.v.assign(tf.tensor(state.v.get(name)!.data, slot.param.shape, 'float32'));
+        assignInPlace(slot.m, tf.tensor(state.m.get(name)!.data, slot.param.shape, 'float32'));
+        assignInPlace(slot.v, tf.tensor(state.v.get(name)!.data, slot.param.shape, 'float32'));
       }
     });
     this.t = state.step;

@@ -8,6 +8,7 @@
 import type { ModelGraph } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { ParamStore } from '../model/params.js';
+import { replaceInPlace } from '../backend/in-place.js';
 import { updateRouterBias } from '../ops/bias-update.js';
 import { tf } from '../tf.js';
 
@@ -40,10 +41,11 @@ export function routerLoads(model: ModelGraph): RouterLoad[] {
 export type StepLoads = ReadonlyMap<string, tf.Tensor | ArrayLike<number>>;
 
 /**
- * Updates every biased router's state in `store` from `loads`. `rate` overrides every node's
- * `bias_rate` (the γ schedule; 0 freezes the biases). Does not dispose `loads`.
+ * Updates every biased router's state in `store` from `loads`, in place on webgpu (in-place.ts).
+ * `rate` overrides every node's `bias_rate` (the γ schedule; 0 freezes the biases); a captured
+ * step graph passes it as a scalar tensor. Does not dispose `loads`.
  */
-export function updateRouterBiases(store: ParamStore, routers: readonly RouterLoad[], loads: StepLoads, rate?: number): void {
+export function updateRouterBiases(store: ParamStore, routers: readonly RouterLoad[], loads: StepLoads, rate?: number | tf.Scalar): void {
   for (const r of routers) {
     if (r.bias === null) continue;
     const old = store.state.get(r.bias);
@@ -52,7 +54,6 @@ export function updateRouterBiases(store: ParamStore, routers: readonly RouterLo
     if (c === undefined) throw new RuntimeError(`no load counts for ${r.load}: the step must return every router's load`);
     const gamma = rate ?? r.rate!;
     const next = tf.tidy(() => updateRouterBias(old, c instanceof tf.Tensor ? c : tf.tensor1d(Array.from(c), 'float32'), gamma));
-    store.state.set(r.bias, next);
-    old.dispose();
+    store.state.set(r.bias, replaceInPlace(old, next));
   }
 }

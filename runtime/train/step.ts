@@ -18,7 +18,9 @@ import type { ModelGraph } from '../../compiler/ir/types.js';
 import { forward, type ForwardInputs } from '../model/forward.js';
 import type { ParamStore } from '../model/params.js';
 import { tf } from '../tf.js';
-import type { AdamW } from './adamw.js';
+import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
+import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { stepTensors, type AdamW } from './adamw.js';
 import { routerLoads, updateRouterBiases, type RouterLoad } from './bias.js';
 import { clipScale, gradNormSquared } from './clip.js';
 import { firstFlagged, nonFiniteFlags } from './finite.js';
@@ -62,12 +64,77 @@ export interface StepPlan {
   /** parameter name of each tfjs variable (variableGrads keys gradients by the variable's own name) */
   readonly byVariable: ReadonlyMap<string, string>;
   readonly variables: readonly tf.Variable[];
+  /** captured GPU graphs on webgpu (StepGraphs.forBackend()); undefined runs every step plainly */
+  readonly graphs?: StepGraphs;
 }
 
 export function stepPlan(model: ModelGraph, store: ParamStore): StepPlan {
   const byVariable = new Map<string, string>();
   for (const [name, v] of store.params) byVariable.set(v.name, name);
-  return { routers: routerLoads(model), mtp: mtpTerms(model), byVariable, variables: [...store.params.values()] };
+  return { routers: routerLoads(model), mtp: mtpTerms(model), byVariable, variables: [...store.params.values()], graphs: StepGraphs.forBackend() };
+}
+
+/** What the forward + backward pass leaves for the host read and the update. */
+interface Pass {
+  readonly value: tf.Scalar;
+  readonly values: Map<string, tf.Tensor>;
+  /** gradients by parameter name, in the store's (= the IR's) order, so "first bad tensor" is stable */
+  readonly grads: Map<string, tf.Tensor>;
+  /** loss, squared gradient norm, non-finite flags, loads: the step's one host read */
+  readonly packed: tf.Tensor1D;
+  readonly loadNames: readonly string[];
+}
+
+function passWanted(plan: StepPlan, options: StepOptions): { wanted: string[]; loadNames: string[]; reweight: boolean } {
+  const allLoads = plan.routers.map((r) => r.load);
+  const loadNames = [...new Set([...allLoads, ...(options.loadOutputs ?? allLoads)])];
+  const reweight = options.mtpWeight !== undefined && plan.mtp.length > 0;
+  return { wanted: ['loss', ...(reweight ? plan.mtp.map((t) => t.value) : []), ...loadNames], loadNames, reweight };
+}
+
+function runPass(model: ModelGraph, store: ParamStore, batch: ForwardInputs, options: StepOptions, plan: StepPlan): Pass {
+  const { wanted, loadNames, reweight } = passWanted(plan, options);
+  let values = new Map<string, tf.Tensor>();
+  const { value, grads: byVariable } = tf.variableGrads(() => {
+    values = forward(model, store, batch, wanted);
+    return reweight ? reweightedLoss(values, plan.mtp, options.mtpWeight!) : (values.get('loss') as tf.Scalar);
+  }, [...plan.variables]);
+  const named = new Map<string, tf.Tensor>();
+  for (const [vname, g] of Object.entries(byVariable)) named.set(plan.byVariable.get(vname)!, g);
+  const grads = new Map([...store.params.keys()].filter((n) => named.has(n)).map((n) => [n, named.get(n)!]));
+  const packed = tf.tidy(() =>
+    tf.concat([
+      tf.reshape(value, [1]),
+      tf.reshape(gradNormSquared(grads.values()), [1]),
+      nonFiniteFlags([value, ...grads.values()]),
+      ...loadNames.map((n) => tf.reshape(tf.cast(values.get(n)!, 'float32'), [-1])),
+    ]),
+  ) as tf.Tensor1D;
+  return { value, values, grads, packed, loadNames };
+}
+
+function disposePass(pass: Pass): void {
+  pass.value.dispose();
+  pass.packed.dispose();
+  for (const t of pass.values.values()) t.dispose();
+  for (const g of pass.grads.values()) g.dispose();
+}
+
+/** The host read unpacked; `nonFinite` set means nothing may be updated. */
+function unpack(host: ArrayLike<number>, pass: Pass, reported: readonly string[]): Omit<StepResult, 'clipScale'> {
+  const names = ['loss', ...pass.grads.keys()];
+  const loss = host[0]!;
+  const gradNorm = Math.sqrt(host[1]!);
+  const flags = Array.from({ length: names.length }, (_, i) => host[2 + i]!);
+  const nonFinite = firstFlagged(names, flags);
+  const loads = new Map<string, Float32Array>();
+  let at = 2 + names.length;
+  for (const n of pass.loadNames) {
+    const size = pass.values.get(n)!.size;
+    if (reported.includes(n)) loads.set(n, Float32Array.from({ length: size }, (_, i) => host[at + i]!));
+    at += size;
+  }
+  return { loss, gradNorm, loads, nonFinite };
 }
 
 export async function trainStep(
@@ -78,55 +145,119 @@ export async function trainStep(
   options: StepOptions,
   plan: StepPlan = stepPlan(model, store),
 ): Promise<StepResult> {
-  const allLoads = plan.routers.map((r) => r.load);
-  const reported = options.loadOutputs ?? allLoads;
-  const loadNames = [...new Set([...allLoads, ...reported])];
-  const reweight = options.mtpWeight !== undefined && plan.mtp.length > 0;
-  const wanted = ['loss', ...(reweight ? plan.mtp.map((t) => t.value) : []), ...loadNames];
-
-  let values = new Map<string, tf.Tensor>();
-  const { value, grads: byVariable } = tf.variableGrads(() => {
-    values = forward(model, store, batch, wanted);
-    return reweight ? reweightedLoss(values, plan.mtp, options.mtpWeight!) : (values.get('loss') as tf.Scalar);
-  }, [...plan.variables]);
-
-  // gradients by parameter name, in the store's (= the IR's) order, so "first bad tensor" is stable
-  const grads = new Map<string, tf.Tensor>();
-  for (const [vname, g] of Object.entries(byVariable)) grads.set(plan.byVariable.get(vname)!, g);
-  const ordered = new Map([...store.params.keys()].filter((n) => grads.has(n)).map((n) => [n, grads.get(n)!]));
-
+  if (plan.graphs && (options.updateBias ?? true) && options.loadOutputs === undefined) {
+    const result = await plan.graphs.step(model, store, optimizer, batch, options, plan);
+    if (result !== null) return result;
+  }
+  const reported = options.loadOutputs ?? plan.routers.map((r) => r.load);
+  const pass = runPass(model, store, batch, options, plan);
   try {
-    const packed = tf.tidy(() =>
-      tf.concat([
-        tf.reshape(value, [1]),
-        tf.reshape(gradNormSquared(ordered.values()), [1]),
-        nonFiniteFlags([value, ...ordered.values()]),
-        ...loadNames.map((n) => tf.reshape(tf.cast(values.get(n)!, 'float32'), [-1])),
-      ]),
-    );
-    const host = (await packed.data()) as Float32Array;
-    packed.dispose();
-
-    const names = ['loss', ...ordered.keys()];
-    const loss = host[0]!;
-    const gradNorm = Math.sqrt(host[1]!);
-    const nonFinite = firstFlagged(names, host.subarray(2, 2 + names.length));
-    const loads = new Map<string, Float32Array>();
-    let at = 2 + names.length;
-    for (const n of loadNames) {
-      const size = values.get(n)!.size;
-      if (reported.includes(n)) loads.set(n, host.slice(at, at + size));
-      at += size;
-    }
-    if (nonFinite !== null) return { loss, gradNorm, clipScale: 1, loads, nonFinite };
-
-    const scale = clipScale(gradNorm, options.clip);
-    optimizer.apply(ordered, { lr: options.lr, gradScale: scale });
-    if (options.updateBias ?? true) updateRouterBiases(store, plan.routers, values, options.biasRate);
-    return { loss, gradNorm, clipScale: scale, loads, nonFinite: null };
+    const host = (await pass.packed.data()) as Float32Array;
+    const read = unpack(host, pass, reported);
+    if (read.nonFinite !== null) return { ...read, clipScale: 1 };
+    const scale = clipScale(read.gradNorm, options.clip);
+    optimizer.apply(pass.grads, { lr: options.lr, gradScale: scale });
+    if (options.updateBias ?? true) updateRouterBiases(store, plan.routers, pass.values, options.biasRate);
+    return { ...read, clipScale: scale };
   } finally {
-    value.dispose();
-    for (const t of values.values()) t.dispose();
-    for (const g of grads.values()) g.dispose();
+    disposePass(pass);
+  }
+}
+
+/**
+ * trainStep on webgpu as two captured GPU graphs (backend/webgpu-graph.ts): the forward + backward
+ * pass up to the packed host vector, and the update (AdamW and the router biases, in place). The
+ * first step runs plainly (shaders compile, the buffer pool grows), the second is captured, the
+ * rest replay: the same kernels on the same buffers, so the numbers are the plain path's exactly.
+ * A change of shapes or options, or state that moved to other buffers (a restored checkpoint),
+ * drops the graphs and captures again. MOE_WEBGPU_GRAPHS=0 turns this off.
+ */
+export class StepGraphs {
+  private warm = false;
+  private key = '';
+  private pass: { readonly graph: GpuGraph; readonly pass: Pass } | null = null;
+  private update: GpuGraph | null = null;
+  /** why capturing was given up, once it was */
+  refused: string | null = null;
+
+  /** Graphs for trainStep when the active backend is webgpu and they are not switched off, else undefined. */
+  static forBackend(): StepGraphs | undefined {
+    return webgpuBackend() !== null && process.env.MOE_WEBGPU_GRAPHS !== '0' ? new StepGraphs() : undefined;
+  }
+
+  /** One step through the graphs, or null where the plain path must run it. */
+  async step(model: ModelGraph, store: ParamStore, optimizer: AdamW, batch: ForwardInputs, options: StepOptions, plan: StepPlan): Promise<StepResult | null> {
+    if (this.refused !== null) return null;
+    if (!this.warm) {
+      this.warm = true;
+      return null;
+    }
+    const inputs = [batch.inputIds, ...(batch.lossMask ? [batch.lossMask] : [])];
+    const key = JSON.stringify([inputs.map((t) => t.shape), options.mtpWeight ?? null, options.biasRate === undefined]);
+    const state = this.state(optimizer, store, plan);
+    if (this.pass && (key !== this.key || !this.pass.graph.valid(state))) this.dispose();
+    this.key = key;
+    let current = this.pass;
+    if (current === null) {
+      const captured = captureGraph(() => runPass(model, store, batch, options, plan), { inputs, state });
+      if (captured.graph === null) return this.giveUp(captured.refused!, captured.result, optimizer, store, options, plan);
+      current = this.pass = { graph: captured.graph, pass: captured.result };
+    } else {
+      current.graph.replay(inputs);
+    }
+    const { graph, pass } = current;
+    const read = unpack(await graph.read(pass.packed), pass, plan.routers.map((r) => r.load));
+    if (read.nonFinite !== null) return { ...read, clipScale: 1 };
+    const scale = clipScale(read.gradNorm, options.clip);
+    const scalars = stepTensors(optimizer.nextStep(pass.grads, { lr: options.lr, gradScale: scale }));
+    const gamma = options.biasRate === undefined ? undefined : tf.scalar(options.biasRate);
+    const stepInputs = [scalars.scale, scalars.shrink, scalars.sqrtBc2, scalars.stepSize, ...(gamma ? [gamma] : [])];
+    try {
+      const apply = (): void => {
+        tf.tidy(() => optimizer.update(pass.grads, scalars));
+        updateRouterBiases(store, plan.routers, pass.values, gamma);
+      };
+      if (this.update === null) {
+        const captured = captureGraph(apply, { inputs: stepInputs, state });
+        if (captured.graph === null) this.refused = captured.refused;
+        else this.update = captured.graph;
+      } else {
+        this.update.replay(stepInputs);
+      }
+    } finally {
+      tf.dispose(stepInputs);
+    }
+    return { ...read, clipScale: scale };
+  }
+
+  /** Tensors the graphs update in place: parameters, optimizer moments, router biases. */
+  private state(optimizer: AdamW, store: ParamStore, plan: StepPlan): tf.Tensor[] {
+    const biases = plan.routers.flatMap((r) => (r.bias === null ? [] : [store.state.get(r.bias)!]));
+    return [...optimizer.stateTensors(), ...biases];
+  }
+
+  /** A capture that cannot be replayed still ran the pass for real: finish this step plainly with it. */
+  private async giveUp(reason: string, pass: Pass, optimizer: AdamW, store: ParamStore, options: StepOptions, plan: StepPlan): Promise<StepResult> {
+    this.refused = reason;
+    try {
+      const read = unpack((await pass.packed.data()) as Float32Array, pass, plan.routers.map((r) => r.load));
+      if (read.nonFinite !== null) return { ...read, clipScale: 1 };
+      const scale = clipScale(read.gradNorm, options.clip);
+      optimizer.apply(pass.grads, { lr: options.lr, gradScale: scale });
+      updateRouterBiases(store, plan.routers, pass.values, options.biasRate);
+      return { ...read, clipScale: scale };
+    } finally {
+      disposePass(pass);
+    }
+  }
+
+  dispose(): void {
+    if (this.pass) {
+      this.pass.graph.dispose();
+      disposePass(this.pass.pass);
+    }
+    this.update?.dispose();
+    this.pass = null;
+    this.update = null;
   }
 }

@@ -1,0 +1,65 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The parts of tfjs-backend-webgpu 4.22's `WebGPUBackend` that in-place updates (in-place.ts) and
+ * captured step graphs (webgpu-graph.ts) use. They are not public API: the names were read from
+ * the package's dist/tf-backend-webgpu.node.js, and the version is pinned in package.json. Kept in
+ * one place so an upgrade has one file to check.
+ */
+import { tf } from '../tf.js';
+
+export interface TensorDataLike {
+  /** host copy: set for a tensor made from host values, and cached after a read */
+  values: unknown;
+  // undefined until the tensor is first uploaded
+  resource: GPUBuffer | null | undefined;
+  readonly dtype: string;
+  readonly shape: readonly number[];
+}
+
+export interface BufferManagerLike {
+  readonly freeBuffers: Map<string, GPUBuffer[]>;
+  readonly usedBuffers: Map<string, GPUBuffer[]>;
+  numUsedBuffers: number;
+  numFreeBuffers: number;
+  numBytesUsed: number;
+  releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void;
+}
+
+export interface WebgpuBackendLike {
+  readonly device: GPUDevice;
+  readonly queue: GPUQueue;
+  commandEncoder: GPUCommandEncoder | null;
+  computePassEncoder: GPUComputePassEncoder | null;
+  commandQueueOwnedIds: WeakSet<object>;
+  readonly tensorMap: { get(dataId: object): TensorDataLike };
+  readonly bufferManager: BufferManagerLike;
+  uploadToGPU(dataId: object): void;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+/** The active backend when it is webgpu, else null. */
+export function webgpuBackend(): WebgpuBackendLike | null {
+  return tf.getBackend() === 'webgpu' ? (tf.backend() as unknown as WebgpuBackendLike) : null;
+}
+
+/** The GPU buffer holding `t`, uploading its host values first if it has none yet. */
+export function bufferOf(backend: WebgpuBackendLike, t: tf.TensorInfo): GPUBuffer {
+  backend.uploadToGPU(t.dataId);
+  const resource = backend.tensorMap.get(t.dataId).resource;
+  if (!(resource instanceof GPUBuffer)) throw new Error('a webgpu tensor without a GPU buffer (a texture?)');
+  return resource;
+}
+
+/** Ends tfjs's open compute pass and submits what it has encoded, so work queued after runs after it. */
+export function flushTfjs(backend: WebgpuBackendLike): void {
+  if (backend.commandEncoder === null) return;
+  backend.endComputePassEncoder();
+  backend.submitQueue();
+}
+
+/** The key tfjs's buffer pool files a buffer under (BufferManager's getBufferKey). */
+export function poolKey(buffer: GPUBuffer): string {
+  return `${buffer.size}_${buffer.usage}`;
+}
