@@ -34,6 +34,9 @@ import { bufferOf, flushTfjs, poolKey, webgpuBackend, type WebgpuBackendLike } f
 
 type Size3 = readonly [number, number, number];
 
+/** Commands per submitted command buffer during a replay (env MOE_GRAPH_SUBMIT_EVERY for measuring). */
+const SUBMIT_EVERY = Number(process.env.MOE_GRAPH_SUBMIT_EVERY ?? 256) || 256;
+
 type Command =
   | { readonly kind: 'dispatch'; readonly pipeline: GPUComputePipeline; readonly group: GPUBindGroup; readonly size: Size3 }
   | { readonly kind: 'copy'; readonly src: GPUBuffer; readonly srcOffset: number; readonly dst: GPUBuffer; readonly dstOffset: number; readonly size: number };
@@ -171,7 +174,7 @@ export class GpuGraph {
     if (this.disposed) throw new Error('replay of a disposed graph');
     if (inputs.length !== this.io.inputs.length) throw new Error(`the graph takes ${this.io.inputs.length} inputs, got ${inputs.length}`);
     const { device, queue } = this.backend;
-    const encoder = device.createCommandEncoder();
+    let encoder = device.createCommandEncoder();
     inputs.forEach((t, i) => {
       const slot = this.io.inputs[i]!;
       if (t.dtype !== slot.dtype || t.shape.length !== slot.shape.length || t.shape.some((d, k) => d !== slot.shape[k])) {
@@ -191,7 +194,15 @@ export class GpuGraph {
     flushTfjs(this.backend);
     let pass: GPUComputePassEncoder | null = null;
     let pipeline: GPUComputePipeline | null = null;
+    let encoded = 0;
     for (const c of this.commands) {
+      // submit in chunks, so the GPU starts on the first part while the host encodes the rest
+      if (++encoded % SUBMIT_EVERY === 0) {
+        pass?.end();
+        pass = null;
+        queue.submit([encoder.finish()]);
+        encoder = device.createCommandEncoder();
+      }
       if (c.kind === 'dispatch') {
         if (pass === null) {
           pass = encoder.beginComputePass();
