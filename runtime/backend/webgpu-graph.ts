@@ -35,7 +35,7 @@ import { bufferOf, flushTfjs, poolKey, webgpuBackend, type WebgpuBackendLike } f
 type Size3 = readonly [number, number, number];
 
 /** Commands per submitted command buffer during a replay (env MOE_GRAPH_SUBMIT_EVERY for measuring). */
-const SUBMIT_EVERY = Number(process.env.MOE_GRAPH_SUBMIT_EVERY ?? 256) || 256;
+const SUBMIT_EVERY = Number(process.env.MOE_GRAPH_SUBMIT_EVERY ?? 128) || 128;
 
 type Command =
   | { readonly kind: 'dispatch'; readonly pipeline: GPUComputePipeline; readonly group: GPUBindGroup; readonly size: Size3 }
