@@ -21,6 +21,8 @@
 import type { AttrValue } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { assignInPlace } from '../backend/in-place.js';
+import { adamwInPlace } from '../backend/webgpu-adamw.js';
+import { webgpuBackend, type WebgpuBackendLike } from '../backend/webgpu-internals.js';
 import type { ParamStore, TensorData } from '../model/params.js';
 import { tf } from '../tf.js';
 
@@ -156,6 +158,11 @@ export class AdamW {
    * scalar tensors (the same float32 arithmetic either way). Call inside a `tf.tidy`.
    */
   update(grads: ReadonlyMap<string, tf.Tensor>, step: AdamWStepValues | AdamWStepTensors): void {
+    const backend = webgpuBackend();
+    if (backend !== null) {
+      this.updateWebgpu(backend, grads, step);
+      return;
+    }
     const [b1, b2] = this.config.betas;
     const decays = this.config.weightDecay !== 0;
     const unscaled = step.scale === 1;
@@ -170,6 +177,22 @@ export class AdamW {
       assignInPlace(slot.m, m);
       assignInPlace(slot.v, v);
     }
+  }
+
+  /** The same update as three in-place shaders per parameter (backend/webgpu-adamw.ts). */
+  private updateWebgpu(backend: WebgpuBackendLike, grads: ReadonlyMap<string, tf.Tensor>, step: AdamWStepValues | AdamWStepTensors): void {
+    const numbers = typeof step.scale === 'number';
+    const values = numbers
+      ? tf.tensor1d([step.scale, step.shrink, step.sqrtBc2, step.stepSize] as number[], 'float32')
+      : tf.stack([step.scale, step.shrink, step.sqrtBc2, step.stepSize] as tf.Scalar[]);
+    const [beta1, beta2] = this.config.betas;
+    const constants = { beta1, beta2, eps: this.config.eps };
+    const decays = this.config.weightDecay !== 0;
+    for (const [name, g] of grads) {
+      const slot = this.slots.get(name)!;
+      adamwInPlace(backend, { param: slot.param, m: slot.m, v: slot.v, g }, values as tf.Tensor1D, constants, slot.decay && decays);
+    }
+    values.dispose();
   }
 
   /** Every tensor the update writes (parameters, then moments): their buffers must not change under a captured graph. */
