@@ -25,6 +25,8 @@ export interface StepInputs {
   readonly rotary: (config: RopeConfig, d: number) => RotaryTables;
   /** additive mask [B, 1, T, Tk] over all cached columns (this step's included) */
   readonly mask: tf.Tensor;
+  /** where this step's columns go in a fixed-capacity cache (int32 [1]); undefined for growing caches */
+  readonly at: tf.Tensor1D | undefined;
   readonly mlaCache: MlaCacheMode;
   /** tensors derived from a weight, made once per generation (the weights are frozen meanwhile) */
   readonly derived: (weight: tf.Tensor, make: () => tf.Tensor[]) => tf.Tensor[];
@@ -47,7 +49,7 @@ export function cachedGqa({ inputs, params, attrs }: KernelArgs, cache: LayerCac
   const tables = step.rotary(parseRope(attrs.rope), d);
   const q = rotate(splitHeads(projectT(x, wq), heads, d), tables);
   const k = rotate(splitHeads(projectT(x, wk), kvHeads, d), tables);
-  const [keys, values] = cache.append([k, splitHeads(projectT(x, wv), kvHeads, d)]) as [tf.Tensor, tf.Tensor];
+  const [keys, values] = cache.append([k, splitHeads(projectT(x, wv), kvHeads, d)], step.at) as [tf.Tensor, tf.Tensor];
   return projectT(mergeHeads(maskedAttention([[q, keys]], values, scaleAttr(attrs), step.mask)), wo);
 }
 
@@ -71,12 +73,12 @@ export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs)
     const kv = tf.reshape(projectT(p.latent, p.wkvB), [batch, time, p.heads * (p.nopeDim + p.vDim)]);
     const [kNope, v] = splitHeadParts(kv, p.heads, [p.nopeDim, p.vDim]) as [tf.Tensor, tf.Tensor];
     const k = tf.concat([kNope, tf.tile(kRot, [1, p.heads, 1, 1])], 3);
-    const [keys, values] = cache.append([k, v]) as [tf.Tensor, tf.Tensor];
+    const [keys, values] = cache.append([k, v], step.at) as [tf.Tensor, tf.Tensor];
     const q = tf.concat([p.qNope, qRot], 3);
     return projectT(mergeHeads(maskedAttention([[q, keys]], values, p.scale, step.mask)), p.wo);
   }
 
-  const [latents, ropeKeys] = cache.append([tf.reshape(p.latent, [batch, 1, time, p.kvRank]), kRot]) as [tf.Tensor, tf.Tensor];
+  const [latents, ropeKeys] = cache.append([tf.reshape(p.latent, [batch, 1, time, p.kvRank]), kRot], step.at) as [tf.Tensor, tf.Tensor];
   // kv_b [H·(dn + dv), R] → W_uk [H, dn, R] and W_uv [H, dv, R]
   const [wUk, wUv] = step.derived(p.wkvB, () => tf.split(tf.reshape(p.wkvB, [p.heads, p.nopeDim + p.vDim, p.kvRank]), [p.nopeDim, p.vDim], 1)) as [tf.Tensor, tf.Tensor];
   const qLatent = perHead(p.qNope, wUk, false);

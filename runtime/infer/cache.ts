@@ -10,29 +10,66 @@
  * Tensors are [B, heads-or-1, T, width] and grow along T; rows are dropped (`keepRows`) when their
  * sequence finishes, so finished rows cost nothing in later steps.
  */
+import { writeColumnsInPlace } from '../backend/webgpu-columns.js';
+import { webgpuBackend } from '../backend/webgpu-internals.js';
 import { tf } from '../tf.js';
 
 /** How MLA layers cache: the compressed latent (absorbed up-projection) or the expanded keys/values. */
 export type MlaCacheMode = 'latent' | 'naive';
 
-/** One attention node's cached tensors, in the order its decode kernel defines. */
+/**
+ * One attention node's cached tensors, in the order its decode kernel defines. By default they grow
+ * along time by concatenation. With a `capacity` (webgpu decode graphs, decoder.ts) they are
+ * allocated at that full length once, zero-filled, and each step writes its columns in place at the
+ * column its `at` tensor holds: fixed shapes and fixed buffers, as a replayed graph needs; the
+ * unwritten columns are hidden by the step's mask.
+ */
 export class LayerCache {
   private tensors: tf.Tensor[] = [];
 
+  constructor(private readonly capacity: number | null = null) {}
+
+  /**
+   * Cached columns; with a capacity, the allocated length. (A replayed graph writes without running
+   * this class, so the columns written are counted by the decoder, which feeds them in as `at`.)
+   */
   get length(): number {
-    return this.tensors[0]?.shape[2] ?? 0;
+    return this.capacity ?? this.tensors[0]?.shape[2] ?? 0;
   }
 
-  /** The cache with this step's tensors appended along time (taking ownership of the result). */
-  append(fresh: readonly tf.Tensor[]): tf.Tensor[] {
+  /** The tensors, for a captured graph's list of state updated in place. */
+  get state(): readonly tf.Tensor[] {
+    return this.tensors;
+  }
+
+  /**
+   * The cache with this step's tensors appended along time (taking ownership of the result). With a
+   * capacity, `at` is the int32 [1] column to write at; the whole capacity-long cache is returned.
+   */
+  append(fresh: readonly tf.Tensor[], at?: tf.Tensor1D): tf.Tensor[] {
+    if (this.capacity !== null) return this.write(fresh, at);
     const grown = this.tensors.length === 0 ? fresh.map((t) => tf.keep(t)) : fresh.map((t, i) => tf.keep(tf.concat([this.tensors[i]!, t], 2)));
     this.tensors.forEach((t) => t.dispose());
     this.tensors = grown;
     return grown;
   }
 
+  private write(fresh: readonly tf.Tensor[], at: tf.Tensor1D | undefined): tf.Tensor[] {
+    const backend = webgpuBackend();
+    if (backend === null || at === undefined) throw new Error('a cache with a capacity is written on webgpu, at a column tensor');
+    if (this.tensors.length === 0) {
+      this.tensors = fresh.map((t) => {
+        const [b, h, , w] = t.shape as [number, number, number, number];
+        return tf.keep(tf.zeros([b, h, this.capacity!, w]));
+      });
+    }
+    fresh.forEach((t, i) => writeColumnsInPlace(backend, this.tensors[i]!, t, at));
+    return this.tensors;
+  }
+
   /** Keeps only the given batch rows. */
   keepRows(rows: tf.Tensor1D): void {
+    if (this.capacity !== null) throw new Error('a cache with a capacity keeps every row (decoder.ts masks finished ones)');
     const kept = this.tensors.map((t) => tf.gather(t, rows, 0));
     this.tensors.forEach((t) => t.dispose());
     this.tensors = kept;
@@ -83,15 +120,18 @@ export class BatchState {
   }
 
   /**
-   * The additive mask [B, 1, Tq, Tk] of the last `queries` columns against every cached column:
-   * 0 where the key is a real token at or before the query, HIDDEN elsewhere.
+   * The additive mask [B, 1, Tq, Tk] of the last `queries` columns against every cached column
+   * (Tk = `width` for a fixed-capacity cache): 0 where the key is a real token at or before the
+   * query, HIDDEN elsewhere.
    */
-  mask(queries: number): tf.Tensor4D {
-    const keys = this.valid[0]?.length ?? 0;
+  mask(queries: number, width?: number): tf.Tensor4D {
+    const filled = this.valid[0]?.length ?? 0;
+    // a fixed-capacity cache: the columns not written yet are hidden like padding
+    const keys = width ?? filled;
     const values = new Float32Array(this.rows * queries * keys).fill(HIDDEN);
     this.valid.forEach((row, b) => {
       for (let t = 0; t < queries; t++) {
-        const column = keys - queries + t;
+        const column = filled - queries + t;
         const base = (b * queries + t) * keys;
         for (let u = 0; u <= column; u++) if (row[u]) values[base + u] = 0;
       }

@@ -16,11 +16,45 @@ import { tf } from '../tf.js';
 import { cachedGqa, cachedMla, type StepInputs } from './attention.js';
 import { BatchState, LayerCache, type MlaCacheMode } from './cache.js';
 import { rowTables } from './rotary.js';
-import type { RopeConfig, RotaryTables } from '../ops/rope.js';
+import { parseRope, type RopeConfig, type RotaryTables } from '../ops/rope.js';
+import { intAttr } from '../ops/attention-core.js';
+import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
+import { webgpuBackend } from '../backend/webgpu-internals.js';
 
 const ATTENTION = new Set(['attention.gqa', 'attention.mla']);
 
-/** One batch being decoded: its caches and row bookkeeping. Dispose when done. */
+/** A step's inputs as tensors, made on the host before the step runs (a captured graph replays them). */
+interface StepTensors {
+  readonly ids: tf.Tensor2D;
+  readonly mask: tf.Tensor4D;
+  /** the first cache column this step writes (fixed-capacity caches only) */
+  readonly at: tf.Tensor1D | undefined;
+  /** rotary tables by JSON.stringify([config, d]) */
+  readonly tables: ReadonlyMap<string, RotaryTables>;
+}
+
+/** The rotary (config, width) pairs the model's attention nodes ask for, keyed as StepTensors.tables. */
+function rotaryNeeds(nodes: readonly Node[]): Map<string, [RopeConfig, number]> {
+  const needs = new Map<string, [RopeConfig, number]>();
+  for (const node of nodes) {
+    if (!ATTENTION.has(node.op)) continue;
+    const config = parseRope(node.attrs.rope);
+    const d = intAttr(node.attrs, node.op === 'attention.mla' ? 'rope_dim' : 'head_dim', 1);
+    needs.set(JSON.stringify([config, d]), [config, d]);
+  }
+  return needs;
+}
+
+/**
+ * One batch being decoded: its caches and row bookkeeping. Dispose when done.
+ *
+ * With a `capacity` (the prompt width plus the new tokens) on webgpu, single-token steps run as a
+ * captured GPU graph (backend/webgpu-graph.ts): the caches are allocated at full length and written
+ * in place, every step's host values (ids, mask, cache column, rotary tables) come in as tensors,
+ * and finished rows stay in the batch as masked padding so shapes never change. The first
+ * single-token step runs plainly, the second is captured, the rest replay. MOE_WEBGPU_GRAPHS=0
+ * turns this off.
+ */
 export class Decoder {
   private readonly nodes: readonly Node[];
   private readonly caches = new Map<Node, LayerCache>();
@@ -28,6 +62,14 @@ export class Decoder {
   private readonly transposed = new Map<tf.Tensor, tf.Tensor>();
   /** MLA's per-head W_uk and W_uv split from kv_b, and the like: see StepInputs.derived */
   private readonly derived = new Map<tf.Tensor, tf.Tensor[]>();
+  private readonly rotary: Map<string, [RopeConfig, number]>;
+  /** cache length of a graph-decoded batch, else null */
+  private readonly capacity: number | null;
+  /** rows still generating, as indices into the batch the decoder began with (graph mode) */
+  private live: number[];
+  /** columns written to fixed-capacity caches (graph mode): replays write without running the caches' code */
+  private written = 0;
+  private graph: { readonly graph: GpuGraph; readonly logits: tf.Tensor } | 'cold' | 'warm' | 'off' = 'cold';
   readonly batch: BatchState;
 
   constructor(
@@ -35,16 +77,28 @@ export class Decoder {
     private readonly weights: Weights,
     rows: number,
     private readonly mlaCache: MlaCacheMode = 'latent',
+    capacity?: number,
   ) {
     this.nodes = neededNodes(model, ['logits']);
     if (!this.nodes.some((n) => n.outputs.includes('logits'))) throw new RuntimeError(`model ${model.name} produces no logits`);
-    for (const node of this.nodes) if (ATTENTION.has(node.op)) this.caches.set(node, new LayerCache());
+    this.capacity = capacity !== undefined && webgpuBackend() !== null && process.env.MOE_WEBGPU_GRAPHS !== '0' ? capacity : null;
+    for (const node of this.nodes) if (ATTENTION.has(node.op)) this.caches.set(node, new LayerCache(this.capacity));
+    this.rotary = rotaryNeeds(this.nodes);
     this.batch = new BatchState(rows);
+    this.live = Array.from({ length: rows }, (_, i) => i);
   }
 
   /** Cached tokens per row. */
   get length(): number {
-    return this.caches.values().next().value?.length ?? 0;
+    return this.capacity === null ? (this.caches.values().next().value?.length ?? 0) : this.written;
+  }
+
+  /** single-token steps that replayed the captured graph (graph mode) */
+  replays = 0;
+
+  /** Whether single-token steps replay a captured GPU graph (after the first two). */
+  get graphed(): boolean {
+    return this.capacity !== null && this.graph !== 'off';
   }
 
   /**
@@ -53,42 +107,115 @@ export class Decoder {
    */
   step(ids: readonly (readonly number[])[], real: readonly (readonly boolean[])[]): tf.Tensor2D {
     const time = ids[0]?.length ?? 0;
-    if (ids.length !== this.batch.rows || time === 0) throw new RuntimeError(`expected ${this.batch.rows} rows of new tokens, found ${ids.length}`);
-    const positions = this.batch.advance(real);
-    return withFrozenWeights(this.transposed, () => this.forwardStep(ids, time, positions));
+    if (ids.length !== this.live.length || time === 0) throw new RuntimeError(`expected ${this.live.length} rows of new tokens, found ${ids.length}`);
+    if (this.capacity === null) {
+      const inputs = this.stepTensors(ids, time, this.batch.advance(real), undefined);
+      try {
+        return this.frozen(() => this.forwardStep(inputs));
+      } finally {
+        this.disposeInputs(inputs);
+      }
+    }
+    // graph mode: every row of the first batch stays; a finished one is fed masked padding
+    const allIds = Array.from({ length: this.batch.rows }, () => new Array<number>(time).fill(0));
+    const allReal = Array.from({ length: this.batch.rows }, () => new Array<boolean>(time).fill(false));
+    this.live.forEach((row, i) => {
+      allIds[row] = [...ids[i]!];
+      allReal[row] = [...real[i]!];
+    });
+    const column = this.written;
+    if (column + time > this.capacity) throw new RuntimeError(`decoding past the cache capacity ${this.capacity}`);
+    this.written += time;
+    const inputs = this.stepTensors(allIds, time, this.batch.advance(allReal), tf.tensor1d([column], 'int32'));
+    try {
+      const logits = this.graphStep(inputs, time);
+      const rows = tf.tensor1d(this.live, 'int32');
+      // a fresh tensor the caller owns (the graph's own output is overwritten by the next replay)
+      const picked = tf.gather(logits.tensor, rows) as tf.Tensor2D;
+      rows.dispose();
+      if (logits.owned) logits.tensor.dispose();
+      return picked;
+    } finally {
+      this.disposeInputs(inputs);
+    }
   }
 
-  private forwardStep(ids: readonly (readonly number[])[], time: number, positions: number[][]): tf.Tensor2D {
+  private graphStep(inputs: StepTensors, time: number): { tensor: tf.Tensor; owned: boolean } {
+    const run = (): tf.Tensor => this.frozen(() => this.forwardStep(inputs));
+    const flat = [inputs.ids, inputs.mask, inputs.at!, ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])];
+    if (time > 1 || this.graph === 'off' || this.graph === 'cold') {
+      if (time === 1 && this.graph === 'cold') this.graph = 'warm';
+      return { tensor: run(), owned: true };
+    }
+    if (this.graph === 'warm') {
+      const state = [...this.caches.values()].flatMap((c) => c.state);
+      const captured = captureGraph(run, { inputs: flat, state });
+      if (captured.graph === null) {
+        this.graph = 'off';
+        return { tensor: captured.result, owned: true };
+      }
+      this.graph = { graph: captured.graph, logits: captured.result };
+      return { tensor: captured.result, owned: false };
+    }
+    this.graph.graph.replay(flat);
+    this.replays++;
+    return { tensor: this.graph.logits, owned: false };
+  }
+
+  private frozen<T>(fn: () => T): T {
+    return withFrozenWeights(this.transposed, fn);
+  }
+
+  private stepTensors(ids: readonly (readonly number[])[], time: number, positions: number[][], at: tf.Tensor1D | undefined): StepTensors {
+    const tables = new Map<string, RotaryTables>();
+    for (const [key, [config, d]] of this.rotary) tables.set(key, rowTables(config, d, positions));
+    return {
+      ids: tf.tensor2d(ids.flat(), [ids.length, time], 'int32'),
+      mask: this.batch.mask(time, this.capacity ?? undefined),
+      at,
+      tables,
+    };
+  }
+
+  private disposeInputs(inputs: StepTensors): void {
+    tf.dispose([inputs.ids, inputs.mask, ...(inputs.at ? [inputs.at] : []), ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])]);
+  }
+
+  private forwardStep(inputs: StepTensors): tf.Tensor2D {
     return tf.tidy(() => {
-      const tables = new Map<string, RotaryTables>();
       const rotary = (config: RopeConfig, d: number): RotaryTables => {
-        const key = JSON.stringify([config, d]);
-        let t = tables.get(key);
-        if (!t) tables.set(key, (t = rowTables(config, d, positions)));
-        return t;
+        const tables = inputs.tables.get(JSON.stringify([config, d]));
+        if (!tables) throw new Error(`no rotary tables for width ${d}`);
+        return tables;
       };
       const derived = (weight: tf.Tensor, make: () => tf.Tensor[]): tf.Tensor[] => {
         let views = this.derived.get(weight);
         if (!views) this.derived.set(weight, (views = make().map((t) => tf.keep(t))));
         return views;
       };
-      const step: StepInputs = { rotary, mask: this.batch.mask(time), mlaCache: this.mlaCache, derived };
-      const values = new Map<string, tf.Tensor>([['input_ids', tf.tensor2d(ids.flat(), [ids.length, time], 'int32')]]);
+      const step: StepInputs = { rotary, mask: inputs.mask, at: inputs.at, mlaCache: this.mlaCache, derived };
+      const values = new Map<string, tf.Tensor>([['input_ids', inputs.ids]]);
       for (const node of this.nodes) {
         const outputs = this.run(node, values, step);
         node.outputs.forEach((name, i) => values.set(name, outputs[i]!));
       }
       const logits = values.get('logits')!;
-      return tf.reshape(logits, [ids.length, logits.shape[2]!]) as tf.Tensor2D;
+      return tf.reshape(logits, [inputs.ids.shape[0], logits.shape[2]!]) as tf.Tensor2D;
     });
   }
 
   /** Keeps only the given rows (their order in the batch from now on). */
   keepRows(rows: readonly number[]): void {
+    if (this.capacity !== null) {
+      // graph mode: the rows stay in the batch, masked; only the caller's view shrinks
+      this.live = rows.map((r) => this.live[r]!);
+      return;
+    }
     const index = tf.tensor1d([...rows], 'int32');
     this.caches.forEach((cache) => cache.keepRows(index));
     index.dispose();
     this.batch.keepRows(rows);
+    this.live = rows.map((r) => this.live[r]!);
   }
 
   /** Floats the cache holds per token per row, over all layers. */
@@ -97,6 +224,11 @@ export class Decoder {
   }
 
   dispose(): void {
+    if (typeof this.graph === 'object') {
+      this.graph.graph.dispose();
+      this.graph.logits.dispose();
+    }
+    this.graph = 'off';
     this.caches.forEach((c) => c.dispose());
     this.transposed.forEach((t) => t.dispose());
     this.transposed.clear();

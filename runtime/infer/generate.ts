@@ -55,6 +55,8 @@ export interface GenerateStats {
   decodeMs: number;
   /** floats per cached token per sequence, over all layers */
   cacheFloatsPerToken: number;
+  /** decode steps that replayed a captured GPU graph (webgpu; 0 elsewhere) */
+  graphReplays?: number;
 }
 
 export function vocabOf(model: ModelGraph): number {
@@ -109,11 +111,12 @@ async function generateBatch(
   stats?: GenerateStats,
 ): Promise<Completion[]> {
   const rows: Row[] = prompts.map((p, i) => ({ index: indices[i]!, seen: new Set(p), random: sequenceRandom(options.seed, indices[i]!), ids: [], logprobs: [] }));
-  const decoder = new Decoder(model, weights, prompts.length, options.mlaCache);
+  const width = Math.max(...prompts.map((p) => p.length));
+  // the cache's full length: on webgpu, decode steps then replay as a captured GPU graph
+  const decoder = new Decoder(model, weights, prompts.length, options.mlaCache, width + options.maxNewTokens);
   const eos = new Set(options.eos);
   const pad = options.pad ?? 0;
   try {
-    const width = Math.max(...prompts.map((p) => p.length));
     const padded = prompts.map((p) => [...new Array<number>(width - p.length).fill(pad), ...p]);
     const real = prompts.map((p) => padded[0]!.map((_, t) => t >= width - p.length));
     let started = performance.now();
@@ -156,6 +159,7 @@ async function generateBatch(
       if (stats) stats.decodeTokens += survivors.length;
     }
   } finally {
+    if (stats) stats.graphReplays = (stats.graphReplays ?? 0) + decoder.replays;
     decoder.dispose();
   }
   return rows.map((r) => ({ ids: r.ids, logprobs: r.logprobs, finish: r.finish ?? 'length' }));

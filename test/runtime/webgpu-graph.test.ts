@@ -3,7 +3,7 @@
  * computes what tfjs computes on the new inputs, the graph's buffers stay out of tfjs's pool while
  * other work runs, a host read inside a capture refuses the graph, and training through the step
  * graphs (runtime/train/step.ts StepGraphs) gives the plain path's losses, gradient norms and
- * parameters. Skipped only where lavapipe is not installed (CI installs it).
+ * parameters; decoding through a graph (runtime/infer/decoder.ts) gives the plain path's tokens. Skipped only where lavapipe is not installed (CI installs it).
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import type { ModelGraph } from '../../compiler/ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { watchDeviceErrors } from '../../runtime/backend/webgpu-errors.js';
 import { captureGraph } from '../../runtime/backend/webgpu-graph.js';
+import { generate, type GenerateStats } from '../../runtime/infer/generate.js';
+import { GREEDY } from '../../runtime/infer/sampling.js';
 import { ParamStore } from '../../runtime/model/params.js';
 import { tf } from '../../runtime/tf.js';
 import { AdamW } from '../../runtime/train/adamw.js';
@@ -151,6 +153,45 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
       expect(maxDiff(graphed.params, plain.params)).toBeLessThan(1e-6);
       // and training moved: the loss fell
       expect(graphed.losses[5]!).toBeLessThan(graphed.losses[0]! * 0.8);
+    });
+  });
+
+  describe('decoding the micro spec through a graph', () => {
+    async function decode(graphs: boolean, eos: number[], sampling = GREEDY): Promise<{ out: string[]; logprobs: number[][]; stats: GenerateStats }> {
+      const saved = process.env.MOE_WEBGPU_GRAPHS;
+      process.env.MOE_WEBGPU_GRAPHS = graphs ? '1' : '0';
+      try {
+        const model = lowerSpec(checkText(MICRO), '/mem').models[0]!;
+        const store = ParamStore.initialise(model, 3);
+        const stats: GenerateStats = { prefillTokens: 0, decodeTokens: 0, prefillMs: 0, decodeMs: 0, cacheFloatsPerToken: 0 };
+        // prompts of different lengths (left padding), rows that finish at different steps
+        const prompts = [[5, 9, 11, 3], [7, 2], [1, 2, 3, 4, 5, 6]];
+        const completions = await generate(model, store, prompts, { maxNewTokens: 10, sampling, seed: 7, eos }, stats);
+        store.dispose();
+        return { out: completions.map((c) => `${c.ids.join(',')} ${c.finish}`), logprobs: completions.map((c) => c.logprobs), stats };
+      } finally {
+        process.env.MOE_WEBGPU_GRAPHS = saved;
+      }
+    }
+
+    it('greedy and sampled batches: the plain path\'s tokens, rows finishing on the way', async () => {
+      const watch = watchDeviceErrors();
+      for (const [eos, sampling] of [
+        [[-1], GREEDY],
+        [[39], GREEDY],
+        [[-1], { ...GREEDY, temperature: 1, topK: 8 }],
+      ] as const) {
+        const plain = await decode(false, [...eos], sampling);
+        const graphed = await decode(true, [...eos], sampling);
+        expect(plain.stats.graphReplays).toBe(0);
+        // prefill plain, the first decode step plain, the second captured: the rest replay
+        expect(graphed.stats.graphReplays).toBeGreaterThanOrEqual(1);
+        expect(graphed.out).toEqual(plain.out);
+        graphed.logprobs.forEach((row, i) => row.forEach((lp, t) => expect(Math.abs(lp - plain.logprobs[i]![t]!), `row ${i} token ${t}`).toBeLessThan(1e-4)));
+      }
+      await watch.settle();
+      watch.stop();
+      expect(watch.errors).toEqual([]);
     });
   });
 });
