@@ -51,9 +51,10 @@ function rotaryNeeds(nodes: readonly Node[]): Map<string, [RopeConfig, number]> 
  * With a `capacity` (the prompt width plus the new tokens) on webgpu, single-token steps run as a
  * captured GPU graph (backend/webgpu-graph.ts): the caches are allocated at full length and written
  * in place, every step's host values (ids, mask, cache column, rotary tables) come in as tensors,
- * and finished rows stay in the batch as masked padding so shapes never change. The first
- * single-token step runs plainly, the second is captured, the rest replay. MOE_WEBGPU_GRAPHS=0
- * turns this off.
+ * and finished rows stay in the batch as masked padding so shapes never change. The prompt runs
+ * plainly (once per generation, nothing to replay), the first single-token step is captured (its
+ * shaders compile during the capture, which records commands, not compilation), the rest replay.
+ * MOE_WEBGPU_GRAPHS=0 turns this off.
  */
 export class Decoder {
   private readonly nodes: readonly Node[];
@@ -69,7 +70,7 @@ export class Decoder {
   private live: number[];
   /** columns written to fixed-capacity caches (graph mode): replays write without running the caches' code */
   private written = 0;
-  private graph: { readonly graph: GpuGraph; readonly logits: tf.Tensor } | 'cold' | 'warm' | 'off' = 'cold';
+  private graph: { readonly graph: GpuGraph; readonly logits: tf.Tensor } | 'cold' | 'off' = 'cold';
   readonly batch: BatchState;
 
   constructor(
@@ -96,7 +97,7 @@ export class Decoder {
   /** single-token steps that replayed the captured graph (graph mode) */
   replays = 0;
 
-  /** Whether single-token steps replay a captured GPU graph (after the first two). */
+  /** Whether single-token steps replay a captured GPU graph (after the first). */
   get graphed(): boolean {
     return this.capacity !== null && this.graph !== 'off';
   }
@@ -143,11 +144,8 @@ export class Decoder {
   private graphStep(inputs: StepTensors, time: number): { tensor: tf.Tensor; owned: boolean } {
     const run = (): tf.Tensor => this.frozen(() => this.forwardStep(inputs));
     const flat = [inputs.ids, inputs.mask, inputs.at!, ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])];
-    if (time > 1 || this.graph === 'off' || this.graph === 'cold') {
-      if (time === 1 && this.graph === 'cold') this.graph = 'warm';
-      return { tensor: run(), owned: true };
-    }
-    if (this.graph === 'warm') {
+    if (time > 1 || this.graph === 'off') return { tensor: run(), owned: true };
+    if (this.graph === 'cold') {
       const state = [...this.caches.values()].flatMap((c) => c.state);
       const captured = captureGraph(run, { inputs: flat, state });
       if (captured.graph === null) {

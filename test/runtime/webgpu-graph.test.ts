@@ -184,8 +184,8 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
         const plain = await decode(false, [...eos], sampling);
         const graphed = await decode(true, [...eos], sampling);
         expect(plain.stats.graphReplays).toBe(0);
-        // prefill plain, the first decode step plain, the second captured: the rest replay
-        expect(graphed.stats.graphReplays).toBeGreaterThanOrEqual(1);
+        // prefill plain, the first decode step captured, the rest replay (rows that finish early still count)
+        expect(graphed.stats.graphReplays).toBe(8);
         expect(graphed.out).toEqual(plain.out);
         graphed.logprobs.forEach((row, i) => row.forEach((lp, t) => expect(Math.abs(lp - plain.logprobs[i]![t]!), `row ${i} token ${t}`).toBeLessThan(1e-4)));
       }
