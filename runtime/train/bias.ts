@@ -3,7 +3,8 @@
  * `moe.router` node that has a bias state, b ← b + γ·sign(mean load − load) with the step's load
  * counts. Nodes are found by op, their bias through `state[0]` and their counts through
  * `outputs[4]`, never by name, as §5 requires. The new bias replaces the state tensor in the
- * ParamStore (state is not a variable: gradients must never reach it) and the old one is disposed.
+ * ParamStore (state is not a variable: gradients must never reach it); on webgpu it is written into
+ * the old tensor's buffer instead (backend/in-place.ts), which a captured step graph relies on.
  */
 import type { ModelGraph } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
