@@ -20,25 +20,7 @@
  * and eps are constants of the optimizer and are written into the shader source.
  */
 import { tf } from '../tf.js';
-import { bufferOf, type WebgpuBackendLike } from './webgpu-internals.js';
-
-/** The slice of tfjs-backend-webgpu's program interface these shaders fill in. */
-interface Program {
-  readonly variableNames: readonly string[];
-  readonly outputShape: number[];
-  readonly shaderKey: string;
-  readonly dispatchLayout: { readonly x: number[] };
-  readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number];
-  readonly size: boolean;
-  getUserCode(): string;
-}
-
-interface RunsPrograms {
-  runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: undefined, output: tf.TensorInfo): tf.TensorInfo;
-}
-
-const WORKGROUP = 64;
+import { flatProgram, runInPlace, type WebgpuBackendLike } from './webgpu-internals.js';
 
 /** A WGSL f32 literal of `x` as tfjs would round it. */
 function f32(x: number): string {
@@ -46,25 +28,6 @@ function f32(x: number): string {
   if (!Number.isFinite(v)) throw new Error(`AdamW constant ${x} is not a finite float32`);
   const s = String(v);
   return /[.eE]/.test(s) ? s : `${s}.0`;
-}
-
-function program(key: string, shape: readonly number[], inputs: readonly string[], body: string): Program {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return {
-    variableNames: inputs,
-    outputShape: [...shape],
-    shaderKey: key,
-    dispatchLayout: { x: shape.map((_, i) => i) },
-    dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
-    workgroupSize: [WORKGROUP, 1, 1],
-    size: true,
-    getUserCode: () => `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${body}
-        }
-      }`,
-  };
 }
 
 export interface AdamWConstants {
@@ -91,23 +54,18 @@ export function adamwInPlace(
   const c1 = f32(1 - constants.beta1);
   const c2 = f32(1 - constants.beta2);
   const eps = f32(constants.eps);
-  const run = backend as unknown as RunsPrograms;
-  const update = (target: tf.Tensor, p: Program, inputs: tf.Tensor[]): void => {
-    bufferOf(backend, target);
-    run.runWebGPUProgram(p, inputs, 'float32', undefined, target);
-    // a host copy cached by an earlier read (a checkpoint) is stale now
-    backend.tensorMap.get(target.dataId).values = null;
-  };
-  update(m, program(`moe_adamw_m_${b1}`, shape, ['G', 'S'], `result[index] = result[index] * ${b1} + (G[index] * S[0]) * ${c1};`), [g, step]);
-  update(
-    v,
-    program(`moe_adamw_v_${b2}`, shape, ['G', 'S'], `let g = G[index] * S[0];\n          result[index] = result[index] * ${b2} + (g * g) * ${c2};`),
+  runInPlace(backend, flatProgram(`moe_adamw_m_${b1}`, shape, ['G', 'S'], `result[index] = result[index] * ${b1} + (G[index] * S[0]) * ${c1};`), [g, step], m);
+  runInPlace(
+    backend,
+    flatProgram(`moe_adamw_v_${b2}`, shape, ['G', 'S'], `let g = G[index] * S[0];\n          result[index] = result[index] * ${b2} + (g * g) * ${c2};`),
     [g, step],
+    v,
   );
   const p = decay ? 'result[index] * S[1]' : 'result[index]';
-  update(
-    param,
-    program(`moe_adamw_p_${decay}_${eps}`, shape, ['M', 'V', 'S'], `let denom = sqrt(V[index]) / S[2] + ${eps};\n          result[index] = ${p} - (M[index] / denom) * S[3];`),
+  runInPlace(
+    backend,
+    flatProgram(`moe_adamw_p_${decay}_${eps}`, shape, ['M', 'V', 'S'], `let denom = sqrt(V[index]) / S[2] + ${eps};\n          result[index] = ${p} - (M[index] / denom) * S[3];`),
     [m, v, step],
+    param,
   );
 }

@@ -63,3 +63,54 @@ export function flushTfjs(backend: WebgpuBackendLike): void {
 export function poolKey(buffer: GPUBuffer): string {
   return `${buffer.size}_${buffer.usage}`;
 }
+
+/** The slice of tfjs-backend-webgpu's program interface our own shaders fill in. */
+export interface FlatProgram {
+  readonly variableNames: readonly string[];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout: { readonly x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number];
+  readonly size: boolean;
+  getUserCode(): string;
+}
+
+const WORKGROUP = 64;
+
+/**
+ * A shader with one thread per element of `outputShape` (tfjs reshapes the dispatch past the
+ * per-dimension limit): `body` runs with `index` below `uniforms.size`, reads the inputs as arrays
+ * named by `inputs` and writes `result`. tfjs compiles one pipeline per `key` and shapes.
+ */
+export function flatProgram(key: string, outputShape: readonly number[], inputs: readonly string[], body: string): FlatProgram {
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  return {
+    variableNames: inputs,
+    outputShape: [...outputShape],
+    shaderKey: key,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.ceil(size / WORKGROUP), 1, 1],
+    workgroupSize: [WORKGROUP, 1, 1],
+    size: true,
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${body}
+        }
+      }`,
+  };
+}
+
+/**
+ * Runs `program` with `output` as its result: the shader writes into that tensor's own buffer (and
+ * may read it first through `result`). A host copy cached by an earlier read is dropped.
+ */
+export function runInPlace(backend: WebgpuBackendLike, program: FlatProgram, inputs: readonly tf.TensorInfo[], output: tf.TensorInfo): void {
+  bufferOf(backend, output);
+  const runner = backend as unknown as {
+    runWebGPUProgram(program: FlatProgram, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: undefined, output: tf.TensorInfo): tf.TensorInfo;
+  };
+  runner.runWebGPUProgram(program, [...inputs], 'float32', undefined, output);
+  backend.tensorMap.get(output.dataId).values = null;
+}
