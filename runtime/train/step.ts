@@ -150,10 +150,13 @@ export async function trainStep(
     if (result !== null) return result;
   }
   const reported = options.loadOutputs ?? plan.routers.map((r) => r.load);
-  const pass = runPass(model, store, batch, options, plan);
+  return finishPlainly(runPass(model, store, batch, options, plan), store, optimizer, options, plan, reported);
+}
+
+/** The host read, then the update through tfjs; disposes the pass. */
+async function finishPlainly(pass: Pass, store: ParamStore, optimizer: AdamW, options: StepOptions, plan: StepPlan, reported: readonly string[]): Promise<StepResult> {
   try {
-    const host = (await pass.packed.data()) as Float32Array;
-    const read = unpack(host, pass, reported);
+    const read = unpack((await pass.packed.data()) as Float32Array, pass, reported);
     if (read.nonFinite !== null) return { ...read, clipScale: 1 };
     const scale = clipScale(read.gradNorm, options.clip);
     optimizer.apply(pass.grads, { lr: options.lr, gradScale: scale });
@@ -241,18 +244,9 @@ export class StepGraphs {
   }
 
   /** A capture that cannot be replayed still ran the pass for real: finish this step plainly with it. */
-  private async giveUp(reason: string, pass: Pass, optimizer: AdamW, store: ParamStore, options: StepOptions, plan: StepPlan): Promise<StepResult> {
+  private giveUp(reason: string, pass: Pass, optimizer: AdamW, store: ParamStore, options: StepOptions, plan: StepPlan): Promise<StepResult> {
     this.refused = reason;
-    try {
-      const read = unpack((await pass.packed.data()) as Float32Array, pass, plan.routers.map((r) => r.load));
-      if (read.nonFinite !== null) return { ...read, clipScale: 1 };
-      const scale = clipScale(read.gradNorm, options.clip);
-      optimizer.apply(pass.grads, { lr: options.lr, gradScale: scale });
-      updateRouterBiases(store, plan.routers, pass.values, options.biasRate);
-      return { ...read, clipScale: scale };
-    } finally {
-      disposePass(pass);
-    }
+    return finishPlainly(pass, store, optimizer, options, plan, plan.routers.map((r) => r.load));
   }
 
   dispose(): void {
