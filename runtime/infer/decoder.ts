@@ -107,17 +107,65 @@ export class Decoder {
    * logits [B, V] after each row's last column. The caller disposes the result.
    */
   step(ids: readonly (readonly number[])[], real: readonly (readonly boolean[])[]): tf.Tensor2D {
-    const time = ids[0]?.length ?? 0;
-    if (ids.length !== this.live.length || time === 0) throw new RuntimeError(`expected ${this.live.length} rows of new tokens, found ${ids.length}`);
+    if (this.capacity === null) return this.plainStep(ids, real);
+    const logits = this.graphedStep(ids, real);
+    const rows = tf.tensor1d(this.live, 'int32');
+    // a fresh tensor the caller owns (the graph's own output is overwritten by the next replay)
+    const picked = tf.gather(logits.tensor, rows) as tf.Tensor2D;
+    rows.dispose();
+    if (logits.owned) logits.tensor.dispose();
+    return picked;
+  }
+
+  /**
+   * `step`, returning the logits on the host: [B, V] row-major, the rows in the caller's order. In
+   * graph mode a replay's logits are read straight from the graph's buffer and the live rows picked
+   * on the host (no tfjs op or tensor per token).
+   */
+  async next(ids: readonly (readonly number[])[], real: readonly (readonly boolean[])[]): Promise<Float32Array> {
     if (this.capacity === null) {
-      const inputs = this.stepTensors(ids, time, this.batch.advance(real), undefined);
+      const logits = this.plainStep(ids, real);
       try {
-        return this.frozen(() => this.forwardStep(inputs));
+        return (await logits.data()) as Float32Array;
       } finally {
-        this.disposeInputs(inputs);
+        logits.dispose();
       }
     }
-    // graph mode: every row of the first batch stays; a finished one is fed masked padding
+    const logits = this.graphedStep(ids, real);
+    let all: Float32Array;
+    if (logits.owned) {
+      all = (await logits.tensor.data()) as Float32Array;
+      logits.tensor.dispose();
+    } else {
+      all = (await (this.graph as { readonly graph: GpuGraph }).graph.read(logits.tensor)) as Float32Array;
+    }
+    if (this.live.length === this.batch.rows) return all;
+    const vocab = all.length / this.batch.rows;
+    const picked = new Float32Array(this.live.length * vocab);
+    this.live.forEach((row, i) => picked.set(all.subarray(row * vocab, (row + 1) * vocab), i * vocab));
+    return picked;
+  }
+
+  private checkRows(ids: readonly (readonly number[])[]): number {
+    const time = ids[0]?.length ?? 0;
+    if (ids.length !== this.live.length || time === 0) throw new RuntimeError(`expected ${this.live.length} rows of new tokens, found ${ids.length}`);
+    return time;
+  }
+
+  private plainStep(ids: readonly (readonly number[])[], real: readonly (readonly boolean[])[]): tf.Tensor2D {
+    const time = this.checkRows(ids);
+    const inputs = this.stepTensors(ids, time, this.batch.advance(real), undefined);
+    try {
+      return this.frozen(() => this.forwardStep(inputs));
+    } finally {
+      this.disposeInputs(inputs);
+    }
+  }
+
+  /** Graph mode: every row of the first batch stays; a finished one is fed masked padding. Logits of every row. */
+  private graphedStep(ids: readonly (readonly number[])[], real: readonly (readonly boolean[])[]): { tensor: tf.Tensor; owned: boolean } {
+    const time = this.checkRows(ids);
+    const capacity = this.capacity!;
     const allIds = Array.from({ length: this.batch.rows }, () => new Array<number>(time).fill(0));
     const allReal = Array.from({ length: this.batch.rows }, () => new Array<boolean>(time).fill(false));
     this.live.forEach((row, i) => {
@@ -125,17 +173,11 @@ export class Decoder {
       allReal[row] = [...real[i]!];
     });
     const column = this.written;
-    if (column + time > this.capacity) throw new RuntimeError(`decoding past the cache capacity ${this.capacity}`);
+    if (column + time > capacity) throw new RuntimeError(`decoding past the cache capacity ${capacity}`);
     this.written += time;
     const inputs = this.stepTensors(allIds, time, this.batch.advance(allReal), tf.tensor1d([column], 'int32'));
     try {
-      const logits = this.graphStep(inputs, time);
-      const rows = tf.tensor1d(this.live, 'int32');
-      // a fresh tensor the caller owns (the graph's own output is overwritten by the next replay)
-      const picked = tf.gather(logits.tensor, rows) as tf.Tensor2D;
-      rows.dispose();
-      if (logits.owned) logits.tensor.dispose();
-      return picked;
+      return this.graphStep(inputs, time);
     } finally {
       this.disposeInputs(inputs);
     }

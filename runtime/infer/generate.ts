@@ -120,16 +120,15 @@ async function generateBatch(
     const padded = prompts.map((p) => [...new Array<number>(width - p.length).fill(pad), ...p]);
     const real = prompts.map((p) => padded[0]!.map((_, t) => t >= width - p.length));
     let started = performance.now();
-    let logits = decoder.step(padded, real);
+    let logits = decoder.next(padded, real);
     if (stats) {
       stats.prefillTokens += prompts.reduce((n, p) => n + p.length, 0);
       stats.cacheFloatsPerToken = decoder.floatsPerToken();
     }
     let active = rows;
     for (;;) {
-      const values = (await logits.data()) as Float32Array;
-      const vocab = logits.shape[1];
-      logits.dispose();
+      const values = await logits;
+      const vocab = values.length / active.length;
       if (stats) {
         const elapsed = performance.now() - started;
         if (active === rows && rows.every((r) => r.ids.length === 0)) stats.prefillMs += elapsed;
@@ -152,7 +151,7 @@ async function generateBatch(
       if (survivors.length < active.length) decoder.keepRows(survivors);
       active = survivors.map((b) => active[b]!);
       started = performance.now();
-      logits = decoder.step(
+      logits = decoder.next(
         survivors.map((b) => [next[b]!]),
         survivors.map(() => [true]),
       );
