@@ -7,11 +7,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GraphDocument } from '../../compiler/ir/types.js';
+import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
 import { openDataset, type BatchIterator } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { PackState } from '../data/pack.js';
 import { deviceErrorGuard } from '../backend/webgpu-errors.js';
+import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
+import { webgpuBackend } from '../backend/webgpu-internals.js';
 import { RuntimeError } from '../errors.js';
 import { forward } from '../model/forward.js';
 import { ParamStore } from '../model/params.js';
@@ -105,9 +107,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     checkpoint = await saveRunCheckpoint(options.runDir, { document: options.document, model: stage.model.name, store, optimizer, trainer }, stage.keep);
   };
 
+  const evalGraph = EvalGraph.forBackend();
   if (dataset.valid && start === 0) {
     // the starting point, so a run shows how far validation loss fell
-    appendMetrics(options.runDir, { step: 0, valid_loss: await evaluate(stage, store, dataset.valid) });
+    appendMetrics(options.runDir, { step: 0, valid_loss: await evaluate(stage, store, dataset.valid, evalGraph) });
   }
   const gpu = deviceErrorGuard();
   try {
@@ -152,7 +155,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         balance: Object.fromEntries([...result.loads].map(([name, counts]) => [name, balance(counts)])),
       };
       if (dataset.valid && (step % stage.evalEvery === 0 || step === steps)) {
-        validLoss = await evaluate(stage, store, dataset.valid);
+        validLoss = await evaluate(stage, store, dataset.valid, evalGraph);
         record.valid_loss = validLoss;
       }
       appendMetrics(options.runDir, record as { step: number });
@@ -163,6 +166,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     gpu.stop();
     progress.done();
     plan.graphs?.dispose();
+    evalGraph?.dispose();
   }
   if (checkpoint === '' && start >= steps) checkpoint = join(options.runDir, `checkpoint-${start}`);
   store.dispose();
@@ -183,20 +187,75 @@ function totalSteps(stage: TrainingStage, records: number): number {
   throw new RuntimeError(`stage ${stage.plan.name}: give \`steps\` (or --steps); epochs of packed pretraining data are not counted yet`);
 }
 
+/**
+ * Validation passes on webgpu as one captured GPU graph (backend/webgpu-graph.ts): every batch has
+ * the same shapes and the weights change only in place, so the first pass runs plainly, the second
+ * is captured and the rest replay, as training steps do. Undefined on other backends or with
+ * MOE_WEBGPU_GRAPHS=0.
+ */
+export class EvalGraph {
+  private warm = false;
+  private off = false;
+  private captured: { readonly graph: GpuGraph; readonly loss: tf.Tensor } | null = null;
+  /** passes that replayed the graph */
+  replays = 0;
+
+  static forBackend(): EvalGraph | undefined {
+    return webgpuBackend() !== null && process.env.MOE_WEBGPU_GRAPHS !== '0' ? new EvalGraph() : undefined;
+  }
+
+  /** The main loss of one batch; null where the plain path must compute it. */
+  async loss(model: ModelGraph, store: ParamStore, inputs: readonly [tf.Tensor2D, tf.Tensor2D]): Promise<number | null> {
+    if (this.off) return null;
+    const state = [...store.params.values(), ...store.state.values()];
+    if (this.captured && !this.captured.graph.valid(state)) this.dispose();
+    if (this.captured) {
+      this.captured.graph.replay(inputs);
+      this.replays++;
+      return (await this.captured.graph.read(this.captured.loss))[0]!;
+    }
+    if (!this.warm) {
+      this.warm = true;
+      return null;
+    }
+    const run = (): tf.Tensor => forward(model, store, { inputIds: inputs[0], lossMask: inputs[1] }, ['loss.main']).get('loss.main')!;
+    const captured = captureGraph(run, { inputs, state });
+    if (captured.graph === null) {
+      this.off = true;
+      const value = (await captured.result.data())[0]!;
+      captured.result.dispose();
+      return value;
+    }
+    this.captured = { graph: captured.graph, loss: captured.result };
+    return (await captured.graph.read(captured.result))[0]!;
+  }
+
+  dispose(): void {
+    if (this.captured) {
+      this.captured.graph.dispose();
+      this.captured.loss.dispose();
+    }
+    this.captured = null;
+  }
+}
+
 /** Mean main loss over the stage's validation batches (always the same batches). */
-export async function evaluate(stage: TrainingStage, store: ParamStore, valid: BatchIterator): Promise<number> {
+export async function evaluate(stage: TrainingStage, store: ParamStore, valid: BatchIterator, graph?: EvalGraph): Promise<number> {
   valid.reset();
   let sum = 0;
   for (let i = 0; i < stage.evalBatches; i++) {
     const batch = valid.next();
     const inputIds = tf.tensor2d(batch.inputIds, [batch.batch, batch.seqLen], 'int32');
     const lossMask = tf.tensor2d(batch.lossMask, [batch.batch, batch.seqLen], 'float32');
-    const out = forward(stage.model, store, { inputIds, lossMask }, ['loss.main']);
-    sum += (await out.get('loss.main')!.data())[0]!;
-    out.forEach((t) => t.dispose());
+    let loss = graph ? await graph.loss(stage.model, store, [inputIds, lossMask]) : null;
+    if (loss === null) {
+      const out = forward(stage.model, store, { inputIds, lossMask }, ['loss.main']);
+      loss = (await out.get('loss.main')!.data())[0]!;
+      out.forEach((t) => t.dispose());
+    }
+    sum += loss;
     inputIds.dispose();
     lossMask.dispose();
   }
   return sum / stage.evalBatches;
 }
-

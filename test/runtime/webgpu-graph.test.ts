@@ -14,7 +14,9 @@ import { watchDeviceErrors } from '../../runtime/backend/webgpu-errors.js';
 import { captureGraph } from '../../runtime/backend/webgpu-graph.js';
 import { generate, type GenerateStats } from '../../runtime/infer/generate.js';
 import { GREEDY } from '../../runtime/infer/sampling.js';
+import { forward } from '../../runtime/model/forward.js';
 import { ParamStore } from '../../runtime/model/params.js';
+import { EvalGraph } from '../../runtime/run/train.js';
 import { tf } from '../../runtime/tf.js';
 import { AdamW } from '../../runtime/train/adamw.js';
 import { stepPlan, trainStep } from '../../runtime/train/step.js';
@@ -136,6 +138,39 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
       store.dispose();
       return { losses, norms, params, replays };
     }
+
+    it('validation passes through a graph give the plain forward\'s loss, before and after training moved the weights', async () => {
+      const saved = process.env.MOE_WEBGPU_GRAPHS;
+      process.env.MOE_WEBGPU_GRAPHS = '1';
+      const graph = EvalGraph.forBackend()!;
+      process.env.MOE_WEBGPU_GRAPHS = saved;
+      const store = ParamStore.initialise(model, 1);
+      const opt = AdamW.forStore(store, CONFIG);
+      const plan = stepPlan(model, store);
+      const batches = [IDS, [...IDS].reverse()].map((rows) => [tf.tensor2d(rows, [rows.length, rows[0]!.length], 'int32'), tf.onesLike(tf.tensor2d(rows, [rows.length, rows[0]!.length])) as tf.Tensor2D] as const);
+      const plain = async (b: (typeof batches)[number]): Promise<number> => {
+        const out = forward(model, store, { inputIds: b[0], lossMask: b[1] }, ['loss.main']);
+        const v = (await out.get('loss.main')!.data())[0]!;
+        out.forEach((t) => t.dispose());
+        return v;
+      };
+      for (let round = 0; round < 3; round++) {
+        for (const b of batches) {
+          const expected = await plain(b);
+          const got = (await graph.loss(model, store, b)) ?? expected;
+          expect(Math.abs(got - expected) / expected, `round ${round}`).toBeLessThan(1e-6);
+        }
+        // the weights move in place between validations, as in training
+        await trainStep(model, store, opt, { inputIds: batches[0]![0] }, { lr: 1e-2, clip: 1 }, plan);
+      }
+      // pass 1 plain, pass 2 captured, passes 3–6 replayed
+      expect(graph.replays).toBe(4);
+      graph.dispose();
+      tf.dispose(batches.flat());
+      plan.graphs?.dispose();
+      opt.dispose();
+      store.dispose();
+    });
 
     it('6 steps: the plain path\'s losses, gradient norms and parameters, with no Dawn error', async () => {
       const watch = watchDeviceErrors();
