@@ -9,6 +9,22 @@
 import { tf } from '../tf.js';
 import { bufferOf, webgpuBackend, type WebgpuBackendLike } from './webgpu-internals.js';
 
+let version = 0;
+
+/**
+ * A counter every in-place write advances (here, the AdamW shaders, a replayed update graph). A
+ * decode graph kept across generations (infer/generate.ts) is reused only while it is unchanged:
+ * its cached Wᵀ and the weights' values it was captured with are then still current. Writes of
+ * optimizer moments advance it too; that only costs a reuse.
+ */
+export function inPlaceVersion(): number {
+  return version;
+}
+
+export function inPlaceWritten(): void {
+  version++;
+}
+
 /** Copies `value` into `target`'s GPU buffer (same shape and dtype); neither is disposed. */
 function copyInto(backend: WebgpuBackendLike, target: tf.Tensor, value: tf.Tensor): void {
   if (target.size !== value.size || target.dtype !== value.dtype) {
@@ -20,6 +36,7 @@ function copyInto(backend: WebgpuBackendLike, target: tf.Tensor, value: tf.Tenso
   backend.ensureCommandEncoderReady();
   backend.endComputePassEncoder();
   backend.commandEncoder!.copyBufferToBuffer(src, 0, dst, 0, value.size * 4);
+  inPlaceWritten();
   // tfjs must not hand either buffer to another tensor before this copy has been submitted
   backend.commandQueueOwnedIds.add(value.dataId);
   backend.commandQueueOwnedIds.add(target.dataId);

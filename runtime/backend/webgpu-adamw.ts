@@ -20,6 +20,7 @@
  * and eps are constants of the optimizer and are written into the shader source.
  */
 import { tf } from '../tf.js';
+import { inPlaceWritten } from './in-place.js';
 import { flatProgram, runInPlace, type WebgpuBackendLike } from './webgpu-internals.js';
 
 /** A WGSL f32 literal of `x` as tfjs would round it. */
@@ -68,4 +69,5 @@ export function adamwInPlace(
     [m, v, step],
     param,
   );
+  inPlaceWritten();
 }

@@ -20,6 +20,7 @@ import { parseRope, type RopeConfig, type RotaryTables } from '../ops/rope.js';
 import { intAttr } from '../ops/attention-core.js';
 import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
 import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { inPlaceVersion } from '../backend/in-place.js';
 
 const ATTENTION = new Set(['attention.gqa', 'attention.mla']);
 
@@ -70,8 +71,8 @@ export class Decoder {
   private live: number[];
   /** columns written to fixed-capacity caches (graph mode): replays write without running the caches' code */
   private written = 0;
-  private graph: { readonly graph: GpuGraph; readonly logits: tf.Tensor } | 'cold' | 'off' = 'cold';
-  readonly batch: BatchState;
+  private graph: { readonly graph: GpuGraph; readonly logits: tf.Tensor; readonly version: number } | 'cold' | 'off' = 'cold';
+  private rowState: BatchState;
 
   constructor(
     private readonly model: ModelGraph,
@@ -85,8 +86,34 @@ export class Decoder {
     this.capacity = capacity !== undefined && webgpuBackend() !== null && process.env.MOE_WEBGPU_GRAPHS !== '0' ? capacity : null;
     for (const node of this.nodes) if (ATTENTION.has(node.op)) this.caches.set(node, new LayerCache(this.capacity));
     this.rotary = rotaryNeeds(this.nodes);
-    this.batch = new BatchState(rows);
+    this.rowState = new BatchState(rows);
     this.live = Array.from({ length: rows }, (_, i) => i);
+  }
+
+  get batch(): BatchState {
+    return this.rowState;
+  }
+
+  /**
+   * Whether this decoder's captured graph can serve another generation of the same shapes: the
+   * weights are the same tensors in the same buffers and nothing was written in place since the
+   * capture (in-place.ts), so the cached Wᵀ and the captured constants are still current.
+   */
+  reusable(): boolean {
+    return typeof this.graph === 'object' && this.graph.version === inPlaceVersion() && this.graph.graph.valid(this.graphState());
+  }
+
+  /** Starts a new generation on the kept caches and graph (reusable() first): columns from 0, every row live. */
+  reset(): void {
+    this.written = 0;
+    this.replays = 0;
+    this.rowState = new BatchState(this.rowState.rows);
+    this.live = Array.from({ length: this.rowState.rows }, (_, i) => i);
+  }
+
+  /** What a decode graph reads and must find unchanged: the caches (written in place) and the weights. */
+  private graphState(): tf.Tensor[] {
+    return [...[...this.caches.values()].flatMap((c) => c.state), ...this.weights.params.values(), ...this.weights.state.values()];
   }
 
   /** Cached tokens per row. */
@@ -94,7 +121,7 @@ export class Decoder {
     return this.capacity === null ? (this.caches.values().next().value?.length ?? 0) : this.written;
   }
 
-  /** single-token steps that replayed the captured graph (graph mode) */
+  /** single-token steps of this generation that replayed the captured graph (graph mode) */
   replays = 0;
 
   /** Whether single-token steps replay a captured GPU graph (after the first). */
@@ -188,13 +215,13 @@ export class Decoder {
     const flat = [inputs.ids, inputs.mask, inputs.at!, ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])];
     if (time > 1 || this.graph === 'off') return { tensor: run(), owned: true };
     if (this.graph === 'cold') {
-      const state = [...this.caches.values()].flatMap((c) => c.state);
-      const captured = captureGraph(run, { inputs: flat, state });
+      // the weights count as state: uploaded before recording (never captured as constants) and checked by reusable()
+      const captured = captureGraph(run, { inputs: flat, state: this.graphState() });
       if (captured.graph === null) {
         this.graph = 'off';
         return { tensor: captured.result, owned: true };
       }
-      this.graph = { graph: captured.graph, logits: captured.result };
+      this.graph = { graph: captured.graph, logits: captured.result, version: inPlaceVersion() };
       return { tensor: captured.result, owned: false };
     }
     this.graph.graph.replay(flat);
@@ -254,7 +281,7 @@ export class Decoder {
     const index = tf.tensor1d([...rows], 'int32');
     this.caches.forEach((cache) => cache.keepRows(index));
     index.dispose();
-    this.batch.keepRows(rows);
+    this.rowState.keepRows(rows);
     this.live = rows.map((r) => this.live[r]!);
   }
 

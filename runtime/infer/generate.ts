@@ -92,6 +92,44 @@ export async function generate(model: ModelGraph, weights: Weights, prompts: rea
   return out;
 }
 
+/** Cache lengths are rounded up to a multiple of this. */
+const CAPACITY_STEP = 64;
+
+/**
+ * The last graph-mode decoder of each weights object, kept for the next generation of the same
+ * shapes: the capture (a plain tfjs step, ~0.2 s for r1-tiny on an H100) is then paid once per
+ * shapes, not per generation, as long as the weights stay unchanged (Decoder.reusable). One per
+ * weights object: a new key disposes the kept one.
+ */
+const kept = new WeakMap<Weights, { readonly key: string; readonly decoder: Decoder }>();
+
+function keptDecoder(weights: Weights, key: string): Decoder | null {
+  const entry = kept.get(weights);
+  if (!entry) return null;
+  kept.delete(weights);
+  if (entry.key === key && entry.decoder.reusable()) {
+    entry.decoder.reset();
+    return entry.decoder;
+  }
+  entry.decoder.dispose();
+  return null;
+}
+
+function keepDecoder(weights: Weights, key: string, decoder: Decoder): void {
+  if (!decoder.reusable()) {
+    decoder.dispose();
+    return;
+  }
+  kept.get(weights)?.decoder.dispose();
+  kept.set(weights, { key, decoder });
+}
+
+/** Disposes the decoder kept for `weights`, if any (its caches and graph hold GPU memory). */
+export function releaseDecoders(weights: Weights): void {
+  kept.get(weights)?.decoder.dispose();
+  kept.delete(weights);
+}
+
 interface Row {
   /** index of the prompt in the request */
   readonly index: number;
@@ -112,8 +150,11 @@ async function generateBatch(
 ): Promise<Completion[]> {
   const rows: Row[] = prompts.map((p, i) => ({ index: indices[i]!, seen: new Set(p), random: sequenceRandom(options.seed, indices[i]!), ids: [], logprobs: [] }));
   const width = Math.max(...prompts.map((p) => p.length));
-  // the cache's full length: on webgpu, decode steps then replay as a captured GPU graph
-  const decoder = new Decoder(model, weights, prompts.length, options.mlaCache, width + options.maxNewTokens);
+  // the cache's full length (on webgpu, decode steps then replay a captured GPU graph), rounded up so
+  // generations of similar lengths share a kept decoder
+  const capacity = Math.ceil((width + options.maxNewTokens) / CAPACITY_STEP) * CAPACITY_STEP;
+  const key = JSON.stringify([model.name, prompts.length, capacity, options.mlaCache ?? 'latent']);
+  const decoder = keptDecoder(weights, key) ?? new Decoder(model, weights, prompts.length, options.mlaCache, capacity);
   const eos = new Set(options.eos);
   const pad = options.pad ?? 0;
   try {
@@ -159,7 +200,7 @@ async function generateBatch(
     }
   } finally {
     if (stats) stats.graphReplays = (stats.graphReplays ?? 0) + decoder.replays;
-    decoder.dispose();
+    keepDecoder(weights, key, decoder);
   }
   return rows.map((r) => ({ ids: r.ids, logprobs: r.logprobs, finish: r.finish ?? 'length' }));
 }

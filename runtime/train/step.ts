@@ -18,6 +18,7 @@ import type { ModelGraph } from '../../compiler/ir/types.js';
 import { forward, type ForwardInputs } from '../model/forward.js';
 import type { ParamStore } from '../model/params.js';
 import { tf } from '../tf.js';
+import { inPlaceWritten } from '../backend/in-place.js';
 import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
 import { webgpuBackend } from '../backend/webgpu-internals.js';
 import { stepTensors, type AdamW } from './adamw.js';
@@ -230,6 +231,8 @@ export class StepGraphs {
         else this.update = captured.graph;
       } else {
         this.update.replay(stepInputs);
+        // the parameters changed under tfjs's feet: a kept decode graph must not be reused
+        inPlaceWritten();
       }
     } finally {
       tf.dispose(stepInputs);

@@ -12,7 +12,7 @@ import type { ModelGraph } from '../../compiler/ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { watchDeviceErrors } from '../../runtime/backend/webgpu-errors.js';
 import { captureGraph } from '../../runtime/backend/webgpu-graph.js';
-import { generate, type GenerateStats } from '../../runtime/infer/generate.js';
+import { generate, releaseDecoders, type GenerateStats } from '../../runtime/infer/generate.js';
 import { GREEDY } from '../../runtime/infer/sampling.js';
 import { forward } from '../../runtime/model/forward.js';
 import { ParamStore } from '../../runtime/model/params.js';
@@ -227,6 +227,39 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
       await watch.settle();
       watch.stop();
       expect(watch.errors).toEqual([]);
+    });
+
+    it('a kept decoder serves the next generation of the same shapes, and not one after the weights changed', async () => {
+      const model = lowerSpec(checkText(MICRO), '/mem').models[0]!;
+      const store = ParamStore.initialise(model, 3);
+      const prompts = [[5, 9, 11, 3], [7, 2]];
+      const run = async (): Promise<{ ids: string; replays: number }> => {
+        const stats: GenerateStats = { prefillTokens: 0, decodeTokens: 0, prefillMs: 0, decodeMs: 0, cacheFloatsPerToken: 0 };
+        const out = await generate(model, store, prompts, { maxNewTokens: 8, sampling: GREEDY, seed: 1, eos: [] }, stats);
+        return { ids: out.map((c) => c.ids.join(',')).join(' | '), replays: stats.graphReplays ?? 0 };
+      };
+      const first = await run();
+      const second = await run();
+      expect(first.replays).toBe(6); // 8 new tokens: one from the prompt, one captured, six replayed
+      expect(second.replays).toBe(7); // the kept graph replays from the first single-token step
+      expect(second.ids).toBe(first.ids);
+
+      // an in-place update of the weights: the kept decoder must not serve stale weights
+      const opt = AdamW.forStore(store, CONFIG);
+      const grads = new Map([...store.params].map(([name, p]) => [name, tf.onesLike(p)]));
+      opt.apply(grads, { lr: 0.05 });
+      tf.dispose([...grads.values()]);
+      const after = await run();
+      expect(after.replays).toBe(6);
+      const saved = process.env.MOE_WEBGPU_GRAPHS;
+      process.env.MOE_WEBGPU_GRAPHS = '0';
+      const plainAfter = await run();
+      process.env.MOE_WEBGPU_GRAPHS = saved;
+      expect(after.ids).toBe(plainAfter.ids);
+      expect(after.ids).not.toBe(first.ids);
+      releaseDecoders(store);
+      opt.dispose();
+      store.dispose();
     });
   });
 });
