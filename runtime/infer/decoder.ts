@@ -124,11 +124,6 @@ export class Decoder {
   /** single-token steps of this generation that replayed the captured graph (graph mode) */
   replays = 0;
 
-  /** Whether single-token steps replay a captured GPU graph (after the first). */
-  get graphed(): boolean {
-    return this.capacity !== null && this.graph !== 'off';
-  }
-
   /**
    * Feeds ids [B][T] (every row T columns; `real[b][t]` false marks left padding) and returns the
    * logits [B, V] after each row's last column. The caller disposes the result.

@@ -5,7 +5,7 @@
  * the attention factor folded in), so cached decoding sees the same rotations as a full forward.
  */
 import { tf } from '../tf.js';
-import { ropeFrequencies, ropeTables, type RopeConfig, type RotaryTables } from '../ops/rope.js';
+import { ropeFrequencies, rotation, type RopeConfig, type RotaryTables } from '../ops/rope.js';
 
 /** positions[b][t] for every row b and query t (all rows the same length T). */
 export function rowTables(config: RopeConfig, d: number, positions: readonly (readonly number[])[]): RotaryTables {
@@ -26,10 +26,8 @@ export function rowTables(config: RopeConfig, d: number, positions: readonly (re
       }
     });
   });
-  // the signed partner permutation does not depend on positions: borrow it from a one-row table
-  const { rot, cos: unusedCos, sin: unusedSin } = ropeTables(config, d, 1);
-  unusedCos.dispose();
-  unusedSin.dispose();
+  // the signed partner permutation does not depend on positions (its values are cached by width)
+  const rot = tf.tensor2d(rotation(d, config.interleaved), [d, d]);
   // [B, 1, T, d] where the training tables are [T, d]: applyRotary only multiplies elementwise with
   // them, so the extra axes broadcast over heads (the 2-D type is the training path's promise)
   const perRow = (values: Float32Array): tf.Tensor2D => tf.tensor4d(values, [batch, 1, time, d]) as unknown as tf.Tensor2D;

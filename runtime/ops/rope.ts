@@ -90,7 +90,7 @@ export interface RotaryTables {
 /** Signed permutation matrices, by width and layout (constant; arrays only, see the file comment). */
 const rotations = new Map<string, Float32Array>();
 
-function rotation(d: number, interleaved: boolean): Float32Array {
+export function rotation(d: number, interleaved: boolean): Float32Array {
   const key = `${d}${interleaved ? 'p' : 'h'}`;
   let r = rotations.get(key);
   if (!r) {

@@ -183,8 +183,8 @@ export class StepGraphs {
   private update: GpuGraph | null = null;
   /** why capturing was given up, once it was */
   refused: string | null = null;
-  /** graphs captured and replays run so far (steps that did not replay ran plainly) */
-  readonly counts = { captures: 0, replays: 0 };
+  /** steps that replayed the pass graph (the others ran plainly or were captured) */
+  replays = 0;
 
   /** Graphs for trainStep when the active backend is webgpu and they are not switched off, else undefined. */
   static forBackend(): StepGraphs | undefined {
@@ -208,10 +208,9 @@ export class StepGraphs {
       const captured = captureGraph(() => runPass(model, store, batch, options, plan), { inputs, state });
       if (captured.graph === null) return this.giveUp(captured.refused!, captured.result, optimizer, store, options, plan);
       current = this.pass = { graph: captured.graph, pass: captured.result };
-      this.counts.captures++;
     } else {
       current.graph.replay(inputs);
-      this.counts.replays++;
+      this.replays++;
     }
     const { graph, pass } = current;
     const read = unpack(await graph.read(pass.packed), pass, plan.routers.map((r) => r.load));

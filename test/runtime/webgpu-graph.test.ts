@@ -132,7 +132,7 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
         norms.push(r.gradNorm);
       }
       const params = (await store.params.get('model.layers.1.self_attn.kv_b_proj.weight')!.data()) as Float32Array;
-      const replays = plan.graphs?.counts.replays ?? 0;
+      const replays = plan.graphs?.replays ?? 0;
       plan.graphs?.dispose();
       opt.dispose();
       store.dispose();
