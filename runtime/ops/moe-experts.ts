@@ -28,26 +28,32 @@
  * plan takes A·E int32s of scratch memory.
  *
  * Slots per expert S. With capacity, S = min(C, N) (no expert can receive more than N, one per
- * token; measured: min(C, max load)). Dropless, the static bound is S = N: no read-back, a fixed shape, but a buffer of
- * E·N·(D + 3H) floats and E/K times the expert FLOPs of a perfectly packed layout (every expert row
- * is computed for N slots, most of them empty). The alternative reads one scalar back: S = the
- * largest per-expert load of this evaluation (≤ N), which makes the buffers as small as the
- * routing allows but costs a host read and gives a data-dependent shape. See `setExpertSlots`:
- * `auto` (the default) reads the load back on backends whose tensors live in host memory (cpu,
- * wasm, tensorflow/tfjs-node), where the read is free, and uses the static bound on GPU backends
- * (webgpu, webgl), where a read-back would stall the queue; there, dropless layers run in token
- * chunks small enough for the static buffers (chunkTokens). Results are identical either way.
+ * token; measured: min(C, max load)). Dropless, the static bound is S = N: no read-back, a fixed
+ * shape, but a buffer of E·N·(D + 3H) floats and E/K times the expert FLOPs of a perfectly packed
+ * layout (every expert row is computed for N slots, most of them empty). Two alternatives, chosen by
+ * `setExpertSlots`:
+ *   - measured: S = the largest per-expert load of this evaluation (≤ N), read back to the host:
+ *     buffers as small as the routing allows, at the cost of a read and a data-dependent shape;
+ *   - grouped (dropless only, runtime/ops/moe-grouped.ts): the assignments sorted by expert into
+ *     tiles of T rows, each tile multiplied by a copy of its expert's weights: ≈ A + E·T rows for
+ *     any routing, static shapes and no read, so a captured step graph replays it.
+ * `auto` (the default) measures on backends whose tensors live in host memory (cpu, wasm,
+ * tensorflow/tfjs-node), where the read is free. On GPU backends (webgpu, webgl), where a read would
+ * stall the queue and break graph capture, it takes the grouped layout where that computes fewer rows
+ * (training-sized batches) and the static bound otherwise (decoding a few tokens); either runs in
+ * token chunks that keep every buffer under a limit (chunkTokens). Results are identical either way.
  */
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
 import { detached, expectDtype, gatherRows, intAttr, sameShape, shapeText, size } from './moe-common.js';
+import { expertTiles, tileCount, tileLayout, tileRows } from './moe-grouped.js';
 
-/** How many slots per expert the dispatch buffer has (see the module comment). */
-export type ExpertSlots = 'auto' | 'static' | 'measured';
+/** How dispatch lays out the routed rows (see the module comment). */
+export type ExpertSlots = 'auto' | 'static' | 'measured' | 'grouped';
 
 let slotsMode: ExpertSlots = 'auto';
 
-/** Chooses the dispatch buffer policy for every later moe.experts evaluation; returns the previous one. */
+/** Chooses the dispatch layout policy for every later moe.experts evaluation; returns the previous one. */
 export function setExpertSlots(mode: ExpertSlots): ExpertSlots {
   const previous = slotsMode;
   slotsMode = mode;
@@ -56,18 +62,31 @@ export function setExpertSlots(mode: ExpertSlots): ExpertSlots {
 
 const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
 
-/** The largest [E, S, width] dispatch buffer the static bound may build in one piece (see chunkTokens). */
-let staticLimitBytes = 64 * 2 ** 20;
+/** The largest dispatch buffer (static [E, S, width], grouped [R, width] or tile weights) built in one piece (see chunkTokens). */
+let bufferLimitBytes = 512 * 2 ** 20;
 
 /** Sets that limit (tests use a small one to exercise chunking); returns the previous one. */
-export function setStaticBufferLimit(bytes: number): number {
-  const previous = staticLimitBytes;
-  staticLimitBytes = bytes;
+export function setDispatchBufferLimit(bytes: number): number {
+  const previous = bufferLimitBytes;
+  bufferLimitBytes = bytes;
   return previous;
 }
 
 function measureLoad(): boolean {
   return slotsMode === 'measured' || (slotsMode === 'auto' && HOST_MEMORY_BACKENDS.has(tf.getBackend()));
+}
+
+/**
+ * Whether dropless dispatch of N tokens takes the grouped layout: always when asked for, and under
+ * `auto` on GPU backends when its rows (plus the per-tile weight copies, counted as much again) are
+ * fewer than the static bound's E·N, i.e. for training-sized batches but not single-token decoding.
+ */
+function useGrouped(N: number, K: number, E: number): boolean {
+  if (slotsMode === 'grouped') return true;
+  if (slotsMode !== 'auto' || measureLoad()) return false;
+  const A = N * K;
+  const T = tileRows(A, E);
+  return 2 * tileCount(A, E, T) * T < E * N;
 }
 
 /** ceil(c · N · K / E), the spec's per-expert capacity (evaluated left to right in doubles). */
@@ -105,7 +124,7 @@ export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
   }
 
   const N = size(lead);
-  const chunk = c === null && !measureLoad() ? chunkTokens(E, Math.max(D, H)) : N;
+  const chunk = c === null && !measureLoad() ? chunkTokens(N, K, E, D, H) : N;
   const y = tf.tidy(() => {
     const rows = tf.reshape(x, [N, D]);
     const w = tf.reshape(weights, [N, K]);
@@ -124,14 +143,23 @@ export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
 };
 
 /**
- * Tokens per chunk on a GPU backend, where the dropless static bound (S = N slots per expert)
- * needs [E, N, width] buffers: chunks keep each under the static buffer limit (a 0.5B model with 64
- * experts, 4096 tokens and width 1024 needs 1 GiB per buffer unchunked, more than WebGPU binds:
- * the step's work was dropped with "Invalid Buffer"). Reading the load back instead is not
- * possible inside a synchronous kernel on webgpu in Node (dataSync needs an OffscreenCanvas).
+ * Tokens per chunk of dropless dispatch on a GPU backend, where the layout has a static bound: each
+ * buffer it builds must stay under the buffer limit. Unchunked, the static bound's [E, N, width] is
+ * 1 GiB for a 0.5B model with 64 experts, 4096 tokens and width 1024, more than WebGPU binds (the
+ * step's work was dropped with "Invalid Buffer"). Reading the load back instead is not possible
+ * inside a synchronous kernel on webgpu in Node (dataSync needs an OffscreenCanvas).
  */
-function chunkTokens(experts: number, width: number): number {
-  return Math.max(1, Math.floor(staticLimitBytes / (4 * experts * width)));
+function chunkTokens(N: number, K: number, E: number, D: number, H: number): number {
+  const width = Math.max(D, H);
+  const fits = (n: number): boolean => {
+    if (!useGrouped(n, K, E)) return 4 * E * n * width <= bufferLimitBytes;
+    const T = tileRows(n * K, E);
+    const tiles = tileCount(n * K, E, T);
+    return 4 * tiles * T * width <= bufferLimitBytes && 4 * tiles * H * D <= bufferLimitBytes;
+  };
+  let n = N;
+  while (n > 1 && !fits(n)) n = Math.ceil(n / 2);
+  return n;
 }
 
 /** Steps 1–4 of the module comment for N tokens: x [N, D], weights and indices [N, K] → y [N, D]. */
@@ -154,40 +182,70 @@ function dispatchCombine(
   const y = tf.tidy(() => {
     const expertOf = tf.reshape(indices, [A]) as tf.Tensor1D;
     // pos[a]: earlier assignments to the same expert (exclusive cumsum of the one-hot, read at e)
-    const [pos] = detached(() => {
+    const [pos, load] = detached(() => {
       const oneHot = tf.oneHot(expertOf, E); // [A, E] int32
-      return [tf.sum(tf.mul(tf.cumsum(oneHot, 0, true), oneHot), 1)];
-    }) as [tf.Tensor1D];
-    let S = capacity;
-    if (measureLoad()) {
-      const [maxLoad] = detached(() => [tf.max(tf.bincount(expertOf, tf.tensor1d([], 'float32'), E))]);
-      S = Math.max(1, Math.min(capacity, maxLoad!.dataSync()[0]!));
-    }
-    const slotsTotal = E * S;
+      return [tf.sum(tf.mul(tf.cumsum(oneHot, 0, true), oneHot), 1), tf.sum(oneHot, 0)];
+    }) as [tf.Tensor1D, tf.Tensor1D];
+    const layout = c === null && useGrouped(N, K, E) ? groupedLayout(expertOf, pos, load) : expertLayout(expertOf, pos, load, E, capacity);
+    const { rows, slot } = layout;
 
-    // A kept assignment has pos < capacity and pos < its expert's load ≤ S, so its slot e·S + pos
-    // is its own; everything else goes to the dump slot E·S.
-    const [slot, assignmentOfSlot, tokenOfSlot] = detached(() => {
-      const keep = tf.less(pos, tf.scalar(capacity, 'int32'));
-      const slot = tf.where(keep, tf.add(tf.mul(expertOf, tf.scalar(S, 'int32')), pos), tf.fill([A], slotsTotal, 'int32'));
-      // slot → assignment + 1 (0 = empty); dropped assignments all add 0 to the dump slot
+    // slot → assignment (A = empty), → token (A / K = N = empty): one ScatterNd of assignment + 1
+    // (0 = empty; dropped assignments all add 0 to the dump row)
+    const [assignmentOfSlot, tokenOfSlot] = detached(() => {
       const assignment = tf.range(0, A, 1, 'int32');
-      const marked = tf.scatterND(tf.expandDims(slot, 1), tf.where(keep, tf.add(assignment, tf.scalar(1, 'int32')), tf.zerosLike(assignment)), [slotsTotal + 1]);
-      const filled = tf.slice(marked, [0], [slotsTotal]);
-      const assignmentOfSlot = tf.where(tf.greater(filled, 0), tf.sub(filled, tf.scalar(1, 'int32')), tf.fill([slotsTotal], A, 'int32')); // A = empty
-      return [slot, assignmentOfSlot, tf.floorDiv(assignmentOfSlot, tf.scalar(K, 'int32'))]; // token; A / K = N = empty
-    }) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+      const kept = tf.less(slot, tf.scalar(rows, 'int32'));
+      const marked = tf.scatterND(tf.expandDims(slot, 1), tf.where(kept, tf.add(assignment, tf.scalar(1, 'int32')), tf.zerosLike(assignment)), [rows + 1]);
+      const filled = tf.slice(marked, [0], [rows]);
+      const assignmentOfSlot = tf.where(tf.greater(filled, 0), tf.sub(filled, tf.scalar(1, 'int32')), tf.fill([rows], A, 'int32'));
+      return [assignmentOfSlot, tf.floorDiv(assignmentOfSlot, tf.scalar(K, 'int32'))];
+    }) as [tf.Tensor1D, tf.Tensor1D];
 
     // dispatch: slot s reads token tokenOfSlot[s] (empty slots a zero row); back: Σ over the token's slots
     const dispatched = gatherRows(x, tokenOfSlot, tf.reshape(slot, [N, K]));
-    const out = swigluStacked(tf.reshape(dispatched, [E, S, D]), gate, up, down); // [E, S, D]
+    const [batches, perBatch] = layout.batches;
+    const out = swigluStacked(tf.reshape(dispatched, [batches, perBatch, D]), layout.weights(gate), layout.weights(up), layout.weights(down));
     // combine: assignment a reads slot[a] (dropped: a zero row); back: each slot to its assignment
-    const perAssignment = gatherRows(tf.reshape(out, [slotsTotal, D]), slot, tf.reshape(assignmentOfSlot, [slotsTotal, 1])); // [A, D]
+    const perAssignment = gatherRows(tf.reshape(out, [rows, D]), slot, tf.reshape(assignmentOfSlot, [rows, 1])); // [A, D]
     // y[n] = Σ_k w[n, k] · row[n, k]: [N, 1, K] × [N, K, D] (fp32)
     const y = tf.matMul(tf.reshape(weights, [N, 1, K]) as tf.Tensor3D, tf.reshape(perAssignment, [N, K, D]) as tf.Tensor3D);
     return tf.reshape(y, [N, D]);
   });
   return y;
+}
+
+/** Where each assignment goes (`slot` [A], `rows` = the dump row), as `batches` of rows, each with its weights. */
+interface Layout {
+  readonly rows: number;
+  readonly slot: tf.Tensor1D;
+  /** [batches, rows per batch] */
+  readonly batches: readonly [number, number];
+  /** stacked [E, …] weights → one per batch */
+  weights(w: tf.Tensor): tf.Tensor;
+}
+
+/**
+ * One batch of S rows per expert (steps 1–3 of the module comment): S = the capacity, or the
+ * measured largest load. A kept assignment has pos < capacity and pos < its expert's load ≤ S, so
+ * its slot e·S + pos is its own; everything else goes to the dump slot E·S.
+ */
+function expertLayout(expertOf: tf.Tensor1D, pos: tf.Tensor1D, load: tf.Tensor1D, E: number, capacity: number): Layout {
+  const A = expertOf.shape[0];
+  let S = capacity;
+  if (measureLoad()) S = Math.max(1, Math.min(capacity, tf.tidy(() => tf.max(load)).dataSync()[0]!));
+  const rows = E * S;
+  const [slot] = detached(() => {
+    const keep = tf.less(pos, tf.scalar(capacity, 'int32'));
+    return [tf.where(keep, tf.add(tf.mul(expertOf, tf.scalar(S, 'int32')), pos), tf.fill([A], rows, 'int32'))];
+  }) as [tf.Tensor1D];
+  return { rows, slot, batches: [E, S], weights: (w) => w };
+}
+
+/** Tiles of rows sorted by expert (runtime/ops/moe-grouped.ts), each with its expert's weights. */
+function groupedLayout(expertOf: tf.Tensor1D, pos: tf.Tensor1D, load: tf.Tensor1D): Layout {
+  const A = expertOf.shape[0];
+  const T = tileRows(A, load.shape[0]);
+  const layout = tileLayout(expertOf, pos, load, T);
+  return { rows: layout.tiles * T, slot: layout.slot, batches: [layout.tiles, T], weights: (w) => expertTiles(w, layout) };
 }
 
 /** (silu(v·G_eᵀ) ⊙ (v·U_eᵀ)) · D_eᵀ for every expert e at once: v [E, S, D], G/U [E, H, D], D [E, D, H]. */

@@ -17,6 +17,7 @@ import { selectBackend } from '../../runtime/backend/select.js';
 import { deviceErrorGuard, watchDeviceErrors, type DeviceErrorWatch } from '../../runtime/backend/webgpu-errors.js';
 import { updateRouterBias } from '../../runtime/ops/bias-update.js';
 import { KERNELS } from '../../runtime/ops/index.js';
+import { setExpertSlots, type ExpertSlots } from '../../runtime/ops/moe-experts.js';
 import { normalArray } from '../../runtime/random.js';
 import { tf } from '../../runtime/tf.js';
 
@@ -49,6 +50,8 @@ interface Case {
   readonly extra?: () => tf.Tensor[];
   readonly state?: () => tf.Tensor[];
   readonly attrs: { readonly [k: string]: AttrValue };
+  /** moe.experts' dispatch layout while the case runs (default auto) */
+  readonly slots?: ExpertSlots;
 }
 
 const CASES: Case[] = [
@@ -112,6 +115,16 @@ const CASES: Case[] = [
     attrs: { ...moeAttrs, capacity: null },
   },
   {
+    // the layout GPU training takes: the tile-sum shader in the weights' gradients
+    name: 'moe.experts (dropless, grouped tiles)',
+    op: 'moe.experts',
+    inputs: [[B, T, D], [B, T, K]],
+    params: [[E, H, D], [E, H, D], [E, D, H]],
+    extra: () => [tf.tensor3d(chosen, [B, T, K], 'int32')],
+    attrs: { ...moeAttrs, capacity: null },
+    slots: 'grouped',
+  },
+  {
     name: 'loss.balance (sequence, sigmoid)',
     op: 'loss.balance',
     inputs: [[B, T, E]],
@@ -161,6 +174,15 @@ function randomTensor(shape: number[], seed: number, positive: boolean): tf.Tens
 
 /** The kernel's outputs and the gradients of Σ_float outputs Σ(output · R) w.r.t. inputs and parameters. */
 async function evaluate(c: Case): Promise<Evaluated> {
+  const previous = setExpertSlots(c.slots ?? 'auto');
+  try {
+    return await evaluateKernel(c);
+  } finally {
+    setExpertSlots(previous);
+  }
+}
+
+async function evaluateKernel(c: Case): Promise<Evaluated> {
   const kernel = KERNELS[c.op]!;
   const shapes = [...c.inputs, ...c.params];
   const xs = shapes.map((s, i) => randomTensor(s, 10 + i, c.positive === true && i < c.inputs.length));

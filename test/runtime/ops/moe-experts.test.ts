@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../runtime/tf.js';
-import { expertCapacity, moeExperts, setExpertSlots, setStaticBufferLimit, type ExpertSlots } from '../../../runtime/ops/moe-experts.js';
+import { expertCapacity, moeExperts, setExpertSlots, setDispatchBufferLimit, type ExpertSlots } from '../../../runtime/ops/moe-experts.js';
 import { moeRouter } from '../../../runtime/ops/moe-router.js';
 import { mulberry32, normalArray } from '../../../runtime/random.js';
 import { gradCheck, useCpu } from '../gradcheck.js';
@@ -87,7 +87,7 @@ async function compare(s: Setup, d: Data, capacity: number | null): Promise<{ y:
 }
 
 const small: Setup = { B: 2, T: 5, D: 6, H: 4, E: 5, K: 2 };
-const modes: ExpertSlots[] = ['static', 'measured', 'auto'];
+const modes: ExpertSlots[] = ['static', 'measured', 'grouped', 'auto'];
 
 describe('moe.experts forward against a plain-JS reference (1e-5)', () => {
   for (const mode of modes) {
@@ -110,11 +110,23 @@ describe('moe.experts forward against a plain-JS reference (1e-5)', () => {
   it('dropless in token chunks (the static bound over a buffer limit) equals the reference', async () => {
     setExpertSlots('static');
     // E·width·4 = 5·6·4 = 120 bytes per token: a 300-byte limit makes chunks of 2 of the 10 tokens
-    const previous = setStaticBufferLimit(300);
+    const previous = setDispatchBufferLimit(300);
     try {
       for (const seed of [4, 5]) await compare(small, randomData(small, seed * 10), null);
     } finally {
-      setStaticBufferLimit(previous);
+      setDispatchBufferLimit(previous);
+    }
+  });
+
+  it('dropless grouped tiles in token chunks (a buffer limit) equals the reference', async () => {
+    setExpertSlots('grouped');
+    // 16-row tiles: 10 tokens (A = 20) need 5 tiles of 6 floats a row = 1,920 bytes; a 1,700-byte
+    // limit leaves 2 tokens a chunk (4 tiles, 1,536 bytes)
+    const previous = setDispatchBufferLimit(1700);
+    try {
+      for (const seed of [4, 5]) await compare(small, randomData(small, seed * 10), null);
+    } finally {
+      setDispatchBufferLimit(previous);
     }
   });
 
@@ -189,11 +201,13 @@ describe('moe.experts forward against a plain-JS reference (1e-5)', () => {
 
 describe('moe.experts gradients (finite differences)', () => {
   const s: Setup = { B: 2, T: 3, D: 4, H: 3, E: 4, K: 2 };
-  for (const [name, capacity] of [
-    ['dropless', null],
-    ['capacity 0.5 (with drops)', 0.5],
+  for (const [name, capacity, slots] of [
+    ['dropless', null, 'auto'],
+    ['dropless, grouped tiles', null, 'grouped'],
+    ['capacity 0.5 (with drops)', 0.5, 'auto'],
   ] as const) {
     it(`${name}: w.r.t. x, weights, gate, up, down, rel. error < 1e-3`, async () => {
+      setExpertSlots(slots);
       const d = randomData(s, 21);
       expect(reference(s, d, capacity).keep.flat().some((k) => !k)).toBe(capacity !== null);
       const t = tensors(s, d);
