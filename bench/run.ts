@@ -5,6 +5,7 @@ import { benchCompile } from './compile.js';
 import { benchBackends } from './backends.js';
 import { benchTrain } from './train.js';
 import { benchDecode } from './decode.js';
+import { benchProfile } from './profile.js';
 
 const benches: Record<string, (args: string[]) => void | Promise<void>> = {
   check: (args) => benchCheck(args[0], args[1] ? Number(args[1]) : undefined),
@@ -13,6 +14,7 @@ const benches: Record<string, (args: string[]) => void | Promise<void>> = {
   backends: (args) => benchBackends(args[0], args[1] ? Number(args[1]) : undefined),
   train: (args) => benchTrain(args[0], args[1] ? Number(args[1]) : undefined),
   decode: (args) => benchDecode(args[0], args[1] ? Number(args[1]) : undefined, args[2]),
+  profile: (args) => benchProfile(args[0], args[1], args[2] ? Number(args[2]) : undefined),
 };
 
 const [name = 'check', ...args] = process.argv.slice(2);

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { tf } from '../tf.js';
 import { applyWebgpuFixes } from './webgpu-fixes.js';
+import { installTiledMatMul } from './webgpu-matmul.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
@@ -67,6 +68,8 @@ async function activate(name: BackendName, options: { refuseSoftware?: boolean }
       await import('@tensorflow/tfjs-backend-webgpu');
       // stock kernels that produce invalid GPU work (webgpu-fixes.ts)
       applyWebgpuFixes();
+      // a faster fp32 matmul (webgpu-matmul.ts)
+      installTiledMatMul();
       break;
     }
     case 'tensorflow':

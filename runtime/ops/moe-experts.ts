@@ -46,7 +46,7 @@
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
 import { detached, expectDtype, gatherRows, intAttr, sameShape, shapeText, size } from './moe-common.js';
-import { expertTiles, tileCount, tileLayout, tileRows } from './moe-grouped.js';
+import { groupedMatMul, tileCount, tileLayout, tileRows } from './moe-grouped.js';
 
 /** How dispatch lays out the routed rows (see the module comment). */
 export type ExpertSlots = 'auto' | 'static' | 'measured' | 'grouped';
@@ -203,7 +203,7 @@ function dispatchCombine(
     // dispatch: slot s reads token tokenOfSlot[s] (empty slots a zero row); back: Σ over the token's slots
     const dispatched = gatherRows(x, tokenOfSlot, tf.reshape(slot, [N, K]));
     const [batches, perBatch] = layout.batches;
-    const out = swigluStacked(tf.reshape(dispatched, [batches, perBatch, D]), layout.weights(gate), layout.weights(up), layout.weights(down));
+    const out = swigluStacked(tf.reshape(dispatched, [batches, perBatch, D]), gate, up, down, layout.times); // [batches, perBatch, D]
     // combine: assignment a reads slot[a] (dropped: a zero row); back: each slot to its assignment
     const perAssignment = gatherRows(tf.reshape(out, [rows, D]), slot, tf.reshape(assignmentOfSlot, [rows, 1])); // [A, D]
     // y[n] = Σ_k w[n, k] · row[n, k]: [N, 1, K] × [N, K, D] (fp32)
@@ -219,8 +219,8 @@ interface Layout {
   readonly slot: tf.Tensor1D;
   /** [batches, rows per batch] */
   readonly batches: readonly [number, number];
-  /** stacked [E, …] weights → one per batch */
-  weights(w: tf.Tensor): tf.Tensor;
+  /** v [batches, rows, In] times each batch's expert's weights transposed, from the stacked w [E, Out, In] */
+  times(v: tf.Tensor, w: tf.Tensor): tf.Tensor;
 }
 
 /**
@@ -237,7 +237,7 @@ function expertLayout(expertOf: tf.Tensor1D, pos: tf.Tensor1D, load: tf.Tensor1D
     const keep = tf.less(pos, tf.scalar(capacity, 'int32'));
     return [tf.where(keep, tf.add(tf.mul(expertOf, tf.scalar(S, 'int32')), pos), tf.fill([A], rows, 'int32'))];
   }) as [tf.Tensor1D];
-  return { rows, slot, batches: [E, S], weights: (w) => w };
+  return { rows, slot, batches: [E, S], times: (v, w) => tf.matMul(v as tf.Tensor3D, w as tf.Tensor3D, false, true) };
 }
 
 /** Tiles of rows sorted by expert (runtime/ops/moe-grouped.ts), each with its expert's weights. */
@@ -245,13 +245,13 @@ function groupedLayout(expertOf: tf.Tensor1D, pos: tf.Tensor1D, load: tf.Tensor1
   const A = expertOf.shape[0];
   const T = tileRows(A, load.shape[0]);
   const layout = tileLayout(expertOf, pos, load, T);
-  return { rows: layout.tiles * T, slot: layout.slot, batches: [layout.tiles, T], weights: (w) => expertTiles(w, layout) };
+  return { rows: layout.tiles * T, slot: layout.slot, batches: [layout.tiles, T], times: (v, w) => groupedMatMul(v, w, layout) };
 }
 
-/** (silu(v·G_eᵀ) ⊙ (v·U_eᵀ)) · D_eᵀ for every expert e at once: v [E, S, D], G/U [E, H, D], D [E, D, H]. */
-function swigluStacked(v: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
-  const g = tf.matMul(v as tf.Tensor3D, gate as tf.Tensor3D, false, true);
-  const u = tf.matMul(v as tf.Tensor3D, up as tf.Tensor3D, false, true);
+/** (silu(v·G_eᵀ) ⊙ (v·U_eᵀ)) · D_eᵀ for every batch of rows at once, `times` multiplying by its expert's weights. */
+function swigluStacked(v: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor, times: Layout['times']): tf.Tensor {
+  const g = times(v, gate);
+  const u = times(v, up);
   const h = tf.mul(tf.mul(g, tf.sigmoid(g)), u);
-  return tf.matMul(h, down as tf.Tensor3D, false, true);
+  return times(h, down);
 }

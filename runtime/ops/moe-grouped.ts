@@ -12,14 +12,14 @@
  * so nt = floor((A + E·(T − 1)) / T) tiles always suffice (A = N·K assignments): R = nt·T rows
  * against E·N for the static bound. Tiles past the last expert's are zero rows.
  *
- * The SwiGLU then runs as three batched matmuls over tiles, with each expert's stacked weights
- * gathered once per tile it owns ([nt, H, D], `expertTiles`); the gather's gradient sums an
- * expert's tiles (`tileSum`: one shader on webgpu, a one-hot matmul elsewhere). Unused tiles read
- * the last expert's weights, multiply zero rows and add nothing to any gradient.
+ * The SwiGLU then runs as three batched matmuls over tiles, each tile multiplied by its expert's
+ * weights (`groupedMatMul`: on webgpu a tiled GEMM that reads the stacked weights in place;
+ * elsewhere the weights copied per tile, `expertTiles`, whose gradient sums an expert's tiles).
+ * Unused tiles use the last expert's weights, multiply zero rows and add nothing to any gradient.
  */
 import { tf } from '../tf.js';
 import { webgpuBackend } from '../backend/webgpu-internals.js';
-import { tileSumWebgpu } from '../backend/webgpu-tile-sum.js';
+import { gemm } from '../backend/webgpu-matmul.js';
 
 /**
  * Rows per tile for A assignments over E experts: a power of two in [16, 256] near A / (4E), so the
@@ -46,10 +46,11 @@ export interface TileLayout {
   readonly slot: tf.Tensor1D;
   /** [nt] int32: the expert whose weights each tile uses */
   readonly tileExpert: tf.Tensor1D;
-  /** [E] int32: each expert's first tile */
-  readonly tileStart: tf.Tensor1D;
   /** [E] int32: how many tiles each expert owns */
   readonly tilesOf: tf.Tensor1D;
+  /** [E] int32: each expert's first row and row count (tileStart·T, tilesOf·T) */
+  readonly rowStart: tf.Tensor1D;
+  readonly rowCount: tf.Tensor1D;
 }
 
 /**
@@ -68,7 +69,8 @@ export function tileLayout(expertOf: tf.Tensor1D, pos: tf.Tensor1D, load: tf.Ten
     const tileEnd = tf.reshape(tf.add(tileStart, tilesOf), [1, E]);
     const ended = tf.cast(tf.lessEqual(tileEnd, tf.reshape(tf.range(0, tiles, 1, 'int32'), [tiles, 1])), 'int32');
     const tileExpert = tf.minimum(tf.sum(ended, 1), tf.scalar(E - 1, 'int32')) as tf.Tensor1D;
-    return { T, tiles, slot, tileExpert, tileStart, tilesOf };
+    const rows = (t: tf.Tensor1D): tf.Tensor1D => tf.mul(t, tf.scalar(T, 'int32'));
+    return { T, tiles, slot, tileExpert, tilesOf, rowStart: rows(tileStart), rowCount: rows(tilesOf) };
   });
 }
 
@@ -81,23 +83,24 @@ export function expertTiles(w: tf.Tensor, layout: TileLayout): tf.Tensor {
   const rest = w.shape.slice(1);
   const gather = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [weights, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    save([layout.tileExpert, layout.tileStart, layout.tilesOf]);
+    save([layout.tileExpert, layout.tilesOf]);
     return {
       value: tf.gather(weights, layout.tileExpert),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [tileExpert, tileStart, tilesOf] = saved as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        const [tileExpert, tilesOf] = saved as [tf.Tensor1D, tf.Tensor1D];
         const flat = tf.reshape(dy, [layout.tiles, -1]) as tf.Tensor2D;
-        return tf.reshape(tileSum(flat, tileExpert, tileStart, tilesOf, E), [E, ...rest]);
+        return tf.reshape(tileSum(flat, tileExpert, tilesOf, E), [E, ...rest]);
       },
     };
   });
   return gather(w);
 }
 
-/** g [nt, M] → [E, M]: row e is the sum of expert e's tiles tileStart[e] … tileStart[e] + tilesOf[e] − 1. */
-export function tileSum(g: tf.Tensor2D, tileExpert: tf.Tensor1D, tileStart: tf.Tensor1D, tilesOf: tf.Tensor1D, E: number): tf.Tensor2D {
-  const backend = webgpuBackend();
-  if (backend !== null) return tileSumWebgpu(backend, g, tileStart, tilesOf, E);
+/**
+ * g [nt, M] → [E, M]: row e is the sum of expert e's tiles tileStart[e] … tileStart[e] + tilesOf[e] − 1,
+ * as a one-hot matmul (the webgpu path never copies weights per tile, see groupedMatMul).
+ */
+export function tileSum(g: tf.Tensor2D, tileExpert: tf.Tensor1D, tilesOf: tf.Tensor1D, E: number): tf.Tensor2D {
   return tf.tidy(() => {
     // owner[t] = the expert tile t belongs to, or −1 (a zero one-hot row) for a tile past the last expert's
     const used = tf.less(tf.range(0, g.shape[0], 1, 'int32'), tf.sum(tilesOf));
@@ -105,4 +108,37 @@ export function tileSum(g: tf.Tensor2D, tileExpert: tf.Tensor1D, tileStart: tf.T
     // int32 then cast: tfjs-backend-wasm's float32 oneHot writes integer bit patterns
     return tf.matMul(tf.cast(tf.oneHot(owner, E), 'float32') as tf.Tensor2D, g, true, false);
   });
+}
+
+/**
+ * x [nt, T, In] times each tile's expert weights transposed, w [E, Out, In] → [nt, T, Out]. On
+ * webgpu three tiled GEMMs read the weights in place (webgpu-matmul.ts): the product and the input
+ * gradient pick B per tile by tileExpert, the weight gradient sums each expert's own rows. Elsewhere
+ * the weights are copied per tile (expertTiles) and multiplied by tf.matMul.
+ */
+export function groupedMatMul(x: tf.Tensor, w: tf.Tensor, layout: TileLayout): tf.Tensor {
+  if (webgpuBackend() === null) return tf.matMul(x as tf.Tensor3D, expertTiles(w, layout) as tf.Tensor3D, false, true);
+  const [nt, T, In] = x.shape as [number, number, number];
+  const [E, Out] = w.shape as [number, number, number];
+  const common = { transA: false, segmentK: false };
+  const product = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xx, ww, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([xx, ww, layout.tileExpert, layout.rowStart, layout.rowCount]);
+    const y = gemm({ ...common, batch: nt, M: T, N: Out, K: In, transB: true, batchA: nt, batchB: E, indexedB: true }, { a: xx, b: ww, index: layout.tileExpert });
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws, tileExpert, rowStart, rowCount] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        // dx[t] = dy[t] · W[e(t)]: [T, Out] × [Out, In]
+        const dx = gemm({ ...common, batch: nt, M: T, N: In, K: Out, transB: false, batchA: nt, batchB: E, indexedB: true }, { a: dy, b: ws, index: tileExpert });
+        // dW[e] = Σ over e's rows r of dy[r]ᵀ · x[r]: A = dy as [R, Out] read transposed, B = x as [R, In]
+        const dw = gemm(
+          { batch: E, M: Out, N: In, K: nt * T, transA: true, transB: false, batchA: 1, batchB: 1, indexedB: false, segmentK: true },
+          { a: dy, b: xs, kStart: rowStart, kCount: rowCount },
+        );
+        return [dx, dw];
+      },
+    };
+  });
+  return product(x, w);
 }

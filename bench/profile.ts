@@ -1,0 +1,79 @@
+/**
+ * `npm run bench profile [SPEC] [BACKEND] [TOP]`: where one training forward + backward pass of a
+ * spec's first pretrain stage spends its time, kernel by kernel (seeded random weights, a batch of
+ * the stage's shape). A warm-up pass compiles the shaders first; the profiled pass then runs under
+ * `tf.profile`, which on webgpu times every kernel on the GPU with timestamp queries (Dawn must
+ * offer `timestamp-query`; otherwise every time reads 0). Kernels are grouped by name and input
+ * shapes and printed by total time, with each group's share of the pass's summed kernel time, the
+ * reference in the same run. The times are the GPU's; the profiled pass itself is slow (each kernel
+ * is submitted and read back on its own), so only the shares and the ranking mean anything.
+ */
+import { resolve } from 'node:path';
+import { nodeHost } from '../compiler/bind/node-host.js';
+import { checkFile } from '../compiler/check/index.js';
+import { lowerSpec } from '../compiler/lower/index.js';
+import { selectBackend, type BackendName } from '../runtime/backend/select.js';
+import { forward } from '../runtime/model/forward.js';
+import { ParamStore } from '../runtime/model/params.js';
+import { tf } from '../runtime/tf.js';
+
+interface Group {
+  readonly name: string;
+  readonly shapes: string;
+  count: number;
+  ms: number;
+}
+
+export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'webgpu', top = 40): Promise<void> {
+  const document = lowerSpec(checkFile(resolve(spec), nodeHost), process.cwd());
+  const stage = document.plan.stages.find((s) => s.kind === 'pretrain');
+  if (!stage) throw new Error(`${spec} has no pretrain stage`);
+  const model = document.models.find((m) => m.name === stage.model)!;
+  const hyper = stage.hyper as { batch_sequences: number; seq_len: number };
+  const [B, T] = [hyper.batch_sequences, hyper.seq_len];
+  await selectBackend(backend as BackendName);
+  const store = ParamStore.initialise(model, 0);
+  const vocab = model.params.find((p) => p.name === 'model.embed_tokens.weight')!.shape[0]!;
+  const ids = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % vocab), [B, T], 'int32');
+  const variables = [...store.params.values()];
+  const pass = (): void => {
+    const { value, grads } = tf.variableGrads(() => forward(model, store, { inputIds: ids }, ['loss']).get('loss') as tf.Scalar, variables);
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+
+  pass(); // shaders compile, the buffer pool grows
+  await tf.tensor1d([0]).data();
+  const started = performance.now();
+  const info = await tf.profile(pass);
+  const wallMs = performance.now() - started;
+
+  const groups = new Map<string, Group>();
+  let totalMs = 0;
+  // custom-gradient scopes (tf.customGrad: "unnamed scope", "logSoftmax__op", …) are listed too, with
+  // the time of the kernels inside them, which are listed themselves: only registered kernels count
+  const kernels = info.kernels.filter((k) => tf.getKernel(k.name, backend) !== undefined);
+  for (const k of kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const shapes = k.inputShapes.map((s) => `[${s.join(',')}]`).join(' ');
+    const key = `${k.name} ${shapes}`;
+    const group = groups.get(key) ?? { name: k.name, shapes, count: 0, ms: 0 };
+    group.count += 1;
+    group.ms += ms;
+    groups.set(key, group);
+    totalMs += ms;
+  }
+  const byName = new Map<string, number>();
+  for (const g of groups.values()) byName.set(g.name, (byName.get(g.name) ?? 0) + g.ms);
+
+  console.log(`${spec} (${model.name}), batch ${B} × ${T}, one forward + backward on ${backend}`);
+  console.log(`  ${kernels.length} kernels, summed kernel time ${totalMs.toFixed(1)} ms (profiled wall ${wallMs.toFixed(0)} ms)`);
+  console.log('\n  by kernel:');
+  for (const [name, ms] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
+    console.log(`  ${ms.toFixed(2).padStart(10)} ms  ${((100 * ms) / totalMs).toFixed(1).padStart(5)} %  ${name}`);
+  }
+  console.log(`\n  top ${top} by kernel and input shapes:`);
+  for (const g of [...groups.values()].sort((a, b) => b.ms - a.ms).slice(0, top)) {
+    console.log(`  ${g.ms.toFixed(2).padStart(10)} ms  ${((100 * g.ms) / totalMs).toFixed(1).padStart(5)} %  ×${String(g.count).padEnd(4)} ${g.name} ${g.shapes}`);
+  }
+  ids.dispose();
+}
