@@ -1,21 +1,27 @@
 /**
- * `npm run bench profile [SPEC] [BACKEND] [TOP]`: where one training forward + backward pass of a
- * spec's first pretrain stage spends its time, kernel by kernel (seeded random weights, a batch of
- * the stage's shape). A warm-up pass compiles the shaders first; the profiled pass then runs under
+ * `npm run bench profile [SPEC] [BACKEND] [TOP]`: where one training forward + backward pass (with
+ * the gradient norm and finiteness checks of the step's host read) of a
+ * spec's first training stage spends its time, kernel by kernel (seeded random weights, the stage's
+ * first batch of its own data). A warm-up pass compiles the shaders first; the profiled pass then runs under
  * `tf.profile`, which on webgpu times every kernel on the GPU with timestamp queries (Dawn must
  * offer `timestamp-query`; otherwise every time reads 0). Kernels are grouped by name and input
  * shapes and printed by total time, with each group's share of the pass's summed kernel time, the
  * reference in the same run. The times are the GPU's; the profiled pass itself is slow (each kernel
  * is submitted and read back on its own), so only the shares and the ranking mean anything.
  */
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { nodeHost } from '../compiler/bind/node-host.js';
 import { checkFile } from '../compiler/check/index.js';
 import { lowerSpec } from '../compiler/lower/index.js';
 import { selectBackend, type BackendName } from '../runtime/backend/select.js';
+import { openDataset } from '../runtime/data/dataset.js';
+import { openTokenizer } from '../runtime/data/open-tokenizer.js';
 import { forward } from '../runtime/model/forward.js';
 import { ParamStore } from '../runtime/model/params.js';
+import { trainingStage } from '../runtime/run/stage.js';
 import { tf } from '../runtime/tf.js';
+import { gradNormSquared } from '../runtime/train/clip.js';
+import { nonFiniteFlags } from '../runtime/train/finite.js';
 
 interface Group {
   readonly name: string;
@@ -25,20 +31,23 @@ interface Group {
 }
 
 export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'webgpu', top = 40): Promise<void> {
-  const document = lowerSpec(checkFile(resolve(spec), nodeHost), process.cwd());
-  const stage = document.plan.stages.find((s) => s.kind === 'pretrain');
-  if (!stage) throw new Error(`${spec} has no pretrain stage`);
-  const model = document.models.find((m) => m.name === stage.model)!;
-  const hyper = stage.hyper as { batch_sequences: number; seq_len: number };
-  const [B, T] = [hyper.batch_sequences, hyper.seq_len];
+  const specPath = resolve(spec);
+  const document = lowerSpec(checkFile(specPath, nodeHost), process.cwd());
+  const stage = trainingStage(document);
+  const model = stage.model;
+  const [B, T] = [stage.batch, stage.seqLen];
   await selectBackend(backend as BackendName);
   const store = ParamStore.initialise(model, 0);
-  const vocab = model.params.find((p) => p.name === 'model.embed_tokens.weight')!.shape[0]!;
-  const ids = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % vocab), [B, T], 'int32');
+  // a batch of the stage's own data: routing, and so the MoE layers' work, depends on the tokens
+  const tokenizer = openTokenizer(stage.tokenizer, document.plan.data, dirname(specPath));
+  const dataset = openDataset(stage.data, dirname(specPath), tokenizer, { seqLen: T, batch: B, seed: stage.seed, mode: stage.plan.kind === 'sft' ? 'sft' : 'pretrain' });
+  const ids = tf.tensor2d(dataset.train.next().inputIds, [B, T], 'int32');
   const variables = [...store.params.values()];
   const pass = (): void => {
     const { value, grads } = tf.variableGrads(() => forward(model, store, { inputIds: ids }, ['loss']).get('loss') as tf.Scalar, variables);
-    tf.dispose([value, ...Object.values(grads)]);
+    // what a training step computes for its one host read besides the loss (train/step.ts)
+    const checks = tf.tidy(() => [gradNormSquared(Object.values(grads)), nonFiniteFlags(Object.values(grads))]);
+    tf.dispose([value, ...Object.values(grads), ...checks]);
   };
 
   pass(); // shaders compile, the buffer pool grows

@@ -113,6 +113,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     appendMetrics(options.runDir, { step: 0, valid_loss: await evaluate(stage, store, dataset.valid, evalGraph) });
   }
   const gpu = deviceErrorGuard();
+  let graphsNoted = false;
   try {
     for (let step = start + 1; step <= steps; step++) {
       const started = performance.now();
@@ -136,6 +137,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       inputIds.dispose();
       lossMask.dispose();
       gpu.check(step);
+      if (plan.graphs?.refused && !graphsNoted) {
+        graphsNoted = true;
+        options.log(`GPU step graphs are off from step ${step} (${plan.graphs.refused}): every step runs through tfjs, several times slower`);
+      }
       if (result.nonFinite !== null) {
         const message = nonFiniteMessage(step, result.nonFinite, options.skipNonFinite ?? false);
         if (!options.skipNonFinite) throw new RuntimeError(message, 'lower the learning rate or clip_grad, or pass --skip-nonfinite');

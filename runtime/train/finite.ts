@@ -9,11 +9,13 @@
  * finite values can overflow and would be reported as a NaN that is not there.
  */
 import { tf } from '../tf.js';
+import { asRows } from './clip.js';
 
 /** [n] float32, 1 where the tensor has any NaN or ±Inf, else 0 (call inside a tidy). */
 export function nonFiniteFlags(tensors: readonly tf.Tensor[]): tf.Tensor1D {
   if (tensors.length === 0) return tf.zeros([0]) as tf.Tensor1D;
-  const flags = tensors.map((t) => tf.cast(tf.any(tf.logicalNot(tf.isFinite(tf.reshape(t, [-1])))), 'float32'));
+  // rows first, then the tensor: see asRows
+  const flags = tensors.map((t) => tf.cast(tf.any(tf.any(tf.logicalNot(tf.isFinite(asRows(t))), 1)), 'float32'));
   return tf.stack(flags) as tf.Tensor1D;
 }
 

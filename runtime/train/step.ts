@@ -176,6 +176,9 @@ async function finishPlainly(pass: Pass, store: ParamStore, optimizer: AdamW, op
  * A change of shapes or options, or state that moved to other buffers (a restored checkpoint),
  * drops the graphs and captures again. MOE_WEBGPU_GRAPHS=0 turns this off.
  */
+/** MOE_GRAPH_TRACE=1: each graph step's host encode time and GPU wait on stderr (a diagnostic) */
+const TRACE = process.env.MOE_GRAPH_TRACE === '1';
+
 export class StepGraphs {
   private warm = false;
   private key = '';
@@ -198,6 +201,7 @@ export class StepGraphs {
       this.warm = true;
       return null;
     }
+    const began = performance.now();
     const inputs = [batch.inputIds, ...(batch.lossMask ? [batch.lossMask] : [])];
     const key = JSON.stringify([inputs.map((t) => t.shape), options.mtpWeight ?? null, options.biasRate === undefined]);
     const state = this.state(optimizer, store, plan);
@@ -213,7 +217,9 @@ export class StepGraphs {
       this.replays++;
     }
     const { graph, pass } = current;
+    const encoded = performance.now();
     const read = unpack(await graph.read(pass.packed), pass, plan.routers.map((r) => r.load));
+    if (TRACE) console.error(`graph step: capture/replay encode ${(encoded - began).toFixed(1)} ms, GPU wait ${(performance.now() - encoded).toFixed(1)} ms`);
     if (read.nonFinite !== null) return { ...read, clipScale: 1 };
     const scale = clipScale(read.gradNorm, options.clip);
     const scalars = stepTensors(optimizer.nextStep(pass.grads, { lr: options.lr, gradScale: scale }));
@@ -229,9 +235,14 @@ export class StepGraphs {
         if (captured.graph === null) this.refused = captured.refused;
         else this.update = captured.graph;
       } else {
+        const replayed = performance.now();
         this.update.replay(stepInputs);
         // the parameters changed under tfjs's feet: a kept decode graph must not be reused
         inPlaceWritten();
+        if (TRACE) {
+          await webgpuBackend()!.device.queue.onSubmittedWorkDone();
+          console.error(`graph step: update replay and GPU ${(performance.now() - replayed).toFixed(1)} ms`);
+        }
       }
     } finally {
       tf.dispose(stepInputs);
