@@ -20,6 +20,7 @@ import { KERNELS } from '../../runtime/ops/index.js';
 import { setExpertSlots, type ExpertSlots } from '../../runtime/ops/moe-experts.js';
 import { normalArray } from '../../runtime/random.js';
 import { tf } from '../../runtime/tf.js';
+import { relativeDiff } from './relative-diff.js';
 
 const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
 const available = existsSync(LAVAPIPE);
@@ -203,17 +204,6 @@ async function evaluateKernel(c: Case): Promise<Evaluated> {
   return result;
 }
 
-/** max |a − b| over max |b| (the reference's scale; 1 where it is all zeros). */
-function relativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / (scale || 1);
-}
 
 async function biasUpdate(): Promise<Float32Array> {
   const bias = tf.tensor1d(normalArray(E, 0.1, 3));

@@ -13,6 +13,7 @@ import { webgpuBackend } from '../../runtime/backend/webgpu-internals.js';
 import { batchMatMulDims, runGemm } from '../../runtime/backend/webgpu-matmul.js';
 import { normalArray } from '../../runtime/random.js';
 import { tf } from '../../runtime/tf.js';
+import { relativeDiff } from './relative-diff.js';
 
 const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
 const available = existsSync(LAVAPIPE);
@@ -61,16 +62,6 @@ async function evaluate(c: Case): Promise<Float32Array[]> {
   return out;
 }
 
-function relativeDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
 
 describe('batchMatMulDims: where the tiled kernel applies', () => {
   it('reads M, N, K, batches and the output shape; declines small and oddly broadcast products', () => {

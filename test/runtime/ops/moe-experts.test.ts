@@ -107,28 +107,23 @@ describe('moe.experts forward against a plain-JS reference (1e-5)', () => {
     });
   }
 
-  it('dropless in token chunks (the static bound over a buffer limit) equals the reference', async () => {
-    setExpertSlots('static');
-    // E·width·4 = 5·6·4 = 120 bytes per token: a 300-byte limit makes chunks of 2 of the 10 tokens
-    const previous = setDispatchBufferLimit(300);
-    try {
-      for (const seed of [4, 5]) await compare(small, randomData(small, seed * 10), null);
-    } finally {
-      setDispatchBufferLimit(previous);
-    }
-  });
-
-  it('dropless grouped tiles in token chunks (a buffer limit) equals the reference', async () => {
-    setExpertSlots('grouped');
-    // 16-row tiles: 10 tokens (A = 20) need 5 tiles of 6 floats a row = 1,920 bytes; a 1,700-byte
-    // limit leaves 2 tokens a chunk (4 tiles, 1,536 bytes)
-    const previous = setDispatchBufferLimit(1700);
-    try {
-      for (const seed of [4, 5]) await compare(small, randomData(small, seed * 10), null);
-    } finally {
-      setDispatchBufferLimit(previous);
-    }
-  });
+  // static: E·width·4 = 5·6·4 = 120 bytes a token, so 300 bytes leave chunks of 2 of the 10 tokens;
+  // grouped: 16-row tiles, 10 tokens (A = 20) need 5 tiles of 6 floats a row = 1,920 bytes, so
+  // 1,700 bytes leave chunks of 2 tokens (4 tiles, 1,536 bytes)
+  for (const [mode, limit] of [
+    ['static', 300],
+    ['grouped', 1700],
+  ] as const) {
+    it(`dropless in token chunks under a buffer limit equals the reference (slots: ${mode})`, async () => {
+      setExpertSlots(mode);
+      const previous = setDispatchBufferLimit(limit);
+      try {
+        for (const seed of [4, 5]) await compare(small, randomData(small, seed * 10), null);
+      } finally {
+        setDispatchBufferLimit(previous);
+      }
+    });
+  }
 
   it('capacity drops the assignments beyond C in token order (rows, then positions), not in k order', async () => {
     // N = 4 tokens (B = 2, T = 2), K = 2, E = 4, c = 1 → C = ceil(1·4·2/4) = 2
