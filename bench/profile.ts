@@ -1,9 +1,8 @@
 /**
  * `npm run bench profile [SPEC] [BACKEND] [TOP]`: where one training forward + backward pass (with
- * the gradient norm and finiteness checks of the step's host read) of a
- * spec's first training stage spends its time, kernel by kernel (seeded random weights, the stage's
- * first batch of its own data). A warm-up pass compiles the shaders first; the profiled pass then runs under
- * `tf.profile`, which on webgpu times every kernel on the GPU with timestamp queries (Dawn must
+ * the gradient norm and finiteness checks of the step's host read) of a spec's first training stage
+ * spends its time, kernel by kernel (seeded random weights, the stage's first batch of its own
+ * data). A warm-up pass compiles the shaders first; the profiled pass then runs under `tf.profile`, which on webgpu times every kernel on the GPU with timestamp queries (Dawn must
  * offer `timestamp-query`; otherwise every time reads 0). Kernels are grouped by name and input
  * shapes and printed by total time, with each group's share of the pass's summed kernel time, the
  * reference in the same run. The times are the GPU's; the profiled pass itself is slow (each kernel
@@ -41,17 +40,20 @@ export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'web
   // a batch of the stage's own data: routing, and so the MoE layers' work, depends on the tokens
   const tokenizer = openTokenizer(stage.tokenizer, document.plan.data, dirname(specPath));
   const dataset = openDataset(stage.data, dirname(specPath), tokenizer, { seqLen: T, batch: B, seed: stage.seed, mode: stage.plan.kind === 'sft' ? 'sft' : 'pretrain' });
-  const ids = tf.tensor2d(dataset.train.next().inputIds, [B, T], 'int32');
+  const batch = dataset.train.next();
+  const inputs = { inputIds: tf.tensor2d(batch.inputIds, [B, T], 'int32'), lossMask: tf.tensor2d(batch.lossMask, [B, T], 'float32') };
   const variables = [...store.params.values()];
   const pass = (): void => {
-    const { value, grads } = tf.variableGrads(() => forward(model, store, { inputIds: ids }, ['loss']).get('loss') as tf.Scalar, variables);
+    const { value, grads } = tf.variableGrads(() => forward(model, store, inputs, ['loss']).get('loss') as tf.Scalar, variables);
     // what a training step computes for its one host read besides the loss (train/step.ts)
     const checks = tf.tidy(() => [gradNormSquared(Object.values(grads)), nonFiniteFlags(Object.values(grads))]);
     tf.dispose([value, ...Object.values(grads), ...checks]);
   };
 
   pass(); // shaders compile, the buffer pool grows
-  await tf.tensor1d([0]).data();
+  const fence = tf.tensor1d([0]);
+  await fence.data(); // queued after the warm-up pass: it has finished
+  fence.dispose();
   const started = performance.now();
   const info = await tf.profile(pass);
   const wallMs = performance.now() - started;
@@ -84,5 +86,6 @@ export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'web
   for (const g of [...groups.values()].sort((a, b) => b.ms - a.ms).slice(0, top)) {
     console.log(`  ${g.ms.toFixed(2).padStart(10)} ms  ${((100 * g.ms) / totalMs).toFixed(1).padStart(5)} %  ×${String(g.count).padEnd(4)} ${g.name} ${g.shapes}`);
   }
-  ids.dispose();
+  tf.dispose([inputs.inputIds, inputs.lossMask]);
+  store.dispose();
 }

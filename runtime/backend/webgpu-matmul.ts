@@ -9,8 +9,9 @@
  * per workgroup, K in steps of 16 through workgroup memory. A thread's rows are r·64 + ty·4 + 0…3
  * and its columns c·64 + tx·4 + 0…3, so the 16 threads of a row read 16 consecutive vec4s.
  *
- * M, N and K are uniforms, edges are zero-filled on load and masked on store, so any M, N, K work; the sum over K runs in the same
- * order for every element (k ascending), in fp32 like the stock kernel.
+ * M, N and K are uniforms, and edges are zero-filled on load and masked on store, so any sizes
+ * work; the sum over K runs in the same order for every element (k ascending), in fp32 like the
+ * stock kernel.
  */
 import { tf } from '../tf.js';
 import type { WebgpuBackendLike } from './webgpu-internals.js';
@@ -155,10 +156,9 @@ function gemmProgram(dims: GemmDims, outputShape: readonly number[]): object {
 
 /**
  * Runs the matmul; inputs are A, B (then the int32 index when `indexedB`, the k ranges when
- * `segmentK`); the result is
- * `outputShape` (batch × M × N elements, [batch, M, N] by default).
+ * `segmentK`); the result is `outputShape` (batch × M × N elements, [batch, M, N] by default).
  */
-export function runGemm(backend: WebgpuBackendLike, dims: GemmDims, inputs: readonly tf.TensorInfo[], outputShape = [dims.batch, dims.M, dims.N]): tf.TensorInfo {
+function runGemm(backend: WebgpuBackendLike, dims: GemmDims, inputs: readonly tf.TensorInfo[], outputShape = [dims.batch, dims.M, dims.N]): tf.TensorInfo {
   const runner = backend as unknown as {
     runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: { type: 'int32'; data: number[] }[]): tf.TensorInfo;
   };
@@ -223,7 +223,7 @@ export function installTiledMatMul(): void {
   tf.registerKernel({ ...stock, kernelFunc });
 }
 
-/** The kernel name of runGemm as a tfjs op on webgpu (so profiles and the engine see it): `gemm`. */
+/** runGemm as a tfjs kernel on webgpu (so profiles and the engine see it); called through `gemm`. */
 const GEMM_KERNEL = 'MoeGemm';
 
 /** Registers MoeGemm on webgpu (idempotent). */

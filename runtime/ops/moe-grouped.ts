@@ -97,8 +97,8 @@ export function expertTiles(w: tf.Tensor, layout: TileLayout): tf.Tensor {
 }
 
 /**
- * g [nt, M] → [E, M]: row e is the sum of expert e's tiles tileStart[e] … tileStart[e] + tilesOf[e] − 1,
- * as a one-hot matmul (the webgpu path never copies weights per tile, see groupedMatMul).
+ * g [nt, M] → [E, M]: row e is the sum of the tiles expert e owns (tileExpert[t] = e, t below the
+ * tiles in use), as a one-hot matmul (the webgpu path never copies weights per tile: groupedMatMul).
  */
 export function tileSum(g: tf.Tensor2D, tileExpert: tf.Tensor1D, tilesOf: tf.Tensor1D, E: number): tf.Tensor2D {
   return tf.tidy(() => {

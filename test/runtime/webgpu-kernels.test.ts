@@ -55,6 +55,21 @@ interface Case {
   readonly slots?: ExpertSlots;
 }
 
+/** moe.experts' operands: x and the router weights, the stacked gate/up/down, the fixed routing */
+const experts = {
+  op: 'moe.experts',
+  inputs: [
+    [B, T, D],
+    [B, T, K],
+  ],
+  params: [
+    [E, H, D],
+    [E, H, D],
+    [E, D, H],
+  ],
+  extra: () => [tf.tensor3d(chosen, [B, T, K], 'int32')],
+};
+
 const CASES: Case[] = [
   { name: 'embedding', op: 'embedding', inputs: [], params: [[V, D]], attrs: { shift: 0 }, extra: () => [tf.tensor2d(ids, [B, T], 'int32')] },
   { name: 'embedding (shift 2)', op: 'embedding', inputs: [], params: [[V, D]], attrs: { shift: 2 }, extra: () => [tf.tensor2d(ids, [B, T], 'int32')] },
@@ -99,32 +114,10 @@ const CASES: Case[] = [
     params: [[E, D]],
     attrs: { ...routerAttrs, score: 'softmax', groups: 2, top_groups: 1, normalize: false, scale: 1, group_score: 'max' },
   },
-  {
-    name: 'moe.experts (capacity 0.8)',
-    op: 'moe.experts',
-    inputs: [[B, T, D], [B, T, K]],
-    params: [[E, H, D], [E, H, D], [E, D, H]],
-    extra: () => [tf.tensor3d(chosen, [B, T, K], 'int32')],
-    attrs: { ...moeAttrs, capacity: 0.8 },
-  },
-  {
-    name: 'moe.experts (dropless)',
-    op: 'moe.experts',
-    inputs: [[B, T, D], [B, T, K]],
-    params: [[E, H, D], [E, H, D], [E, D, H]],
-    extra: () => [tf.tensor3d(chosen, [B, T, K], 'int32')],
-    attrs: { ...moeAttrs, capacity: null },
-  },
-  {
-    // the layout GPU training takes: the tile-sum shader in the weights' gradients
-    name: 'moe.experts (dropless, grouped tiles)',
-    op: 'moe.experts',
-    inputs: [[B, T, D], [B, T, K]],
-    params: [[E, H, D], [E, H, D], [E, D, H]],
-    extra: () => [tf.tensor3d(chosen, [B, T, K], 'int32')],
-    attrs: { ...moeAttrs, capacity: null },
-    slots: 'grouped',
-  },
+  { ...experts, name: 'moe.experts (capacity 0.8)', attrs: { ...moeAttrs, capacity: 0.8 } },
+  { ...experts, name: 'moe.experts (dropless)', attrs: { ...moeAttrs, capacity: null } },
+  // the layout GPU training takes: the indexed and segmented tiled GEMMs (webgpu-matmul.ts)
+  { ...experts, name: 'moe.experts (dropless, grouped tiles)', attrs: { ...moeAttrs, capacity: null }, slots: 'grouped' },
   {
     name: 'loss.balance (sequence, sigmoid)',
     op: 'loss.balance',
