@@ -1,9 +1,11 @@
 /**
- * `npm run bench profile [SPEC] [BACKEND] [TOP]`: where one training forward + backward pass (with
- * the gradient norm and finiteness checks of the step's host read) of a spec's first training stage
- * spends its time, kernel by kernel (seeded random weights, the stage's first batch of its own
- * data). A warm-up pass compiles the shaders first; the profiled pass then runs under `tf.profile`, which on webgpu times every kernel on the GPU with timestamp queries (Dawn must
- * offer `timestamp-query`; otherwise every time reads 0). Kernels are grouped by name and input
+ * `npm run bench profile [SPEC] [BACKEND] [TOP] [decode[:BATCH]]`: where one training forward +
+ * backward pass (with the gradient norm and finiteness checks of the step's host read) of a spec's
+ * first training stage spends its time, kernel by kernel (seeded random weights, the stage's first
+ * batch of its own data); with `decode`, one single-token cached decoding step of the spec's first
+ * model at batch BATCH (default 1) after a 64-token prompt. A warm-up pass compiles the shaders
+ * first; the profiled pass then runs under `tf.profile`, which on webgpu times every kernel on the
+ * GPU with timestamp queries (Dawn must offer `timestamp-query`; otherwise every time reads 0). Kernels are grouped by name and input
  * shapes and printed by total time, with each group's share of the pass's summed kernel time, the
  * reference in the same run. The times are the GPU's; the profiled pass itself is slow (each kernel
  * is submitted and read back on its own), so only the shares and the ranking mean anything.
@@ -16,6 +18,9 @@ import { selectBackend, type BackendName } from '../runtime/backend/select.js';
 import { openDataset } from '../runtime/data/dataset.js';
 import { openTokenizer } from '../runtime/data/open-tokenizer.js';
 import { forward } from '../runtime/model/forward.js';
+import { Decoder } from '../runtime/infer/decoder.js';
+import { vocabOf } from '../runtime/infer/generate.js';
+import type { GraphDocument } from '../compiler/ir/types.js';
 import { ParamStore } from '../runtime/model/params.js';
 import { trainingStage } from '../runtime/run/stage.js';
 import { tf } from '../runtime/tf.js';
@@ -29,13 +34,20 @@ interface Group {
   ms: number;
 }
 
-export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'webgpu', top = 40): Promise<void> {
+export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'webgpu', top = 40, mode = 'train'): Promise<void> {
   const specPath = resolve(spec);
   const document = lowerSpec(checkFile(specPath, nodeHost), process.cwd());
+  await selectBackend(backend as BackendName);
+  if (mode === 'train') return profileTraining(document, specPath, backend, top);
+  const match = /^decode(?::(\d+))?$/.exec(mode);
+  if (!match) throw new Error(`unknown profile mode ${mode}: train or decode[:BATCH]`);
+  return profileDecoding(document, spec, backend, top, Number(match[1] ?? 1));
+}
+
+async function profileTraining(document: GraphDocument, specPath: string, backend: string, top: number): Promise<void> {
   const stage = trainingStage(document);
   const model = stage.model;
   const [B, T] = [stage.batch, stage.seqLen];
-  await selectBackend(backend as BackendName);
   const store = ParamStore.initialise(model, 0);
   // a batch of the stage's own data: routing, and so the MoE layers' work, depends on the tokens
   const tokenizer = openTokenizer(stage.tokenizer, document.plan.data, dirname(specPath));
@@ -49,7 +61,33 @@ export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'web
     const checks = tf.tidy(() => [gradNormSquared(Object.values(grads)), nonFiniteFlags(Object.values(grads))]);
     tf.dispose([value, ...Object.values(grads), ...checks]);
   };
+  await profilePass(`${specPath} (${model.name}), batch ${B} × ${T}, one forward + backward on ${backend}`, pass, backend, top);
+  tf.dispose([inputs.inputIds, inputs.lossMask]);
+  store.dispose();
+}
 
+const PROMPT = 64;
+
+/**
+ * One single-token step of cached decoding, run plainly (not as a captured graph: a replay is one
+ * submission tf.profile cannot see into, but runs the same kernels).
+ */
+async function profileDecoding(document: GraphDocument, spec: string, backend: string, top: number, rows: number): Promise<void> {
+  const model = document.models[0]!;
+  const store = ParamStore.initialise(model, 0);
+  const vocab = vocabOf(model);
+  const decoder = new Decoder(model, store, rows);
+  const prompt = Array.from({ length: rows }, (_, b) => Array.from({ length: PROMPT }, (_, t) => (b * 31 + t * 7) % vocab));
+  const feed = (ids: number[][]): void => tf.dispose(decoder.step(ids, ids.map((row) => row.map(() => true))));
+  feed(prompt);
+  const next = (): number[][] => Array.from({ length: rows }, (_, b) => [(b * 13 + decoder.length) % vocab]);
+  await profilePass(`${spec} (${model.name}), one decoding step at batch ${rows} after a ${PROMPT}-token prompt on ${backend}`, () => feed(next()), backend, top);
+  decoder.dispose();
+  store.dispose();
+}
+
+/** Runs `pass` once to warm up, then once under tf.profile, and prints its kernels grouped. */
+async function profilePass(title: string, pass: () => void, backend: string, top: number): Promise<void> {
   pass(); // shaders compile, the buffer pool grows
   const fence = tf.tensor1d([0]);
   await fence.data(); // queued after the warm-up pass: it has finished
@@ -76,7 +114,7 @@ export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'web
   const byName = new Map<string, number>();
   for (const g of groups.values()) byName.set(g.name, (byName.get(g.name) ?? 0) + g.ms);
 
-  console.log(`${spec} (${model.name}), batch ${B} × ${T}, one forward + backward on ${backend}`);
+  console.log(title);
   console.log(`  ${kernels.length} kernels, summed kernel time ${totalMs.toFixed(1)} ms (profiled wall ${wallMs.toFixed(0)} ms)`);
   console.log('\n  by kernel:');
   for (const [name, ms] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
@@ -86,6 +124,4 @@ export async function benchProfile(spec = 'examples/r1-tiny.moe', backend = 'web
   for (const g of [...groups.values()].sort((a, b) => b.ms - a.ms).slice(0, top)) {
     console.log(`  ${g.ms.toFixed(2).padStart(10)} ms  ${((100 * g.ms) / totalMs).toFixed(1).padStart(5)} %  ×${String(g.count).padEnd(4)} ${g.name} ${g.shapes}`);
   }
-  tf.dispose([inputs.inputIds, inputs.lossMask]);
-  store.dispose();
 }

@@ -14,7 +14,7 @@ const benches: Record<string, (args: string[]) => void | Promise<void>> = {
   backends: (args) => benchBackends(args[0], args[1] ? Number(args[1]) : undefined),
   train: (args) => benchTrain(args[0], args[1] ? Number(args[1]) : undefined),
   decode: (args) => benchDecode(args[0], args[1] ? Number(args[1]) : undefined, args[2]),
-  profile: (args) => benchProfile(args[0], args[1], args[2] ? Number(args[2]) : undefined),
+  profile: (args) => benchProfile(args[0], args[1], args[2] ? Number(args[2]) : undefined, args[3]),
 };
 
 const [name = 'check', ...args] = process.argv.slice(2);

@@ -10,9 +10,12 @@
  * size-1-axis broadcasts, which every reduction's gradient uses, are slow).
  *
  * Ties: tf.topk orders equal values by the smaller index on the cpu backend (tfjs-backend-cpu's
- * comparator), which is the spec's tie rule for both the group and the expert selection.
+ * comparator), which is the spec's tie rule for both the group and the expert selection. On webgpu
+ * the selection is one shader with the same rules (backend/webgpu-router.ts) instead of ~40 ops.
  */
 import { tf } from '../tf.js';
+import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { selectExperts } from '../backend/webgpu-router.js';
 import { boolAttr, numAttr, type Kernel } from './kernel.js';
 import { detached, enumAttr, expectDtype, intAttr, rowScale, rowSum, sameShape, shapeText, size, softmaxRows } from './moe-common.js';
 
@@ -53,6 +56,7 @@ export const moeRouter: Kernel = ({ inputs, params, state, attrs }) => {
 
     // selection, off the tape: u = s + b, group limit, top-k (descending, ties to the smaller index)
     const [indices] = detached(() => {
+      if (webgpuBackend() !== null) return [selectExperts(scores as tf.Tensor2D, bias as tf.Tensor1D | undefined, { experts: E, topK: K, groups: G, topGroups: Gk, groupScore })];
       let u: tf.Tensor = bias ? tf.add(scores, bias) : scores;
       if (Gk < G) {
         const grouped = tf.reshape(u, [N, G, n]);
