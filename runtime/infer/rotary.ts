@@ -5,6 +5,8 @@
  * the attention factor folded in), so cached decoding sees the same rotations as a full forward.
  */
 import { tf } from '../tf.js';
+import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { rotaryMap } from '../backend/webgpu-fused.js';
 import { ropeFrequencies, rotation, type RopeConfig, type RotaryTables } from '../ops/rope.js';
 
 /** positions[b][t] for every row b and query t (all rows the same length T). */
@@ -31,14 +33,16 @@ export function rowTables(config: RopeConfig, d: number, positions: readonly (re
   // [B, 1, T, d] where the training tables are [T, d]: applyRotary only multiplies elementwise with
   // them, so the extra axes broadcast over heads (the 2-D type is the training path's promise)
   const perRow = (values: Float32Array): tf.Tensor2D => tf.tensor4d(values, [batch, 1, time, d]) as unknown as tf.Tensor2D;
-  return { cos: perRow(cos), sin: perRow(sin), rot };
+  return { cos: perRow(cos), sin: perRow(sin), rot, interleaved: config.interleaved };
 }
 
 /**
  * The rotation of `applyRotary` (y = x ⊙ cos + (x · rot) ⊙ sin) without its custom gradient:
- * decoding takes no gradient, and the custom-gradient wrapper costs two extra kernels per call.
+ * decoding takes no gradient, and the custom-gradient wrapper costs two extra kernels per call. On
+ * webgpu one fused shader (backend/webgpu-fused.ts).
  */
 export function rotate(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
+  if (webgpuBackend() !== null) return rotaryMap(x, tables.cos, tables.sin, tables.interleaved, false);
   const d = x.shape[x.rank - 1]!;
   const swapped = tf.reshape(tf.matMul(tf.reshape(x, [-1, d]), tables.rot), x.shape);
   return tf.add(tf.mul(x, tables.cos), tf.mul(swapped, tables.sin));

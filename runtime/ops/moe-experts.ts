@@ -37,19 +37,24 @@
  *   - grouped (dropless only, runtime/ops/moe-grouped.ts): the assignments sorted by expert into
  *     tiles of T rows, each tile multiplied by a copy of its expert's weights: ≈ A + E·T rows for
  *     any routing, static shapes and no read, so a captured step graph replays it.
+ *   - assigned (dropless only, runtime/ops/moe-assigned.ts): no dispatch at all; each assignment is
+ *     a one-row batch multiplied by its expert's weights where they are stored. For a few tokens.
  * `auto` (the default) measures on backends whose tensors live in host memory (cpu, wasm,
  * tensorflow/tfjs-node), where the read is free. On GPU backends (webgpu, webgl), where a read would
- * stall the queue and break graph capture, it takes the grouped layout where that computes fewer rows
- * (training-sized batches) and the static bound otherwise (decoding a few tokens); either runs in
- * token chunks that keep every buffer under a limit (chunkTokens). Results are identical either way.
+ * stall the queue and break graph capture, it takes the per-assignment layout while N·K ≤ E
+ * (decoding a few tokens), the grouped layout where that computes fewer rows than the static bound
+ * (training-sized batches), and the static bound otherwise; the last two run in token chunks that
+ * keep every buffer under a limit (chunkTokens). Results are identical either way.
  */
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
 import { detached, expectDtype, gatherRows, intAttr, sameShape, shapeText, size } from './moe-common.js';
+import { assignedMatMul } from './moe-assigned.js';
+import { gated } from './swiglu.js';
 import { groupedMatMul, tileCount, tileLayout, tileRows } from './moe-grouped.js';
 
 /** How dispatch lays out the routed rows (see the module comment). */
-export type ExpertSlots = 'auto' | 'static' | 'measured' | 'grouped';
+export type ExpertSlots = 'auto' | 'static' | 'measured' | 'grouped' | 'assigned';
 
 let slotsMode: ExpertSlots = 'auto';
 
@@ -89,6 +94,17 @@ function useGrouped(N: number, K: number, E: number): boolean {
   return 2 * tileCount(A, E, T) * T < E * N;
 }
 
+/**
+ * Whether dropless dispatch of N tokens takes the per-assignment layout (moe-assigned.ts): when
+ * asked for, and under `auto` on GPU backends when the N·K assignments are at most the E experts
+ * (decoding a few tokens), where it reads fewer expert weights than any layout with a row per
+ * expert and skips the dispatch plan.
+ */
+function useAssigned(N: number, K: number, E: number): boolean {
+  if (slotsMode === 'assigned') return true;
+  return slotsMode === 'auto' && !measureLoad() && N * K <= E;
+}
+
 /** ceil(c · N · K / E), the spec's per-expert capacity (evaluated left to right in doubles). */
 export function expertCapacity(c: number, tokens: number, topK: number, experts: number): number {
   return Math.ceil((c * tokens * topK) / experts);
@@ -124,11 +140,13 @@ export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
   }
 
   const N = size(lead);
-  const chunk = c === null && !measureLoad() ? chunkTokens(N, K, E, D, H) : N;
+  const assigned = c === null && useAssigned(N, K, E);
+  const chunk = c === null && !measureLoad() && !assigned ? chunkTokens(N, K, E, D, H) : N;
   const y = tf.tidy(() => {
     const rows = tf.reshape(x, [N, D]);
     const w = tf.reshape(weights, [N, K]);
     const idx = tf.reshape(indices, [N, K]);
+    if (assigned) return tf.reshape(assignedCombine(rows, w, idx, gate, up, down), x.shape);
     if (chunk >= N) return tf.reshape(dispatchCombine(rows, w, idx, E, K, c, gate, up, down), x.shape);
     // dropless: a token's output depends on its own routing only, so token chunks are exact
     const parts: tf.Tensor[] = [];
@@ -213,6 +231,22 @@ function dispatchCombine(
   return y;
 }
 
+/**
+ * Dropless experts with one row per assignment (moe-assigned.ts): x [N, D] repeated K times, each
+ * copy through its expert, then y[n] = Σ_k w[n, k] · row[n, k]. No dispatch plan, no gathers.
+ */
+function assignedCombine(x: tf.Tensor, weights: tf.Tensor, indices: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
+  const [N, D] = x.shape as [number, number];
+  const K = indices.shape[1]!;
+  return tf.tidy(() => {
+    const expertOf = tf.reshape(indices, [N * K]) as tf.Tensor1D;
+    const copies = tf.reshape(tf.tile(tf.reshape(x, [N, 1, D]), [1, K, 1]), [N * K, 1, D]);
+    const out = swigluStacked(copies, gate, up, down, (v, w) => assignedMatMul(v, w, expertOf)); // [A, 1, D]
+    const y = tf.matMul(tf.reshape(weights, [N, 1, K]) as tf.Tensor3D, tf.reshape(out, [N, K, D]) as tf.Tensor3D);
+    return tf.reshape(y, [N, D]);
+  });
+}
+
 /** Where each assignment goes (`slot` [A], `rows` = the dump row), as `batches` of rows, each with its weights. */
 interface Layout {
   readonly rows: number;
@@ -252,6 +286,6 @@ function groupedLayout(expertOf: tf.Tensor1D, pos: tf.Tensor1D, load: tf.Tensor1
 function swigluStacked(v: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor, times: Layout['times']): tf.Tensor {
   const g = times(v, gate);
   const u = times(v, up);
-  const h = tf.mul(tf.mul(g, tf.sigmoid(g)), u);
+  const h = gated(g, u);
   return times(h, down);
 }

@@ -7,6 +7,8 @@
  * be disposed by (or leak out of) whichever tf.tidy scope created it.
  */
 import { tf } from '../tf.js';
+import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { rotaryMap } from '../backend/webgpu-fused.js';
 
 export { parseRope, yarnMscale, type RopeConfig, type RopeScaling } from '../../compiler/ir/rope.js';
 import { yarnMscale, type RopeConfig } from '../../compiler/ir/rope.js';
@@ -85,6 +87,8 @@ export interface RotaryTables {
   readonly sin: tf.Tensor2D;
   /** [d, d]: x · rot gives each channel's rotation partner with its sign (−x[i + d/2] for x[i], …) */
   readonly rot: tf.Tensor2D;
+  /** the partner layout rot encodes (pairs (2i, 2i + 1), else halves (i, i + d/2)) */
+  readonly interleaved: boolean;
 }
 
 /** Signed permutation matrices, by width and layout (constant; arrays only, see the file comment). */
@@ -123,7 +127,7 @@ export function ropeTables(config: RopeConfig, d: number, time: number, offset =
       sin[t * d + a] = sin[t * d + b] = tables.sin[src]!;
     }
   }
-  return { cos: tf.tensor2d(cos, [time, d]), sin: tf.tensor2d(sin, [time, d]), rot: tf.tensor2d(rotation(d, config.interleaved), [d, d]) };
+  return { cos: tf.tensor2d(cos, [time, d]), sin: tf.tensor2d(sin, [time, d]), rot: tf.tensor2d(rotation(d, config.interleaved), [d, d]), interleaved: config.interleaved };
 }
 
 /**
@@ -136,9 +140,11 @@ export function ropeTables(config: RopeConfig, d: number, time: number, offset =
  * The partner swap is a 2-D matmul with a constant signed permutation rather than slices and a concat:
  * exact (one ±1 product per output), and tfjs-backend-cpu's non-contiguous slice is a slow generic
  * loop. The gradient is written out (dx = dy ⊙ cos − ((dy ⊙ sin) · rot), as rotᵀ = −rot) so that it
- * too is an untransposed 2-D product, the form tfjs-backend-wasm runs fast.
+ * too is an untransposed 2-D product, the form tfjs-backend-wasm runs fast. On webgpu both directions
+ * are one fused shader each (backend/webgpu-fused.ts), which swaps partners by index.
  */
 export function applyRotary(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
+  if (webgpuBackend() !== null) return fusedRotary(x, tables);
   const d = x.shape[x.rank - 1]!;
   const swap = (t: tf.Tensor, rot: tf.Tensor): tf.Tensor => tf.reshape(tf.matMul(tf.reshape(t, [-1, d]), rot as tf.Tensor2D), t.shape);
   const rotate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -150,6 +156,18 @@ export function applyRotary(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
         const [cos, sin, rot] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         return tf.sub(tf.mul(dy, cos), swap(tf.mul(dy, sin), rot));
       },
+    };
+  });
+  return rotate(x);
+}
+
+function fusedRotary(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
+  const rotate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([tables.cos, tables.sin]);
+    return {
+      value: rotaryMap(input, tables.cos, tables.sin, tables.interleaved, false),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => rotaryMap(dy, saved[0]!, saved[1]!, tables.interleaved, true),
     };
   });
   return rotate(x);

@@ -118,6 +118,8 @@ const CASES: Case[] = [
   { ...experts, name: 'moe.experts (dropless)', attrs: { ...moeAttrs, capacity: null } },
   // the layout GPU training takes: the indexed and segmented tiled GEMMs (webgpu-matmul.ts)
   { ...experts, name: 'moe.experts (dropless, grouped tiles)', attrs: { ...moeAttrs, capacity: null }, slots: 'grouped' },
+  // the layout decoding takes: the indexed tiled GEMM with one row a batch, the weight gradient by expert
+  { ...experts, name: 'moe.experts (dropless, one row per assignment)', attrs: { ...moeAttrs, capacity: null }, slots: 'assigned' },
   {
     name: 'loss.balance (sequence, sigmoid)',
     op: 'loss.balance',

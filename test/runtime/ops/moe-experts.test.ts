@@ -87,7 +87,7 @@ async function compare(s: Setup, d: Data, capacity: number | null): Promise<{ y:
 }
 
 const small: Setup = { B: 2, T: 5, D: 6, H: 4, E: 5, K: 2 };
-const modes: ExpertSlots[] = ['static', 'measured', 'grouped', 'auto'];
+const modes: ExpertSlots[] = ['static', 'measured', 'grouped', 'assigned', 'auto'];
 
 describe('moe.experts forward against a plain-JS reference (1e-5)', () => {
   for (const mode of modes) {
@@ -199,6 +199,7 @@ describe('moe.experts gradients (finite differences)', () => {
   for (const [name, capacity, slots] of [
     ['dropless', null, 'auto'],
     ['dropless, grouped tiles', null, 'grouped'],
+    ['dropless, one row per assignment', null, 'assigned'],
     ['capacity 0.5 (with drops)', 0.5, 'auto'],
   ] as const) {
     it(`${name}: w.r.t. x, weights, gate, up, down, rel. error < 1e-3`, async () => {

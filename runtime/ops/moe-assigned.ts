@@ -1,0 +1,58 @@
+/**
+ * The per-assignment layout of dropless `moe.experts`, for a handful of tokens (decoding): every
+ * assignment (token n, its k-th expert e) is its own one-row batch, multiplied by expert e's
+ * weights where they are stored. No dispatch plan (expert ranks, slots, inverse maps), no gather of
+ * the tokens into expert rows and none back: a token's K rows are its own K copies and its output
+ * the router-weighted sum of them. A batch-1 decoding step of a 64-expert top-6 model reads 6
+ * experts' weights, not 64, in ~8 dispatches a layer, not ~45.
+ *
+ * On webgpu the products are the tiled GEMM with an expert index per batch (webgpu-matmul.ts);
+ * elsewhere the weights are gathered per assignment. Either way the weight gradient of expert e is
+ * the sum of its assignments' outer products dy·xᵀ, as a one-hot matmul: A·Out·In floats of
+ * scratch, which is why moe-experts.ts takes this layout only while A ≤ E (at most the size of the
+ * stacked weights themselves).
+ */
+import { tf } from '../tf.js';
+import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { gemm } from '../backend/webgpu-matmul.js';
+
+/** Σ over assignments of their per-assignment gradients g [A, ...] into [E, ...] by expert (a one-hot matmul). */
+function sumByExpert(g: tf.Tensor, expertOf: tf.Tensor1D, E: number): tf.Tensor {
+  const A = expertOf.shape[0];
+  // int32 then cast: tfjs-backend-wasm's float32 oneHot writes integer bit patterns
+  const owner = tf.cast(tf.oneHot(expertOf, E), 'float32') as tf.Tensor2D;
+  const flat = tf.matMul(owner, tf.reshape(g, [A, -1]) as tf.Tensor2D, true, false);
+  return tf.reshape(flat, [E, ...g.shape.slice(1)]);
+}
+
+/**
+ * v [A, 1, In] times its assignment's expert weights transposed, w [E, Out, In] → [A, 1, Out], with
+ * `expertOf` [A] int32 the expert of each assignment (off the gradient tape).
+ */
+export function assignedMatMul(v: tf.Tensor, w: tf.Tensor, expertOf: tf.Tensor1D): tf.Tensor {
+  const [A, , In] = v.shape as [number, number, number];
+  const [E, Out] = w.shape as [number, number, number];
+  const onGpu = webgpuBackend() !== null;
+  const product = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [vv, ww, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([vv, ww, expertOf]);
+    const common = { batch: A, M: 1, batchA: A, batchB: E, transA: false, indexedB: true, segmentK: false };
+    const y = onGpu
+      ? gemm({ ...common, N: Out, K: In, transB: true }, { a: vv, b: ww, index: expertOf })
+      : tf.matMul(vv as tf.Tensor3D, tf.gather(ww, expertOf) as tf.Tensor3D, false, true);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws, experts] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor1D];
+        // dv[a] = dy[a] · W[e(a)]: [1, Out] × [Out, In]
+        const dv = onGpu
+          ? gemm({ ...common, N: In, K: Out, transB: false }, { a: dy, b: ws, index: experts })
+          : tf.matMul(dy as tf.Tensor3D, tf.gather(ws, experts) as tf.Tensor3D);
+        // dW[e] = Σ_{a: e(a) = e} dy[a]ᵀ · v[a]: the outer products [A, Out, In], summed by expert
+        const outer = tf.matMul(dy as tf.Tensor3D, xs, true, false);
+        return [dv, sumByExpert(outer, experts, E)];
+      },
+    };
+  });
+  return product(v, w);
+}
