@@ -11,7 +11,7 @@
  * give the training forward's logits up to rounding (test/runtime/infer).
  */
 import { tf } from '../tf.js';
-import { expectSequence, grouped, intAttr, mergeHeads, scaleAttr, splitHeadParts, splitHeads } from '../ops/attention-core.js';
+import { expectSequence, grouped, intAttr, mergeHeads, permute, scaleAttr, splitHeadParts, splitHeads } from '../ops/attention-core.js';
 import { mlaProjections } from '../ops/attention-mla.js';
 import type { KernelArgs } from '../ops/kernel.js';
 import { projectT } from '../ops/linear.js';
@@ -56,9 +56,9 @@ export function cachedGqa({ inputs, params, attrs }: KernelArgs, cache: LayerCac
 /** [B, H, T, a] × per-head [H, a, b] (or its transpose) → [B, H, T, b]: one batched matmul over heads. */
 function perHead(x: tf.Tensor, w: tf.Tensor, transposeW: boolean): tf.Tensor {
   const [batch, heads, time, width] = x.shape as [number, number, number, number];
-  const byHead = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [heads, batch * time, width]);
+  const byHead = tf.reshape(permute(x, [1, 0, 2, 3]), [heads, batch * time, width]);
   const out = tf.matMul(byHead, w, false, transposeW);
-  return tf.transpose(tf.reshape(out, [heads, batch, time, out.shape[2]!]), [1, 0, 2, 3]);
+  return permute(tf.reshape(out, [heads, batch, time, out.shape[2]!]), [1, 0, 2, 3]);
 }
 
 export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {

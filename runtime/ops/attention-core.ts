@@ -55,6 +55,16 @@ export function causalAttention(pairs: readonly (readonly [tf.Tensor, tf.Tensor]
 }
 
 /**
+ * tf.transpose(x, perm), as a reshape (no copy, no kernel) when the axes longer than 1 keep their
+ * order: splitting heads of a single-token decoding step moves only size-1 axes.
+ */
+export function permute(x: tf.Tensor, perm: readonly number[]): tf.Tensor {
+  const moved = perm.filter((axis) => x.shape[axis] !== 1);
+  if (moved.every((axis, i) => i === 0 || axis > moved[i - 1]!)) return tf.reshape(x, perm.map((axis) => x.shape[axis]!));
+  return tf.transpose(x, [...perm]);
+}
+
+/**
  * [B, T, n·(p_0 + p_1 + …)] → per part [B, n, T, p_i] (head-major channels: head h's part i is at
  * h·Σp + Σ_{j<i} p_j). The split runs on a 2-D view, which backends slice row by row.
  */
@@ -63,7 +73,7 @@ export function splitHeadParts(x: tf.Tensor, heads: number, parts: readonly numb
   const width = parts.reduce((a, b) => a + b, 0);
   const rows = tf.reshape(x, [batch * time * heads, width]);
   const pieces = parts.length === 1 ? [rows] : tf.split(rows, [...parts], 1);
-  return pieces.map((p, i) => tf.transpose(tf.reshape(p, [batch, time, heads, parts[i]!]), [0, 2, 1, 3]));
+  return pieces.map((p, i) => permute(tf.reshape(p, [batch, time, heads, parts[i]!]), [0, 2, 1, 3]));
 }
 
 /** [B, T, n·d] → [B, n, T, d] (HF `view(…, n, d).transpose(1, 2)`). */
@@ -74,7 +84,7 @@ export function splitHeads(x: tf.Tensor, heads: number, d: number): tf.Tensor {
 /** [B, n, T, d] → [B, T, n·d] (channel h·d + j), the input layout of o_proj. */
 export function mergeHeads(x: tf.Tensor): tf.Tensor {
   const [batch, heads, time, d] = x.shape as [number, number, number, number];
-  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [batch, time, heads * d]);
+  return tf.reshape(permute(x, [0, 2, 1, 3]), [batch, time, heads * d]);
 }
 
 /** An attribute that must be an integer ≥ min (the verifier leaves attribute domains to the runtime). */

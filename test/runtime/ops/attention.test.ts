@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AttrValue } from '../../../compiler/ir/types.js';
-import { causalAttention } from '../../../runtime/ops/attention-core.js';
+import { causalAttention, permute } from '../../../runtime/ops/attention-core.js';
 import { attentionGqa } from '../../../runtime/ops/attention-gqa.js';
 import { attentionMla } from '../../../runtime/ops/attention-mla.js';
 import type { Kernel } from '../../../runtime/ops/kernel.js';
@@ -59,6 +59,28 @@ async function expectCausal(run: (x: tf.Tensor) => tf.Tensor, time: number, dim:
     }
   }
 }
+
+describe('permute', () => {
+  it('equals tf.transpose, and is a reshape (no kernel) when only size-1 axes move', async () => {
+    const cases: [number[], number[], boolean][] = [
+      [[1, 1, 4, 3], [0, 2, 1, 3], true], // a decoding step's head split: [B=1, T=1, H, d] → [1, H, 1, d]
+      [[2, 1, 4, 3], [1, 0, 2, 3], true],
+      [[2, 3, 4, 5], [0, 2, 1, 3], false],
+      [[2, 1, 4, 3], [0, 2, 1, 3], true],
+      [[2, 3, 1, 3], [0, 3, 1, 2], false],
+    ];
+    for (const [shape, perm, free] of cases) {
+      const x = sample(shape, 7).t;
+      const info = await tf.profile(() => permute(x, perm));
+      expect(info.kernels.some((k) => k.name === 'Transpose'), `[${shape}] by [${perm}]`).toBe(!free);
+      const got = permute(x, perm);
+      const want = tf.transpose(x, perm);
+      expect(got.shape).toEqual(want.shape);
+      expect(Array.from(await got.data())).toEqual(Array.from(await want.data()));
+      tf.dispose([x, got, want]);
+    }
+  });
+});
 
 describe('causal attention core', () => {
   it('matches the §3.3 reference, with G < H kv heads (query head h reads kv head floor(h / (H/G)))', async () => {
