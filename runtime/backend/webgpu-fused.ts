@@ -10,7 +10,7 @@
  * where the order is visible (a reduction's order is not: a workgroup tree here, a loop on the cpu
  * backend), so the two agree to rounding. The callers (ops/rms-norm.ts, ops/rope.ts,
  * infer/rotary.ts, ops/swiglu.ts) keep the tfjs chains for every other backend and own the
- * gradients.
+ * gradients. Reads go through f32(): an int32 tensor cast to float32 keeps its int32 buffer.
  */
 import { tf } from '../tf.js';
 import { flatProgram, type FlatProgram } from './webgpu-internals.js';
@@ -41,7 +41,7 @@ function run(name: string, inputs: Record<string, tf.Tensor>, attrs: object): tf
 }
 
 /** A WGSL f32 literal of x (rounded to float32 as tfjs rounds a scalar). */
-function f32(x: number): string {
+function wgslFloat(x: number): string {
   const s = String(Math.fround(x));
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
@@ -111,13 +111,13 @@ function registerNorm(): void {
   // y = w · (x · rsqrt(mean(x²) + eps)), HF's order; without w, the normalised x
   register(NORM, ['x', 'w'], (inputs, attrs) => {
     const [rows, D] = inputs['x']!.shape as [number, number];
-    const eps = f32(attrs['eps'] as number);
+    const eps = wgslFloat(attrs['eps'] as number);
     const weighted = 'w' in inputs;
-    const value = weighted ? 'W[j] * (X[base + j] * r)' : 'X[base + j] * r';
+    const value = weighted ? 'f32(W[j]) * (f32(X[base + j]) * r)' : 'f32(X[base + j]) * r';
     const source = rowKernel(
       D,
-      `${rowSum('squares', D, 'X[base + j] * X[base + j]')}
-        let r = inverseSqrt(squares / ${f32(D)} + ${eps});
+      `${rowSum('squares', D, 'f32(X[base + j]) * f32(X[base + j])')}
+        let r = inverseSqrt(squares / ${wgslFloat(D)} + ${eps});
         for (var j = t; live && j < ${D}; j += ${NORM_THREADS}) { result[base + j] = ${value}; }`,
     );
     return rowProgram(`moe_rms_norm_${D}_${eps}_${weighted ? 'w' : ''}`, weighted ? ['X', 'W'] : ['X'], rows, D, source);
@@ -125,14 +125,14 @@ function registerNorm(): void {
   // dx = r · (g − n · mean(g · n)) with n = x · r and g = w · dy: two row reductions
   register(NORM_GRAD, ['x', 'w', 'dy'], (inputs, attrs) => {
     const [rows, D] = inputs['x']!.shape as [number, number];
-    const eps = f32(attrs['eps'] as number);
+    const eps = wgslFloat(attrs['eps'] as number);
     const source = rowKernel(
       D,
-      `${rowSum('squares', D, 'X[base + j] * X[base + j]')}
-        let r = inverseSqrt(squares / ${f32(D)} + ${eps});
-        ${rowSum('gn', D, '(W[j] * DY[base + j]) * (X[base + j] * r)')}
-        let dot = gn / ${f32(D)};
-        for (var j = t; live && j < ${D}; j += ${NORM_THREADS}) { result[base + j] = r * (W[j] * DY[base + j] - (X[base + j] * r) * dot); }`,
+      `${rowSum('squares', D, 'f32(X[base + j]) * f32(X[base + j])')}
+        let r = inverseSqrt(squares / ${wgslFloat(D)} + ${eps});
+        ${rowSum('gn', D, '(f32(W[j]) * f32(DY[base + j])) * (f32(X[base + j]) * r)')}
+        let dot = gn / ${wgslFloat(D)};
+        for (var j = t; live && j < ${D}; j += ${NORM_THREADS}) { result[base + j] = r * (f32(W[j]) * f32(DY[base + j]) - (f32(X[base + j]) * r) * dot); }`,
     );
     return rowProgram(`moe_rms_norm_grad_${D}_${eps}`, ['X', 'W', 'DY'], rows, D, source);
   });
@@ -180,7 +180,7 @@ function rotarySource(d: number, interleaved: boolean, transposed: boolean, perR
         let p = ${partner};
         let row = (${tableRow}) * ${d};
         let rowStart = index - j;
-        result[index] = X[index] * C[row + j] + ${sign} * (X[rowStart + p] * S[row + ${sinAt}]);`;
+        result[index] = f32(X[index]) * f32(C[row + j]) + ${sign} * (f32(X[rowStart + p]) * f32(S[row + ${sinAt}]));`;
 }
 
 function registerRotary(): void {
@@ -218,16 +218,16 @@ const SILU_MUL_GRAD = 'MoeSiluMulGrad';
 function registerSiluMul(): void {
   // silu(g)·u = (g·σ(g))·u, σ as tfjs's Sigmoid computes it
   register(SILU_MUL, ['g', 'u'], (inputs) => ({
-    program: flatProgram('moe_silu_mul', inputs['g']!.shape, ['G', 'U'], 'let g = G[index]; result[index] = (g * (1.0 / (1.0 + exp(-g)))) * U[index];'),
+    program: flatProgram('moe_silu_mul', inputs['g']!.shape, ['G', 'U'], 'let g = f32(G[index]); result[index] = (g * (1.0 / (1.0 + exp(-g)))) * f32(U[index]);'),
   }));
   // d/dg = dy · u · σ(g) · (1 + g · (1 − σ(g))); d/du = dy · silu(g)
   register(SILU_MUL_GRAD, ['g', 'u', 'dy'], (inputs, attrs) => {
     const wrtG = attrs['wrt'] === 'g';
-    const value = wrtG ? 'DY[index] * U[index] * (s * (1.0 + g * (1.0 - s)))' : 'DY[index] * (g * s)';
+    const value = wrtG ? 'f32(DY[index]) * f32(U[index]) * (s * (1.0 + g * (1.0 - s)))' : 'f32(DY[index]) * (g * s)';
     // every declared input must be read: the shader's bind group layout leaves an unused one out
     const names = wrtG ? ['G', 'U', 'DY'] : ['G', 'DY'];
     return {
-      program: flatProgram(`moe_silu_mul_grad_${wrtG ? 'g' : 'u'}`, inputs['g']!.shape, names, `let g = G[index]; let s = 1.0 / (1.0 + exp(-g)); result[index] = ${value};`),
+      program: flatProgram(`moe_silu_mul_grad_${wrtG ? 'g' : 'u'}`, inputs['g']!.shape, names, `let g = f32(G[index]); let s = 1.0 / (1.0 + exp(-g)); result[index] = ${value};`),
     };
   });
 }

@@ -1,6 +1,7 @@
 /**
  * A register-tiled fp32 matmul for tfjs-backend-webgpu's BatchMatMul, and its grouped form for MoE
- * experts (each batch of A multiplied by the B batch an index tensor names).
+ * experts (each batch of A multiplied by the B batch an index tensor names). Products of a few rows
+ * go to webgpu-gemv.ts instead.
  *
  * The profile of a 0.5B training step on the H100 (bench/NOTES.md, `npm run bench profile`) had the
  * stock kernel at 5–6.7 TFLOP/s on the dense shapes and 2.4 TFLOP/s on [447, 64, 1024] batches. This
@@ -11,10 +12,12 @@
  *
  * M, N and K are uniforms, and edges are zero-filled on load and masked on store, so any sizes
  * work; the sum over K runs in the same order for every element (k ascending), in fp32 like the
- * stock kernel.
+ * stock kernel. Reads go through f32() (an int32 tensor cast to float32 keeps its int32 buffer:
+ * webgpu-gemv.ts).
  */
 import { tf } from '../tf.js';
 import type { WebgpuBackendLike } from './webgpu-internals.js';
+import { GEMV_MAX_ROWS, gemvApplies, runGemv } from './webgpu-gemv.js';
 
 const BK = 16;
 const THREADS = 256;
@@ -59,7 +62,7 @@ function loadTile(name: 'A' | 'B', dims: GemmDims, rows: number, tileOrigin: str
         let ${p}o${i} = ${o};
         let ${p}k${i} = ${k};
         var ${p}v${i} = 0.0;
-        if (${go} < ${outer} && ${gk} < kEnd) { ${p}v${i} = ${name}[${p}Base + ${index}]; }
+        if (${go} < ${outer} && ${gk} < kEnd) { ${p}v${i} = f32(${name}[${p}Base + ${index}]); }
         ${shared}[${p}k${i} * ${rows / 4} + ${p}o${i} / 4][${p}o${i} % 4] = ${p}v${i};`);
   }
   return lines.join('');
@@ -159,6 +162,7 @@ function gemmProgram(dims: GemmDims, outputShape: readonly number[]): object {
  * `segmentK`); the result is `outputShape` (batch × M × N elements, [batch, M, N] by default).
  */
 function runGemm(backend: WebgpuBackendLike, dims: GemmDims, inputs: readonly tf.TensorInfo[], outputShape = [dims.batch, dims.M, dims.N]): tf.TensorInfo {
+  if (gemvApplies(dims)) return runGemv(backend, dims, inputs, outputShape);
   const runner = backend as unknown as {
     runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: { type: 'int32'; data: number[] }[]): tf.TensorInfo;
   };
@@ -166,8 +170,12 @@ function runGemm(backend: WebgpuBackendLike, dims: GemmDims, inputs: readonly tf
   return runner.runWebGPUProgram(gemmProgram(dims, outputShape), [...inputs], 'float32', sizes);
 }
 
-/** Whether a product of this size is worth the tiled kernel (the stock kernel has paths for thin shapes). */
-export function gemmWorthIt(M: number, N: number, K: number): boolean {
+/**
+ * Whether a product of this size runs here: a few rows (webgpu-gemv.ts), or big enough for the
+ * tiled kernel (the stock kernel has paths for the thin shapes in between).
+ */
+export function gemmWorthIt(M: number, N: number, K: number, transA = false): boolean {
+  if (M <= GEMV_MAX_ROWS && !transA) return true;
   return M >= 32 && N >= 32 && K >= 16 && M * N * K >= 2 ** 20;
 }
 
@@ -181,7 +189,7 @@ export function batchMatMulDims(a: readonly number[], b: readonly number[], tran
   if (a.length < 2 || b.length < 2) return null;
   const [M, K] = transA ? [a[a.length - 1]!, a[a.length - 2]!] : [a[a.length - 2]!, a[a.length - 1]!];
   const [kB, N] = transB ? [b[b.length - 1]!, b[b.length - 2]!] : [b[b.length - 2]!, b[b.length - 1]!];
-  if (K !== kB || !gemmWorthIt(M, N, K)) return null;
+  if (K !== kB || !gemmWorthIt(M, N, K, transA)) return null;
   const batchDimsA = a.slice(0, -2);
   const batchDimsB = b.slice(0, -2);
   const batchA = product(batchDimsA);
