@@ -48,16 +48,23 @@ function wgslFloat(x: number): string {
 
 // ---- RMSNorm: one workgroup per row ----
 
-const NORM_THREADS = 64;
+const NORM_THREADS = 256;
 
 /**
- * WGSL: `let name` = Σ of `term` over the row's D columns (threads stride the row, then a workgroup
- * tree); the closing barrier lets the next sum reuse `partial`.
+ * WGSL: `let name` = Σ of `term` over the row's D columns (threads stride the row, four columns a
+ * step so that four loads are in flight: a decoding step's norm is one row, and a loop of single
+ * loads waits out the memory latency at every step), then a workgroup tree; the closing barrier lets
+ * the next sum reuse `partial`. `term` reads column `j`.
  */
 function rowSum(name: string, D: number, term: string): string {
+  const step = NORM_THREADS * 4;
+  const terms = [0, 1, 2, 3].map((u) => `select(0.0, ${term.replace(/\bj\b/g, `j${u}`)}, j${u} < ${D})`);
   return `
         var ${name}Part = 0.0;
-        for (var j = t; live && j < ${D}; j += ${NORM_THREADS}) { ${name}Part += ${term}; }
+        for (var j0 = t; live && j0 < ${D}; j0 += ${step}) {
+          ${[0, 1, 2, 3].map((u) => `let j${u} = j0 + ${u * NORM_THREADS};`).join(' ')}
+          ${name}Part += (${terms[0]} + ${terms[1]}) + (${terms[2]} + ${terms[3]});
+        }
         partial[t] = ${name}Part;
         workgroupBarrier();
         for (var stride = ${NORM_THREADS / 2}; stride > 0; stride >>= 1) {

@@ -22,6 +22,8 @@ import type { GemmDims } from './webgpu-matmul.js';
 import type { WebgpuBackendLike } from './webgpu-internals.js';
 
 const THREADS = 256;
+/** k values a thread loads per loop step */
+const UNROLL = 4;
 /** the most rows a product may have to take this path */
 export const GEMV_MAX_ROWS = 4;
 /** workgroups along y hold the batch (WebGPU's per-dimension limit) */
@@ -43,7 +45,8 @@ function gemvSource(dims: GemmDims): string {
   const bMatrix = dims.indexedB ? 'Index[z]' : dims.batchB === 1 ? '0' : 'z';
   const aMatrix = dims.batchA === 1 ? '0' : 'z';
   const rows = Array.from({ length: M }, (_, m) => m);
-  const bIndex = dims.transB ? `n * ${K} + k` : `k * ${N} + n`;
+  const bIndexAt = (k: string): string => (dims.transB ? `n * ${K} + ${k}` : `${k} * ${N} + n`);
+  const unrolled = Array.from({ length: UNROLL }, (_, u) => u);
   // thread `local` is column nl, slice ks; its partial sum sits at local, and column j's slice q at:
   const [nl, ks, slot] = dims.transB ? [`local / ${KS}`, `local % ${KS}`, `j * ${KS} + q`] : [`local % ${NB}`, `local / ${NB}`, `q * ${NB} + j`];
   return `
@@ -57,9 +60,13 @@ function gemvSource(dims: GemmDims): string {
         let bBase = ${bMatrix} * ${N} * ${K};
         ${rows.map((m) => `var acc${m} = 0.0;`).join(' ')}
         if (n < ${N}) {
-          for (var k = ${ks}; k < ${K}; k += ${KS}) {
-            let b = f32(B[bBase + ${bIndex}]);
-            ${rows.map((m) => `acc${m} = fma(f32(A[aBase + ${m} * ${K} + k]), b, acc${m});`).join('\n            ')}
+          // ${UNROLL} independent loads in flight per thread and step: the loop is latency-bound otherwise
+          for (var k0 = ${ks}; k0 < ${K}; k0 += ${UNROLL * KS}) {
+            ${unrolled.map((u) => `let k${u} = k0 + ${u * KS};
+            let b${u} = select(0.0, f32(B[bBase + ${bIndexAt(`k${u}`)}]), k${u} < ${K});`).join('\n            ')}
+            ${rows
+              .map((m) => unrolled.map((u) => `acc${m} = fma(select(0.0, f32(A[aBase + ${m} * ${K} + k${u}]), k${u} < ${K}), b${u}, acc${m});`).join('\n            '))
+              .join('\n            ')}
           }
         }
         ${rows.map((m) => `partial[${m * THREADS} + local] = acc${m};`).join(' ')}

@@ -8,8 +8,7 @@
  * The same rules as the tfjs path, in the same float32 arithmetic: u = s + b; a group's score is the
  * sum of its two best u (or its best, `max`); a group is kept when fewer than `topGroups` groups beat
  * it (a higher score, or an equal score and a smaller index); the top-k experts of the kept groups
- * by u, in descending order, ties to the smaller index. The k-th pick is the best expert ordered
- * after the (k−1)-th, so no per-thread list of picked experts is needed.
+ * by u, in descending order, ties to the smaller index.
  */
 import { tf } from '../tf.js';
 
@@ -22,62 +21,75 @@ export interface RouterSelection {
 }
 
 const KERNEL = 'MoeRouterSelect';
-const WORKGROUP = 64;
 
-/** The WGSL for one token's selection (its scores from `U`, the bias from `B` when `biased`). */
+/** Threads per workgroup: one workgroup per token, the experts spread over its threads. */
+const THREADS = 64;
+
+/**
+ * The WGSL for the selection, one workgroup per token: the row of u (scores plus bias) goes into
+ * workgroup memory; each group's score, then whether it is kept, one thread per group; then each
+ * kept expert's rank among the kept experts (those with a higher u, or an equal u and a smaller
+ * index, come first), one thread per expert, and the experts ranked below K write themselves to
+ * their rank's slot. Every step is a few reads of workgroup memory per thread: a single thread
+ * walking the row in storage (the first version) took ~200 µs a token on the H100.
+ */
 function selectionSource(s: RouterSelection, biased: boolean): string {
   const { experts: E, topK: K, groups: G, topGroups: Gk } = s;
   const n = E / G;
-  const u = (e: string): string => (biased ? `(U[base + ${e}] + B[${e}])` : `U[base + ${e}]`);
   const groupScore =
     s.groupScore === 'max' || n === 1
-      ? `var best = ${u('first')};
-            for (var j = 1; j < ${n}; j++) { best = max(best, ${u('first + j')}); }
+      ? `var best = u[first];
+            for (var j = 1; j < ${n}; j++) { best = max(best, u[first + j]); }
             score[g] = best;`
-      : `var best1 = ${u('first')};
-            var best2 = ${u('first + 1')};
-            if (best2 > best1) { let t = best1; best1 = best2; best2 = t; }
+      : `var best1 = u[first];
+            var best2 = u[first + 1];
+            if (best2 > best1) { let swap = best1; best1 = best2; best2 = swap; }
             for (var j = 2; j < ${n}; j++) {
-              let v = ${u('first + j')};
+              let v = u[first + j];
               if (v > best1) { best2 = best1; best1 = v; } else if (v > best2) { best2 = v; }
             }
             score[g] = best1 + best2;`;
   const limit =
     Gk < G
-      ? `var score : array<f32, ${G}>;
-          for (var g = 0; g < ${G}; g++) {
-            let first = g * ${n};
-            ${groupScore}
+      ? `for (var g = t; g < ${G}; g += ${THREADS}) {
+          let first = g * ${n};
+          ${groupScore}
+        }
+        workgroupBarrier();
+        for (var g = t; g < ${G}; g += ${THREADS}) {
+          var beaten = 0;
+          for (var h = 0; h < ${G}; h++) {
+            if (score[h] > score[g] || (score[h] == score[g] && h < g)) { beaten++; }
           }
-          for (var g = 0; g < ${G}; g++) {
-            var beaten = 0;
-            for (var h = 0; h < ${G}; h++) {
-              if (score[h] > score[g] || (score[h] == score[g] && h < g)) { beaten++; }
-            }
-            keep[g] = beaten < ${Gk};
-          }`
-      : `for (var g = 0; g < ${G}; g++) { keep[g] = true; }`;
+          keep[g] = select(0u, 1u, beaten < ${Gk});
+        }`
+      : `for (var g = t; g < ${G}; g += ${THREADS}) { keep[g] = 1u; }`;
   return `
-      fn main(index : i32) {
-        let token = index;
-        if (token >= uniforms.size / ${K}) { return; }
+      var<workgroup> u : array<f32, ${E}>;
+      var<workgroup> score : array<f32, ${G}>;
+      var<workgroup> keep : array<u32, ${G}>;
+      fn main() {
+        let token = i32(workgroupId.y * numWorkgroups.x + workgroupId.x);
+        // no early return: the barriers below must be reached by the whole workgroup
+        let live = token < uniforms.size / ${K};
+        let t = i32(localId.x);
         let base = token * ${E};
-        var keep : array<bool, ${G}>;
+        for (var e = t; e < ${E}; e += ${THREADS}) {
+          var v = 0.0;
+          if (live) { v = ${biased ? 'U[base + e] + B[e]' : 'U[base + e]'}; }
+          u[e] = v;
+        }
+        workgroupBarrier();
         ${limit}
-        var lastValue = 0.0;
-        var lastExpert = -1;
-        for (var k = 0; k < ${K}; k++) {
-          var bestValue = 0.0;
-          var bestExpert = -1;
-          for (var e = 0; e < ${E}; e++) {
-            if (!keep[e / ${n}]) { continue; }
-            let v = ${u('e')};
-            let after = lastExpert < 0 || v < lastValue || (v == lastValue && e > lastExpert);
-            if (after && (bestExpert < 0 || v > bestValue)) { bestValue = v; bestExpert = e; }
+        workgroupBarrier();
+        for (var e = t; live && e < ${E}; e += ${THREADS}) {
+          if (keep[e / ${n}] == 0u) { continue; }
+          let v = u[e];
+          var rank = 0;
+          for (var f = 0; f < ${E}; f++) {
+            if (keep[f / ${n}] == 1u && (u[f] > v || (u[f] == v && f < e))) { rank++; }
           }
-          result[token * ${K} + k] = bestExpert;
-          lastValue = bestValue;
-          lastExpert = bestExpert;
+          if (rank < ${K}) { result[token * ${K} + rank] = e; }
         }
       }`;
 }
@@ -96,9 +108,10 @@ function registerSelection(): void {
         variableNames: bias ? ['U', 'B'] : ['U'],
         outputShape: [N, s.topK],
         shaderKey: `moe_router_select_${s.experts}_${s.topK}_${s.groups}_${s.topGroups}_${s.groupScore}_${bias ? 'b' : ''}`,
-        dispatchLayout: { x: [0, 1] },
-        dispatch: [Math.ceil(N / WORKGROUP), 1, 1],
-        workgroupSize: [WORKGROUP, 1, 1],
+        // not flat (main() takes no index); the tokens spread over x and y past the 65,535 limit
+        dispatchLayout: { x: [1], y: [0] },
+        dispatch: [Math.min(N, 32768), Math.ceil(N / 32768), 1],
+        workgroupSize: [THREADS, 1, 1],
         size: true,
         getUserCode: () => selectionSource(s, bias !== undefined),
       };

@@ -74,6 +74,8 @@ const CASES: Case[] = [
   { name: 'embedding', op: 'embedding', inputs: [], params: [[V, D]], attrs: { shift: 0 }, extra: () => [tf.tensor2d(ids, [B, T], 'int32')] },
   { name: 'embedding (shift 2)', op: 'embedding', inputs: [], params: [[V, D]], attrs: { shift: 2 }, extra: () => [tf.tensor2d(ids, [B, T], 'int32')] },
   { name: 'rms_norm', op: 'rms_norm', inputs: [[B, T, D]], params: [[D]], attrs: { eps: 1e-6 } },
+  // rows wider than one step of the fused shader's 256 threads × 4 columns (backend/webgpu-fused.ts)
+  { name: 'rms_norm (rows of 2,100)', op: 'rms_norm', inputs: [[3, 2100]], params: [[2100]], attrs: { eps: 1e-6 } },
   { name: 'linear', op: 'linear', inputs: [[B, T, D]], params: [[7, D]], attrs: {} },
   { name: 'concat', op: 'concat', inputs: [[B, T, D], [B, T, 3]], params: [], attrs: {} },
   { name: 'add', op: 'add', inputs: [[B, T, D], [B, T, D]], params: [], attrs: {} },
