@@ -7,11 +7,13 @@
  * kernel was ~120 µs for a [1, 1024] × [1024, 512] projection.
  *
  * A workgroup of 256 threads makes NB outputs of one batch: the threads split into NB columns ×
- * KS slices of k, each thread summing every KS-th k for all M rows at once (B read once), then one
- * thread per output adds its column's KS partial sums from workgroup memory, in slice order. The
+ * KS slices of k, each thread summing every KS-th k for all M rows at once (B read once, four loads
+ * in flight a step), then the KS partial sums of each output are added from workgroup memory. The
  * split follows B's layout so that a warp's 32 threads read 32 consecutive floats: along k when B
- * is transposed ([N, K], the PyTorch weight layout: NB = 8, KS = 32), along n otherwise (NB = 32,
- * KS = 8). Batches pick their B like the GEMM: one shared, one each, or by an index tensor.
+ * is transposed ([N, K], the PyTorch weight layout: NB = 2, KS = 128, partial sums added in a tree;
+ * many slices keep enough warps in flight to hide memory latency: 32 slices left a [1, 1024] ×
+ * [1024, 1024] product at a few warps per SM), along n otherwise (NB = 32, KS = 8, added in slice
+ * order). Batches pick their B like the GEMM: one shared, one each, or by an index tensor.
  *
  * Reads go through f32(): tfjs casts int32 to float32 without copying (the buffer stays int32, and
  * tfjs declares a shader's input by the buffer's type), so a one-hot mask cast to float arrives here
@@ -35,7 +37,21 @@ export function gemvApplies(dims: GemmDims): boolean {
 }
 
 function split(transB: boolean): { NB: number; KS: number } {
-  return transB ? { NB: 8, KS: 32 } : { NB: 32, KS: 8 };
+  return transB ? { NB: 2, KS: 128 } : { NB: 32, KS: 8 };
+}
+
+/**
+ * WGSL: each column's KS partial sums (at j·KS + ks, KS a power of two) added in a workgroup tree
+ * into its first slot, for all M rows.
+ */
+function treeSum(KS: number, M: number): string {
+  return `for (var stride = ${KS / 2}; stride > 0; stride >>= 1) {
+          let ks = local % ${KS};
+          if (ks < stride) {
+            ${Array.from({ length: M }, (_, m) => `partial[${m * THREADS} + local] += partial[${m * THREADS} + local + stride];`).join('\n            ')}
+          }
+          workgroupBarrier();
+        }`;
 }
 
 function gemvSource(dims: GemmDims): string {
@@ -71,11 +87,16 @@ function gemvSource(dims: GemmDims): string {
         }
         ${rows.map((m) => `partial[${m * THREADS} + local] = acc${m};`).join(' ')}
         workgroupBarrier();
+        ${dims.transB ? treeSum(KS, M) : ''}
         if (local < ${NB * M}) {
           let m = local / ${NB};
           let j = local % ${NB};
-          var s = 0.0;
-          for (var q = 0; q < ${KS}; q++) { s += partial[m * ${THREADS} + ${slot}]; }
+          ${
+            dims.transB
+              ? `let s = partial[m * ${THREADS} + j * ${KS}];`
+              : `var s = 0.0;
+          for (var q = 0; q < ${KS}; q++) { s += partial[m * ${THREADS} + ${slot}]; }`
+          }
           if (n0 + j < ${N}) { result[(z * ${M} + m) * ${N} + n0 + j] = s; }
         }
       }`;

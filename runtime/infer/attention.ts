@@ -12,7 +12,8 @@
  */
 import { tf } from '../tf.js';
 import { expectSequence, grouped, intAttr, mergeHeads, permute, scaleAttr, splitHeadParts, splitHeads } from '../ops/attention-core.js';
-import { mlaProjections } from '../ops/attention-mla.js';
+import { mlaProjections, mlaShape, type MlaProjections } from '../ops/attention-mla.js';
+import { rmsnorm } from '../ops/rms-norm.js';
 import type { KernelArgs } from '../ops/kernel.js';
 import { projectT } from '../ops/linear.js';
 import { parseRope, type RopeConfig, type RotaryTables } from '../ops/rope.js';
@@ -34,7 +35,7 @@ export interface StepInputs {
 
 /** softmax(Σ scale·⟨q_i, k_i⟩ + mask) · v, heads grouped over the keys' heads (as in training). */
 function maskedAttention(pairs: readonly (readonly [tf.Tensor, tf.Tensor])[], v: tf.Tensor, scale: number, mask: tf.Tensor): tf.Tensor {
-  const parts = pairs.map(([q, k]) => grouped(tf.mul(q, scale), k, true));
+  const parts = pairs.map(([q, k]) => grouped(scale === 1 ? q : tf.mul(q, scale), k, true));
   const scores = parts.length === 1 ? parts[0]! : tf.addN(parts);
   return grouped(tf.softmax(tf.add(scores, mask)), v, false);
 }
@@ -61,8 +62,38 @@ function perHead(x: tf.Tensor, w: tf.Tensor, transposeW: boolean): tf.Tensor {
   return permute(tf.reshape(out, [heads, batch, time, out.shape[2]!]), [1, 0, 2, 3]);
 }
 
+/**
+ * mlaProjections for the latent cache, from weights split once per generation (step.derived): the
+ * query's nope and rope parts, and kv_a's latent and rotary-key parts, each their own product
+ * instead of one product sliced in two (a slice is a dispatch per part and step), and the rope
+ * queries scaled by the softmax scale in their weights (the nope queries get it through W_uk).
+ */
+function latentProjections(args: KernelArgs, step: StepInputs): MlaProjections {
+  const x = args.inputs[0]!;
+  expectSequence(x, 'attention.mla');
+  const p = mlaShape(args);
+  const [batch, time] = x.shape as [number, number, number];
+  const heads = (t: tf.Tensor, width: number): tf.Tensor => permute(tf.reshape(t, [batch, time, p.heads, width]), [0, 2, 1, 3]);
+  const queryWeight = p.qRank > 0 ? args.params[2]! : args.params[0]!;
+  const [wNope, wPe] = step.derived(queryWeight, () => {
+    const byHead = tf.reshape(queryWeight, [p.heads, p.nopeDim + p.ropeDim, -1]);
+    const [nope, pe] = tf.split(byHead, [p.nopeDim, p.ropeDim], 1);
+    return [tf.reshape(nope!, [p.heads * p.nopeDim, -1]), tf.reshape(tf.mul(pe!, p.scale), [p.heads * p.ropeDim, -1])];
+  }) as [tf.Tensor, tf.Tensor];
+  const [wkvA, kvNorm] = args.params.slice(-4) as [tf.Tensor, tf.Tensor];
+  const [wLatent, wKPe] = step.derived(wkvA, () => tf.split(wkvA, [p.kvRank, p.ropeDim], 0)) as [tf.Tensor, tf.Tensor];
+  const cq = p.qRank > 0 ? rmsnorm(projectT(x, args.params[0]!), args.params[1]!, p.eps) : x;
+  return {
+    ...p,
+    qNope: heads(projectT(cq, wNope), p.nopeDim),
+    qPe: heads(projectT(cq, wPe), p.ropeDim),
+    latent: rmsnorm(tf.reshape(projectT(x, wLatent), [batch * time, p.kvRank]), kvNorm, p.eps),
+    kPe: tf.reshape(projectT(x, wKPe), [batch, 1, time, p.ropeDim]),
+  };
+}
+
 export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
-  const p = mlaProjections(args);
+  const p = step.mlaCache === 'naive' ? mlaProjections(args) : latentProjections(args, step);
   const [batch, time] = args.inputs[0]!.shape as [number, number, number];
   const tables = step.rotary(p.rope, p.ropeDim);
   const qRot = rotate(p.qPe, tables);
@@ -79,9 +110,13 @@ export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs)
   }
 
   const [latents, ropeKeys] = cache.append([tf.reshape(p.latent, [batch, 1, time, p.kvRank]), kRot], step.at) as [tf.Tensor, tf.Tensor];
-  // kv_b [H·(dn + dv), R] → W_uk [H, dn, R] and W_uv [H, dv, R]
-  const [wUk, wUv] = step.derived(p.wkvB, () => tf.split(tf.reshape(p.wkvB, [p.heads, p.nopeDim + p.vDim, p.kvRank]), [p.nopeDim, p.vDim], 1)) as [tf.Tensor, tf.Tensor];
+  // kv_b [H·(dn + dv), R] → W_uk [H, dn, R] (times the softmax scale, which the scores then need
+  // no more) and W_uv [H, dv, R]; the rotary queries come pre-scaled from latentProjections
+  const [wUk, wUv] = step.derived(p.wkvB, () => {
+    const [uk, uv] = tf.split(tf.reshape(p.wkvB, [p.heads, p.nopeDim + p.vDim, p.kvRank]), [p.nopeDim, p.vDim], 1);
+    return [tf.mul(uk!, p.scale), uv!];
+  }) as [tf.Tensor, tf.Tensor];
   const qLatent = perHead(p.qNope, wUk, false);
-  const oLatent = maskedAttention([[qLatent, latents], [qRot, ropeKeys]], latents, p.scale, step.mask);
+  const oLatent = maskedAttention([[qLatent, latents], [qRot, ropeKeys]], latents, 1, step.mask);
   return projectT(mergeHeads(perHead(oLatent, wUv, true)), p.wo);
 }

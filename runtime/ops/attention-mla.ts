@@ -12,60 +12,68 @@ import { projectT } from './linear.js';
 import { epsAttr, rmsnorm } from './rms-norm.js';
 import { applyRotary, parseRope, ropeTables, type RopeConfig } from './rope.js';
 
-export interface MlaProjections {
+/** MLA's attributes and the weights applied after the cache (kv_b, o), checked once. */
+export interface MlaShape {
   readonly heads: number;
+  readonly qRank: number;
   readonly kvRank: number;
   readonly nopeDim: number;
   readonly ropeDim: number;
   readonly vDim: number;
+  readonly eps: number;
   readonly scale: number;
   readonly rope: RopeConfig;
+  /** kv_b [H·(nope + v), kv_rank] and o [D, H·v] */
+  readonly wkvB: tf.Tensor;
+  readonly wo: tf.Tensor;
+}
+
+export interface MlaProjections extends MlaShape {
   /** [B, H, T, nope] and [B, H, T, rope] (not yet rotated) */
   readonly qNope: tf.Tensor;
   readonly qPe: tf.Tensor;
   /** the normalised latent c [B·T, kv_rank] and the rotary key input [B, 1, T, rope] (not yet rotated) */
   readonly latent: tf.Tensor;
   readonly kPe: tf.Tensor;
-  /** kv_b [H·(nope + v), kv_rank] and o [D, H·v] */
-  readonly wkvB: tf.Tensor;
-  readonly wo: tf.Tensor;
 }
 
-/** Everything of MLA that depends only on the new tokens: the attributes, queries, latent and k_pe. */
-export function mlaProjections({ inputs, params, attrs }: KernelArgs): MlaProjections {
-  const x = inputs[0]!;
-  expectSequence(x, 'attention.mla');
-  const heads = intAttr(attrs, 'heads', 1);
+/** The attributes and parameter count of an attention.mla node, checked. */
+export function mlaShape({ params, attrs }: KernelArgs): MlaShape {
   const qRank = intAttr(attrs, 'q_rank', 0);
-  const kvRank = intAttr(attrs, 'kv_rank', 1);
-  const nopeDim = intAttr(attrs, 'nope_dim', 1);
-  const ropeDim = intAttr(attrs, 'rope_dim', 2);
-  const eps = epsAttr(attrs);
   const expected = qRank > 0 ? 7 : 5;
   if (params.length !== expected) throw new Error(`attention.mla with q_rank ${qRank} takes ${expected} parameters, found ${params.length}`);
   // the parameter order of compiler/lower/model.ts: the query part, then kv_a, kv_a norm, kv_b, o
-  const [wkvA, kvNorm, wkvB, wo] = params.slice(-4) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  const [wkvB, wo] = params.slice(-2) as [tf.Tensor, tf.Tensor];
+  return {
+    heads: intAttr(attrs, 'heads', 1),
+    qRank,
+    kvRank: intAttr(attrs, 'kv_rank', 1),
+    nopeDim: intAttr(attrs, 'nope_dim', 1),
+    ropeDim: intAttr(attrs, 'rope_dim', 2),
+    vDim: intAttr(attrs, 'v_dim', 1),
+    eps: epsAttr(attrs),
+    scale: scaleAttr(attrs),
+    rope: parseRope(attrs.rope),
+    wkvB,
+    wo,
+  };
+}
+
+/** Everything of MLA that depends only on the new tokens: the attributes, queries, latent and k_pe. */
+export function mlaProjections(args: KernelArgs): MlaProjections {
+  const x = args.inputs[0]!;
+  expectSequence(x, 'attention.mla');
+  const shape = mlaShape(args);
+  const { params } = args;
+  const { heads, qRank, kvRank, nopeDim, ropeDim, eps } = shape;
+  const [wkvA, kvNorm] = params.slice(-4) as [tf.Tensor, tf.Tensor];
   const [batch, time] = x.shape as [number, number, number];
 
   const queries = qRank > 0 ? projectT(rmsnorm(projectT(x, params[0]!), params[1]!, eps), params[2]!) : projectT(x, params[0]!);
   const [qNope, qPe] = splitHeadParts(queries, heads, [nopeDim, ropeDim]) as [tf.Tensor, tf.Tensor];
   // [B·T, R + dr] → the latent c and the (single-head) rotary key input, split on a 2-D view
   const [latent, kPe] = tf.split(tf.reshape(projectT(x, wkvA), [batch * time, kvRank + ropeDim]), [kvRank, ropeDim], 1) as [tf.Tensor, tf.Tensor];
-  return {
-    heads,
-    kvRank,
-    nopeDim,
-    ropeDim,
-    vDim: intAttr(attrs, 'v_dim', 1),
-    scale: scaleAttr(attrs),
-    rope: parseRope(attrs.rope),
-    qNope,
-    qPe,
-    latent: rmsnorm(latent, kvNorm, eps),
-    kPe: tf.reshape(kPe, [batch, 1, time, ropeDim]),
-    wkvB,
-    wo,
-  };
+  return { ...shape, qNope, qPe, latent: rmsnorm(latent, kvNorm, eps), kPe: tf.reshape(kPe, [batch, 1, time, ropeDim]) };
 }
 
 export const attentionMla: Kernel = (args) => {

@@ -48,6 +48,8 @@ for (const transB of [false, true]) {
   for (const M of [1, 3]) CASES.push({ a: [M, 300], b: transB ? [70, 300] : [300, 70], transA: false, transB });
   CASES.push({ a: [5, 1, 45], b: transB ? [5, 37, 45] : [5, 45, 37], transA: false, transB });
   CASES.push({ a: [4, 2, 45], b: transB ? [37, 45] : [45, 37], transA: false, transB, broadcast: true });
+  // K past one loop step of every thread (4 loads × 128 slices)
+  CASES.push({ a: [2, 1100], b: transB ? [9, 1100] : [1100, 9], transA: false, transB });
 }
 
 function tensors(c: Case): [tf.Tensor, tf.Tensor] {
