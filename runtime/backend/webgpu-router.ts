@@ -11,6 +11,7 @@
  * by u, in descending order, ties to the smaller index.
  */
 import { tf } from '../tf.js';
+import { flatProgram } from './webgpu-internals.js';
 
 export interface RouterSelection {
   readonly experts: number;
@@ -131,4 +132,152 @@ export function selectExperts(scores: tf.Tensor2D, bias: tf.Tensor1D | undefined
   if (bias) inputs['bias'] = bias;
   // tfjs's attribute map holds plain values; RouterSelection is one
   return tf.engine().runKernel(KERNEL, inputs, selection as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+}
+
+// ---- the routing weights: the selected scores, normalised and scaled ----
+
+const WEIGHTS = 'MoeRouterWeights';
+const WEIGHTS_GRAD = 'MoeRouterWeightsGrad';
+
+interface WeightsAttrs {
+  readonly topK: number;
+  readonly experts: number;
+  readonly normalize: boolean;
+  readonly scale: number;
+}
+
+/** A WGSL f32 literal of x (rounded to float32). */
+function literal(x: number): string {
+  const s = String(Math.fround(x));
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * WGSL computing, for token n, `w(k)` = its k-th selected score and (normalised) `r` = 1 / (Σ_k w(k)
+ * + 1e-20): the tfjs path's rowSum then reciprocal, the sum in k order.
+ */
+function selectedScores(a: WeightsAttrs): string {
+  const { topK: K, experts: E } = a;
+  return `
+        let sBase = n * ${E};
+        let iBase = n * ${K};
+        var total = 0.0;
+        for (var j = 0; j < ${K}; j++) { total += f32(S[sBase + I[iBase + j]]); }
+        let r = ${a.normalize ? '1.0 / (total + 1e-20)' : '1.0'};`;
+}
+
+function registerWeights(): void {
+  if (tf.getKernel(WEIGHTS, 'webgpu')) return;
+  const runner = (backend: unknown): { runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo } =>
+    backend as { runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo };
+  // out[n, k] = (w(k) · r) · scale: one thread per output
+  tf.registerKernel({
+    kernelName: WEIGHTS,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const a = attrs as unknown as WeightsAttrs;
+      const [N] = inputs['indices']!.shape as [number, number];
+      const body = `let n = index / ${a.topK};${selectedScores(a)}
+          result[index] = (f32(S[sBase + I[index]]) * r) * ${literal(a.scale)};`;
+      const program = flatProgram(`moe_router_weights_${a.topK}_${a.experts}_${a.normalize}_${a.scale}`, [N, a.topK], ['S', 'I'], body);
+      return runner(backend).runWebGPUProgram(program, [inputs['scores']!, inputs['indices']!], 'float32');
+    },
+  });
+  // ds[n, e] = Σ_{j: I[n, j] = e} c · (g_j · r − r² · Σ_k g_k · w(k)) (normalised; else c · g_j): one thread per score
+  tf.registerKernel({
+    kernelName: WEIGHTS_GRAD,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const a = attrs as unknown as WeightsAttrs;
+      const [N] = inputs['indices']!.shape as [number, number];
+      const c = literal(a.scale);
+      const body = `let n = index / ${a.experts};
+          let e = index % ${a.experts};${selectedScores(a)}
+          var dot = 0.0;
+          for (var k = 0; k < ${a.topK}; k++) { dot += f32(G[iBase + k]) * f32(S[sBase + I[iBase + k]]); }
+          var d = 0.0;
+          for (var j = 0; j < ${a.topK}; j++) {
+            if (I[iBase + j] == e) { d += ${c} * ${a.normalize ? '(f32(G[iBase + j]) * r - r * r * dot)' : 'f32(G[iBase + j])'}; }
+          }
+          result[index] = d;`;
+      const program = flatProgram(`moe_router_weights_grad_${a.topK}_${a.experts}_${a.normalize}_${a.scale}`, [N, a.experts], ['S', 'I', 'G'], body);
+      return runner(backend).runWebGPUProgram(program, [inputs['scores']!, inputs['indices']!, inputs['dy']!], 'float32');
+    },
+  });
+}
+
+/**
+ * The routing weights on webgpu, one shader each way instead of ~8 ops: w[n, k] = s[n, I[n, k]],
+ * normalised over k (w / (Σ_k w + 1e-20)) when asked, times `scale`; the gradient flows to the
+ * scores (the indices are constants).
+ */
+export function routerWeights(scores: tf.Tensor2D, indices: tf.Tensor2D, normalize: boolean, scale: number): tf.Tensor2D {
+  registerWeights();
+  const attrs: WeightsAttrs = { topK: indices.shape[1], experts: scores.shape[1], normalize, scale };
+  // tfjs's attribute map holds plain values; WeightsAttrs is one
+  const map = attrs as unknown as tf.NamedAttrMap;
+  const weights = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [s, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([s]);
+    return {
+      value: tf.engine().runKernel(WEIGHTS, { scores: s, indices }, map) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(WEIGHTS_GRAD, { scores: saved[0]!, indices, dy }, map) as tf.Tensor,
+    };
+  });
+  return weights(scores) as tf.Tensor2D;
+}
+
+// ---- the load: how many selections each expert got ----
+
+const COUNTS = 'MoeExpertCounts';
+const COUNT_THREADS = 256;
+
+function registerCounts(): void {
+  if (tf.getKernel(COUNTS, 'webgpu')) return;
+  tf.registerKernel({
+    kernelName: COUNTS,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const E = (attrs as { experts: number }).experts;
+      const indices = inputs['indices']!;
+      // one workgroup per expert: its threads stride the indices, then a workgroup tree (exact: integers in f32 below 2^24)
+      const program = {
+        variableNames: ['I'],
+        // [1, E] and a layout over both axes: not flat, so tfjs calls main() without a global index
+        outputShape: [1, E],
+        shaderKey: 'moe_expert_counts',
+        dispatchLayout: { x: [1], y: [0] },
+        dispatch: [E, 1, 1],
+        workgroupSize: [COUNT_THREADS, 1, 1],
+        uniforms: 'assignments : i32,',
+        getUserCode: () => `
+      var<workgroup> partial : array<f32, ${COUNT_THREADS}>;
+      fn main() {
+        let e = i32(workgroupId.x);
+        let t = i32(localId.x);
+        var c = 0.0;
+        for (var a = t; a < uniforms.assignments; a += ${COUNT_THREADS}) { c += select(0.0, 1.0, I[a] == e); }
+        partial[t] = c;
+        workgroupBarrier();
+        for (var stride = ${COUNT_THREADS / 2}; stride > 0; stride >>= 1) {
+          if (t < stride) { partial[t] += partial[t + stride]; }
+          workgroupBarrier();
+        }
+        if (t == 0) { result[e] = partial[0]; }
+      }`,
+      };
+      const runner = backend as unknown as { runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: { type: 'int32'; data: number[] }[]): tf.TensorInfo };
+      return runner.runWebGPUProgram(program, [indices], 'float32', [{ type: 'int32', data: [indices.shape[0]!] }]);
+    },
+  });
+}
+
+/**
+ * How many of the int32 `indices` [A] name each of E experts, as float32 [E], in one shader (a
+ * one-hot summed over A was three dispatches and an [A, E] buffer; tfjs's Bincount serializes on
+ * atomics when routed tokens crowd onto a few experts).
+ */
+export function countExperts(indices: tf.Tensor1D, experts: number): tf.Tensor1D {
+  registerCounts();
+  return tf.reshape(tf.engine().runKernel(COUNTS, { indices }, { experts }) as tf.Tensor, [experts]);
 }

@@ -15,7 +15,7 @@
  */
 import { tf } from '../tf.js';
 import { webgpuBackend } from '../backend/webgpu-internals.js';
-import { selectExperts } from '../backend/webgpu-router.js';
+import { countExperts, routerWeights, selectExperts } from '../backend/webgpu-router.js';
 import { boolAttr, numAttr, type Kernel } from './kernel.js';
 import { detached, enumAttr, expectDtype, intAttr, rowScale, rowSum, sameShape, shapeText, size, softmaxRows } from './moe-common.js';
 
@@ -80,10 +80,14 @@ export const moeRouter: Kernel = ({ inputs, params, state, attrs }) => {
     // weights from the UNBIASED scores: the one-hot selection mask [N, K, E] (a constant) times the
     // scores [N, E, 1], one small matmul per token; exact, with a dense gradient (a gather's would
     // be an UnsortedSegmentSum: slow on cpu, missing on wasm)
-    const mask = tf.cast(tf.oneHot(indices, E), 'float32'); // (tfjs-backend-wasm's float32 oneHot writes int bits)
-    let weights: tf.Tensor = tf.reshape(tf.matMul(mask, tf.expandDims(scores, 2)), [N, K]);
-    if (normalize) weights = rowScale(weights, tf.reciprocal(tf.add(rowSum(weights), 1e-20)));
-    if (scale !== 1) weights = tf.mul(weights, scale);
+    let weights: tf.Tensor;
+    if (webgpuBackend() !== null) weights = routerWeights(scores as tf.Tensor2D, indices, normalize, scale);
+    else {
+      const mask = tf.cast(tf.oneHot(indices, E), 'float32'); // (tfjs-backend-wasm's float32 oneHot writes int bits)
+      weights = tf.reshape(tf.matMul(mask, tf.expandDims(scores, 2)), [N, K]);
+      if (normalize) weights = rowScale(weights, tf.reciprocal(tf.add(rowSum(weights), 1e-20)));
+      if (scale !== 1) weights = tf.mul(weights, scale);
+    }
 
     const load = expertCounts(tf.reshape(indices, [N * K]) as tf.Tensor1D, E); // [E] f32 counts
     return [
@@ -96,12 +100,8 @@ export const moeRouter: Kernel = ({ inputs, params, state, attrs }) => {
   });
 };
 
-/**
- * How many of the indices name each of E experts, as float32. On webgpu a one-hot summed over the
- * indices: tfjs's Bincount adds with atomics, and routed tokens crowd onto a few experts, so the
- * adds to one bin serialize (7 routers of a 0.5B step: 27–57 ms; the one-hot sum is exact too).
- */
+/** How many of the indices name each of E experts, as float32 (on webgpu one shader: webgpu-router.ts). */
 function expertCounts(indices: tf.Tensor1D, E: number): tf.Tensor1D {
-  if (tf.getBackend() !== 'webgpu') return tf.bincount(indices, tf.tensor1d([], 'float32'), E);
-  return tf.cast(tf.sum(tf.oneHot(indices, E), 0), 'float32') as tf.Tensor1D;
+  if (webgpuBackend() !== null) return countExperts(indices, E);
+  return tf.bincount(indices, tf.tensor1d([], 'float32'), E);
 }

@@ -41,7 +41,8 @@ function draws(count: number, choices: readonly number[], seed: number): Float32
   return Float32Array.from({ length: count }, () => choices[Math.floor(next() * choices.length)]!);
 }
 
-async function selected(c: Case): Promise<number[]> {
+/** The selected experts, in order, then the per-expert load. */
+async function selected(c: Case): Promise<number[][]> {
   const x = tf.tensor2d(draws(N * D, [0, 1], 1), [N, D]);
   const W = tf.tensor2d(draws(c.experts * D, [-1, 0, 0, 1], 2), [c.experts, D]);
   // a bias of quarters keeps ties among the biased scores too
@@ -49,8 +50,9 @@ async function selected(c: Case): Promise<number[]> {
   const attrs = { ...c, normalize: true, scale: 1 };
   const outputs = moeRouter({ inputs: [x], params: [W], state, attrs });
   const indices = Array.from(await outputs[1]!.data());
+  const load = Array.from(await outputs[4]!.data());
   tf.dispose([x, W, ...state, ...outputs]);
-  return indices;
+  return [indices, load];
 }
 
 describe.skipIf(!available)('router selection on webgpu (lavapipe) against the cpu backend, with ties', () => {
@@ -58,7 +60,7 @@ describe.skipIf(!available)('router selection on webgpu (lavapipe) against the c
     await selectBackend('cpu');
   });
 
-  it('selects the same experts in the same order', async () => {
+  it('selects the same experts in the same order, and counts the same load', async () => {
     await selectBackend('cpu');
     const expected = await Promise.all(CASES.map(selected));
     process.env.VK_ICD_FILENAMES = LAVAPIPE;
@@ -67,9 +69,11 @@ describe.skipIf(!available)('router selection on webgpu (lavapipe) against the c
     const watch = watchDeviceErrors();
     try {
       for (const [i, c] of CASES.entries()) {
-        const got = await selected(c);
-        expect(got.length, c.name).toBe(N * c.top_k);
-        expect(got, c.name).toEqual(expected[i]);
+        const [indices, load] = await selected(c);
+        expect(indices!.length, c.name).toBe(N * c.top_k);
+        expect(indices, c.name).toEqual(expected[i]![0]);
+        // counted by one shader on webgpu: N·K = 900 to 2,400 selections, several strides of its threads
+        expect(load, c.name).toEqual(expected[i]![1]);
       }
       await watch.settle();
       expect(watch.errors).toEqual([]);
