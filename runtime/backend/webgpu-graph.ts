@@ -105,6 +105,8 @@ export class GpuGraph {
   private readonly owned: GPUBuffer[] = [];
   private readonly pinnedBuffers: GPUBuffer[];
   private staging: GPUBuffer | null = null;
+  /** the next replay's commands, encoded ahead by `prepare` */
+  private prepared: GPUCommandBuffer[] | null = null;
   private disposed = false;
   readonly dispatches: number;
 
@@ -174,7 +176,7 @@ export class GpuGraph {
     if (this.disposed) throw new Error('replay of a disposed graph');
     if (inputs.length !== this.io.inputs.length) throw new Error(`the graph takes ${this.io.inputs.length} inputs, got ${inputs.length}`);
     const { device, queue } = this.backend;
-    let encoder = device.createCommandEncoder();
+    const encoder = device.createCommandEncoder();
     inputs.forEach((t, i) => {
       const slot = this.io.inputs[i]!;
       if (t.dtype !== slot.dtype || t.shape.length !== slot.shape.length || t.shape.some((d, k) => d !== slot.shape[k])) {
@@ -192,16 +194,42 @@ export class GpuGraph {
     });
     // tfjs's pending work (whatever wrote the inputs and the state) goes first
     flushTfjs(this.backend);
+    if (this.prepared !== null) {
+      queue.submit([encoder.finish(), ...this.prepared]);
+      this.prepared = null;
+    } else {
+      // submitted in chunks, so the GPU starts on the first part while the host encodes the rest
+      this.encode(encoder, (buffer) => queue.submit([buffer]));
+    }
+    // a host copy that a read cached (a checkpoint) is stale now
+    for (const s of this.io.state) this.backend.tensorMap.get(s.tensor.dataId).values = null;
+  }
+
+  /**
+   * Encodes the next replay's commands now, so that `replay` only writes its inputs and submits:
+   * called while the GPU runs the previous replay (decoding, between submitting a step and reading
+   * its logits), the host's encoding, about half of a 0.5B model's decoding step, overlaps the GPU's
+   * work instead of preceding it. The command buffers hold no input values; a graph that is not
+   * replayed again just drops them.
+   */
+  prepare(): void {
+    if (this.disposed || this.prepared !== null) return;
+    const buffers: GPUCommandBuffer[] = [];
+    this.encode(this.backend.device.createCommandEncoder(), (buffer) => buffers.push(buffer));
+    this.prepared = buffers;
+  }
+
+  /** The graph's commands into command buffers of SUBMIT_EVERY commands each, starting with `encoder`, each passed to `emit` once finished. */
+  private encode(encoder: GPUCommandEncoder, emit: (buffer: GPUCommandBuffer) => void): void {
     let pass: GPUComputePassEncoder | null = null;
     let pipeline: GPUComputePipeline | null = null;
     let encoded = 0;
     for (const c of this.commands) {
-      // submit in chunks, so the GPU starts on the first part while the host encodes the rest
       if (++encoded % SUBMIT_EVERY === 0) {
         pass?.end();
         pass = null;
-        queue.submit([encoder.finish()]);
-        encoder = device.createCommandEncoder();
+        emit(encoder.finish());
+        encoder = this.backend.device.createCommandEncoder();
       }
       if (c.kind === 'dispatch') {
         if (pass === null) {
@@ -218,9 +246,7 @@ export class GpuGraph {
       }
     }
     pass?.end();
-    queue.submit([encoder.finish()]);
-    // a host copy that a read cached (a checkpoint) is stale now
-    for (const s of this.io.state) this.backend.tensorMap.get(s.tensor.dataId).values = null;
+    emit(encoder.finish());
   }
 
   /** The current values of `t`, a tensor the captured function returned (read from its buffer, never cached). */
@@ -246,6 +272,7 @@ export class GpuGraph {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.prepared = null;
     // work already submitted may still read them
     flushTfjs(this.backend);
     unpin(this.backend, this.pinnedBuffers);

@@ -159,7 +159,11 @@ export class Decoder {
       all = (await logits.tensor.data()) as Float32Array;
       logits.tensor.dispose();
     } else {
-      all = (await (this.graph as { readonly graph: GpuGraph }).graph.read(logits.tensor)) as Float32Array;
+      const { graph } = this.graph as { readonly graph: GpuGraph };
+      const read = graph.read(logits.tensor);
+      // the next step's commands are encoded while the GPU runs this one (GpuGraph.prepare)
+      if (process.env.MOE_GRAPH_PREPARE !== '0') graph.prepare();
+      all = (await read) as Float32Array;
     }
     if (this.live.length === this.batch.rows) return all;
     const vocab = all.length / this.batch.rows;
