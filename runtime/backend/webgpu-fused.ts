@@ -13,38 +13,7 @@
  * gradients. Reads go through f32(): an int32 tensor cast to float32 keeps its int32 buffer.
  */
 import { tf } from '../tf.js';
-import { flatProgram, type FlatProgram } from './webgpu-internals.js';
-
-interface ProgramRunner {
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: 'float32', uniforms?: { type: 'int32'; data: number[] }[]): tf.TensorInfo;
-}
-
-/** Registers `name` on webgpu once, running the program `make` builds for the inputs in `order`. */
-function register(name: string, order: readonly string[], make: (inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown>) => { program: object; uniforms?: number[] }): void {
-  if (tf.getKernel(name, 'webgpu')) return;
-  tf.registerKernel({
-    kernelName: name,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const named = inputs as Record<string, tf.TensorInfo>;
-      const { program, uniforms } = make(named, attrs as Record<string, unknown>);
-      const present = order.filter((k) => k in named).map((k) => named[k]!);
-      const data = uniforms?.map((v) => ({ type: 'int32' as const, data: [v] }));
-      return (backend as unknown as ProgramRunner).runWebGPUProgram(program, present, 'float32', data);
-    },
-  });
-}
-
-function run(name: string, inputs: Record<string, tf.Tensor>, attrs: object): tf.Tensor {
-  // tfjs's attribute map holds plain values; the attribute objects here are
-  return tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-}
-
-/** A WGSL f32 literal of x (rounded to float32 as tfjs rounds a scalar). */
-function wgslFloat(x: number): string {
-  const s = String(Math.fround(x));
-  return /[.eE]/.test(s) ? s : `${s}.0`;
-}
+import { flatProgram, registerProgram, runProgram, wgslFloat } from './webgpu-internals.js';
 
 // ---- RMSNorm: one workgroup per row ----
 
@@ -116,7 +85,7 @@ const NORM_GRAD = 'MoeRmsNormGrad';
 
 function registerNorm(): void {
   // y = w · (x · rsqrt(mean(x²) + eps)), HF's order; without w, the normalised x
-  register(NORM, ['x', 'w'], (inputs, attrs) => {
+  registerProgram(NORM, ['x', 'w'], (inputs, attrs) => {
     const [rows, D] = inputs['x']!.shape as [number, number];
     const eps = wgslFloat(attrs['eps'] as number);
     const weighted = 'w' in inputs;
@@ -130,7 +99,7 @@ function registerNorm(): void {
     return rowProgram(`moe_rms_norm_${D}_${eps}_${weighted ? 'w' : ''}`, weighted ? ['X', 'W'] : ['X'], rows, D, source);
   });
   // dx = r · (g − n · mean(g · n)) with n = x · r and g = w · dy: two row reductions
-  register(NORM_GRAD, ['x', 'w', 'dy'], (inputs, attrs) => {
+  registerProgram(NORM_GRAD, ['x', 'w', 'dy'], (inputs, attrs) => {
     const [rows, D] = inputs['x']!.shape as [number, number];
     const eps = wgslFloat(attrs['eps'] as number);
     const source = rowKernel(
@@ -150,7 +119,7 @@ export function rmsNormRows(x: tf.Tensor, w: tf.Tensor | null, eps: number): tf.
   registerNorm();
   const D = x.shape[x.rank - 1]!;
   const rows = tf.reshape(x, [-1, D]);
-  const y = run(NORM, w === null ? { x: rows } : { x: rows, w }, { eps });
+  const y = runProgram(NORM, w === null ? { x: rows } : { x: rows, w }, { eps });
   return tf.reshape(y, x.shape);
 }
 
@@ -158,7 +127,7 @@ export function rmsNormRows(x: tf.Tensor, w: tf.Tensor | null, eps: number): tf.
 export function rmsNormInputGrad(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor, eps: number): tf.Tensor {
   registerNorm();
   const D = x.shape[x.rank - 1]!;
-  const dx = run(NORM_GRAD, { x: tf.reshape(x, [-1, D]), w, dy: tf.reshape(dy, [-1, D]) }, { eps });
+  const dx = runProgram(NORM_GRAD, { x: tf.reshape(x, [-1, D]), w, dy: tf.reshape(dy, [-1, D]) }, { eps });
   return tf.reshape(dx, x.shape);
 }
 
@@ -191,14 +160,14 @@ function rotarySource(d: number, interleaved: boolean, transposed: boolean, perR
 }
 
 function registerRotary(): void {
-  register(ROTARY, ['x', 'cos', 'sin'], (inputs, attrs) => {
+  registerProgram(ROTARY, ['x', 'cos', 'sin'], (inputs, attrs) => {
     const shape = inputs['x']!.shape as [number, number, number, number];
     const d = shape[3];
     const interleaved = attrs['interleaved'] === true;
     const transposed = attrs['transposed'] === true;
     const perRow = inputs['cos']!.shape.length === 4;
     const key = `moe_rotary_${d}_${interleaved ? 'i' : 'h'}_${transposed ? 't' : ''}_${perRow ? 'r' : ''}`;
-    return { program: flatProgram(key, shape, ['X', 'C', 'S'], rotarySource(d, interleaved, transposed, perRow)) as FlatProgram };
+    return { program: flatProgram(key, shape, ['X', 'C', 'S'], rotarySource(d, interleaved, transposed, perRow)) };
   });
 }
 
@@ -213,7 +182,7 @@ export function rotaryMap(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor, interlea
   // [B, H, T, d]: with per-row tables the leading axis is the batch row, else everything folds into H
   const lead = x.size / (T * d);
   const B = perRow ? cos.shape[0]! : 1;
-  const y = run(ROTARY, { x: tf.reshape(x, [B, lead / B, T, d]), cos, sin }, { interleaved, transposed });
+  const y = runProgram(ROTARY, { x: tf.reshape(x, [B, lead / B, T, d]), cos, sin }, { interleaved, transposed });
   return tf.reshape(y, x.shape);
 }
 
@@ -224,11 +193,11 @@ const SILU_MUL_GRAD = 'MoeSiluMulGrad';
 
 function registerSiluMul(): void {
   // silu(g)·u = (g·σ(g))·u, σ as tfjs's Sigmoid computes it
-  register(SILU_MUL, ['g', 'u'], (inputs) => ({
+  registerProgram(SILU_MUL, ['g', 'u'], (inputs) => ({
     program: flatProgram('moe_silu_mul', inputs['g']!.shape, ['G', 'U'], 'let g = f32(G[index]); result[index] = (g * (1.0 / (1.0 + exp(-g)))) * f32(U[index]);'),
   }));
   // d/dg = dy · u · σ(g) · (1 + g · (1 − σ(g))); d/du = dy · silu(g)
-  register(SILU_MUL_GRAD, ['g', 'u', 'dy'], (inputs, attrs) => {
+  registerProgram(SILU_MUL_GRAD, ['g', 'u', 'dy'], (inputs, attrs) => {
     const wrtG = attrs['wrt'] === 'g';
     const value = wrtG ? 'f32(DY[index]) * f32(U[index]) * (s * (1.0 + g * (1.0 - s)))' : 'f32(DY[index]) * (g * s)';
     // every declared input must be read: the shader's bind group layout leaves an unused one out
@@ -246,10 +215,10 @@ export function siluMul(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
     const [gg, uu, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([gg, uu]);
     return {
-      value: run(SILU_MUL, { g: gg, u: uu }, {}),
+      value: runProgram(SILU_MUL, { g: gg, u: uu }, {}),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [gs, us] = saved as [tf.Tensor, tf.Tensor];
-        return [run(SILU_MUL_GRAD, { g: gs, u: us, dy }, { wrt: 'g' }), run(SILU_MUL_GRAD, { g: gs, dy }, { wrt: 'u' })];
+        return [runProgram(SILU_MUL_GRAD, { g: gs, u: us, dy }, { wrt: 'g' }), runProgram(SILU_MUL_GRAD, { g: gs, dy }, { wrt: 'u' })];
       },
     };
   });

@@ -114,3 +114,49 @@ export function runInPlace(backend: WebgpuBackendLike, program: FlatProgram, inp
   runner.runWebGPUProgram(program, [...inputs], 'float32', undefined, output);
   backend.tensorMap.get(output.dataId).values = null;
 }
+
+/** What a registered program kernel runs: the program, with int32 uniforms in its declared order. */
+export interface ProgramRun {
+  readonly program: object;
+  readonly uniforms?: readonly number[];
+  /** the output's dtype (default float32) */
+  readonly dtype?: 'float32' | 'int32';
+}
+
+/**
+ * Registers `name` on webgpu once, as a kernel that runs the program `make` builds for its inputs
+ * and attributes; the inputs bind in the order `order` names them (those present), so that tfjs's
+ * engine, profiles and captured graphs see our shaders as kernels like its own.
+ */
+export function registerProgram(
+  name: string,
+  order: readonly string[],
+  make: (inputs: Readonly<Record<string, tf.TensorInfo>>, attrs: Readonly<Record<string, unknown>>) => ProgramRun,
+): void {
+  if (tf.getKernel(name, 'webgpu')) return;
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const named = inputs as Record<string, tf.TensorInfo>;
+      const { program, uniforms, dtype = 'float32' } = make(named, attrs as Record<string, unknown>);
+      const runner = backend as unknown as {
+        runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: string, uniforms?: { type: 'int32'; data: number[] }[]): tf.TensorInfo;
+      };
+      const bound = order.filter((k) => k in named).map((k) => named[k]!);
+      return runner.runWebGPUProgram(program, bound, dtype, uniforms?.map((v) => ({ type: 'int32' as const, data: [v] })));
+    },
+  });
+}
+
+/** Runs a kernel registered with registerProgram (attributes: a plain object of numbers, strings and booleans). */
+export function runProgram(name: string, inputs: Readonly<Record<string, tf.Tensor>>, attrs: object = {}): tf.Tensor {
+  // tfjs's attribute map holds plain values; the attribute objects of our kernels are
+  return tf.engine().runKernel(name, { ...inputs }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** A WGSL f32 literal of x (rounded to float32 as tfjs rounds a scalar). */
+export function wgslFloat(x: number): string {
+  const s = String(Math.fround(x));
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}

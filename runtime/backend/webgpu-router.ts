@@ -11,7 +11,7 @@
  * by u, in descending order, ties to the smaller index.
  */
 import { tf } from '../tf.js';
-import { flatProgram } from './webgpu-internals.js';
+import { flatProgram, registerProgram, runProgram, wgslFloat } from './webgpu-internals.js';
 
 export interface RouterSelection {
   readonly experts: number;
@@ -96,29 +96,22 @@ function selectionSource(s: RouterSelection, biased: boolean): string {
 }
 
 function registerSelection(): void {
-  if (tf.getKernel(KERNEL, 'webgpu')) return;
-  tf.registerKernel({
-    kernelName: KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const s = attrs as unknown as RouterSelection;
-      const scores = inputs['scores']!;
-      const bias = inputs['bias'];
-      const N = scores.shape[0]!;
-      const program = {
-        variableNames: bias ? ['U', 'B'] : ['U'],
-        outputShape: [N, s.topK],
-        shaderKey: `moe_router_select_${s.experts}_${s.topK}_${s.groups}_${s.topGroups}_${s.groupScore}_${bias ? 'b' : ''}`,
-        // not flat (main() takes no index); the tokens spread over x and y past the 65,535 limit
-        dispatchLayout: { x: [1], y: [0] },
-        dispatch: [Math.min(N, 32768), Math.ceil(N / 32768), 1],
-        workgroupSize: [THREADS, 1, 1],
-        size: true,
-        getUserCode: () => selectionSource(s, bias !== undefined),
-      };
-      const runner = backend as unknown as { runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: 'int32'): tf.TensorInfo };
-      return runner.runWebGPUProgram(program, bias ? [scores, bias] : [scores], 'int32');
-    },
+  registerProgram(KERNEL, ['scores', 'bias'], (inputs, attrs) => {
+    const s = attrs as unknown as RouterSelection;
+    const biased = 'bias' in inputs;
+    const N = inputs['scores']!.shape[0]!;
+    const program = {
+      variableNames: biased ? ['U', 'B'] : ['U'],
+      outputShape: [N, s.topK],
+      shaderKey: `moe_router_select_${s.experts}_${s.topK}_${s.groups}_${s.topGroups}_${s.groupScore}_${biased ? 'b' : ''}`,
+      // not flat (main() takes no index); the tokens spread over x and y past the 65,535 limit
+      dispatchLayout: { x: [1], y: [0] },
+      dispatch: [Math.min(N, 32768), Math.ceil(N / 32768), 1],
+      workgroupSize: [THREADS, 1, 1],
+      size: true,
+      getUserCode: () => selectionSource(s, biased),
+    };
+    return { program, dtype: 'int32' };
   });
 }
 
@@ -128,10 +121,7 @@ function registerSelection(): void {
  */
 export function selectExperts(scores: tf.Tensor2D, bias: tf.Tensor1D | undefined, selection: RouterSelection): tf.Tensor2D {
   registerSelection();
-  const inputs: Record<string, tf.Tensor> = { scores };
-  if (bias) inputs['bias'] = bias;
-  // tfjs's attribute map holds plain values; RouterSelection is one
-  return tf.engine().runKernel(KERNEL, inputs, selection as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+  return runProgram(KERNEL, bias ? { scores, bias } : { scores }, selection) as tf.Tensor2D;
 }
 
 // ---- the routing weights: the selected scores, normalised and scaled ----
@@ -144,12 +134,6 @@ interface WeightsAttrs {
   readonly experts: number;
   readonly normalize: boolean;
   readonly scale: number;
-}
-
-/** A WGSL f32 literal of x (rounded to float32). */
-function literal(x: number): string {
-  const s = String(Math.fround(x));
-  return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
 /**
@@ -167,31 +151,20 @@ function selectedScores(a: WeightsAttrs): string {
 }
 
 function registerWeights(): void {
-  if (tf.getKernel(WEIGHTS, 'webgpu')) return;
-  const runner = (backend: unknown): { runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo } =>
-    backend as { runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: 'float32'): tf.TensorInfo };
   // out[n, k] = (w(k) · r) · scale: one thread per output
-  tf.registerKernel({
-    kernelName: WEIGHTS,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrs as unknown as WeightsAttrs;
-      const [N] = inputs['indices']!.shape as [number, number];
-      const body = `let n = index / ${a.topK};${selectedScores(a)}
-          result[index] = (f32(S[sBase + I[index]]) * r) * ${literal(a.scale)};`;
-      const program = flatProgram(`moe_router_weights_${a.topK}_${a.experts}_${a.normalize}_${a.scale}`, [N, a.topK], ['S', 'I'], body);
-      return runner(backend).runWebGPUProgram(program, [inputs['scores']!, inputs['indices']!], 'float32');
-    },
+  registerProgram(WEIGHTS, ['scores', 'indices'], (inputs, attrs) => {
+    const a = attrs as unknown as WeightsAttrs;
+    const [N] = inputs['indices']!.shape as [number, number];
+    const body = `let n = index / ${a.topK};${selectedScores(a)}
+          result[index] = (f32(S[sBase + I[index]]) * r) * ${wgslFloat(a.scale)};`;
+    return { program: flatProgram(`moe_router_weights_${a.topK}_${a.experts}_${a.normalize}_${a.scale}`, [N, a.topK], ['S', 'I'], body) };
   });
   // ds[n, e] = Σ_{j: I[n, j] = e} c · (g_j · r − r² · Σ_k g_k · w(k)) (normalised; else c · g_j): one thread per score
-  tf.registerKernel({
-    kernelName: WEIGHTS_GRAD,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrs as unknown as WeightsAttrs;
-      const [N] = inputs['indices']!.shape as [number, number];
-      const c = literal(a.scale);
-      const body = `let n = index / ${a.experts};
+  registerProgram(WEIGHTS_GRAD, ['scores', 'indices', 'dy'], (inputs, attrs) => {
+    const a = attrs as unknown as WeightsAttrs;
+    const [N] = inputs['indices']!.shape as [number, number];
+    const c = wgslFloat(a.scale);
+    const body = `let n = index / ${a.experts};
           let e = index % ${a.experts};${selectedScores(a)}
           var dot = 0.0;
           for (var k = 0; k < ${a.topK}; k++) { dot += f32(G[iBase + k]) * f32(S[sBase + I[iBase + k]]); }
@@ -200,9 +173,7 @@ function registerWeights(): void {
             if (I[iBase + j] == e) { d += ${c} * ${a.normalize ? '(f32(G[iBase + j]) * r - r * r * dot)' : 'f32(G[iBase + j])'}; }
           }
           result[index] = d;`;
-      const program = flatProgram(`moe_router_weights_grad_${a.topK}_${a.experts}_${a.normalize}_${a.scale}`, [N, a.experts], ['S', 'I', 'G'], body);
-      return runner(backend).runWebGPUProgram(program, [inputs['scores']!, inputs['indices']!, inputs['dy']!], 'float32');
-    },
+    return { program: flatProgram(`moe_router_weights_grad_${a.topK}_${a.experts}_${a.normalize}_${a.scale}`, [N, a.experts], ['S', 'I', 'G'], body) };
   });
 }
 
@@ -214,14 +185,12 @@ function registerWeights(): void {
 export function routerWeights(scores: tf.Tensor2D, indices: tf.Tensor2D, normalize: boolean, scale: number): tf.Tensor2D {
   registerWeights();
   const attrs: WeightsAttrs = { topK: indices.shape[1], experts: scores.shape[1], normalize, scale };
-  // tfjs's attribute map holds plain values; WeightsAttrs is one
-  const map = attrs as unknown as tf.NamedAttrMap;
   const weights = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [s, save] = args as [tf.Tensor, tf.GradSaveFunc];
     save([s]);
     return {
-      value: tf.engine().runKernel(WEIGHTS, { scores: s, indices }, map) as tf.Tensor,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(WEIGHTS_GRAD, { scores: saved[0]!, indices, dy }, map) as tf.Tensor,
+      value: runProgram(WEIGHTS, { scores: s, indices }, attrs),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => runProgram(WEIGHTS_GRAD, { scores: saved[0]!, indices, dy }, attrs),
     };
   });
   return weights(scores) as tf.Tensor2D;
@@ -233,24 +202,20 @@ const COUNTS = 'MoeExpertCounts';
 const COUNT_THREADS = 256;
 
 function registerCounts(): void {
-  if (tf.getKernel(COUNTS, 'webgpu')) return;
-  tf.registerKernel({
-    kernelName: COUNTS,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const E = (attrs as { experts: number }).experts;
-      const indices = inputs['indices']!;
-      // one workgroup per expert: its threads stride the indices, then a workgroup tree (exact: integers in f32 below 2^24)
-      const program = {
-        variableNames: ['I'],
-        // [1, E] and a layout over both axes: not flat, so tfjs calls main() without a global index
-        outputShape: [1, E],
-        shaderKey: 'moe_expert_counts',
-        dispatchLayout: { x: [1], y: [0] },
-        dispatch: [E, 1, 1],
-        workgroupSize: [COUNT_THREADS, 1, 1],
-        uniforms: 'assignments : i32,',
-        getUserCode: () => `
+  registerProgram(COUNTS, ['indices'], (inputs, attrs) => {
+    const E = (attrs as { experts: number }).experts;
+    const A = inputs['indices']!.shape[0]!;
+    // one workgroup per expert: its threads stride the indices, then a workgroup tree (exact: integers in f32 below 2^24)
+    const program = {
+      variableNames: ['I'],
+      // [1, E] and a layout over both axes: not flat, so tfjs calls main() without a global index
+      outputShape: [1, E],
+      shaderKey: 'moe_expert_counts',
+      dispatchLayout: { x: [1], y: [0] },
+      dispatch: [E, 1, 1],
+      workgroupSize: [COUNT_THREADS, 1, 1],
+      uniforms: 'assignments : i32,',
+      getUserCode: () => `
       var<workgroup> partial : array<f32, ${COUNT_THREADS}>;
       fn main() {
         let e = i32(workgroupId.x);
@@ -265,10 +230,8 @@ function registerCounts(): void {
         }
         if (t == 0) { result[e] = partial[0]; }
       }`,
-      };
-      const runner = backend as unknown as { runWebGPUProgram(p: object, inputs: tf.TensorInfo[], dtype: 'float32', uniforms: { type: 'int32'; data: number[] }[]): tf.TensorInfo };
-      return runner.runWebGPUProgram(program, [indices], 'float32', [{ type: 'int32', data: [indices.shape[0]!] }]);
-    },
+    };
+    return { program, uniforms: [A] };
   });
 }
 
@@ -279,5 +242,5 @@ function registerCounts(): void {
  */
 export function countExperts(indices: tf.Tensor1D, experts: number): tf.Tensor1D {
   registerCounts();
-  return tf.reshape(tf.engine().runKernel(COUNTS, { indices }, { experts }) as tf.Tensor, [experts]);
+  return tf.reshape(runProgram(COUNTS, { indices }, { experts }), [experts]);
 }
