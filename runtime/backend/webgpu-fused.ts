@@ -9,8 +9,9 @@
  * Each kernel computes the same float32 expression as the tfjs chain it replaces, in the same order
  * where the order is visible (a reduction's order is not: a workgroup tree here, a loop on the cpu
  * backend), so the two agree to rounding. The callers (ops/rms-norm.ts, ops/rope.ts,
- * infer/rotary.ts, ops/swiglu.ts) keep the tfjs chains for every other backend and own the
- * gradients. Reads go through f32(): an int32 tensor cast to float32 keeps its int32 buffer.
+ * infer/rotary.ts, ops/swiglu.ts) keep the tfjs chains for every other backend; the norm's and the
+ * rotary map's gradients are written there from these kernels, siluMul carries its own. Reads go
+ * through f32(): an int32 tensor cast to float32 keeps its int32 buffer.
  */
 import { tf } from '../tf.js';
 import { flatProgram, registerProgram, runProgram, wgslFloat } from './webgpu-internals.js';
