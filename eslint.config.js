@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'runs/**', '.gpu/**', 'docs/**', 'coverage/**', 'grammar/cst.d.ts', 'scratch*'] },
+  { ignores: ['dist/**', 'node_modules/**', 'runs/**', '.gpu/**', 'docs/**', 'coverage/**', 'grammar/cst.d.ts', 'scratch*', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
