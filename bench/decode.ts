@@ -17,9 +17,11 @@ import { forward } from '../runtime/model/forward.js';
 import { ParamStore } from '../runtime/model/params.js';
 import { tf } from '../runtime/tf.js';
 
-const PROMPT = 64;
+/** prompt length of the decode benchmarks */
+export const PROMPT = 64;
 
-function prompts(model: ModelGraph, count: number): number[][] {
+/** `count` prompts of PROMPT ids, fixed and different per row. */
+export function prompts(model: ModelGraph, count: number): number[][] {
   const vocab = vocabOf(model);
   return Array.from({ length: count }, (_, b) => Array.from({ length: PROMPT }, (_, t) => (b * 31 + t * 7) % vocab));
 }

@@ -5,9 +5,9 @@
  * batch of its own data); with `decode`, one single-token cached decoding step of the spec's first
  * model at batch BATCH (default 1) after a 64-token prompt. A warm-up pass compiles the shaders
  * first; the profiled pass then runs under `tf.profile`, which on webgpu times every kernel on the
- * GPU with timestamp queries (Dawn must offer `timestamp-query`; otherwise every time reads 0). Kernels are grouped by name and input
- * shapes and printed by total time, with each group's share of the pass's summed kernel time, the
- * reference in the same run. The times are the GPU's; the profiled pass itself is slow (each kernel
+ * GPU with timestamp queries (Dawn must offer `timestamp-query`; otherwise every time reads 0).
+ * Kernels are grouped by name and input shapes and printed by total time, with each group's share
+ * of the pass's summed kernel time, the reference in the same run. The times are the GPU's; the profiled pass itself is slow (each kernel
  * is submitted and read back on its own), so only the shares and the ranking mean anything.
  */
 import { dirname, resolve } from 'node:path';
@@ -19,6 +19,7 @@ import { openDataset } from '../runtime/data/dataset.js';
 import { openTokenizer } from '../runtime/data/open-tokenizer.js';
 import { forward } from '../runtime/model/forward.js';
 import { Decoder } from '../runtime/infer/decoder.js';
+import { PROMPT, prompts } from './decode.js';
 import { vocabOf } from '../runtime/infer/generate.js';
 import type { GraphDocument } from '../compiler/ir/types.js';
 import { ParamStore } from '../runtime/model/params.js';
@@ -66,8 +67,6 @@ async function profileTraining(document: GraphDocument, specPath: string, backen
   store.dispose();
 }
 
-const PROMPT = 64;
-
 /**
  * One single-token step of cached decoding, run plainly (not as a captured graph: a replay is one
  * submission tf.profile cannot see into, but runs the same kernels).
@@ -77,7 +76,7 @@ async function profileDecoding(document: GraphDocument, spec: string, backend: s
   const store = ParamStore.initialise(model, 0);
   const vocab = vocabOf(model);
   const decoder = new Decoder(model, store, rows);
-  const prompt = Array.from({ length: rows }, (_, b) => Array.from({ length: PROMPT }, (_, t) => (b * 31 + t * 7) % vocab));
+  const prompt = prompts(model, rows);
   const feed = (ids: number[][]): void => tf.dispose(decoder.step(ids, ids.map((row) => row.map(() => true))));
   feed(prompt);
   const next = (): number[][] => Array.from({ length: rows }, (_, b) => [(b * 13 + decoder.length) % vocab]);

@@ -199,8 +199,10 @@ export function batchMatMulDims(a: readonly number[], b: readonly number[], tran
   else if (batchB === 1 && batchDimsB.length <= batchDimsA.length) batchDims = batchDimsA;
   else if (batchA === 1 && batchDimsA.length <= batchDimsB.length) batchDims = batchDimsB;
   else return null;
-  const batch = product(batchDims);
-  return { dims: { batch, M, N, K, transA, transB, batchA, batchB, indexedB: false }, outputShape: [...batchDims, M, N] };
+  const dims = { batch: product(batchDims), M, N, K, transA, transB, batchA, batchB, indexedB: false };
+  // a few rows in more batches than the GEMV dispatches: the stock kernel, not a 128-row tile per row
+  if (M <= GEMV_MAX_ROWS && !transA && !gemvApplies(dims)) return null;
+  return { dims, outputShape: [...batchDims, M, N] };
 }
 
 /** BatchMatMul through the tiled kernel where it applies, the stock kernel elsewhere. */

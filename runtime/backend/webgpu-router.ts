@@ -1,14 +1,15 @@
 /**
- * The routers' expert selection on webgpu as one shader: biased scores, the group limit and the
- * top-k, one thread per token. Written as tfjs ops (runtime/ops/moe-router.ts) the selection is
- * about 40 dispatches a router (TopK alone is a bitonic sort of several passes, twice with a group
- * limit); a decoding step of a 0.5B model spent a third of its ~1,200 dispatches there, each a
- * fixed cost on the host and the GPU however small its work.
+ * The router on webgpu as three shaders: the expert selection (biased scores, the group limit and
+ * the top-k, one workgroup per token), the routing weights (with their gradient) and the per-expert
+ * load. Written as tfjs ops (runtime/ops/moe-router.ts) the router is about 50 dispatches (TopK
+ * alone is a bitonic sort of several passes, twice with a group limit); a decoding step of a 0.5B
+ * model spent 350 of its ~1,200 dispatches there, each a fixed cost on the host and the GPU however
+ * small its work.
  *
- * The same rules as the tfjs path, in the same float32 arithmetic: u = s + b; a group's score is the
- * sum of its two best u (or its best, `max`); a group is kept when fewer than `topGroups` groups beat
- * it (a higher score, or an equal score and a smaller index); the top-k experts of the kept groups
- * by u, in descending order, ties to the smaller index.
+ * The selection follows the rules of the tfjs path, in the same float32 arithmetic: u = s + b; a
+ * group's score is the sum of its two best u (or its best, `max`); a group is kept when fewer than
+ * `topGroups` groups beat it (a higher score, or an equal score and a smaller index); the top-k
+ * experts of the kept groups by u, in descending order, ties to the smaller index.
  */
 import { tf } from '../tf.js';
 import { flatProgram, registerProgram, runProgram, wgslFloat } from './webgpu-internals.js';

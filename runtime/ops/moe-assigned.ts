@@ -6,8 +6,8 @@
  * the router-weighted sum of them. A batch-1 decoding step of a 64-expert top-6 model reads 6
  * experts' weights, not 64, in ~8 dispatches a layer, not ~45.
  *
- * On webgpu the products are the tiled GEMM with an expert index per batch (webgpu-matmul.ts);
- * elsewhere the weights are gathered per assignment. Either way the weight gradient of expert e is
+ * On webgpu the products are `gemm` with an expert index per batch, which runs one-row products as
+ * a GEMV (backend/webgpu-gemv.ts); elsewhere the weights are gathered per assignment. Either way the weight gradient of expert e is
  * the sum of its assignments' outer products dy·xᵀ, as a one-hot matmul: A·Out·In floats of
  * scratch, which is why moe-experts.ts takes this layout only while A ≤ E (at most the size of the
  * stacked weights themselves).

@@ -37,8 +37,9 @@
  *   - grouped (dropless only, runtime/ops/moe-grouped.ts): the assignments sorted by expert into
  *     tiles of T rows, each tile multiplied by a copy of its expert's weights: ≈ A + E·T rows for
  *     any routing, static shapes and no read, so a captured step graph replays it.
- *   - assigned (dropless only, runtime/ops/moe-assigned.ts): no dispatch at all; each assignment is
- *     a one-row batch multiplied by its expert's weights where they are stored. For a few tokens.
+ *   - assigned (dropless only, runtime/ops/moe-assigned.ts): no dispatch plan and no gathers; each
+ *     assignment is a one-row batch multiplied by its expert's weights where they are stored. For a
+ *     few tokens.
  * `auto` (the default) measures on backends whose tensors live in host memory (cpu, wasm,
  * tensorflow/tfjs-node), where the read is free. On GPU backends (webgpu, webgl), where a read would
  * stall the queue and break graph capture, it takes the per-assignment layout while N·K ≤ E

@@ -80,6 +80,8 @@ describe('batchMatMulDims: where the tiled kernel applies', () => {
     expect(batchMatMulDims([8, 8], [8, 8], false, false)).toBeNull();
     expect(batchMatMulDims([1, 8], [8, 8], false, false)?.dims).toMatchObject({ M: 1, N: 8, K: 8 });
     expect(batchMatMulDims([8, 1], [8, 8], true, false)).toBeNull();
+    // one row in more batches than the GEMV dispatches along y: the stock kernel
+    expect(batchMatMulDims([70000, 1, 8], [70000, 8, 8], false, false)).toBeNull();
     expect(batchMatMulDims([4, 1, 70, 64], [1, 4, 64, 130], false, false)).toBeNull();
     expect(batchMatMulDims([70, 64], [65, 130], false, false)).toBeNull();
   });
