@@ -48,7 +48,7 @@ export function ropeFrequencies(config: RopeConfig, d: number): Frequencies {
   return { inv, attentionFactor };
 }
 
-interface Tables {
+export interface Tables {
   readonly positions: number;
   /** [positions, d/2] row-major, af included */
   readonly cos: Float32Array;
@@ -58,7 +58,7 @@ interface Tables {
 /** Keyed by the rotary width and everything that changes frequencies; grows by doubling. */
 const cache = new Map<string, Tables>();
 
-function tablesFor(config: RopeConfig, d: number, positions: number): Tables {
+export function tablesFor(config: RopeConfig, d: number, positions: number): Tables {
   const key = JSON.stringify([d, config.theta, config.scaling]);
   const cached = cache.get(key);
   if (cached && cached.positions >= positions) return cached;
