@@ -77,10 +77,13 @@ export class SandboxProcess {
     private readonly limits: Limits,
   ) {}
 
-  /** A process ready for its job (its start-up is not charged to the job's time limit). */
-  static start(limits: Limits): Promise<SandboxProcess> {
+  /**
+   * A process ready for its job (its start-up is not charged to the job's time limit). `source` is
+   * the process's program: the sandbox's own, or in tests a stand-in that misbehaves on purpose.
+   */
+  static start(limits: Limits, source: string = workerSource()): Promise<SandboxProcess> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [...sandboxFlags(limits.memoryBytes), '-e', workerSource()], {
+      const child = spawn(process.execPath, [...sandboxFlags(limits.memoryBytes), '-e', source], {
         env: {},
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
         serialization: 'json',
