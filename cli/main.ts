@@ -167,6 +167,20 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     });
 
   cli
+    .command('score')
+    .description('score completions with a spec\'s reward, offline: `moe score SPEC REWARD --input rows.jsonl [--json]`')
+    .argument('<spec>', '.moe spec file')
+    .argument('<reward>', 'the reward block to score with')
+    .option('--input <file>', 'JSON Lines: {"completion": "...", "tokens"?: n, ...the sample\'s fields} per line')
+    .option('--completion <text>', 'one completion to score')
+    .option('--sample <json>', 'with --completion: the sample\'s fields as a JSON object (e.g. {"tests": [...]})')
+    .option('--json', 'print one JSON object per row: {line, total, scores, problems}')
+    .action(async (spec: string, reward: string, options: { input?: string; completion?: string; sample?: string; json?: boolean }) => {
+      const { runScore } = await import('./commands/score.js');
+      setExit(await runScore(spec, reward, options, io));
+    });
+
+  cli
     .command('explain')
     .description('explain a diagnostic code, e.g. `moe explain MOE4102`')
     .argument('<code>', 'diagnostic code')

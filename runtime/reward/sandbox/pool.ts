@@ -1,18 +1,24 @@
 /**
- * A bounded pool of sandbox worker processes: at most `size` programs run at once, the rest wait in order.
- * Workers are reused between jobs (a process costs tens of milliseconds to start), but one that hit a
- * limit is dropped and a fresh one started for the next job. `close` terminates them all.
+ * A bounded pool of sandbox processes: at most `size` programs run at once, the rest wait in order.
+ * Every program gets a fresh process that ends with it, so nothing one program does (even one that
+ * escaped its context) can reach the next program's run or score. Starting a process costs ~50 ms
+ * of wall time (docs/decisions/sandbox.md); the pool hides it by starting the next job's process
+ * while a job runs (up to `size` spares, started on first use). `close` ends them all.
  */
 import type { JobResult } from './protocol.js';
-import { SandboxWorker, type Limits } from './worker.js';
+import { SandboxProcess, type Limits } from './worker.js';
 
 interface Pending {
-  readonly job: { readonly code: string; readonly tests: readonly string[] };
+  readonly code: string;
+  readonly tests: readonly string[];
   readonly resolve: (result: JobResult) => void;
 }
 
+/** A process starting, or why it could not start (never a rejected promise left unobserved). */
+type Spare = Promise<SandboxProcess | Error>;
+
 export class SandboxPool {
-  private readonly idle: SandboxWorker[] = [];
+  private readonly spares: Spare[] = [];
   private readonly queue: Pending[] = [];
   private running = 0;
   private closed = false;
@@ -24,19 +30,20 @@ export class SandboxPool {
     if (!(size >= 1)) throw new RangeError(`sandbox pool size must be at least 1, got ${size}`);
   }
 
-  /** Runs one program; never rejects (a failure to start a worker is the job's failure). */
+  /** Runs one program; never rejects (a failure to start a process is the job's failure). */
   run(code: string, tests: readonly string[]): Promise<JobResult> {
-    if (this.closed) return Promise.resolve({ passed: 0, total: tests.length, failure: 'the sandbox is closed', severe: true });
+    if (this.closed) return Promise.resolve(closedResult(tests.length));
     return new Promise((resolve) => {
-      this.queue.push({ job: { code, tests }, resolve });
+      this.queue.push({ code, tests, resolve });
       this.pump();
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.queue.splice(0)) p.resolve({ passed: 0, total: p.job.tests.length, failure: 'the sandbox is closed', severe: true });
-    for (const w of this.idle.splice(0)) w.kill('closed');
+    for (const p of this.queue.splice(0)) p.resolve(closedResult(p.tests.length));
+    const spares = await Promise.all(this.spares.splice(0));
+    for (const s of spares) if (s instanceof SandboxProcess) s.kill();
   }
 
   private pump(): void {
@@ -50,18 +57,26 @@ export class SandboxPool {
     }
   }
 
-  private async execute({ job, resolve }: Pending): Promise<void> {
-    let worker = this.idle.pop();
-    // an idle worker can die (killed from outside); start a fresh one instead
-    while (worker && !worker.alive) worker = this.idle.pop();
-    try {
-      worker ??= await SandboxWorker.start(this.limits);
-    } catch (e) {
-      resolve({ passed: 0, total: job.tests.length, failure: `the sandbox did not start: ${(e as Error).message}`, severe: true });
-      return;
-    }
-    resolve(await worker.run(job));
-    if (worker.alive && !this.closed) this.idle.push(worker);
-    else if (worker.alive) worker.kill('closed');
+  private spare(): Spare {
+    return SandboxProcess.start(this.limits).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   }
+
+  private async execute({ code, tests, resolve }: Pending): Promise<void> {
+    let proc = await (this.spares.shift() ?? this.spare());
+    if (!this.closed && this.spares.length < this.size) this.spares.push(this.spare());
+    // a spare can die while it waits (killed from outside, or spoiled): start a fresh one instead
+    if (proc instanceof SandboxProcess && !proc.usable) proc = await this.spare();
+    if (this.closed) {
+      if (proc instanceof SandboxProcess) proc.kill();
+      resolve(closedResult(tests.length));
+    } else if (proc instanceof Error) {
+      resolve({ passed: 0, total: tests.length, failure: `the sandbox did not start: ${proc.message}`, severe: true });
+    } else {
+      resolve(await proc.run(code, tests));
+    }
+  }
+}
+
+function closedResult(total: number): JobResult {
+  return { passed: 0, total, failure: 'the sandbox is closed', severe: true };
 }
