@@ -46,11 +46,11 @@ const writeManifest = (runDir: string, manifest: Manifest): void => writeFileAto
  * Refuses a folder that is not ours and holds anything but `ignored` names (our lock, say); a
  * missing or empty folder is fine. Changes nothing.
  */
-export function refuseForeignFolder(runDir: string, ignored: readonly string[] = []): void {
+export function refuseForeignFolder(runDir: string, ignored: (name: string) => boolean = () => false): void {
   if (!existsSync(runDir)) return;
   if (!statSync(runDir).isDirectory()) throw new RuntimeError(`${runDir} exists and is not a folder`, 'choose another output folder');
   if (readManifest(runDir)) return;
-  const foreign = readdirSync(runDir).filter((name) => !ignored.includes(name));
+  const foreign = readdirSync(runDir).filter((name) => !ignored(name));
   if (foreign.length === 0) return;
   throw new RuntimeError(
     `${runDir} holds files moe did not write (${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? ', …' : ''}); nothing was changed`,
@@ -59,7 +59,7 @@ export function refuseForeignFolder(runDir: string, ignored: readonly string[] =
 }
 
 /** Makes an empty (or missing) folder ours; a folder that already is stays as it is. */
-export function adoptFolder(runDir: string, ignored: readonly string[]): void {
+export function adoptFolder(runDir: string, ignored: (name: string) => boolean): void {
   refuseForeignFolder(runDir, ignored);
   mkdirSync(runDir, { recursive: true });
   if (!readManifest(runDir)) writeManifest(runDir, { tool: 'moe', version: 1, created: new Date().toISOString(), entries: [] });

@@ -15,8 +15,15 @@ export interface OpenRunFolder {
   readonly release: () => void;
 }
 
+/**
+ * What another command opening the folder right now may have written before its manifest: the lock
+ * and the staging copies of the lock and the manifest.
+ */
+const escape = (name: string): string => name.replace(/[.]/g, '\\.');
+const opening = (name: string): boolean => name === LOCK_FILE || new RegExp(`^\\.?(${escape(LOCK_FILE)}|${escape(MANIFEST_FILE)})\\.tmp-\\d+$`).test(name);
+
 /** Refuses a folder that is not ours and holds anything; changes nothing (a check before opening several). */
-export const checkRunFolder = (runDir: string): void => refuseForeignFolder(runDir, [LOCK_FILE]);
+export const checkRunFolder = (runDir: string): void => refuseForeignFolder(runDir, opening);
 
 export function openRunFolder(runDir: string, log: (line: string) => void): OpenRunFolder {
   checkRunFolder(runDir);
@@ -36,7 +43,7 @@ export function openRunFolder(runDir: string, log: (line: string) => void): Open
   };
   try {
     // checked again under the lock: another command may have written there meanwhile
-    adoptFolder(runDir, [LOCK_FILE]);
+    adoptFolder(runDir, opening);
     const cleaned = cleanStaleStaging(runDir);
     if (cleaned.length > 0) log(`${runDir}: removed what killed commands left staged: ${cleaned.join(', ')}`);
   } catch (error) {
