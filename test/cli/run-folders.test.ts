@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTrain } from '../../cli/commands/train.js';
+import { main } from '../../cli/main.js';
 import { readMetrics } from '../../runtime/run/metrics.js';
 import { runCli } from '../helpers.js';
 import { PIPELINE_SPEC } from '../runtime/run/pipeline-spec.js';
@@ -158,14 +159,20 @@ describe('moe train, run folders', () => {
 
   it('lets one command at a time write a run folder: a second refuses naming the first one\'s pid; a dead pid\'s lock is taken over', { timeout: 120_000 }, async () => {
     const dir = tempSpec(TRAIN_SPEC);
-    // two trainings into one folder, the second started while the first runs
-    const first = train(dir, 'r', '--steps', '30');
-    while (!existsSync(join(dir, 'r', LOCK))) await new Promise((r) => setTimeout(r, 5));
-    const second = await train(dir, 'r', '--steps', '3');
-    expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(new RegExp(`^error: .*/r is in use by another moe command \\(pid ${process.pid}, since .*\\)\\nhelp: wait for it to finish`, 'm'));
-    const done = await first;
-    expect(done.code).toBe(0);
+    // two trainings into one folder in this process: the second starts once the first reports a step
+    let second: Promise<{ code: number; stdout: string; stderr: string }> | undefined;
+    const io = {
+      stdout: () => undefined,
+      stderr: (t: string) => {
+        if (second === undefined && /step \d+\/30/.test(t)) second = train(dir, 'r', '--steps', '3');
+      },
+      cwd: dir,
+      color: false,
+    };
+    expect(await main(['train', 'spec.moe', '--backend', 'cpu', '--out', 'r', '--steps', '30'], io)).toBe(0);
+    const refused = await second!;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`^error: .*/r is in use by another moe command \\(pid ${process.pid}, since .*\\)\\nhelp: wait for it to finish`, 'm'));
     expect(steps(join(dir, 'r'))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(existsSync(join(dir, 'r', LOCK))).toBe(false);
 
@@ -216,7 +223,7 @@ describe('moe run, stage folders', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: .*out\/base holds files moe did not write \(thesis\.txt\); nothing was changed\nhelp: /m);
     expectIntact(join(dir, 'out'), user);
-    expect(tree(join(dir, 'out'))).toEqual(['base:dir', 'base/thesis.txt:19']);
+    expect(tree(join(dir, 'out'))).toEqual(['base/thesis.txt:19', 'base:dir']);
   });
 
   it('reruns a stage on --force and on a changed plan deleting only what moe wrote: the user\'s notes and hf-export/ stay', { timeout: 120_000 }, async () => {
