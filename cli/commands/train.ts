@@ -1,4 +1,10 @@
-/** `moe train SPEC [--stage NAME] [--backend B] [--steps N] [--out DIR] [--resume] [--skip-nonfinite]` */
+/**
+ * `moe train SPEC [--stage NAME] [--backend B] [--steps N] [--out DIR] [--resume] [--skip-nonfinite]`
+ *
+ * The run folder is opened first (run-folder.ts): a folder holding files moe did not write is
+ * refused, and so is a second command writing there. A fresh run needs a folder without an earlier
+ * run in it; `force` (no flag yet) starts over there, deleting only what moe wrote.
+ */
 import { dirname, join, relative, resolve } from 'node:path';
 import type { GraphDocument } from '../../compiler/ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
@@ -7,8 +13,10 @@ import type { ParamStore } from '../../runtime/model/params.js';
 import { loadWeights } from '../../runtime/run/stage-inputs.js';
 import { checkpointDir, checkpointSteps } from '../../runtime/run/checkpoints.js';
 import { trainingStage } from '../../runtime/run/stage.js';
-import { train } from '../../runtime/run/train.js';
-import { EXIT, type CliIo } from '../io.js';
+import { train, type TrainResult } from '../../runtime/run/train.js';
+import { clearEntries, ownedEntries } from '../../runtime/run/ownership.js';
+import { openRunFolder } from '../../runtime/run/run-folder.js';
+import { EXIT, UsageError, type CliIo } from '../io.js';
 import { parseBackend } from './logits.js';
 import { specDocument } from './spec-document.js';
 
@@ -18,6 +26,8 @@ export interface TrainCliOptions {
   readonly steps?: string;
   readonly out?: string;
   readonly resume?: boolean;
+  /** start over in a run folder of ours that holds an earlier run: its checkpoints and metrics go, nothing else */
+  readonly force?: boolean;
   readonly skipNonfinite?: boolean;
 }
 
@@ -50,23 +60,42 @@ export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo
   const stage = trainingStage(document, options.stage);
   const backend = await selectBackend(parseBackend(options.backend));
   io.stderr(`training ${stage.plan.name} (${stage.plan.kind}, model ${stage.model.name}) on ${backend.name}: ${backend.reason}\n`);
+  if (options.force === true && options.resume === true) throw new UsageError('--force starts a run over and --resume continues it: pass one of them');
   const specDir = dirname(path);
   const runDir = runFolder(io.cwd, stage.plan.name, options.out);
-  const resuming = options.resume === true && checkpointSteps(runDir).length > 0;
-  const initial = resuming ? undefined : startingWeights(document, stage.plan.name, io.cwd, specDir);
-  const result = await train({
-    document,
-    specDir,
-    stage: stage.plan.name,
-    runDir,
-    ...(steps === undefined ? {} : { steps }),
-    resume: resuming,
-    skipNonFinite: options.skipNonfinite ?? false,
-    ...(initial ? { initial } : {}),
-    progress: { write: io.stderr, tty: io.color },
-    log: (line) => io.stderr(`${line}\n`),
-  });
+  const log = (line: string): void => io.stderr(`${line}\n`);
+  const folder = openRunFolder(runDir, log);
+  let result: TrainResult;
+  try {
+    if (options.force === true && ownedEntries(runDir).length > 0) {
+      clearEntries(runDir);
+      log(`--force: deleted the earlier run in ${relative(io.cwd, runDir) || runDir} (only what moe wrote)`);
+    }
+    const resuming = options.resume === true;
+    const initial = resuming ? undefined : startingWeights(document, stage.plan.name, io.cwd, specDir);
+    result = await train({
+      document,
+      specDir,
+      stage: stage.plan.name,
+      runDir,
+      ...(steps === undefined ? {} : { steps }),
+      resume: resuming,
+      skipNonFinite: options.skipNonfinite ?? false,
+      ...(initial ? { initial } : {}),
+      progress: { write: io.stderr, tty: io.color },
+      log,
+    });
+  } finally {
+    folder.release();
+  }
+  const shownCheckpoint = relative(io.cwd, result.checkpoint) || result.checkpoint;
+  if (result.startStep >= result.steps) {
+    io.stdout(`${stage.plan.name}: nothing left to train, the run is at step ${result.startStep} of ${result.steps}; checkpoint ${shownCheckpoint}\n`);
+    return EXIT.ok;
+  }
   const valid = result.validLoss === null ? '' : `, validation loss ${result.validLoss.toFixed(4)}`;
-  io.stdout(`${stage.plan.name}: ${result.steps} steps, loss ${result.firstLoss.toFixed(4)} → ${result.lastLoss.toFixed(4)}${valid}; checkpoint ${relative(io.cwd, result.checkpoint) || result.checkpoint}\n`);
+  // every batch skipped (--skip-nonfinite) leaves no loss to show
+  const losses = Number.isNaN(result.firstLoss) ? 'every batch skipped' : `loss ${result.firstLoss.toFixed(4)} → ${result.lastLoss.toFixed(4)}`;
+  io.stdout(`${stage.plan.name}: ${result.steps} steps, ${losses}${valid}; checkpoint ${shownCheckpoint}\n`);
   return EXIT.ok;
 }

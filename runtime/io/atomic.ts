@@ -1,11 +1,42 @@
 /**
  * Writing folders and files so that a crash never leaves half of one: everything is written under
- * a temporary name next to the target (same file system, so the final rename is atomic) and renamed
- * into place only when complete. On failure the temporary copy is removed and the target is as it was.
+ * a staging name next to the target (same file system, so the final rename is atomic) and renamed
+ * into place only when complete. On failure the staging copy is removed and the target is as it was.
+ *
+ * A staging name carries the writer's pid, `.NAME.tmp-PID` (and `.NAME.tmp-PID.old` for the folder
+ * being replaced), so what a killed writer left behind can be told from a live writer's work and
+ * cleaned up: `cleanStaleStaging`.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RuntimeError } from '../errors.js';
+import { pidAlive } from './pid.js';
+
+/** Where this process stages `path`. */
+export function stagingPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+}
+
+const STAGING = /^\.(.+)\.tmp-(\d+)(\.old)?$/;
+
+/**
+ * Removes the staging entries in `dir` left by writers that are gone (their pid is dead), only
+ * those of `target` when given. A `.old` copy whose target is missing (the writer died between the
+ * two renames of a replacement) is put back instead. Returns the names it removed or restored.
+ */
+export function cleanStaleStaging(dir: string, target?: string): string[] {
+  if (!existsSync(dir)) return [];
+  const cleaned: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = STAGING.exec(name);
+    if (!m || (target !== undefined && m[1] !== target) || pidAlive(Number(m[2]))) continue;
+    const original = join(dir, m[1]!);
+    if (m[3] && !existsSync(original)) renameSync(join(dir, name), original);
+    else rmSync(join(dir, name), { recursive: true, force: true });
+    cleaned.push(name);
+  }
+  return cleaned;
+}
 
 /**
  * Fills a fresh folder through `fill(temp)` and renames it to `dir`. An existing `dir` is replaced
@@ -17,7 +48,10 @@ export function writeFolderAtomic(dir: string, ownFiles: readonly string[], fill
   refuseForeignFolder(target, ownFiles);
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
-  const temp = mkdtempSync(join(parent, `.${basename(target)}.tmp-`));
+  cleanStaleStaging(parent, basename(target));
+  const temp = stagingPath(target);
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(temp);
   try {
     fill(temp);
     replaceFolder(temp, target);
@@ -56,10 +90,11 @@ function replaceFolder(temp: string, target: string): void {
   rmSync(old, { recursive: true, force: true });
 }
 
-/** One text file, written under a temporary name and renamed into place. */
+/** One text file, written under a staging name and renamed into place. */
 export function writeFileAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}`;
+  cleanStaleStaging(dirname(path), basename(path));
+  const temp = stagingPath(path);
   try {
     writeFileSync(temp, text);
     renameSync(temp, path);

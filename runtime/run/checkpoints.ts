@@ -4,17 +4,20 @@
  * and `v.NAME`) and `trainer_state.json` (step, data position, RNG state, …). Everything is written
  * into a hidden staging folder that is renamed to `checkpoint-N` only when complete, so a crash or
  * `kill -9` during a save never leaves a broken latest checkpoint; the oldest beyond `keep` are then
- * deleted.
+ * deleted. Only checkpoint folders the run folder's manifest lists (ownership.ts) count: another
+ * tool's `checkpoint-N/` in the folder is never loaded, rotated or replaced.
  */
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GraphDocument } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
+import { stagingPath } from '../io/atomic.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { TensorData } from '../model/params.js';
 import type { AdamW, AdamWState } from '../train/adamw.js';
 import type { ParamStore } from '../model/params.js';
+import { claimEntry, ownedEntries, removeEntry } from './ownership.js';
 
 export const TRAINER_STATE = 'trainer_state.json';
 export const OPTIMIZER_STATE = 'optimizer.safetensors';
@@ -36,10 +39,12 @@ export function checkpointDir(runDir: string, step: number): string {
   return join(runDir, `checkpoint-${step}`);
 }
 
+/** Saves `checkpoint-STEP` in a run folder we own, then keeps the newest `keep` of ours (this one always). */
 export function saveTrainingCheckpoint(runDir: string, contents: TrainingCheckpoint, keep: number): string {
   const step = contents.trainer.step;
   const final = checkpointDir(runDir, step);
-  const staging = join(runDir, `.checkpoint-${step}.staging`);
+  claimEntry(runDir, `checkpoint-${step}`);
+  const staging = stagingPath(final);
   rmSync(staging, { recursive: true, force: true });
   writeCheckpoint(staging, { document: contents.document, model: contents.model, params: contents.params, state: contents.state });
   const moments = [...contents.optimizer.m].map(([name, t]) => [`m.${name}`, { dtype: 'F32' as const, shape: t.shape, data: t.data }] as const);
@@ -48,23 +53,24 @@ export function saveTrainingCheckpoint(runDir: string, contents: TrainingCheckpo
   writeFileSync(join(staging, TRAINER_STATE), `${JSON.stringify(contents.trainer, null, 2)}\n`);
   rmSync(final, { recursive: true, force: true });
   renameSync(staging, final);
-  rotate(runDir, keep);
+  rotate(runDir, keep, step);
   return final;
 }
 
-/** Steps of the complete checkpoints in a run folder, ascending. */
+/** Steps of the complete checkpoints a command of ours wrote in a run folder, ascending. */
 export function checkpointSteps(runDir: string): number[] {
   if (!existsSync(runDir)) return [];
-  return readdirSync(runDir)
+  return ownedEntries(runDir)
     .map((name) => /^checkpoint-(\d+)$/.exec(name))
     .filter((m): m is RegExpExecArray => m !== null && existsSync(join(runDir, m[0], TRAINER_STATE)))
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
 }
 
-function rotate(runDir: string, keep: number): void {
-  const steps = checkpointSteps(runDir);
-  for (const step of steps.slice(0, Math.max(0, steps.length - keep))) rmSync(checkpointDir(runDir, step), { recursive: true, force: true });
+/** Deletes our oldest checkpoints beyond `keep`; never the one just saved, even if others are newer. */
+function rotate(runDir: string, keep: number, saved: number): void {
+  const others = checkpointSteps(runDir).filter((s) => s !== saved);
+  for (const step of others.slice(0, Math.max(0, others.length - (keep - 1)))) removeEntry(runDir, `checkpoint-${step}`);
 }
 
 export interface LoadedTrainingCheckpoint extends Checkpoint {

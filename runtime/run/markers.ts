@@ -4,11 +4,14 @@
  *               resumes only if the stage is still the one that was interrupted;
  *   done.json   written (atomically) when it completes: fingerprint, inputs, final checkpoint,
  *               outputs and summary. Later runs skip the stage while both still match.
- * Paths inside are relative to the run folder, so a runs folder can be moved.
+ * Paths inside are relative to the run folder, so a runs folder can be moved. Like every file a
+ * command writes in a run folder, both are listed in its manifest (ownership.ts).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { claimEntry } from './ownership.js';
 
 export const DONE_FILE = 'done.json';
 export const STARTED_FILE = 'stage.json';
@@ -34,10 +37,9 @@ export interface DoneMarker extends StageStamp {
   readonly finished: string;
 }
 
-function writeAtomically(path: string, value: unknown): void {
-  const staging = `${path}.tmp`;
-  writeFileSync(staging, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(staging, path);
+function writeMarker(runDir: string, name: string, value: unknown): void {
+  claimEntry(runDir, name);
+  writeFileAtomic(join(runDir, name), `${JSON.stringify(value, null, 2)}\n`);
 }
 
 function readJson<T>(path: string): T | undefined {
@@ -45,14 +47,14 @@ function readJson<T>(path: string): T | undefined {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch (error) {
-    throw new RuntimeError(`${path} is not valid JSON: ${(error as Error).message}`, 'delete it (and the run folder) to run the stage again');
+    throw new RuntimeError(`${path} is not valid JSON: ${(error as Error).message}`, 'delete it to run the stage again');
   }
 }
 
 export const readDone = (runDir: string): DoneMarker | undefined => readJson<DoneMarker>(join(runDir, DONE_FILE));
-export const writeDone = (runDir: string, marker: DoneMarker): void => writeAtomically(join(runDir, DONE_FILE), marker);
+export const writeDone = (runDir: string, marker: DoneMarker): void => writeMarker(runDir, DONE_FILE, marker);
 export const readStarted = (runDir: string): StageStamp | undefined => readJson<StageStamp>(join(runDir, STARTED_FILE));
-export const writeStarted = (runDir: string, stamp: StageStamp): void => writeAtomically(join(runDir, STARTED_FILE), stamp);
+export const writeStarted = (runDir: string, stamp: StageStamp): void => writeMarker(runDir, STARTED_FILE, stamp);
 
 export function sameStamp(a: StageStamp, b: StageStamp): boolean {
   return a.key === b.key && JSON.stringify(sortedEntries(a.inputs)) === JSON.stringify(sortedEntries(b.inputs));

@@ -3,14 +3,18 @@
  * line being written). On resume, lines after the resumed step are dropped so the file reads as one
  * uninterrupted run.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { claimEntry } from './ownership.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
 export type MetricsRecord = { readonly step: number } & Readonly<Record<string, unknown>>;
 
+/** Appends to the metrics of a run folder we own (a `metrics.jsonl` we did not write is refused). */
 export function appendMetrics(runDir: string, record: MetricsRecord): void {
+  claimEntry(runDir, METRICS_FILE);
   appendFileSync(join(runDir, METRICS_FILE), `${JSON.stringify(record)}\n`);
 }
 
@@ -32,6 +36,7 @@ export function readMetrics(runDir: string): MetricsRecord[] {
 
 /** Keeps the records up to and including `step` (the resume point). */
 export function truncateMetrics(runDir: string, step: number): void {
+  claimEntry(runDir, METRICS_FILE);
   const kept = readMetrics(runDir).filter((r) => r.step <= step);
-  writeFileSync(join(runDir, METRICS_FILE), kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileAtomic(join(runDir, METRICS_FILE), kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }

@@ -3,22 +3,25 @@
  * `OUT/STAGE/`. A stage whose `done.json` matches its current fingerprint and inputs is skipped; a
  * changed one reruns, and so do its dependants (their inputs record the completion they used); an
  * interrupted one resumes from its latest checkpoint. A failing stage stops the run; the stages
- * completed before it stay done.
+ * completed before it stay done. Before anything runs, every stage folder is checked (one holding
+ * files moe did not write is refused, nothing changed) and then opened and locked for the whole run
+ * (run-folder.ts); rerunning a stage deletes only what moe wrote in its folder.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import type { GraphDocument, StagePlan } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { checkpointSteps } from './checkpoints.js';
 import { decide } from './decide.js';
 import { readDone, readStarted, writeDone, writeStarted, type DoneMarker, type StageStamp } from './markers.js';
+import { clearEntries, recordEntry } from './ownership.js';
 import type { ProgressSink } from './progress.js';
+import { checkRunFolder, openRunFolder, type OpenRunFolder } from './run-folder.js';
 import { runnerFor, type StageRunners } from './runners.js';
 import { stageKey } from './stage-key.js';
 import { fromCheckpoint, loadWeights, withSamples, type Completed } from './stage-inputs.js';
 import type { StageOutcome } from './stage-runner.js';
-import { selectStages } from './targets.js';
+import { selectStages, type Selection } from './targets.js';
 
 export interface PipelineOptions {
   readonly document: GraphDocument;
@@ -65,12 +68,33 @@ export interface PipelineReport {
 }
 
 export async function runPipeline(options: PipelineOptions): Promise<PipelineReport> {
-  const { document } = options;
-  const selection = selectStages(document.plan, options.specFile, options.target);
-  const plans = new Map(document.plan.stages.map((s) => [s.name, s]));
+  const selection = selectStages(options.document.plan, options.specFile, options.target);
+  options.log(`running ${selection.label}: ${selection.order.join(' → ')} (run folders in ${options.outDir})`);
+  const folders = openStageFolders(selection.order.map((name) => join(options.outDir, name)), options.log);
+  try {
+    return await runStages(options, selection);
+  } finally {
+    for (const folder of folders) folder.release();
+  }
+}
+
+/** Checks every folder first (a refusal changes nothing), then opens and locks them. */
+function openStageFolders(dirs: readonly string[], log: (line: string) => void): OpenRunFolder[] {
+  dirs.forEach(checkRunFolder);
+  const opened: OpenRunFolder[] = [];
+  try {
+    for (const dir of dirs) opened.push(openRunFolder(dir, log));
+  } catch (error) {
+    for (const folder of opened) folder.release();
+    throw error;
+  }
+  return opened;
+}
+
+async function runStages(options: PipelineOptions, selection: Selection): Promise<PipelineReport> {
+  const plans = new Map(options.document.plan.stages.map((s) => [s.name, s]));
   const completed = new Map<string, Completed>();
   const reports: StageReport[] = [];
-  options.log(`running ${selection.label}: ${selection.order.join(' → ')} (run folders in ${options.outDir})`);
   for (const name of selection.order) {
     const stage = plans.get(name)!;
     const runDir = join(options.outDir, name);
@@ -111,8 +135,8 @@ async function runStage(options: PipelineOptions, stage: StagePlan, runDir: stri
     return { ...fromMarker(stage, runDir, done), status: 'skipped', reason: decision.reason, seconds: 0 };
   }
   options.log(`${stage.name} (${stage.kind}): ${decision.action === 'resume' ? decision.reason : `running: ${decision.reason}`}`);
-  if (decision.action === 'fresh' && existsSync(runDir)) rmSync(runDir, { recursive: true, force: true });
-  mkdirSync(runDir, { recursive: true });
+  // starting over deletes only what moe wrote there: a user's notes or an hf-export/ stay
+  if (decision.action === 'fresh') clearEntries(runDir);
   writeStarted(runDir, stamp);
 
   const from = fromCheckpoint(stage, options.specDir, completed);
@@ -132,10 +156,18 @@ async function runStage(options: PipelineOptions, stage: StagePlan, runDir: stri
     log: options.log,
   });
   const seconds = (performance.now() - started) / 1000;
+  for (const file of [outcome.samples, ...(outcome.outputs ?? [])]) if (file !== undefined) recordOutput(runDir, file);
   const marker = doneMarker(stage, runDir, stamp, outcome, seconds);
   writeDone(runDir, marker);
   completed.set(stage.name, { runDir, done: marker });
   return { ...fromMarker(stage, runDir, marker), status: 'ran', reason: decision.reason, seconds };
+}
+
+/** A file a runner reports writing in its folder is ours to replace on a rerun. */
+function recordOutput(runDir: string, file: string): void {
+  const inside = relative(runDir, file);
+  if (inside === '' || inside.startsWith('..')) return;
+  recordEntry(runDir, inside.split(sep)[0]!);
 }
 
 function doneMarker(stage: StagePlan, runDir: string, stamp: StageStamp, outcome: StageOutcome, seconds: number): DoneMarker {

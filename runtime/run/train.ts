@@ -5,7 +5,6 @@
  * router biases and weights all come back from the checkpoint, so a resumed run continues the
  * uninterrupted run's loss curve step for step on a deterministic backend).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
 import { openDataset, type BatchIterator } from '../data/dataset.js';
@@ -22,8 +21,9 @@ import { AdamW, adamwConfig } from '../train/adamw.js';
 import { nonFiniteMessage } from '../train/finite.js';
 import { learningRate, parseSchedule, parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
 import { stepPlan, trainStep } from '../train/step.js';
-import { loadLatestCheckpoint, saveRunCheckpoint } from './checkpoints.js';
-import { appendMetrics, truncateMetrics } from './metrics.js';
+import { loadLatestCheckpoint, saveRunCheckpoint, type LoadedTrainingCheckpoint } from './checkpoints.js';
+import { METRICS_FILE, appendMetrics, truncateMetrics } from './metrics.js';
+import { ownedEntries } from './ownership.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { trainingStage, type TrainingStage } from './stage.js';
 
@@ -32,6 +32,7 @@ export interface TrainOptions {
   readonly document: GraphDocument;
   readonly specDir: string;
   readonly stage?: string;
+  /** a run folder opened for writing (run-folder.ts): ours and locked */
   readonly runDir: string;
   /** overrides the stage's training length */
   readonly steps?: number;
@@ -46,6 +47,8 @@ export interface TrainOptions {
 
 export interface TrainResult {
   readonly steps: number;
+  /** the step it started from: 0, or the resumed checkpoint's (equal to `steps` when nothing was left to train) */
+  readonly startStep: number;
   readonly firstLoss: number;
   readonly lastLoss: number;
   readonly validLoss: number | null;
@@ -71,9 +74,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     mode: stage.plan.kind === 'sft' ? 'sft' : 'pretrain',
   });
   const steps = options.steps ?? totalSteps(stage, dataset.train.records);
-  mkdirSync(options.runDir, { recursive: true });
-
-  const resumed = options.resume ? loadLatestCheckpoint(options.runDir) : undefined;
+  const resumed = options.resume ? resumePoint(options.runDir) : undefined;
+  if (!resumed) refuseEarlierRun(options.runDir);
   const store = resumed
     ? ParamStore.fromTensors(stage.model, resumed.params, resumed.state)
     : (options.initial ?? ParamStore.initialise(stage.model, stage.seed));
@@ -85,6 +87,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const state = resumed.trainer as unknown as TrainerState;
     dataset.train.restore(state.data);
     start = state.step;
+    if (start > steps) {
+      throw new RuntimeError(`the latest checkpoint in ${options.runDir} is at step ${start}, past the ${steps} steps to train`, 'train more steps (--steps), or choose another --out to start over');
+    }
     truncateMetrics(options.runDir, start);
     options.log(`resumed ${stage.plan.name} at step ${start} from ${options.runDir}`);
   }
@@ -176,7 +181,27 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (checkpoint === '' && start >= steps) checkpoint = join(options.runDir, `checkpoint-${start}`);
   store.dispose();
   optimizer.dispose();
-  return { steps, firstLoss, lastLoss, validLoss, checkpoint };
+  return { steps, startStep: start, firstLoss, lastLoss, validLoss, checkpoint };
+}
+
+/** The checkpoint to resume from; a folder without one of ours is an error, not a fresh start. */
+function resumePoint(runDir: string): LoadedTrainingCheckpoint {
+  const resumed = loadLatestCheckpoint(runDir);
+  if (!resumed) throw new RuntimeError(`${runDir} holds no checkpoint written by moe to resume from`, 'leave out --resume to start a run, or point --out at the run to resume');
+  return resumed;
+}
+
+/**
+ * A fresh run must not mix with an earlier one in the same folder: its rotation would delete the
+ * newer-numbered checkpoints there (or its own) and its metrics would follow the old ones.
+ */
+function refuseEarlierRun(runDir: string): void {
+  const earlier = ownedEntries(runDir).filter((name) => name === METRICS_FILE || /^checkpoint-\d+$/.test(name));
+  if (earlier.length === 0) return;
+  throw new RuntimeError(
+    `${runDir} holds an earlier run (${earlier.slice(0, 4).join(', ')}${earlier.length > 4 ? ', …' : ''})`,
+    'pass --resume to continue it, or choose another --out',
+  );
 }
 
 /** Max load over mean load: 1 is perfect balance. */

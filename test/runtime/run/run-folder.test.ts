@@ -7,6 +7,8 @@ import { lowerSpec } from '../../../compiler/lower/index.js';
 import { initialValues, storedShape, type TensorData } from '../../../runtime/model/params.js';
 import { checkpointSteps, loadLatestCheckpoint, saveTrainingCheckpoint } from '../../../runtime/run/checkpoints.js';
 import { appendMetrics, readMetrics, truncateMetrics, METRICS_FILE } from '../../../runtime/run/metrics.js';
+import { claimEntry } from '../../../runtime/run/ownership.js';
+import { openRunFolder } from '../../../runtime/run/run-folder.js';
 import { Progress, formatDuration } from '../../../runtime/run/progress.js';
 import { checkText } from '../../helpers.js';
 
@@ -15,6 +17,13 @@ const SPEC = `model M {
   attention gqa { heads = 2, kv_heads = 1 }
   layers 0..0 { moe { experts = 2, hidden = 8, top_k = 1, router { balance = bias { rate = 1e-3 } } } }
 }`;
+
+/** A fresh run folder of ours, as a command opens it. */
+function runDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'moe-run-'));
+  openRunFolder(dir, () => undefined).release();
+  return dir;
+}
 
 function contents(step: number, seed: number) {
   const document = lowerSpec(checkText(SPEC), '/mem');
@@ -34,7 +43,7 @@ function contents(step: number, seed: number) {
 
 describe('training checkpoints', () => {
   it('round-trip weights, optimizer state and trainer state', () => {
-    const run = mkdtempSync(join(tmpdir(), 'moe-run-'));
+    const run = runDir();
     const saved = contents(10, 1);
     saveTrainingCheckpoint(run, saved, 3);
     const loaded = loadLatestCheckpoint(run)!;
@@ -46,17 +55,19 @@ describe('training checkpoints', () => {
   });
 
   it('keep the newest `keep` checkpoints', () => {
-    const run = mkdtempSync(join(tmpdir(), 'moe-run-'));
+    const run = runDir();
     for (const step of [5, 10, 15, 20]) saveTrainingCheckpoint(run, contents(step, step), 2);
     expect(checkpointSteps(run)).toEqual([15, 20]);
     expect(loadLatestCheckpoint(run)!.trainer.step).toBe(20);
   });
 
   it('ignore what a crash mid-save leaves behind: a staging folder, a folder without trainer state', () => {
-    const run = mkdtempSync(join(tmpdir(), 'moe-run-'));
+    const run = runDir();
     saveTrainingCheckpoint(run, contents(10, 1), 3);
-    mkdirSync(join(run, '.checkpoint-20.staging'));
-    writeFileSync(join(run, '.checkpoint-20.staging', 'model.safetensors'), 'half');
+    mkdirSync(join(run, `.checkpoint-20.tmp-${process.pid}`));
+    writeFileSync(join(run, `.checkpoint-20.tmp-${process.pid}`, 'model.safetensors'), 'half');
+    // listed as ours (a save began) but never completed
+    claimEntry(run, 'checkpoint-30');
     mkdirSync(join(run, 'checkpoint-30'));
     expect(checkpointSteps(run)).toEqual([10]);
     expect(loadLatestCheckpoint(run)!.trainer.step).toBe(10);
@@ -70,7 +81,7 @@ describe('training checkpoints', () => {
 
 describe('metrics.jsonl', () => {
   it('appends records, tolerates a line cut by a crash, and truncates to the resume step', () => {
-    const run = mkdtempSync(join(tmpdir(), 'moe-run-'));
+    const run = runDir();
     for (let step = 1; step <= 5; step++) appendMetrics(run, { step, loss: 5 - step / 10 });
     appendFileSync(join(run, METRICS_FILE), '{"step": 6, "lo');
     expect(readMetrics(run).map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);

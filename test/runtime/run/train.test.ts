@@ -12,6 +12,7 @@ import type { GraphDocument } from '../../../compiler/ir/types.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
 import { loadLatestCheckpoint } from '../../../runtime/run/checkpoints.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
+import { openRunFolder } from '../../../runtime/run/run-folder.js';
 import { train, type TrainOptions } from '../../../runtime/run/train.js';
 import { tf } from '../../../runtime/tf.js';
 import { checkText } from '../../helpers.js';
@@ -39,6 +40,13 @@ pretrain base {
 
 let document: GraphDocument;
 
+/** A fresh run folder of ours, as `moe train` opens it. */
+function runDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'moe-train-'));
+  openRunFolder(dir, () => undefined).release();
+  return dir;
+}
+
 function options(runDir: string, extra: Partial<TrainOptions> = {}): TrainOptions {
   return { document, specDir: '/mem', runDir, progress: { write: () => undefined, tty: false }, log: () => undefined, ...extra };
 }
@@ -53,8 +61,8 @@ describe('moe train, the loop', () => {
 
   it('makes the loss fall, logs every step and keeps the newest checkpoints', async () => {
     // a first short run fills tfjs's caches (constants it keeps for the process); then nothing may grow
-    await train(options(mkdtempSync(join(tmpdir(), 'moe-train-')), { steps: 1 }));
-    const run = mkdtempSync(join(tmpdir(), 'moe-train-'));
+    await train(options(runDir(), { steps: 1 }));
+    const run = runDir();
     const before = tf.memory().numTensors;
     const result = await train(options(run));
     expect(result.steps).toBe(8);
@@ -71,9 +79,9 @@ describe('moe train, the loop', () => {
   });
 
   it('resumes exactly: stopped at step 4 and resumed, the losses equal the uninterrupted run', async () => {
-    const straight = mkdtempSync(join(tmpdir(), 'moe-train-'));
+    const straight = runDir();
     await train(options(straight));
-    const interrupted = mkdtempSync(join(tmpdir(), 'moe-train-'));
+    const interrupted = runDir();
     await train(options(interrupted, { steps: 4 }));
     await train(options(interrupted, { resume: true }));
     const losses = (run: string) => readMetrics(run).map((m) => [m.step, m.loss]);
@@ -83,7 +91,7 @@ describe('moe train, the loop', () => {
   it('follows a γ schedule: the router bias stops moving once γ reaches 0', async () => {
     const checked = checkText(SPEC.replace('seed = 3', 'seed = 3\n  bias_rate = [0% -> 1e-3, 50% -> 0]'));
     expect(checked.diagnostics).toEqual([]);
-    const run = mkdtempSync(join(tmpdir(), 'moe-train-'));
+    const run = runDir();
     await train({ ...options(run), document: lowerSpec(checked, '/mem') });
     // 8 steps: γ = 1e-3 for steps 1–4, then 0, so each entry moved by at most 4 × 1e-3
     const bias = loadLatestCheckpoint(run)!.state.get('model.layers.1.mlp.gate.e_score_correction_bias')!.data;
