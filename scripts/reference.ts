@@ -1,5 +1,5 @@
 /** docs/reference.md: every block kind and field, generated from the schemas (compiler/schema). */
-import { blockSpecs, describeSpec, type BlockSpec, type FieldSpec } from '../compiler/schema/index.js';
+import { blockSpecs, describeRange, describeSpec, type BlockSpec, type FieldSpec } from '../compiler/schema/index.js';
 import { UNITS } from '../grammar/tokens.js';
 
 function defaultText(spec: FieldSpec): string {
@@ -12,17 +12,6 @@ function defaultText(spec: FieldSpec): string {
   return `\`${JSON.stringify(d)}\``;
 }
 
-function rangeText(spec: FieldSpec): string {
-  if (!('min' in spec) && !('max' in spec)) return '';
-  const min = 'min' in spec ? spec.min : undefined;
-  const max = 'max' in spec ? spec.max : undefined;
-  const open = 'exclusiveMin' in spec && spec.exclusiveMin;
-  if (min !== undefined && max !== undefined) return `${open ? '(' : '['}${min}, ${max}]`;
-  if (min !== undefined) return `${open ? '>' : '≥'} ${min}`;
-  if (max !== undefined) return `≤ ${max}`;
-  return '';
-}
-
 function escape(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
@@ -33,7 +22,7 @@ function blockSection(title: string, spec: BlockSpec, depth: number, out: string
   if (fields.length > 0) {
     out.push('| field | type | default | range | meaning |', '|---|---|---|---|---|');
     for (const [name, field] of fields) {
-      out.push(`| \`${name}\` | ${escape(describeSpec(field))} | ${escape(defaultText(field))} | ${rangeText(field)} | ${escape(field.doc)} |`);
+      out.push(`| \`${name}\` | ${escape(describeSpec(field))} | ${escape(defaultText(field))} | ${describeRange(field) ?? ''} | ${escape(field.doc)} |`);
     }
     out.push('');
   }

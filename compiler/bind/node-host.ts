@@ -1,15 +1,11 @@
-/** The compiler host on the real file system. */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+/** The compiler host on the real file system: regular files only, at most MAX_SPEC_BYTES each. */
+import { existsSync } from 'node:fs';
+import { MAX_SPEC_BYTES, readRegularFile } from './files.js';
 import type { CompilerHost } from './program.js';
 
 export const nodeHost: CompilerHost = {
   readFile(path) {
-    try {
-      if (statSync(path).isDirectory()) return 'it is a directory';
-      return readFileSync(path);
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((error as Error).message);
-    }
+    return readRegularFile(path, MAX_SPEC_BYTES);
   },
   fileExists(path) {
     return existsSync(path);

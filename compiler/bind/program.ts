@@ -1,16 +1,18 @@
 /**
  * Loads a spec and everything it imports: reads files through a host (so the language server can
  * feed unsaved buffers), checks that they are text, parses them, resolves imports relative to the
- * importing file, refuses paths that leave the spec's folder, detects import cycles, and builds one
+ * importing file, refuses paths that leave the spec's folder (as written or through a symlink),
+ * detects import cycles, and builds one
  * table of top-level declarations.
  */
-import { dirname, relative, resolve, isAbsolute } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { BLOCK_KINDS, type BlockKindName } from '../../grammar/tokens.js';
 import { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/did-you-mean.js';
 import type * as A from '../syntax/ast.js';
 import { parseText, type ParseResult } from '../syntax/parse.js';
 import { SourceFile, type Span } from '../syntax/source.js';
+import { escapes } from './files.js';
 
 export interface CompilerHost {
   /** The file's bytes, or an error message when it cannot be read. */
@@ -67,7 +69,8 @@ export function loadProgram(entryPath: string, host: CompilerHost, options: Load
     for (const item of parsed.ast.items) {
       if (item.kind !== 'Import') continue;
       const target = resolveSpecPath(path, item.path.value);
-      if (!options.allowOutside && isOutside(root, target)) {
+      // before the file is read: a symlink out of the folder is neither read nor quoted
+      if (!options.allowOutside && escapes(root, target)) {
         diagnostics.report('MOE2006', item.path.span, { path: item.path.value }, { help: 'pass --allow-outside to permit it' });
         importFailed = true;
         continue;
@@ -95,11 +98,6 @@ export function loadProgram(entryPath: string, host: CompilerHost, options: Load
 
 export function resolveSpecPath(fromFile: string, path: string): string {
   return resolve(dirname(fromFile), path);
-}
-
-export function isOutside(root: string, target: string): boolean {
-  const rel = relative(root, target);
-  return rel.startsWith('..') || isAbsolute(rel);
 }
 
 /**

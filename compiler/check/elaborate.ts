@@ -345,7 +345,8 @@ export class Elaborator {
           return undefined;
         }
         if (spec.integer && !Number.isInteger(raw.v)) return this.notWhole(raw, diagnostics);
-        if (!checkRange(raw.v, spec, what, raw.span, diagnostics)) return undefined;
+        const range = { ...(spec.min !== undefined && { min: spec.min }), ...(spec.exclusiveMin && { exclusiveMin: true }), ...(spec.max?.[dim] !== undefined && { max: spec.max[dim] }) };
+        if (!checkRange(raw.v, range, what, raw.span, diagnostics, dim)) return undefined;
         return { value: raw.v, dim };
       }
       case 'bool':
@@ -705,14 +706,17 @@ function checkRange(
   what: string,
   span: Span,
   diagnostics: DiagnosticBag,
+  /** a quantity's dimension: bounds and value are in its base unit, and say so */
+  dim?: string,
 ): boolean {
   const { min, max, exclusiveMin } = spec;
+  const unit = dim ? ` ${dim}` : '';
   let bound: string | undefined;
   if (min !== undefined && (exclusiveMin ? v <= min : v < min)) bound = exclusiveMin ? `greater than ${min}` : `at least ${min}`;
-  else if (max !== undefined && v > max) bound = `at most ${max}`;
+  else if (max !== undefined && v > max) bound = `at most ${formatNumber(max)}`;
   if (bound === undefined) return true;
-  if (min !== undefined && max !== undefined) bound = `in ${exclusiveMin ? '(' : '['}${min}, ${max}]`;
-  diagnostics.report('MOE3004', span, { field: what, bound, value: formatNumber(v) });
+  if (min !== undefined && max !== undefined) bound = `in ${exclusiveMin ? '(' : '['}${min}, ${formatNumber(max)}]`;
+  diagnostics.report('MOE3004', span, { field: what, bound: bound + unit, value: formatNumber(v) + unit });
   return false;
 }
 

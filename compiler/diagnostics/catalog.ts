@@ -108,7 +108,9 @@ export const catalog = {
     message: 'path `{path}` leaves the spec folder',
     explain:
       'Paths in `import` and `source` are resolved relative to the spec file and must stay inside ' +
-      'the folder of the spec given on the command line. Pass `--allow-outside` to permit it.',
+      'the folder of the spec given on the command line. Symlinks are resolved first (a link inside ' +
+      'the folder to a file outside it is outside), and a glob must stay inside too: its fixed leading ' +
+      'folders and every file it matches. The file outside is not read. Pass `--allow-outside` to permit it.',
   },
   MOE2007: {
     severity: 'error',

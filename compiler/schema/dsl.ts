@@ -59,6 +59,8 @@ export interface QuantitySpec extends Documented {
   readonly integer?: boolean;
   readonly min?: number;
   readonly exclusiveMin?: boolean;
+  /** the largest value in each dimension's base unit (`{ seconds: 3600 }`); a dimension absent here is unbounded */
+  readonly max?: Readonly<Partial<Record<Dimension, number>>>;
   readonly default?: QuantityValue;
 }
 export interface QuantityValue {
@@ -191,4 +193,28 @@ export function describeSpec(spec: FieldSpec): string {
         .map((c) => `\`${c}\``)
         .join(' | ');
   }
+}
+
+/**
+ * A field's range for hover and the reference: `[1, 10000]`, `> 0`, or per dimension for a
+ * quantity (`> 0; ≤ 1e+12 steps, ≤ 1e+16 tokens`); undefined when it has none.
+ */
+export function describeRange(spec: FieldSpec): string | undefined {
+  if (spec.type !== 'int' && spec.type !== 'number' && spec.type !== 'quantity') return undefined;
+  const { min } = spec;
+  const exclusiveMin = spec.type !== 'int' && spec.exclusiveMin === true;
+  const lower = min === undefined ? undefined : `${exclusiveMin ? '>' : '≥'} ${min}`;
+  if (spec.type === 'quantity') {
+    const maxes = Object.entries(spec.max ?? {}).map(([dim, m]) => `≤ ${boundText(m)} ${dim}`);
+    const parts = [lower, maxes.join(', ')].filter((p) => p !== undefined && p !== '');
+    return parts.length ? parts.join('; ') : undefined;
+  }
+  const { max } = spec;
+  if (min !== undefined && max !== undefined) return `${exclusiveMin ? '(' : '['}${min}, ${boundText(max)}]`;
+  if (max !== undefined) return `≤ ${boundText(max)}`;
+  return lower;
+}
+
+function boundText(n: number): string {
+  return Math.abs(n) >= 1e15 ? n.toExponential() : String(n);
 }

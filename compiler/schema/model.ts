@@ -1,16 +1,21 @@
 /** The `model` block: architecture of a DeepSeek-style MoE transformer (HF deepseek_v3 vocabulary). */
 import { block, bool, empty, int, num, oneOf, variant } from './dsl.js';
+import { MAX_COUNT, MAX_LAYERS, MAX_TOKENS, MAX_VOCAB, MAX_WIDTH } from './limits.js';
 
-const size = (doc: string) => int(doc, { min: 1 });
+/** a width: dim, hidden sizes, ranks, head sizes */
+const size = (doc: string) => int(doc, { min: 1, max: MAX_WIDTH });
+/** a count of experts, heads or groups */
+const count = (doc: string) => int(doc, { min: 1, max: MAX_COUNT });
 
 const router = block(
   {
     score: oneOf(['sigmoid', 'softmax'], 'function turning router logits into expert scores (HF `scoring_func`)', {
       default: 'sigmoid',
     }),
-    groups: int('expert groups for group-limited routing (HF `n_group`); 1 = no grouping', { min: 1, default: 1 }),
+    groups: int('expert groups for group-limited routing (HF `n_group`); 1 = no grouping', { min: 1, max: MAX_COUNT, default: 1 }),
     top_groups: int('groups each token may route into (HF `topk_group`); defaults to all groups', {
       min: 1,
+      max: MAX_COUNT,
       optional: true,
     }),
     normalize: bool('renormalise the selected top-k weights to sum to 1 (HF `norm_topk_prob`)', { default: true }),
@@ -55,10 +60,10 @@ const router = block(
 
 const moe = block(
   {
-    experts: size('routed experts (HF `n_routed_experts`)'),
-    shared: int('shared, always-on experts (HF `n_shared_experts`)', { min: 0, default: 0 }),
+    experts: count('routed experts (HF `n_routed_experts`)'),
+    shared: int('shared, always-on experts (HF `n_shared_experts`)', { min: 0, max: MAX_COUNT, default: 0 }),
     hidden: size('intermediate size of each expert (HF `moe_intermediate_size`)'),
-    top_k: size('experts activated per token (HF `num_experts_per_tok`)'),
+    top_k: count('experts activated per token (HF `num_experts_per_tok`)'),
     router: { ...router, optional: false },
   },
   'a mixture-of-experts feed-forward layer',
@@ -74,16 +79,16 @@ const ffn = variant(
 const layerRange = block({ ffn, moe }, 'the feed-forward of layers a..b (inclusive); exactly one of `ffn` or `moe`');
 
 const gqaFields = {
-  heads: size('query heads'),
-  head_dim: int('size of each head; defaults to dim / heads', { min: 1, optional: true }),
+  heads: count('query heads'),
+  head_dim: int('size of each head; defaults to dim / heads', { min: 1, max: MAX_WIDTH, optional: true }),
 };
 
 const attention = variant(
   {
     mla: block(
       {
-        heads: size('attention heads'),
-        q_rank: int('query compression rank (HF `q_lora_rank`); 0 = no compression', { min: 0, default: 0 }),
+        heads: count('attention heads'),
+        q_rank: int('query compression rank (HF `q_lora_rank`); 0 = no compression', { min: 0, max: MAX_WIDTH, default: 0 }),
         kv_rank: size('key/value latent rank (HF `kv_lora_rank`); the KV cache holds this per token'),
         nope_dim: size('per-head query/key size without rotary embedding (HF `qk_nope_head_dim`)'),
         rope_dim: size('per-head decoupled rotary size (HF `qk_rope_head_dim`)'),
@@ -92,7 +97,7 @@ const attention = variant(
       'multi-head latent attention (DeepSeek-V2/V3)',
     ),
     gqa: block(
-      { ...gqaFields, kv_heads: size('key/value heads; must divide heads') },
+      { ...gqaFields, kv_heads: count('key/value heads; must divide heads') },
       'grouped-query attention',
     ),
     mha: block(gqaFields, 'multi-head attention (GQA with kv_heads = heads)'),
@@ -103,10 +108,10 @@ const attention = variant(
 
 export const modelSpec = block(
   {
-    vocab: size('vocabulary size (HF `vocab_size`)'),
+    vocab: int('vocabulary size (HF `vocab_size`)', { min: 1, max: MAX_VOCAB }),
     dim: size('model width (HF `hidden_size`)'),
-    layers: size('transformer layers (HF `num_hidden_layers`)'),
-    context: size('maximum sequence length (HF `max_position_embeddings`)'),
+    layers: int('transformer layers (HF `num_hidden_layers`); the bound keeps a typo from building a billion layers', { min: 1, max: MAX_LAYERS }),
+    context: int('maximum sequence length (HF `max_position_embeddings`)', { min: 1, max: MAX_TOKENS }),
     tie_embeddings: bool('share the embedding and output head weights', { default: false }),
     init: block(
       {
@@ -128,7 +133,7 @@ export const modelSpec = block(
             yarn: block(
               {
                 factor: num('context extension factor', { min: 1 }),
-                original_context: size('context the model was trained at'),
+                original_context: int('context the model was trained at', { min: 1, max: MAX_TOKENS }),
                 beta_fast: num('YaRN β_fast', { default: 32 }),
                 beta_slow: num('YaRN β_slow', { default: 1 }),
                 mscale: num('YaRN attention scale', { default: 1 }),
@@ -149,7 +154,7 @@ export const modelSpec = block(
     attention,
     mtp: block(
       {
-        depth: int('multi-token prediction modules (HF `num_nextn_predict_layers`)', { min: 0, default: 1 }),
+        depth: int('multi-token prediction modules (HF `num_nextn_predict_layers`)', { min: 0, max: MAX_LAYERS, default: 1 }),
         weight: num('MTP loss weight λ', { min: 0, max: 1, default: 0.3 }),
       },
       'multi-token prediction (DeepSeek-V3)',

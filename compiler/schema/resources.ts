@@ -1,9 +1,10 @@
 /** `cluster`, `data`, `tokenizer` and `reward` blocks. */
 import { block, bool, empty, int, num, oneOf, qty, quantity, ref, str, variant } from './dsl.js';
+import { MAX_NGRAM, MAX_OPERAND, MAX_RANKS, MAX_SAMPLES, MAX_SANDBOX_BYTES, MAX_TIMEOUT_SECONDS, MAX_TOKENS, MAX_VOCAB } from './limits.js';
 
 export const clusterSpec = block(
   {
-    devices: int('accelerators in the cluster', { min: 1 }),
+    devices: int('accelerators in the cluster', { min: 1, max: MAX_RANKS }),
     memory: qty(['bytes'], 'memory per device, e.g. `80GiB`', { min: 0, exclusiveMin: true }),
     peak: qty(['flops'], 'peak dense FLOP/s per device at the training precision, e.g. `989 TFLOPs`', {
       min: 0,
@@ -21,8 +22,8 @@ export const dataSpec = block(
       {
         arithmetic: block(
           {
-            samples: int('problems to generate', { min: 1, default: 10000 }),
-            max_operand: int('largest operand', { min: 1, default: 100 }),
+            samples: int('problems to generate (all are held in memory)', { min: 1, max: MAX_SAMPLES, default: 10000 }),
+            max_operand: int('largest operand', { min: 1, max: MAX_OPERAND, default: 100 }),
             style: oneOf(['r1', 'plain'], 'r1: `<think>…</think><answer>…</answer>` completions; plain: the answer only', {
               default: 'r1',
             }),
@@ -51,7 +52,7 @@ export const dataSpec = block(
 export const tokenizerSpec = block(
   {
     kind: oneOf(['byte', 'bpe', 'hf'], 'byte: 256 byte ids + specials; bpe: trained on `train_on`; hf: a tokenizer.json'),
-    vocab: int('vocabulary size for `bpe`', { min: 260, optional: true }),
+    vocab: int('vocabulary size for `bpe`', { min: 260, max: MAX_VOCAB, optional: true }),
     train_on: ref(['data'], 'corpus a `bpe` tokenizer is trained on', { optional: true }),
     file: str('tokenizer.json for `hf`', { path: true, optional: true }),
   },
@@ -80,14 +81,14 @@ export const rewardRules = {
   ),
   length: block(
     {
-      target: qty(['tokens'], 'length that scores 1', { integer: true, min: 1 }),
-      max: qty(['tokens'], 'length that scores 0 (overlong penalty in between)', { integer: true, min: 1 }),
+      target: qty(['tokens'], 'length that scores 1', { integer: true, min: 1, max: { tokens: MAX_TOKENS } }),
+      max: qty(['tokens'], 'length that scores 0 (overlong penalty in between)', { integer: true, min: 1, max: { tokens: MAX_TOKENS } }),
     },
     'rewards completions near the target length',
   ),
   repetition: block(
     {
-      n: int('n-gram size', { min: 1, default: 3 }),
+      n: int('n-gram size', { min: 1, max: MAX_NGRAM, default: 3 }),
     },
     '1 minus the share of repeated n-grams',
   ),
@@ -95,8 +96,18 @@ export const rewardRules = {
     {
       language: oneOf(['js'], 'language the completion is run as', { default: 'js' }),
       tests_field: str('sample field holding the tests', { default: 'tests' }),
-      timeout: qty(['seconds'], 'time limit per run', { min: 0, exclusiveMin: true, default: quantity(2, 'seconds') }),
-      memory: qty(['bytes'], 'memory limit per run', { min: 0, exclusiveMin: true, default: quantity(64 * 2 ** 20, 'bytes') }),
+      timeout: qty(['seconds'], 'time limit per run; at most 1 h (Node\'s timers overflow past 24.8 days)', {
+        min: 0,
+        exclusiveMin: true,
+        max: { seconds: MAX_TIMEOUT_SECONDS },
+        default: quantity(2, 'seconds'),
+      }),
+      memory: qty(['bytes'], 'memory limit per run; at most 16 GiB', {
+        min: 0,
+        exclusiveMin: true,
+        max: { bytes: MAX_SANDBOX_BYTES },
+        default: quantity(64 * 2 ** 20, 'bytes'),
+      }),
     },
     'share of the sample\'s tests the completion passes, run in a sandbox',
   ),

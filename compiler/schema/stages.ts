@@ -17,10 +17,11 @@ import {
   type BlockSpec,
   type FieldSpec,
 } from './dsl.js';
+import { MAX_EPOCHS, MAX_GROUP, MAX_KEEP, MAX_LAYERS, MAX_RANKS, MAX_STEPS, MAX_TOKENS, MAX_TRAIN_TOKENS, MAX_VOCAB } from './limits.js';
 
 const fraction = num('fraction of training, e.g. `80%`', { min: 0, max: 1 });
 
-const warmup = qty(['steps'], 'linear warmup', { integer: true, min: 0, default: quantity(0, 'steps') });
+const warmup = qty(['steps'], 'linear warmup', { integer: true, min: 0, max: { steps: MAX_STEPS }, default: quantity(0, 'steps') });
 
 const schedule = variant(
   {
@@ -59,21 +60,23 @@ const optimizer = variant(
 
 const parallel = block(
   {
-    data: int('data-parallel ranks', { min: 1, default: 1 }),
-    tensor: int('tensor-parallel ranks', { min: 1, default: 1 }),
-    pipeline: int('pipeline stages', { min: 1, default: 1 }),
-    expert: int('expert-parallel ranks (carved out of data × tensor)', { min: 1, default: 1 }),
-    micro_batches: int('micro-batches per step per data rank', { min: 1, default: 1 }),
+    data: int('data-parallel ranks', { min: 1, max: MAX_RANKS, default: 1 }),
+    tensor: int('tensor-parallel ranks', { min: 1, max: MAX_RANKS, default: 1 }),
+    pipeline: int('pipeline stages', { min: 1, max: MAX_LAYERS, default: 1 }),
+    expert: int('expert-parallel ranks (carved out of data × tensor)', { min: 1, max: MAX_RANKS, default: 1 }),
+    micro_batches: int('micro-batches per step per data rank', { min: 1, max: MAX_RANKS, default: 1 }),
     zero: int('ZeRO stage: 1 shards optimizer state, 2 also gradients, 3 also weights', { min: 0, max: 3, default: 0 }),
     recompute: oneOf(['selective', 'full'], 'activation recomputation: selective keeps all but attention scores; full keeps only layer inputs', {
       default: 'selective',
     }),
     first_stage_layers: int('layers on the first pipeline stage when the split is uneven (Megatron `--decoder-first-pipeline-num-layers`)', {
       min: 0,
+      max: MAX_LAYERS,
       optional: true,
     }),
     last_stage_layers: int('layers on the last pipeline stage when the split is uneven (Megatron `--decoder-last-pipeline-num-layers`)', {
       min: 0,
+      max: MAX_LAYERS,
       optional: true,
     }),
   },
@@ -81,7 +84,7 @@ const parallel = block(
   { optional: true },
 );
 
-const every = qty(['steps'], 'interval', { integer: true, min: 1 });
+const every = qty(['steps'], 'interval', { integer: true, min: 1, max: { steps: MAX_STEPS } });
 
 /** A value over training: constant, or the value of the last `fraction -> value` breakpoint reached. */
 function scalarSchedule(doc: string) {
@@ -104,23 +107,24 @@ const common = {
 } satisfies Record<string, FieldSpec>;
 
 const training = {
-  seq_len: int('tokens per training sequence', { min: 1, optional: true }),
+  seq_len: int('tokens per training sequence', { min: 1, max: MAX_TOKENS, optional: true }),
   steps: qty(['steps', 'tokens', 'epochs'], 'training length: steps, a token budget or epochs', {
     min: 0,
     exclusiveMin: true,
+    max: { steps: MAX_STEPS, tokens: MAX_TRAIN_TOKENS, epochs: MAX_EPOCHS },
     optional: true,
   }),
-  epochs: num('passes over the data (alternative to `steps`)', { min: 0, exclusiveMin: true, optional: true }),
+  epochs: num('passes over the data (alternative to `steps`)', { min: 0, exclusiveMin: true, max: MAX_EPOCHS, optional: true }),
   optimizer,
   clip_grad: num('global gradient-norm clip; 0 = off', { min: 0, default: 1 }),
   schedule,
   checkpoint: block(
-    { every: { ...every, default: quantity(500, 'steps') }, keep: int('checkpoints kept (oldest deleted)', { min: 1, default: 3 }) },
+    { every: { ...every, default: quantity(500, 'steps') }, keep: int('checkpoints kept (oldest deleted)', { min: 1, max: MAX_KEEP, default: 3 }) },
     'checkpointing',
     { optional: true },
   ),
   eval: block(
-    { every: { ...every, default: quantity(100, 'steps') }, batches: int('validation batches per evaluation', { min: 1, default: 8 }) },
+    { every: { ...every, default: quantity(100, 'steps') }, batches: int('validation batches per evaluation', { min: 1, max: MAX_RANKS, default: 8 }) },
     'validation',
     { optional: true },
   ),
@@ -131,9 +135,9 @@ const training = {
 } satisfies Record<string, FieldSpec>;
 
 const sampling = {
-  max_new_tokens: int('tokens generated at most per completion', { min: 1, default: 64 }),
+  max_new_tokens: int('tokens generated at most per completion', { min: 1, max: MAX_TOKENS, default: 64 }),
   temperature: num('sampling temperature; 0 = greedy', { min: 0, default: 1 }),
-  top_k: int('sample among the k most likely tokens; 0 = off', { min: 0, default: 0 }),
+  top_k: int('sample among the k most likely tokens; 0 = off', { min: 0, max: MAX_VOCAB, default: 0 }),
   top_p: num('nucleus sampling mass', { min: 0, max: 1, exclusiveMin: true, default: 1 }),
   min_p: num('drop tokens below min_p × the top probability', { min: 0, max: 1, default: 0 }),
   repetition_penalty: num('penalty on tokens already present (1 = off)', { min: 0, exclusiveMin: true, default: 1 }),
@@ -148,7 +152,7 @@ export const stageSpecs: Readonly<Record<StageKindName, BlockSpec>> = {
       ...common,
       ...training,
       data: ref(['data'], 'training corpus'),
-      batch: qty(['sequences', 'tokens'], 'global batch', { integer: true, min: 1 }),
+      batch: qty(['sequences', 'tokens'], 'global batch', { integer: true, min: 1, max: { sequences: MAX_RANKS, tokens: MAX_TRAIN_TOKENS } }),
     },
     'next-token pretraining',
   ),
@@ -158,7 +162,12 @@ export const stageSpecs: Readonly<Record<StageKindName, BlockSpec>> = {
       ...training,
       // a `sample` stage: train on the completions it kept (rejection sampling → SFT)
       data: ref(['data', 'sample'], 'prompt/completion pairs (loss on the completion only), or a `sample` stage whose kept completions it trains on'),
-      batch: qty(['sequences', 'tokens'], 'global batch', { integer: true, min: 1, default: quantity(32, 'sequences') }),
+      batch: qty(['sequences', 'tokens'], 'global batch', {
+        integer: true,
+        min: 1,
+        max: { sequences: MAX_RANKS, tokens: MAX_TRAIN_TOKENS },
+        default: quantity(32, 'sequences'),
+      }),
     },
     'supervised fine-tuning (cold start)',
   ),
@@ -169,15 +178,15 @@ export const stageSpecs: Readonly<Record<StageKindName, BlockSpec>> = {
       ...sampling,
       prompts,
       reward: ref(['reward'], 'the reward scoring each completion'),
-      group: int('completions sampled per prompt', { min: 2, default: 8 }),
-      batch: qty(['prompts'], 'prompts per rollout batch', { integer: true, min: 1, default: quantity(16, 'prompts') }),
+      group: int('completions sampled per prompt', { min: 2, max: MAX_GROUP, default: 8 }),
+      batch: qty(['prompts'], 'prompts per rollout batch', { integer: true, min: 1, max: { prompts: MAX_RANKS }, default: quantity(16, 'prompts') }),
       clip: union(
         [num('ε', { min: 0, exclusiveMin: true }), list(num('ε', { min: 0, exclusiveMin: true }), '[ε_low, ε_high]', { length: 2 })],
         'PPO clip range: `ε` or `[ε_low, ε_high]` (clip-higher)',
         { optional: true },
       ),
       kl: num('β: weight of the k3 KL estimate against the frozen reference policy', { min: 0, default: 0.04 }),
-      iterations: int('policy updates per rollout batch (μ)', { min: 1, default: 1 }),
+      iterations: int('policy updates per rollout batch (μ)', { min: 1, max: MAX_GROUP, default: 1 }),
       loss: oneOf(['grpo', 'dr_grpo', 'dapo'], 'loss normalisation', { default: 'grpo' }),
       scale: oneOf(['group', 'batch', 'none'], 'advantage standardisation', { default: 'group' }),
       mask_truncated: bool('drop completions cut at max_new_tokens from the loss', { default: false }),
@@ -190,7 +199,7 @@ export const stageSpecs: Readonly<Record<StageKindName, BlockSpec>> = {
       ...sampling,
       prompts,
       reward: ref(['reward'], 'the reward used to pick completions'),
-      n: int('completions per prompt', { min: 1, default: 16 }),
+      n: int('completions per prompt', { min: 1, max: MAX_GROUP, default: 16 }),
       keep: oneOf(['best', 'all'], 'keep the best completion per prompt or all above min_reward', { default: 'best' }),
       min_reward: num('lowest reward kept', { min: 0, max: 1, default: 0 }),
     },

@@ -1,6 +1,6 @@
 /** Markdown describing a schema entry: a field's type, unit, range, default and doc string. */
 import type { BlockSpec, FieldSpec, QuantitySpec } from '../schema/dsl.js';
-import { describeSpec } from '../schema/dsl.js';
+import { describeRange, describeSpec } from '../schema/dsl.js';
 import { formatQuantity, formatValue } from './values.js';
 import type { Entry } from '../check/values.js';
 
@@ -8,7 +8,7 @@ export function fieldMarkdown(name: string, spec: FieldSpec, entry?: Entry): str
   const facts: string[] = [];
   const unit = unitOf(spec);
   if (unit) facts.push(`unit: ${unit}`);
-  const range = rangeOf(spec);
+  const range = describeRange(spec);
   if (range) facts.push(`range: ${range}`);
   const fallback = defaultOf(spec);
   if (fallback !== undefined) facts.push(`default: \`${fallback}\``);
@@ -31,17 +31,6 @@ function unitOf(spec: FieldSpec): string | undefined {
   if (spec.type !== 'quantity') return undefined;
   const dims = (spec as QuantitySpec).dims;
   return `${dims.join(' | ')} (a plain number is ${dims[0]})`;
-}
-
-function rangeOf(spec: FieldSpec): string | undefined {
-  if (spec.type !== 'int' && spec.type !== 'number' && spec.type !== 'quantity') return undefined;
-  const { min } = spec;
-  const exclusiveMin = spec.type !== 'int' && spec.exclusiveMin === true;
-  const max = spec.type === 'quantity' ? undefined : spec.max;
-  if (min !== undefined && max !== undefined) return `${exclusiveMin ? '(' : '['}${min}, ${max}]`;
-  if (min !== undefined) return `${exclusiveMin ? '>' : '≥'} ${min}`;
-  if (max !== undefined) return `≤ ${max}`;
-  return undefined;
 }
 
 function defaultOf(spec: FieldSpec): string | undefined {

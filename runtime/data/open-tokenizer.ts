@@ -4,13 +4,13 @@
  * loads its `file` relative to the entry spec's folder. A trained BPE should be saved with the
  * checkpoint (`toJSON`) and reloaded with `bpeFromJSON` rather than retrained on resume.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { trainBpe } from './bpe.js';
 import { byteTokenizer } from './byte.js';
 import { loadRecords, validShareOf, type DataBlock } from './dataset.js';
 import { hfTokenizer } from './hf-tokenizer.js';
+import { readJsonFile } from './json-file.js';
 import { documentText } from './record.js';
 import { splitIndices } from './split.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -29,14 +29,7 @@ export function openTokenizer(block: DataBlock, data: { readonly [name: string]:
   if (kind === 'hf') {
     const file = block['file'];
     if (typeof file !== 'string') throw new RuntimeError('an `hf` tokenizer needs `file`');
-    const path = resolve(baseDir, file);
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (error) {
-      throw new RuntimeError(`cannot read ${path}: ${(error as Error).message}`);
-    }
-    return hfTokenizer(json, {}, file);
+    return hfTokenizer(readJsonFile(resolve(baseDir, file), 'the tokenizer'), {}, file);
   }
   throw new RuntimeError(`unknown tokenizer kind ${String(kind)}`);
 }

@@ -3,10 +3,10 @@
  * files (one record per blank-line separated paragraph, so a one-file corpus can still be split)
  * or JSONL (one record per line, with the field names the data block declares).
  */
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
+import { escapes, readRegularFile, realPath } from '../../compiler/bind/files.js';
+import { expandGlob, hasMagic } from '../../compiler/bind/glob.js';
 import { RuntimeError } from '../errors.js';
-import { expandGlob } from './glob.js';
 import type { DataRecord } from './record.js';
 
 export type SourceFormat = 'text' | 'jsonl';
@@ -31,13 +31,34 @@ export function formatOf(file: string, format?: SourceFormat): SourceFormat {
   return format ?? (/\.(jsonl|ndjson|json)$/i.test(file) ? 'jsonl' : 'text');
 }
 
+/** V8 cannot hold a longer string (about 2^29 characters), so a larger file could not be parsed anyway. */
+export const MAX_SOURCE_BYTES = 512 * 2 ** 20;
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * The records of `source` (a file or a glob relative to `baseDir`, the spec folder). Every match of
+ * a glob must resolve inside `baseDir` (the checker refuses such a pattern too, but files may have
+ * appeared since); a plain path was checked by the checker, or written by an earlier stage.
+ */
 export function readSource(source: string, baseDir: string, options: SourceOptions = {}): DataRecord[] {
   const files = expandGlob(source, baseDir);
   if (files.length === 0) {
     throw new RuntimeError(`data source ${source} matches no file (relative to ${baseDir})`, 'paths are relative to the folder of the entry spec');
   }
+  if (hasMagic(source)) {
+    const leaving = files.find((file) => escapes(resolve(baseDir), file));
+    if (leaving !== undefined) {
+      throw new RuntimeError(
+        `data source ${source} matches ${leaving}, which resolves to ${realPath(leaving)}, outside the spec folder ${baseDir}`,
+        'a glob may only match files inside the folder of the entry spec',
+      );
+    }
+  }
   return files.flatMap((file) => {
-    const text = readFileSync(file, 'utf8');
+    const bytes = readRegularFile(file, MAX_SOURCE_BYTES);
+    if (typeof bytes === 'string') throw new RuntimeError(`cannot read the data source ${file}: ${bytes}`, 'a data source is a regular text or JSONL file');
+    const text = utf8.decode(bytes);
     const shown = relative(process.cwd(), file) || file;
     return formatOf(file, options.format) === 'jsonl' ? parseJsonl(text, shown, options) : parseText(text, shown);
   });

@@ -3,37 +3,64 @@
  * `tokenizer.json`, else the tokenizer of the stage that wrote the checkpoint (trainer_state.json
  * names it), else the spec's only tokenizer. Data and tokenizer files are found relative to the spec
  * the checkpoint's graph was compiled from (`document.source`, relative to the working folder).
+ *
+ * A checkpoint may come from anywhere, so its graph.json is hostile input: the files it names are
+ * read only when they resolve (symlinks included) inside the folder of its spec, and that folder
+ * must lie inside the working folder; otherwise a graph naming `/etc/shadow` as its tokenizer, or
+ * `/etc/x.moe` as its spec, would have the file read.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { escapes } from '../../compiler/bind/files.js';
+import { hasMagic, literalPrefix } from '../../compiler/bind/glob.js';
 import type { GraphDocument } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
+import type { DataBlock } from '../data/dataset.js';
 import { hfTokenizer } from '../data/hf-tokenizer.js';
+import { readJsonFile } from '../data/json-file.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { Tokenizer } from '../data/tokenizer.js';
+
+const HINT = 'pass an HF tokenizer.json with --tokenizer, or token ids with --ids';
 
 function stageOf(checkpoint: string): string | undefined {
   const path = join(checkpoint, 'trainer_state.json');
   if (!existsSync(path)) return undefined;
   try {
-    const state = JSON.parse(readFileSync(path, 'utf8')) as { stage?: unknown };
-    return typeof state.stage === 'string' ? state.stage : undefined;
+    const state = readJsonFile(path, 'the trainer state', 2 ** 20) as { stage?: unknown } | null;
+    return typeof state?.stage === 'string' ? state.stage : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** The files a tokenizer block reads: an `hf` tokenizer's file, a `bpe` tokenizer's corpus. */
+function filesOf(block: DataBlock, data: { readonly [name: string]: DataBlock }): string[] {
+  if (block['kind'] === 'hf') return typeof block['file'] === 'string' ? [block['file']] : [];
+  if (block['kind'] !== 'bpe' || typeof block['train_on'] !== 'string') return [];
+  const source = data[block['train_on']]?.['source'];
+  return typeof source === 'string' ? [source] : [];
+}
+
+/** The folder of the checkpoint's spec, refused unless it and every file the tokenizer reads stay inside it. */
+function confinedSpecDir(document: GraphDocument, cwd: string, files: readonly string[]): string {
+  const specDir = resolve(cwd, dirname(document.source));
+  if (escapes(cwd, specDir)) {
+    throw new RuntimeError(`the checkpoint's graph.json names its spec ${document.source}, outside the working folder ${cwd}`, `run the command from the folder the spec was compiled in, or ${HINT}`);
+  }
+  for (const file of files) {
+    // a glob's matches are checked by the reader (readSource); its fixed part cannot leave either
+    const target = resolve(specDir, file);
+    if (escapes(specDir, hasMagic(file) ? literalPrefix(target) : target)) {
+      throw new RuntimeError(`the checkpoint's graph.json names the tokenizer file ${file}, outside its spec folder ${specDir}`, HINT);
+    }
+  }
+  return specDir;
+}
+
 /** `file`: an HF tokenizer.json given by the user; `cwd`: the folder `document.source` is relative to. */
 export function checkpointTokenizer(checkpoint: string, document: GraphDocument, cwd: string, file?: string): Tokenizer {
-  if (file !== undefined) {
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new RuntimeError(`cannot read the tokenizer ${file}: ${(error as Error).message}`);
-    }
-    return hfTokenizer(json, {}, file);
-  }
+  if (file !== undefined) return hfTokenizer(readJsonFile(file, 'the tokenizer'), {}, file);
   const { tokenizers, data, stages } = document.plan;
   const stage = stages.find((s) => s.name === stageOf(checkpoint));
   const named = typeof stage?.hyper.tokenizer === 'string' ? stage.hyper.tokenizer : undefined;
@@ -43,8 +70,8 @@ export function checkpointTokenizer(checkpoint: string, document: GraphDocument,
   if (!block) {
     throw new RuntimeError(
       names.length === 0 ? 'the checkpoint\'s spec declares no tokenizer, so text cannot be turned into ids' : `cannot tell which of the spec's tokenizers (${names.join(', ')}) this checkpoint uses`,
-      'pass token ids with --ids, or an HF tokenizer.json with --tokenizer',
+      HINT,
     );
   }
-  return openTokenizer(block, data, resolve(cwd, dirname(document.source)));
+  return openTokenizer(block, data, confinedSpecDir(document, cwd, filesOf(block, data)));
 }

@@ -12,10 +12,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { nodeHost } from '../../compiler/bind/node-host.js';
 import type { CompilerHost } from '../../compiler/bind/program.js';
 import { checkFile } from '../../compiler/check/index.js';
+import { MAX_COUNT, MAX_LAYERS, MAX_TOKENS, MAX_VOCAB, MAX_WIDTH } from '../../compiler/schema/limits.js';
 import { renderText } from '../../compiler/diagnostics/render.js';
 import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
 import { RuntimeError } from '../errors.js';
+import { readJsonFile } from '../data/json-file.js';
 import { defaultMemoryLimit } from '../model/params.js';
 import { writeFileAtomic } from './atomic.js';
 import { refuseIfTooBig, writeCheckpoint } from './checkpoint.js';
@@ -69,14 +71,48 @@ export function modelNameFor(dir: string): string {
 function readConfig(dir: string): { json: HfJson; path: string } {
   const path = join(dir, 'config.json');
   if (!existsSync(path)) throw new RuntimeError(`${dir} is not a HF checkpoint: it has no config.json`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new RuntimeError(`${path} is not valid JSON (${(error as Error).message})`);
-  }
+  const json = readJsonFile(path, 'the HF config', 2 ** 20);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new RuntimeError(`${path} is not a JSON object`);
+  checkConfigBounds(json as HfJson, path);
   return { json: json as HfJson, path };
+}
+
+/** The config.json keys that size the model, with the bound the spec's schema puts on the same number. */
+const CONFIG_BOUNDS: Readonly<Record<string, number>> = {
+  num_hidden_layers: MAX_LAYERS,
+  num_nextn_predict_layers: MAX_LAYERS,
+  first_k_dense_replace: MAX_LAYERS,
+  vocab_size: MAX_VOCAB,
+  max_position_embeddings: MAX_TOKENS,
+  hidden_size: MAX_WIDTH,
+  intermediate_size: MAX_WIDTH,
+  moe_intermediate_size: MAX_WIDTH,
+  q_lora_rank: MAX_WIDTH,
+  kv_lora_rank: MAX_WIDTH,
+  qk_nope_head_dim: MAX_WIDTH,
+  qk_rope_head_dim: MAX_WIDTH,
+  v_head_dim: MAX_WIDTH,
+  head_dim: MAX_WIDTH,
+  num_attention_heads: MAX_COUNT,
+  num_key_value_heads: MAX_COUNT,
+  n_routed_experts: MAX_COUNT,
+  num_local_experts: MAX_COUNT,
+  n_shared_experts: MAX_COUNT,
+  num_experts_per_tok: MAX_COUNT,
+  n_group: MAX_COUNT,
+  topk_group: MAX_COUNT,
+};
+
+/**
+ * Refuses a config whose sizes exceed what a spec may state, before anything is built from them:
+ * `num_hidden_layers: 1e9` once ran the importer out of memory after 2.5 GB. Whether a value is a
+ * whole number is the architecture reader's question; this one only asks how large it is.
+ */
+function checkConfigBounds(json: HfJson, path: string): void {
+  for (const [key, max] of Object.entries(CONFIG_BOUNDS)) {
+    const value = json[key];
+    if (typeof value === 'number' && value > max) throw new RuntimeError(`${path}: ${key} must be at most ${max}, found ${value}`, 'a `.moe` spec bounds the same number (docs/reference.md)');
+  }
 }
 
 function floats(source: TensorSource, name: string): Float32Array {

@@ -45,7 +45,7 @@ describe('hover on the 671B example', () => {
     const md = hoverExample('deepseek-v3.moe', v3, 'top_k', 1);
     expect(md).toContain('top_k: whole number');
     expect(md).toContain('experts activated per token (HF `num_experts_per_tok`)');
-    expect(md).toContain('range: ≥ 1');
+    expect(md).toContain('range: [1, 65536]');
     expect(md).toContain('value here: `8`');
   });
 

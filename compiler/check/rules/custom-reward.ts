@@ -15,7 +15,8 @@
 import { createRequire } from 'node:module';
 import { basename, dirname } from 'node:path';
 import type * as TsMorph from 'ts-morph';
-import { resolveSpecPath, isOutside } from '../../bind/program.js';
+import { escapes } from '../../bind/files.js';
+import { resolveSpecPath } from '../../bind/program.js';
 import { didYouMean } from '../../diagnostics/did-you-mean.js';
 import type { Rule } from '../context.js';
 
@@ -118,7 +119,7 @@ export const customReward: Rule = {
         }
         const [, file, name] = match as unknown as [string, string, string];
         const path = resolveSpecPath(reward.decl.node.span.file, file);
-        if (!ctx.program.options.allowOutside && isOutside(ctx.program.root, path)) {
+        if (!ctx.program.options.allowOutside && escapes(ctx.program.root, path)) {
           ctx.diagnostics.report('MOE2006', span, { path: file }, { help: 'pass --allow-outside to permit it' });
           continue;
         }

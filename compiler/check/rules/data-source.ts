@@ -1,5 +1,13 @@
-/** A data block reads a file inside the spec folder or uses a built-in generator, not both. */
-import { isOutside, resolveSpecPath } from '../../bind/program.js';
+/**
+ * A data block reads a file inside the spec folder or uses a built-in generator, not both. "Inside"
+ * holds for real paths (a symlink out of the folder is outside) and for every match of a glob: its
+ * fixed leading folders, and each file it matches now (the runtime checks the matches again when it
+ * reads them).
+ */
+import { dirname, relative } from 'node:path';
+import { escapes, realPath } from '../../bind/files.js';
+import { expandGlob, hasMagic, literalPrefix } from '../../bind/glob.js';
+import { resolveSpecPath } from '../../bind/program.js';
 import type { Rule } from '../context.js';
 
 export const dataSource: Rule = {
@@ -27,9 +35,21 @@ export const dataSource: Rule = {
         }
         if (path === undefined) continue;
         const span = block.config.spanOf(field);
-        if (/[*?[]/.test(path)) continue; // globs are expanded by the runtime
         const target = resolveSpecPath(block.decl.node.span.file, path);
-        if (!ctx.program.options.allowOutside && isOutside(ctx.program.root, target)) {
+        const outside = (file: string): boolean => !ctx.program.options.allowOutside && escapes(ctx.program.root, file);
+        if (hasMagic(path)) {
+          // whether any file matches is the runtime's question: the files may be written later
+          const prefix = literalPrefix(target);
+          const leaving = outside(prefix) ? prefix : expandGlob(path, dirname(block.decl.node.span.file)).find(outside);
+          if (leaving !== undefined) {
+            ctx.diagnostics.report('MOE2006', span, { path }, {
+              label: leaving === prefix ? `it searches ${leaving}` : `it matches ${relative(ctx.program.root, leaving)}, which resolves to ${realPath(leaving)}`,
+              help: 'pass --allow-outside to permit it',
+            });
+          }
+          continue;
+        }
+        if (outside(target)) {
           ctx.diagnostics.report('MOE2006', span, { path }, { help: 'pass --allow-outside to permit it' });
         } else if (!ctx.program.host.fileExists(target)) {
           ctx.diagnostics.report('MOE2004', span, { path, reason: 'no such file' });

@@ -10,6 +10,14 @@ export function hasMagic(pattern: string): boolean {
   return /[*?]/.test(pattern);
 }
 
+/** The folders of an absolute pattern before its first segment with a wildcard: where it searches. */
+export function literalPrefix(pattern: string): string {
+  const parts = pattern.split(/[\\/]/);
+  const magic = parts.findIndex(hasMagic);
+  const fixed = magic < 0 ? parts : parts.slice(0, magic);
+  return fixed.join(sep) || sep;
+}
+
 export function segmentRegex(segment: string): RegExp {
   const body = segment.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
   return new RegExp(`^${body}$`);
@@ -18,7 +26,8 @@ export function segmentRegex(segment: string): RegExp {
 /** Files matching `pattern` (relative to `baseDir` unless absolute), sorted; [] when none. */
 export function expandGlob(pattern: string, baseDir: string): string[] {
   const full = isAbsolute(pattern) ? pattern : resolve(baseDir, pattern);
-  if (!hasMagic(full)) return existsSync(full) && statSync(full).isFile() ? [full] : [];
+  // a plain path is returned when it exists, so the reader can say why it is not a regular file
+  if (!hasMagic(full)) return existsSync(full) ? [full] : [];
   const parts = full.split(/[\\/]/);
   let dirs = [parts[0] === '' ? sep : parts[0]!];
   for (let i = 1; i < parts.length; i++) {
