@@ -1,6 +1,10 @@
-/** Loading an IR document: schema validation (ajv), then the verifier, before anything is built. */
+/**
+ * Loading an IR document: schema validation (ajv), an older version upgraded (checkpoints written
+ * before a format change), then the verifier, before anything is built.
+ */
 import { readFileSync } from 'node:fs';
 import type { GraphDocument, ModelGraph } from '../compiler/ir/types.js';
+import { upgradeGraph } from '../compiler/ir/upgrade.js';
 import { validateGraph } from '../compiler/ir/validate.js';
 import { verifyDocument } from '../compiler/ir/verify.js';
 import { RuntimeError } from './errors.js';
@@ -14,7 +18,7 @@ export function parseGraph(text: string, origin: string): GraphDocument {
   }
   const schemaErrors = validateGraph(json);
   if (schemaErrors.length > 0) throw new RuntimeError(`${origin} is not a valid graph:\n  ${schemaErrors.join('\n  ')}`);
-  const doc = json as GraphDocument;
+  const doc = upgradeGraph(json as Parameters<typeof upgradeGraph>[0]);
   const problems = verifyDocument(doc);
   if (problems.length > 0) throw new RuntimeError(`${origin} does not verify:\n  ${problems.slice(0, 20).join('\n  ')}`);
   return doc;

@@ -3,12 +3,12 @@
  * attention node and the feed-forward (dense SwiGLU or MoE with its router settings), the MTP
  * modules, the head and the losses. The emitters read numbers from here, never from the `.moe`.
  *
- * Nodes are assigned to layers by the HF parameter names they read (`model.layers.N.`); param-less
- * loss nodes follow the layer of the value they consume.
+ * Nodes are grouped by their `layer` (the IR field; names carry no meaning); model-level nodes have none.
  */
-import { parseRope, type RopeConfig } from '../ir/rope.js';
+import { attrsOf, readAttrs } from '../ir/attrs.js';
+import type { RopeConfig } from '../ir/rope.js';
 import type { AttentionShape } from '../stats/shape.js';
-import type { AttrValue, Dim, ModelGraph, Node, Param } from '../ir/types.js';
+import type { Dim, ModelGraph, Node, Param } from '../ir/types.js';
 
 /** The attention shapes are the statistics' (compiler/stats/shape.ts). */
 export type MlaAttention = Extract<AttentionShape, { readonly kind: 'mla' }>;
@@ -98,33 +98,13 @@ export interface ModelStructure {
   readonly lossTerms: readonly LossTerm[];
 }
 
-const LAYER = /^model\.layers\.(\d+)\./;
-/** param-less ops that belong to the layer of what they read */
-const FOLLOWS_INPUTS = new Set(['add', 'concat', 'loss.balance', 'loss.z']);
-
-function num(attrs: Node['attrs'], key: string, fallback = 0): number {
-  const v = attrs[key];
-  return typeof v === 'number' ? v : fallback;
-}
-
-function readRope(attrs: Node['attrs']): Rope {
-  return parseRope(attrs.rope);
-}
-
 function readAttention(node: Node): MlaAttention | GqaAttention {
-  const a = node.attrs;
   if (node.op === 'attention.mla') {
-    return {
-      kind: 'mla',
-      heads: num(a, 'heads'),
-      qRank: num(a, 'q_rank'),
-      kvRank: num(a, 'kv_rank'),
-      nopeDim: num(a, 'nope_dim'),
-      ropeDim: num(a, 'rope_dim'),
-      vDim: num(a, 'v_dim'),
-    };
+    const a = attrsOf(node, 'attention.mla');
+    return { kind: 'mla', heads: a.heads, qRank: a.q_rank, kvRank: a.kv_rank, nopeDim: a.nope_dim, ropeDim: a.rope_dim, vDim: a.v_dim };
   }
-  return { kind: 'gqa', heads: num(a, 'heads'), kvHeads: num(a, 'kv_heads'), headDim: num(a, 'head_dim') };
+  const a = attrsOf(node, 'attention.gqa');
+  return { kind: 'gqa', heads: a.heads, kvHeads: a.kv_heads, headDim: a.head_dim };
 }
 
 /** The structure of one model graph; throws on a graph that does not have the lowering's shape. */
@@ -136,28 +116,14 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
   const layerCount = cfg('layers', 0);
 
   const buckets = new Map<number, Node[]>();
-  const layerOfValue = new Map<string, number>();
   const unassigned: Node[] = [];
   for (const node of graph.nodes) {
-    let index: number | undefined;
-    for (const p of node.params) {
-      const m = LAYER.exec(p);
-      if (m) {
-        index = Number(m[1]);
-        break;
-      }
-    }
-    if (index === undefined && FOLLOWS_INPUTS.has(node.op)) {
-      const found = node.inputs.map((i) => layerOfValue.get(i)).filter((i) => i !== undefined);
-      if (found.length > 0) index = Math.max(...found);
-    }
-    if (index === undefined) {
+    if (node.layer === undefined) {
       unassigned.push(node);
       continue;
     }
-    for (const o of node.outputs) layerOfValue.set(o, index);
-    let bucket = buckets.get(index);
-    if (!bucket) buckets.set(index, (bucket = []));
+    let bucket = buckets.get(node.layer);
+    if (!bucket) buckets.set(node.layer, (bucket = []));
     bucket.push(node);
   }
 
@@ -175,25 +141,25 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
       const sharedHidden = shared ? (shape(shared.params[0])[0] ?? 0) : 0;
       const balance = nodes.find((n) => n.op === 'loss.balance');
       const z = nodes.find((n) => n.op === 'loss.z');
-      const r = router.attrs;
-      const bias = r.bias_rate;
-      const capacity = experts.attrs.capacity;
+      const r = attrsOf(router, 'moe.router');
+      const b = balance && attrsOf(balance, 'loss.balance');
       ffn = {
         kind: 'moe',
-        experts: num(r, 'experts'),
-        topK: num(r, 'top_k'),
+        experts: r.experts,
+        topK: r.top_k,
         hidden,
         shared: hidden > 0 ? Math.round(sharedHidden / hidden) : 0,
-        score: typeof r.score === 'string' ? r.score : 'sigmoid',
-        groups: num(r, 'groups', 1),
-        topGroups: num(r, 'top_groups', num(r, 'groups', 1)),
-        groupScore: r.group_score === 'max' || (r.group_score === undefined && typeof bias !== 'number') ? 'max' : 'top2_sum',
-        normalize: r.normalize !== false,
-        scale: num(r, 'scale', 1),
-        biasRate: typeof bias === 'number' ? bias : null,
-        capacity: typeof capacity === 'number' ? capacity : null,
-        balance: balance ? { kind: String(balance.attrs.kind ?? 'sequence'), alpha: num(balance.attrs, 'alpha') } : null,
-        zLoss: z ? num(z.attrs, 'coef') : 0,
+        score: r.score,
+        groups: r.groups,
+        topGroups: r.top_groups,
+        groupScore: r.group_score,
+        normalize: r.normalize,
+        scale: r.scale,
+        biasRate: r.bias_rate,
+        capacity: attrsOf(experts, 'moe.experts').capacity,
+        balance: b ? { kind: b.kind, alpha: b.alpha } : null,
+        // a graph without a z-loss node has no z-loss
+        zLoss: z ? attrsOf(z, 'loss.z').coef : 0,
       };
     } else {
       const dense = nodes.find((n) => n.op === 'ffn.swiglu');
@@ -212,13 +178,13 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
     if (!n) throw new Error(`model ${graph.name} has no ${what}`);
     return n;
   };
-  const embedding = find((n) => n.op === 'embedding' && num(n.attrs, 'shift') === 0, 'embedding');
+  const embedding = find((n) => n.op === 'embedding' && attrsOf(n, 'embedding').shift === 0, 'embedding');
   const finalNorm = find((n) => n.op === 'rms_norm' && n.params[0] === 'model.norm.weight', 'final norm');
   const head = find((n) => n.op === 'lm_head' && n.inputs[0] === finalNorm.outputs[0], 'LM head');
   const mainLoss = find((n) => n.op === 'loss.cross_entropy' && n.inputs[0] === head.outputs[0], 'main loss');
   const totalLoss = find((n) => n.op === 'loss.sum', 'total loss');
-  const weights = Array.isArray(totalLoss.attrs.weights) ? (totalLoss.attrs.weights as readonly AttrValue[]) : [];
-  const lossTerms = totalLoss.inputs.map((value, i) => ({ value, weight: typeof weights[i] === 'number' ? weights[i] : 1 }));
+  const weights = attrsOf(totalLoss, 'loss.sum').weights;
+  const lossTerms = totalLoss.inputs.map((value, i) => ({ value, weight: weights[i]! }));
 
   const mtp: MtpModule[] = [];
   const depth = cfg('mtp_depth', 0);
@@ -230,9 +196,9 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
     const headNorm = nodes.find((n) => n.op === 'rms_norm' && n.params[0]?.endsWith('.shared_head.norm.weight'));
     const eh = nodes.find((n) => n.op === 'linear');
     const final = headNorm?.outputs[0] ?? '';
-    const mtpHead = unassigned.find((n) => n.op === 'lm_head' && n.inputs[0] === final);
+    const mtpHead = nodes.find((n) => n.op === 'lm_head' && n.inputs[0] === final);
     const logits = mtpHead?.outputs[0] ?? '';
-    const loss = unassigned.find((n) => n.op === 'loss.cross_entropy' && n.inputs[0] === logits)?.outputs[0] ?? '';
+    const loss = nodes.find((n) => n.op === 'loss.cross_entropy' && n.inputs[0] === logits)?.outputs[0] ?? '';
     mtp.push({ depth: k, block: { ...b, input: eh?.outputs[0] ?? b.input }, previous, final, logits, loss });
     previous = b.output;
   }
@@ -246,7 +212,7 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
     tied: config.tie_embeddings === true,
     normEps: cfg('norm_eps', 1e-6),
     initStd: cfg('init_std', 0.02),
-    rope: firstAttention ? readRope(firstAttention.attrs) : { theta: 10000, scaling: { kind: 'none' }, interleaved: false },
+    rope: firstAttention ? readAttrs(firstAttention.op as 'attention.mla' | 'attention.gqa', firstAttention.attrs).rope : { theta: 10000, scaling: { kind: 'none' }, interleaved: false },
     embedding,
     layers,
     mtp,

@@ -3,6 +3,7 @@
  * parameters and attributes. The verifier checks every node with it; specs/ir.md gives the math.
  * `infer` returns the output values, or a message saying what is inconsistent.
  */
+import { readAttrs, type OpName } from './attrs.js';
 import type { AttrValue, Dim, DType, Value } from './types.js';
 
 export interface OpInput {
@@ -24,11 +25,6 @@ export interface OpDef {
 const f32 = (shape: readonly Dim[]): Value => ({ dtype: 'f32', shape });
 const i32 = (shape: readonly Dim[]): Value => ({ dtype: 'i32', shape });
 const scalar: Value = f32([]);
-
-function num(attrs: OpInput['attrs'], key: string): number {
-  const v = attrs[key];
-  return typeof v === 'number' ? v : NaN;
-}
 
 function last(v: Value): Dim | undefined {
   return v.shape[v.shape.length - 1];
@@ -57,7 +53,22 @@ function bt(x: Value): readonly Dim[] {
   return x.shape.slice(0, -1);
 }
 
-export const OPS: { readonly [op: string]: OpDef } = {
+/** Checked in one place, before any op's inference (attribute domains: attrs.ts). */
+function withAttrs(op: OpName, def: OpDef): OpDef {
+  return {
+    ...def,
+    infer(input) {
+      try {
+        readAttrs(op, input.attrs);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return def.infer(input);
+    },
+  };
+}
+
+const TABLE: { readonly [op in OpName]: OpDef } = {
   embedding: {
     doc: 'rows of the table for token ids (optionally shifted left by `shift` positions for MTP)',
     arity: { inputs: 1, outputs: 1, params: 1 },
@@ -104,9 +115,7 @@ export const OPS: { readonly [op: string]: OpDef } = {
     doc: 'multi-head latent attention with decoupled rotary keys, causal',
     arity: { inputs: 1, outputs: 1 },
     infer({ inputs: [x], params, attrs }) {
-      const [h, qr, kvr, nope, rope, v] = ['heads', 'q_rank', 'kv_rank', 'nope_dim', 'rope_dim', 'v_dim'].map((k) => num(attrs, k)) as [
-        number, number, number, number, number, number,
-      ];
+      const { heads: h, q_rank: qr, kv_rank: kvr, nope_dim: nope, rope_dim: rope, v_dim: v } = readAttrs('attention.mla', attrs);
       const d = last(x!) as number;
       const q = qr > 0
         ? [[qr, d], [qr], [h * (nope + rope), qr]]
@@ -121,7 +130,7 @@ export const OPS: { readonly [op: string]: OpDef } = {
     doc: 'grouped-query attention with rotary embeddings, causal',
     arity: { inputs: 1, outputs: 1, params: 4 },
     infer({ inputs: [x], params, attrs }) {
-      const [h, kv, hd] = ['heads', 'kv_heads', 'head_dim'].map((k) => num(attrs, k)) as [number, number, number];
+      const { heads: h, kv_heads: kv, head_dim: hd } = readAttrs('attention.gqa', attrs);
       const d = last(x!) as number;
       if (h % kv !== 0) return 'kv_heads must divide heads';
       const expected = [[h * hd, d], [kv * hd, d], [kv * hd, d], [d, h * hd]];
@@ -148,8 +157,7 @@ export const OPS: { readonly [op: string]: OpDef } = {
     doc: 'scores, group-limited top-k selection (bias for selection only), weights',
     arity: { inputs: 1, outputs: 5, params: 1 },
     infer({ inputs: [x], params: [gate], state, attrs }) {
-      const e = num(attrs, 'experts');
-      const k = num(attrs, 'top_k');
+      const { experts: e, top_k: k } = readAttrs('moe.router', attrs);
       const d = last(x!) as number;
       const err = first(
         expectDtype(x, 'f32', 'x'),
@@ -164,8 +172,7 @@ export const OPS: { readonly [op: string]: OpDef } = {
     doc: 'each token through its selected experts, outputs weighted and summed (capacity or dropless)',
     arity: { inputs: 3, outputs: 1, params: 3 },
     infer({ inputs: [x, weights, indices], params: [gate, up, down], stacks, attrs }) {
-      const e = num(attrs, 'experts');
-      const k = num(attrs, 'top_k');
+      const { experts: e, top_k: k } = readAttrs('moe.experts', attrs);
       const d = last(x!) as number;
       const hidden = gate?.[0] ?? NaN;
       const lead = bt(x!);
@@ -218,9 +225,13 @@ export const OPS: { readonly [op: string]: OpDef } = {
     doc: 'Σ weights[i] · inputs[i] over scalar losses',
     arity: { inputs: -1, outputs: 1 },
     infer({ inputs, attrs }) {
-      const w = attrs.weights;
-      if (!Array.isArray(w) || w.length !== inputs.length) return 'one weight per input';
+      if (readAttrs('loss.sum', attrs).weights.length !== inputs.length) return 'one weight per input';
       return inputs.every((v) => v.shape.length === 0) ? [scalar] : 'inputs must be scalars';
     },
   },
 };
+
+/** The op table, every op's attributes checked against attrs.ts before its inference runs. */
+export const OPS: { readonly [op: string]: OpDef } = Object.fromEntries(
+  Object.entries(TABLE).map(([op, def]) => [op, withAttrs(op as OpName, def)]),
+);

@@ -4,7 +4,8 @@
  * compiler/ir/graph.schema.json (validated with ajv), then `verify` (order, producers, shapes, use).
  */
 
-export const IR_VERSION = 1;
+/** 2: nodes carry `layer` (§1.6); version 1 documents (older checkpoints) are upgraded on load (upgrade.ts). */
+export const IR_VERSION = 2;
 
 /** A dimension: a number or a symbol bound at run time (`B` batch, `T` sequence length). */
 export type Dim = number | 'B' | 'T';
@@ -59,8 +60,15 @@ export interface Node {
   /** state names the op reads (and a runtime may update between steps) */
   readonly state: readonly string[];
   readonly outputs: readonly string[];
+  /** checked and typed by compiler/ir/attrs.ts (`readAttrs`, `attrsOf`) */
   readonly attrs: { readonly [k: string]: AttrValue };
   readonly loc: SourceLoc;
+  /**
+   * the decoder layer the node belongs to (main layers 0 … L−1, MTP module k is layer L + k − 1, as
+   * in DeepSeek's checkpoints); absent for the model-level nodes (embedding, final norm, head, main
+   * loss, loss sum). Readers use it instead of decoding value or parameter names.
+   */
+  readonly layer?: number;
 }
 
 export interface ModelGraph {

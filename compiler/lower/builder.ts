@@ -3,6 +3,7 @@
  * and verification share one definition of every op's typing; a node that does not type-checks is a
  * compiler bug and throws (checked specs always lower).
  */
+import { isOpName, readAttrs } from '../ir/attrs.js';
 import { OPS } from '../ir/ops.js';
 import type { AttrValue, Init, ModelGraph, Node, Param, SourceLoc, State, Value } from '../ir/types.js';
 
@@ -12,6 +13,8 @@ export class GraphBuilder {
   readonly values: Record<string, Value> = {};
   readonly nodes: Node[] = [];
   private readonly paramIndex = new Map<string, Param>();
+  /** the layer the nodes being built belong to (`inLayer`) */
+  private layer: number | undefined;
 
   constructor(readonly inputs: Record<string, Value>) {
     Object.assign(this.values, inputs);
@@ -38,6 +41,17 @@ export class GraphBuilder {
     return name;
   }
 
+  /** Builds the nodes of decoder layer `index` (they carry `layer: index`). */
+  inLayer<R>(index: number, build: () => R): R {
+    const outer = this.layer;
+    this.layer = index;
+    try {
+      return build();
+    } finally {
+      this.layer = outer;
+    }
+  }
+
   node(
     op: string,
     inputs: readonly string[],
@@ -47,6 +61,7 @@ export class GraphBuilder {
   ): string[] {
     const def = OPS[op];
     if (!def) throw new Error(`lowering produced unknown op ${op}`);
+    if (isOpName(op)) readAttrs(op, options.attrs ?? {});
     const params = options.params ?? [];
     const state = options.state ?? [];
     const attrs = options.attrs ?? {};
@@ -62,7 +77,7 @@ export class GraphBuilder {
       if (this.values[o]) throw new Error(`lowering defined ${o} twice`);
       this.values[o] = inferred[i]!;
     });
-    this.nodes.push({ op, inputs, params, state, outputs, attrs, loc });
+    this.nodes.push({ op, inputs, params, state, outputs, attrs, loc, ...(this.layer === undefined ? {} : { layer: this.layer }) });
     return [...outputs];
   }
 

@@ -57,7 +57,7 @@ export function lowerModel(name: string, model: Config, nameSpan: Span, locate: 
     g.node('add', [`${output}.mid`, `${output}.ffn_out`], [output], ffnLoc);
   };
 
-  layerSources.forEach((source, i) => block(`model.layers.${i}`, `h.${i}`, `h.${i + 1}`, source));
+  layerSources.forEach((source, i) => g.inLayer(i, () => block(`model.layers.${i}`, `h.${i}`, `h.${i + 1}`, source)));
 
   const final = `h.${layerCount}`;
   const norm = g.param('model.norm.weight', [dim], ONES);
@@ -75,21 +75,23 @@ export function lowerModel(name: string, model: Config, nameSpan: Span, locate: 
   let previous = final;
   for (let k = 1; k <= depth; k++) {
     const index = layerCount + k - 1;
-    const prefix = `model.layers.${index}`;
-    const loc = locate(model.spanOf('mtp'));
-    const v = (s: string): string => `mtp.${k}.${s}`;
-    g.node('embedding', ['input_ids'], [v('emb')], loc, { params: [embed], attrs: { shift: k } });
-    g.node('rms_norm', [v('emb')], [v('emb_norm')], loc, { params: [g.param(`${prefix}.enorm.weight`, [dim], ONES)], attrs: { eps } });
-    g.node('rms_norm', [previous], [v('h_norm')], loc, { params: [g.param(`${prefix}.hnorm.weight`, [dim], ONES)], attrs: { eps } });
-    g.node('concat', [v('emb_norm'), v('h_norm')], [v('cat')], loc);
-    g.node('linear', [v('cat')], [v('in')], loc, { params: [g.param(`${prefix}.eh_proj.weight`, [dim, 2 * dim], normal)] });
-    block(prefix, v('in'), v('h'), layerSources[layerSources.length - 1]!);
-    const headNorm = g.param(`${prefix}.shared_head.norm.weight`, [dim], ONES);
-    g.node('rms_norm', [v('h')], [v('final')], loc, { params: [headNorm], attrs: { eps } });
-    g.node('lm_head', [v('final')], [v('logits')], loc, { params: [head] });
-    g.node('loss.cross_entropy', [v('logits'), 'input_ids', 'loss_mask'], [v('loss')], loc, { attrs: { shift: k + 1 } });
-    mtpLosses.push(v('loss'));
-    previous = v('h');
+    g.inLayer(index, () => {
+      const prefix = `model.layers.${index}`;
+      const loc = locate(model.spanOf('mtp'));
+      const v = (s: string): string => `mtp.${k}.${s}`;
+      g.node('embedding', ['input_ids'], [v('emb')], loc, { params: [embed], attrs: { shift: k } });
+      g.node('rms_norm', [v('emb')], [v('emb_norm')], loc, { params: [g.param(`${prefix}.enorm.weight`, [dim], ONES)], attrs: { eps } });
+      g.node('rms_norm', [previous], [v('h_norm')], loc, { params: [g.param(`${prefix}.hnorm.weight`, [dim], ONES)], attrs: { eps } });
+      g.node('concat', [v('emb_norm'), v('h_norm')], [v('cat')], loc);
+      g.node('linear', [v('cat')], [v('in')], loc, { params: [g.param(`${prefix}.eh_proj.weight`, [dim, 2 * dim], normal)] });
+      block(prefix, v('in'), v('h'), layerSources[layerSources.length - 1]!);
+      const headNorm = g.param(`${prefix}.shared_head.norm.weight`, [dim], ONES);
+      g.node('rms_norm', [v('h')], [v('final')], loc, { params: [headNorm], attrs: { eps } });
+      g.node('lm_head', [v('final')], [v('logits')], loc, { params: [head] });
+      g.node('loss.cross_entropy', [v('logits'), 'input_ids', 'loss_mask'], [v('loss')], loc, { attrs: { shift: k + 1 } });
+      mtpLosses.push(v('loss'));
+      previous = v('h');
+    });
   }
 
   const terms = [

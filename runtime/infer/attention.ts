@@ -11,12 +11,13 @@
  * give the training forward's logits up to rounding (test/runtime/infer).
  */
 import { tf } from '../tf.js';
-import { expectSequence, grouped, intAttr, mergeHeads, permute, scaleAttr, splitHeadParts, splitHeads } from '../ops/attention-core.js';
+import { expectSequence, grouped, mergeHeads, permute, splitHeadParts, splitHeads } from '../ops/attention-core.js';
+import { gqaShape } from '../ops/attention-gqa.js';
 import { mlaProjections, mlaShape, type MlaProjections } from '../ops/attention-mla.js';
 import { rmsnorm } from '../ops/rms-norm.js';
 import type { KernelArgs } from '../ops/kernel.js';
 import { projectT } from '../ops/linear.js';
-import { parseRope, type RopeConfig, type RotaryTables } from '../ops/rope.js';
+import type { RopeConfig, RotaryTables } from '../ops/rope.js';
 import type { LayerCache, MlaCacheMode } from './cache.js';
 import { rotate } from './rotary.js';
 
@@ -40,18 +41,16 @@ function maskedAttention(pairs: readonly (readonly [tf.Tensor, tf.Tensor])[], v:
   return grouped(tf.softmax(tf.add(scores, mask)), v, false);
 }
 
-export function cachedGqa({ inputs, params, attrs }: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
-  const x = inputs[0]!;
+export function cachedGqa(args: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
+  const x = args.inputs[0]!;
   expectSequence(x, 'attention.gqa');
-  const heads = intAttr(attrs, 'heads', 1);
-  const kvHeads = intAttr(attrs, 'kv_heads', 1);
-  const d = intAttr(attrs, 'head_dim', 2);
-  const [wq, wk, wv, wo] = params as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-  const tables = step.rotary(parseRope(attrs.rope), d);
+  const { heads, kv_heads: kvHeads, head_dim: d, softmax_scale: scale, rope, weights } = gqaShape(args);
+  const [wq, wk, wv, wo] = weights;
+  const tables = step.rotary(rope, d);
   const q = rotate(splitHeads(projectT(x, wq), heads, d), tables);
   const k = rotate(splitHeads(projectT(x, wk), kvHeads, d), tables);
   const [keys, values] = cache.append([k, splitHeads(projectT(x, wv), kvHeads, d)], step.at) as [tf.Tensor, tf.Tensor];
-  return projectT(mergeHeads(maskedAttention([[q, keys]], values, scaleAttr(attrs), step.mask)), wo);
+  return projectT(mergeHeads(maskedAttention([[q, keys]], values, scale, step.mask)), wo);
 }
 
 /** [B, H, T, a] × per-head [H, a, b] (or its transpose) → [B, H, T, b]: one batched matmul over heads. */

@@ -16,8 +16,8 @@ import { tf } from '../tf.js';
 import { cachedGqa, cachedMla, type StepInputs } from './attention.js';
 import { BatchState, LayerCache, type MlaCacheMode } from './cache.js';
 import { rowTables } from './rotary.js';
-import { parseRope, type RopeConfig, type RotaryTables } from '../ops/rope.js';
-import { intAttr } from '../ops/attention-core.js';
+import type { RopeConfig, RotaryTables } from '../ops/rope.js';
+import { readAttrs } from '../../compiler/ir/attrs.js';
 import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
 import { webgpuBackend } from '../backend/webgpu-internals.js';
 import { inPlaceVersion } from '../backend/in-place.js';
@@ -38,9 +38,10 @@ interface StepTensors {
 function rotaryNeeds(nodes: readonly Node[]): Map<string, [RopeConfig, number]> {
   const needs = new Map<string, [RopeConfig, number]>();
   for (const node of nodes) {
-    if (!ATTENTION.has(node.op)) continue;
-    const config = parseRope(node.attrs.rope);
-    const d = intAttr(node.attrs, node.op === 'attention.mla' ? 'rope_dim' : 'head_dim', 1);
+    let config: RopeConfig, d: number;
+    if (node.op === 'attention.mla') ({ rope: config, rope_dim: d } = readAttrs('attention.mla', node.attrs));
+    else if (node.op === 'attention.gqa') ({ rope: config, head_dim: d } = readAttrs('attention.gqa', node.attrs));
+    else continue;
     needs.set(JSON.stringify([config, d]), [config, d]);
   }
   return needs;

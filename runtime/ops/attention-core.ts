@@ -5,7 +5,6 @@
  * V are never repeated.
  */
 import { tf } from '../tf.js';
-import { numAttr, type KernelArgs } from './kernel.js';
 
 /** Additive causal masks [T, T]: 0 where key u ≤ query t, −∞ after. Cached by T (arrays only). */
 const masks = new Map<number, Float32Array>();
@@ -85,19 +84,6 @@ export function splitHeads(x: tf.Tensor, heads: number, d: number): tf.Tensor {
 export function mergeHeads(x: tf.Tensor): tf.Tensor {
   const [batch, heads, time, d] = x.shape as [number, number, number, number];
   return tf.reshape(permute(x, [0, 2, 1, 3]), [batch, time, heads * d]);
-}
-
-/** An attribute that must be an integer ≥ min (the verifier leaves attribute domains to the runtime). */
-export function intAttr(attrs: KernelArgs['attrs'], key: string, min: number): number {
-  const v = numAttr(attrs, key);
-  if (!Number.isInteger(v) || v < min) throw new Error(`attribute ${key} must be an integer >= ${min}, found ${v}`);
-  return v;
-}
-
-export function scaleAttr(attrs: KernelArgs['attrs']): number {
-  const v = numAttr(attrs, 'softmax_scale');
-  if (!(v > 0) || !Number.isFinite(v)) throw new Error(`softmax_scale must be a positive number, found ${v}`);
-  return v;
 }
 
 /** x must be [B, T, D] (attention mixes positions along axis 1). */

@@ -4,22 +4,25 @@
  * MQA kv_heads = 1; the core pairs query head h with kv head floor(h / (heads / kv_heads)).
  */
 import type { tf } from '../tf.js';
-import type { Kernel } from './kernel.js';
-import { causalAttention, expectSequence, intAttr, mergeHeads, scaleAttr, splitHeads } from './attention-core.js';
+import { readAttrs, type AttrsOf } from '../../compiler/ir/attrs.js';
+import type { Kernel, KernelArgs } from './kernel.js';
+import { causalAttention, expectSequence, mergeHeads, splitHeads } from './attention-core.js';
 import { projectT } from './linear.js';
-import { applyRotary, parseRope, ropeTables } from './rope.js';
+import { applyRotary, ropeTables } from './rope.js';
 
-export const attentionGqa: Kernel = ({ inputs, params, attrs }) => {
-  const x = inputs[0]!;
-  expectSequence(x, 'attention.gqa');
-  const heads = intAttr(attrs, 'heads', 1);
-  const kvHeads = intAttr(attrs, 'kv_heads', 1);
-  const d = intAttr(attrs, 'head_dim', 2);
-  const scale = scaleAttr(attrs);
-  const config = parseRope(attrs.rope);
-  if (heads % kvHeads !== 0) throw new Error(`kv_heads ${kvHeads} must divide heads ${heads}`);
+/** GQA's attributes and weights, checked once for training and cached decoding (runtime/infer/attention.ts). */
+export function gqaShape({ params, attrs }: KernelArgs): AttrsOf<'attention.gqa'> & { readonly weights: readonly [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] } {
+  const a = readAttrs('attention.gqa', attrs);
+  if (a.heads % a.kv_heads !== 0) throw new Error(`kv_heads ${a.kv_heads} must divide heads ${a.heads}`);
   if (params.length !== 4) throw new Error(`attention.gqa takes 4 parameters (q, k, v, o), found ${params.length}`);
-  const [wq, wk, wv, wo] = params as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  return { ...a, weights: params as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] };
+}
+
+export const attentionGqa: Kernel = (args) => {
+  const x = args.inputs[0]!;
+  expectSequence(x, 'attention.gqa');
+  const { heads, kv_heads: kvHeads, head_dim: d, softmax_scale: scale, rope: config, weights } = gqaShape(args);
+  const [wq, wk, wv, wo] = weights;
   const tables = ropeTables(config, d, x.shape[1]!);
   const q = applyRotary(splitHeads(projectT(x, wq), heads, d), tables);
   const k = applyRotary(splitHeads(projectT(x, wk), kvHeads, d), tables);

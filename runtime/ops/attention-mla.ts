@@ -7,10 +7,11 @@
  */
 import { tf } from '../tf.js';
 import type { Kernel, KernelArgs } from './kernel.js';
-import { causalAttention, expectSequence, intAttr, mergeHeads, scaleAttr, splitHeadParts } from './attention-core.js';
+import { readAttrs } from '../../compiler/ir/attrs.js';
+import { causalAttention, expectSequence, mergeHeads, splitHeadParts } from './attention-core.js';
 import { projectT } from './linear.js';
-import { epsAttr, rmsnorm } from './rms-norm.js';
-import { applyRotary, parseRope, ropeTables, type RopeConfig } from './rope.js';
+import { rmsnorm } from './rms-norm.js';
+import { applyRotary, ropeTables, type RopeConfig } from './rope.js';
 
 /** MLA's attributes and the weights applied after the cache (kv_b, o), checked once. */
 export interface MlaShape {
@@ -39,21 +40,22 @@ export interface MlaProjections extends MlaShape {
 
 /** The attributes and parameter count of an attention.mla node, checked. */
 export function mlaShape({ params, attrs }: KernelArgs): MlaShape {
-  const qRank = intAttr(attrs, 'q_rank', 0);
+  const a = readAttrs('attention.mla', attrs);
+  const qRank = a.q_rank;
   const expected = qRank > 0 ? 7 : 5;
   if (params.length !== expected) throw new Error(`attention.mla with q_rank ${qRank} takes ${expected} parameters, found ${params.length}`);
   // the parameter order of compiler/lower/model.ts: the query part, then kv_a, kv_a norm, kv_b, o
   const [wkvB, wo] = params.slice(-2) as [tf.Tensor, tf.Tensor];
   return {
-    heads: intAttr(attrs, 'heads', 1),
+    heads: a.heads,
     qRank,
-    kvRank: intAttr(attrs, 'kv_rank', 1),
-    nopeDim: intAttr(attrs, 'nope_dim', 1),
-    ropeDim: intAttr(attrs, 'rope_dim', 2),
-    vDim: intAttr(attrs, 'v_dim', 1),
-    eps: epsAttr(attrs),
-    scale: scaleAttr(attrs),
-    rope: parseRope(attrs.rope),
+    kvRank: a.kv_rank,
+    nopeDim: a.nope_dim,
+    ropeDim: a.rope_dim,
+    vDim: a.v_dim,
+    eps: a.eps,
+    scale: a.softmax_scale,
+    rope: a.rope,
     wkvB,
     wo,
   };

@@ -4,12 +4,12 @@
  * ℓ = −log_softmax(logits)[target], from tf.logSoftmax (max-shifted, with its own stable gradient).
  */
 import { tf } from '../tf.js';
-import { numAttr, type Kernel } from './kernel.js';
+import { readAttrs } from '../../compiler/ir/attrs.js';
+import type { Kernel } from './kernel.js';
 
 export const crossEntropy: Kernel = ({ inputs, attrs }) => {
   const [logits, ids, mask] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor];
-  const shift = numAttr(attrs, 'shift');
-  if (!Number.isInteger(shift) || shift < 1) throw new Error(`shift must be an integer >= 1, found ${shift}`);
+  const { shift } = readAttrs('loss.cross_entropy', attrs);
   if (logits.rank !== 3) throw new Error(`logits must be [B, T, V], found [${logits.shape.join(', ')}]`);
   if (ids.dtype !== 'int32') throw new Error(`ids must be int32, found ${ids.dtype}`);
   const [batch, time, vocab] = logits.shape as [number, number, number];

@@ -3,8 +3,9 @@
  * With shift k it is MTP module k's input: each position reads the token k steps ahead, and the last
  * k positions, which have no such token, get zero vectors.
  */
+import { readAttrs } from '../../compiler/ir/attrs.js';
 import { tf } from '../tf.js';
-import { numAttr, type Kernel } from './kernel.js';
+import type { Kernel } from './kernel.js';
 import { onlyParam } from './linear.js';
 
 /**
@@ -29,8 +30,7 @@ export function lookupRows(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
 export const embedding: Kernel = ({ inputs, params, attrs }) => {
   const ids = inputs[0]!;
   const table = onlyParam(params, 'embedding');
-  const shift = numAttr(attrs, 'shift');
-  if (!Number.isInteger(shift) || shift < 0) throw new Error(`shift must be an integer >= 0, found ${shift}`);
+  const { shift } = readAttrs('embedding', attrs);
   if (ids.dtype !== 'int32') throw new Error(`embedding ids must be int32, found ${ids.dtype}`);
   if (table.rank !== 2) throw new Error(`embedding table must be [vocab, dim], found [${table.shape.join(', ')}]`);
   if (shift === 0) return [lookupRows(table, ids)];

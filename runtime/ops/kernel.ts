@@ -16,21 +16,3 @@ export interface KernelArgs {
 }
 
 export type Kernel = (args: KernelArgs) => tf.Tensor[];
-
-export function numAttr(attrs: KernelArgs['attrs'], key: string): number {
-  const v = attrs[key];
-  if (typeof v !== 'number') throw new Error(`attribute ${key} must be a number`);
-  return v;
-}
-
-export function boolAttr(attrs: KernelArgs['attrs'], key: string): boolean {
-  const v = attrs[key];
-  if (typeof v !== 'boolean') throw new Error(`attribute ${key} must be a boolean`);
-  return v;
-}
-
-export function strAttr(attrs: KernelArgs['attrs'], key: string): string {
-  const v = attrs[key];
-  if (typeof v !== 'string') throw new Error(`attribute ${key} must be a string`);
-  return v;
-}

@@ -14,16 +14,12 @@
  * are one row. Differentiable w.r.t. scores; the counts are computed off the tape.
  */
 import { tf } from '../tf.js';
-import { numAttr, type Kernel } from './kernel.js';
-import { detached, enumAttr, expectDtype, intAttr, rowSum, sameShape, shapeText, size } from './moe-common.js';
+import { readAttrs } from '../../compiler/ir/attrs.js';
+import type { Kernel } from './kernel.js';
+import { detached, expectDtype, rowSum, sameShape, shapeText, size } from './moe-common.js';
 
 export const lossBalance: Kernel = ({ inputs, attrs }) => {
-  const kind = enumAttr(attrs, 'kind', ['sequence', 'batch'] as const);
-  const alpha = numAttr(attrs, 'alpha');
-  const E = intAttr(attrs, 'experts');
-  const K = intAttr(attrs, 'top_k');
-  const score = enumAttr(attrs, 'score', ['sigmoid', 'softmax'] as const);
-  if (!(alpha >= 0) || !Number.isFinite(alpha)) throw new Error(`attribute alpha must be ≥ 0, got ${alpha}`);
+  const { kind, alpha, experts: E, top_k: K, score } = readAttrs('loss.balance', attrs);
   if (inputs.length !== 2) throw new Error('loss.balance takes scores and indices');
   const [scores, indices] = inputs as [tf.Tensor, tf.Tensor];
   expectDtype(scores, 'float32', 'scores');

@@ -5,12 +5,12 @@
  * the logsumexp is held constant, which leaves value and gradient unchanged; see moe-common.ts).
  */
 import { tf } from '../tf.js';
-import { numAttr, type Kernel } from './kernel.js';
+import { readAttrs } from '../../compiler/ir/attrs.js';
+import type { Kernel } from './kernel.js';
 import { expectDtype, logSumExpRows } from './moe-common.js';
 
 export const lossZ: Kernel = ({ inputs, attrs }) => {
-  const coef = numAttr(attrs, 'coef');
-  if (!(coef > 0) || !Number.isFinite(coef)) throw new Error(`attribute coef must be > 0, got ${coef}`);
+  const { coef } = readAttrs('loss.z', attrs);
   if (inputs.length !== 1) throw new Error('loss.z takes the router logits');
   const logits = inputs[0]!;
   expectDtype(logits, 'float32', 'router_logits');

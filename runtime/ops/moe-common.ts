@@ -11,7 +11,6 @@
  * "the selection carries no gradient" (specs/ir.md §4.9).
  */
 import { tf } from '../tf.js';
-import type { KernelArgs } from './kernel.js';
 
 /**
  * Evaluates `f` off the gradient tape and returns its tensors as constants (same shapes and dtype).
@@ -112,22 +111,6 @@ export function logSumExpRows(z: tf.Tensor): tf.Tensor {
 
 export function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-/** A positive integer attribute. */
-export function intAttr(attrs: KernelArgs['attrs'], key: string, min = 1): number {
-  const v = attrs[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`attribute ${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-/** One of the listed strings. */
-export function enumAttr<T extends string>(attrs: KernelArgs['attrs'], key: string, allowed: readonly T[]): T {
-  const v = attrs[key];
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    throw new Error(`attribute ${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
-  }
-  return v as T;
 }
 
 export function expectDtype(t: tf.Tensor, dtype: tf.DataType, what: string): void {

@@ -47,9 +47,10 @@
  * (training-sized batches), and the static bound otherwise; the last two run in token chunks that
  * keep every buffer under a limit (chunkTokens). Results are identical either way.
  */
+import { readAttrs } from '../../compiler/ir/attrs.js';
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
-import { detached, expectDtype, gatherRows, intAttr, sameShape, shapeText, size } from './moe-common.js';
+import { detached, expectDtype, gatherRows, sameShape, shapeText, size } from './moe-common.js';
 import { assignedMatMul } from './moe-assigned.js';
 import { gated } from './swiglu.js';
 import { groupedMatMul, tileCount, tileLayout, tileRows } from './moe-grouped.js';
@@ -112,12 +113,7 @@ export function expertCapacity(c: number, tokens: number, topK: number, experts:
 }
 
 export const moeExperts: Kernel = ({ inputs, params, attrs }) => {
-  const E = intAttr(attrs, 'experts');
-  const K = intAttr(attrs, 'top_k');
-  const c = attrs['capacity'];
-  if (c !== null && (typeof c !== 'number' || !(c > 0) || !Number.isFinite(c))) {
-    throw new Error(`attribute capacity must be a number > 0 or null, got ${JSON.stringify(c)}`);
-  }
+  const { experts: E, top_k: K, capacity: c } = readAttrs('moe.experts', attrs);
   if (inputs.length !== 3 || params.length !== 3) throw new Error('moe.experts takes three inputs and three stacked parameters');
   const [x, weights, indices] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor];
   const [gate, up, down] = params as [tf.Tensor, tf.Tensor, tf.Tensor];

@@ -16,24 +16,17 @@
 import { tf } from '../tf.js';
 import { webgpuBackend } from '../backend/webgpu-internals.js';
 import { countExperts, routerWeights, selectExperts } from '../backend/webgpu-router.js';
-import { boolAttr, numAttr, type Kernel } from './kernel.js';
-import { detached, enumAttr, expectDtype, intAttr, rowScale, rowSum, sameShape, shapeText, size, softmaxRows } from './moe-common.js';
+import { readAttrs } from '../../compiler/ir/attrs.js';
+import type { Kernel } from './kernel.js';
+import { detached, expectDtype, rowScale, rowSum, sameShape, shapeText, size, softmaxRows } from './moe-common.js';
 
 export const moeRouter: Kernel = ({ inputs, params, state, attrs }) => {
-  const E = intAttr(attrs, 'experts');
-  const K = intAttr(attrs, 'top_k');
-  const score = enumAttr(attrs, 'score', ['sigmoid', 'softmax'] as const);
-  const G = intAttr(attrs, 'groups');
-  const Gk = intAttr(attrs, 'top_groups');
-  const normalize = boolAttr(attrs, 'normalize');
-  const scale = numAttr(attrs, 'scale');
-  const groupScore = enumAttr(attrs, 'group_score', ['top2_sum', 'max'] as const);
+  const { experts: E, top_k: K, score, groups: G, top_groups: Gk, normalize, scale, group_score: groupScore } = readAttrs('moe.router', attrs);
   if (K > E) throw new Error(`top_k ${K} exceeds experts ${E}`);
   if (E % G !== 0) throw new Error(`groups ${G} must divide experts ${E}`);
   if (Gk > G) throw new Error(`top_groups ${Gk} exceeds groups ${G}`);
   const n = E / G;
   if (K > Gk * n) throw new Error(`top_k ${K} exceeds the ${Gk * n} experts of the ${Gk} kept groups`);
-  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`attribute scale must be > 0, got ${scale}`);
 
   if (inputs.length !== 1 || params.length !== 1 || state.length > 1) throw new Error('moe.router takes one input, one parameter and at most one state tensor');
   const x = inputs[0]!;

@@ -2,10 +2,11 @@
  * `rms_norm` (specs/ir.md §3.1, §4.2): w · x / sqrt(mean(x²) + eps) over the last axis, in fp32.
  * `rmsnorm` is shared with the two inner norms of `attention.mla`.
  */
+import { readAttrs } from '../../compiler/ir/attrs.js';
 import { tf } from '../tf.js';
 import { webgpuBackend } from '../backend/webgpu-internals.js';
 import { rmsNormInputGrad, rmsNormRows } from '../backend/webgpu-fused.js';
-import { numAttr, type Kernel } from './kernel.js';
+import type { Kernel } from './kernel.js';
 import { onlyParam } from './linear.js';
 
 /**
@@ -35,10 +36,4 @@ function fusedRmsnorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
   return norm(x, w);
 }
 
-export function epsAttr(attrs: Parameters<Kernel>[0]['attrs']): number {
-  const eps = numAttr(attrs, 'eps');
-  if (!(eps > 0)) throw new Error(`eps must be > 0, found ${eps}`);
-  return eps;
-}
-
-export const rmsNorm: Kernel = ({ inputs, params, attrs }) => [rmsnorm(inputs[0]!, onlyParam(params, 'rms_norm'), epsAttr(attrs))];
+export const rmsNorm: Kernel = ({ inputs, params, attrs }) => [rmsnorm(inputs[0]!, onlyParam(params, 'rms_norm'), readAttrs('rms_norm', attrs).eps)];

@@ -6,6 +6,7 @@
  * ParamStore (state is not a variable: gradients must never reach it); on webgpu it is written into
  * the old tensor's buffer instead (backend/in-place.ts), which a captured step graph relies on.
  */
+import { attrsOf } from '../../compiler/ir/attrs.js';
 import type { ModelGraph } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { ParamStore } from '../model/params.js';
@@ -30,11 +31,11 @@ export function routerLoads(model: ModelGraph): RouterLoad[] {
       const load = n.outputs[4];
       if (load === undefined) throw new RuntimeError(`moe.router at ${n.loc.file}:${n.loc.line} has no load output`);
       const bias = n.state[0] ?? null;
-      const rate = n.attrs.bias_rate;
-      if (bias !== null && (typeof rate !== 'number' || !Number.isFinite(rate))) {
-        throw new RuntimeError(`moe.router at ${n.loc.file}:${n.loc.line} has a bias state but bias_rate ${JSON.stringify(rate)}: it must be a number`);
+      const rate = attrsOf(n, 'moe.router').bias_rate;
+      if (bias !== null && rate === null) {
+        throw new RuntimeError(`moe.router at ${n.loc.file}:${n.loc.line} has a bias state but bias_rate null: it must be a number`);
       }
-      return { load, bias, rate: bias === null ? null : (rate as number) };
+      return { load, bias, rate: bias === null ? null : rate };
     });
 }
 

@@ -7,6 +7,7 @@
  *
  * which is exact and keeps every other term (balance, z losses) as the graph combines them.
  */
+import { readAttrs } from '../../compiler/ir/attrs.js';
 import type { ModelGraph } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { tf } from '../tf.js';
@@ -23,11 +24,12 @@ export function mtpTerms(model: ModelGraph): MtpTerm[] {
   const node = model.nodes.find((n) => n.outputs.includes('loss'));
   if (!node) throw new RuntimeError('the graph has no loss value');
   if (node.op !== 'loss.sum') return [];
-  const weights = node.attrs.weights;
-  if (!Array.isArray(weights)) throw new RuntimeError('the loss.sum node has no weights');
+  const { weights } = readAttrs('loss.sum', node.attrs);
+  // an MTP loss is a cross-entropy inside a layer (the main loss is model-level, specs/ir.md §1.6)
+  const mtpLosses = new Set(model.nodes.filter((n) => n.op === 'loss.cross_entropy' && n.layer !== undefined).flatMap((n) => n.outputs));
   const terms: MtpTerm[] = [];
   node.inputs.forEach((value, i) => {
-    if (/^mtp\.\d+\.loss$/.test(value)) terms.push({ value, weight: weights[i] as number });
+    if (mtpLosses.has(value)) terms.push({ value, weight: weights[i]! });
   });
   return terms;
 }

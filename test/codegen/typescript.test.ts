@@ -133,7 +133,7 @@ describe('ts: the module text', () => {
   const v3 = graphModule(example('deepseek-v3'));
 
   it('exports the graph as const and the parameter, shape and stage types', () => {
-    expect(v3).toContain('export const graph = {\n  ir_version: 1,\n');
+    expect(v3).toContain('export const graph = {\n  ir_version: 2,\n');
     expect(v3).toMatch(/\n} as const;\n/);
     expect(v3).toContain("export type ParamName =\n  | 'model.embed_tokens.weight'\n");
     expect(v3).toContain("  | 'model.layers.3.mlp.experts.{j}.gate_proj.weight'\n");

@@ -66,7 +66,7 @@ describe('verifyModel', () => {
 
 describe('validateGraph and verifyDocument', () => {
   it('reject structural errors with a path', () => {
-    const broken = { ...original, ir_version: 2 } as unknown as GraphDocument;
+    const broken = { ...original, ir_version: 99 } as unknown as GraphDocument;
     expect(validateGraph(broken)[0]).toMatch(/^\/ir_version: /);
     const noNodes = structuredClone(original) as unknown as { models: { nodes: unknown }[] };
     noNodes.models[0]!.nodes = 'none';
