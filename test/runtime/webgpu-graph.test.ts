@@ -27,6 +27,12 @@ const LAVAPIPE = '/usr/share/vulkan/icd.d/lvp_icd.json';
 const available = existsSync(LAVAPIPE);
 const CONFIG = { betas: [0.9, 0.95] as const, weightDecay: 0.1, eps: 1e-8 };
 
+/** Puts MOE_WEBGPU_GRAPHS back as it was (assigning undefined would set the string "undefined", which config/env.ts refuses). */
+function restoreGraphs(saved: string | undefined): void {
+  if (saved === undefined) delete process.env.MOE_WEBGPU_GRAPHS;
+  else process.env.MOE_WEBGPU_GRAPHS = saved;
+}
+
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let d = 0;
@@ -119,7 +125,7 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
       const store = ParamStore.initialise(model, 1);
       const opt = AdamW.forStore(store, CONFIG);
       const plan = stepPlan(model, store);
-      process.env.MOE_WEBGPU_GRAPHS = saved;
+      restoreGraphs(saved);
       const losses: number[] = [];
       const norms: number[] = [];
       for (let s = 0; s < 6; s++) {
@@ -143,7 +149,7 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
       const saved = process.env.MOE_WEBGPU_GRAPHS;
       process.env.MOE_WEBGPU_GRAPHS = '1';
       const graph = EvalGraph.forBackend()!;
-      process.env.MOE_WEBGPU_GRAPHS = saved;
+      restoreGraphs(saved);
       const store = ParamStore.initialise(model, 1);
       const opt = AdamW.forStore(store, CONFIG);
       const plan = stepPlan(model, store);
@@ -205,7 +211,7 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
         store.dispose();
         return { out: completions.map((c) => `${c.ids.join(',')} ${c.finish}`), logprobs: completions.map((c) => c.logprobs), stats };
       } finally {
-        process.env.MOE_WEBGPU_GRAPHS = saved;
+        restoreGraphs(saved);
       }
     }
 
@@ -254,7 +260,7 @@ describe.skipIf(!available)('captured GPU graphs on webgpu (lavapipe)', () => {
       const saved = process.env.MOE_WEBGPU_GRAPHS;
       process.env.MOE_WEBGPU_GRAPHS = '0';
       const plainAfter = await run();
-      process.env.MOE_WEBGPU_GRAPHS = saved;
+      restoreGraphs(saved);
       expect(after.ids).toBe(plainAfter.ids);
       expect(after.ids).not.toBe(first.ids);
       releaseDecoders(store);
