@@ -2,14 +2,14 @@
  * Backends: `cpu` (pure JS, everywhere), `wasm` (SIMD + threads), `webgpu` (Dawn through the npm
  * `webgpu` package; the GPU path), `tensorflow` (@tensorflow/tfjs-node-gpu, optional, needs CUDA
  * 11.2 + cuDNN 8.1). `auto` tries tensorflow → webgpu → the CPU default and says what it picked and
- * why. Backend packages are imported only when asked for.
+ * why. Backend packages are imported only when asked for. Starting a backend also registers what it
+ * adds to the generic kernels (registry.ts: fused ops, capabilities), here and nowhere else.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { tf } from '../tf.js';
-import { applyWebgpuFixes } from './webgpu-fixes.js';
-import { installTiledMatMul } from './webgpu-matmul.js';
+import { installWebgpu } from './webgpu.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
 export const BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
@@ -66,10 +66,8 @@ async function activate(name: BackendName, options: { refuseSoftware?: boolean }
         throw new RuntimeError(`the only WebGPU adapter is a software one (${adapter.info?.description ?? 'fallback'})`);
       }
       await import('@tensorflow/tfjs-backend-webgpu');
-      // stock kernels that produce invalid GPU work (webgpu-fixes.ts)
-      applyWebgpuFixes();
-      // a faster fp32 matmul (webgpu-matmul.ts)
-      installTiledMatMul();
+      // our kernels, fused ops and capabilities (graphs, in-place writes) for webgpu (webgpu.ts)
+      installWebgpu();
       break;
     }
     case 'tensorflow':

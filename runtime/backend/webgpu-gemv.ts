@@ -20,7 +20,7 @@
  * as an i32 array.
  */
 import { tf } from '../tf.js';
-import type { GemmDims } from './webgpu-matmul.js';
+import type { GemmDims } from './webgpu-gemm-dims.js';
 import type { WebgpuBackendLike } from './webgpu-internals.js';
 
 const THREADS = 256;

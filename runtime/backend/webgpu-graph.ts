@@ -29,13 +29,12 @@
  * - tfjs-backend-webgpu's binding layout: binding 0 of a tfjs program is its output, and uniform
  *   buffers carry GPUBufferUsage.UNIFORM. webgpu-internals.ts lists the private fields used.
  */
-import { tf } from '../tf.js';
+import type { tf } from '../tf.js';
+import { runtimeEnv } from '../config/env.js';
+import type { Captured, CaptureSpec, CommandGraph } from './capabilities.js';
 import { bufferOf, flushTfjs, poolKey, webgpuBackend, type WebgpuBackendLike } from './webgpu-internals.js';
 
 type Size3 = readonly [number, number, number];
-
-/** Commands per submitted command buffer during a replay (env MOE_GRAPH_SUBMIT_EVERY for measuring). */
-const SUBMIT_EVERY = Number(process.env.MOE_GRAPH_SUBMIT_EVERY ?? 128) || 128;
 
 type Command =
   | { readonly kind: 'dispatch'; readonly pipeline: GPUComputePipeline; readonly group: GPUBindGroup; readonly size: Size3 }
@@ -47,25 +46,8 @@ type Recorded =
   | { readonly kind: 'write'; readonly dst: GPUBuffer; readonly offset: number; readonly bytes: Uint8Array };
 
 /** Why a capture cannot be replayed (the caller goes on without a graph). */
-export class CaptureRefused extends Error {}
-
-export interface Captured<T> {
-  /** what the function returned, from the real run during the capture */
-  readonly result: T;
-  /** the replayable graph, or null with `refused` saying why */
-  readonly graph: GpuGraph | null;
-  readonly refused: string | null;
-}
-
-export interface CaptureSpec {
-  /** tensors whose values change from replay to replay: `replay` takes new ones of the same shapes */
-  readonly inputs: readonly tf.Tensor[];
-  /** tensors the graph reads and updates in place across replays (parameters, optimizer state) */
-  readonly state: readonly tf.Tensor[];
-}
-
 /** Runs `fn` through tfjs as usual and records its GPU work as a graph (see the file comment). */
-export function captureGraph<T>(fn: () => T, spec: CaptureSpec): Captured<T> {
+export function captureGraph<T>(fn: () => T, spec: CaptureSpec): Captured<T> & { readonly graph: GpuGraph | null } {
   const backend = webgpuBackend();
   if (backend === null) throw new Error('captureGraph needs the webgpu backend');
   const inputs = spec.inputs.map((t) => bufferOf(backend, t));
@@ -99,7 +81,7 @@ interface StateSlot {
   readonly buffer: GPUBuffer;
 }
 
-export class GpuGraph {
+export class GpuGraph implements CommandGraph {
   private readonly commands: Command[] = [];
   /** buffers this graph created (uniforms, upload constants, the read-back staging): destroyed with it */
   private readonly owned: GPUBuffer[] = [];
@@ -109,6 +91,8 @@ export class GpuGraph {
   private prepared: GPUCommandBuffer[] | null = null;
   private disposed = false;
   readonly dispatches: number;
+  /** commands per submitted command buffer during a replay (MOE_GRAPH_SUBMIT_EVERY, config/env.ts) */
+  private readonly submitEvery = runtimeEnv().graphSubmitEvery;
 
   constructor(
     private readonly backend: WebgpuBackendLike,
@@ -219,13 +203,13 @@ export class GpuGraph {
     this.prepared = buffers;
   }
 
-  /** The graph's commands into command buffers of SUBMIT_EVERY commands each, starting with `encoder`, each passed to `emit` once finished. */
+  /** The graph's commands into command buffers of `submitEvery` commands each, starting with `encoder`, each passed to `emit` once finished. */
   private encode(encoder: GPUCommandEncoder, emit: (buffer: GPUCommandBuffer) => void): void {
     let pass: GPUComputePassEncoder | null = null;
     let pipeline: GPUComputePipeline | null = null;
     let encoded = 0;
     for (const c of this.commands) {
-      if (++encoded % SUBMIT_EVERY === 0) {
+      if (++encoded % this.submitEvery === 0) {
         pass?.end();
         pass = null;
         emit(encoder.finish());

@@ -18,28 +18,11 @@
 import { tf } from '../tf.js';
 import type { WebgpuBackendLike } from './webgpu-internals.js';
 import { GEMV_MAX_ROWS, gemvApplies, runGemv } from './webgpu-gemv.js';
+import type { GemmDims } from './webgpu-gemm-dims.js';
+import { runtimeEnv } from '../config/env.js';
 
 const BK = 16;
 const THREADS = 256;
-
-export interface GemmDims {
-  readonly batch: number;
-  readonly M: number;
-  readonly N: number;
-  readonly K: number;
-  readonly transA: boolean;
-  readonly transB: boolean;
-  /** how many A / B matrices there are (1: the same one for every batch) */
-  readonly batchA: number;
-  readonly batchB: number;
-  /** B's matrix for batch z is Index[z] (an int32 input) instead of z */
-  readonly indexedB: boolean;
-  /**
-   * Batch z sums over k in [KStart[z], KStart[z] + KCount[z]) only (two int32 inputs) of one A
-   * and one B that span all K: per-expert weight gradients over the expert's own rows.
-   */
-  readonly segmentK?: boolean;
-}
 
 /** WGSL that loads one BK-slice of a tile into workgroup memory: `rows` × BK of an operand. */
 function loadTile(name: 'A' | 'B', dims: GemmDims, rows: number, tileOrigin: string): string {
@@ -223,7 +206,7 @@ const installed = new WeakSet<tf.KernelFunc>();
  * (to compare the two).
  */
 export function installTiledMatMul(): void {
-  if (process.env['MOE_WEBGPU_GEMM'] === '0') return;
+  if (!runtimeEnv().webgpuGemm) return;
   const stock = tf.getKernel('BatchMatMul', 'webgpu');
   if (!stock) throw new Error('tfjs-backend-webgpu has no BatchMatMul kernel');
   if (installed.has(stock.kernelFunc)) return;

@@ -12,15 +12,9 @@
  * experts of the kept groups by u, in descending order, ties to the smaller index.
  */
 import { tf } from '../tf.js';
+import type { RouterSelection } from '../ops/moe-router.js';
 import { flatProgram, registerProgram, runProgram, wgslFloat } from './webgpu-internals.js';
 
-export interface RouterSelection {
-  readonly experts: number;
-  readonly topK: number;
-  readonly groups: number;
-  readonly topGroups: number;
-  readonly groupScore: 'top2_sum' | 'max';
-}
 
 const KERNEL = 'MoeRouterSelect';
 

@@ -10,8 +10,7 @@
  * Tensors are [B, heads-or-1, T, width] and grow along T; rows are dropped (`keepRows`) when their
  * sequence finishes, so finished rows cost nothing in later steps.
  */
-import { writeColumnsInPlace } from '../backend/webgpu-columns.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { backendCapabilities } from '../backend/registry.js';
 import { tf } from '../tf.js';
 
 /** How MLA layers cache: the compressed latent (absorbed up-projection) or the expanded keys/values. */
@@ -19,7 +18,7 @@ export type MlaCacheMode = 'latent' | 'naive';
 
 /**
  * One attention node's cached tensors, in the order its decode kernel defines. By default they grow
- * along time by concatenation. With a `capacity` (webgpu decode graphs, decoder.ts) they are
+ * along time by concatenation. With a `capacity` (decode graphs, decoder.ts) they are
  * allocated at that full length once, zero-filled, and each step writes its columns in place at the
  * column its `at` tensor holds: fixed shapes and fixed buffers, as a replayed graph needs; the
  * unwritten columns are hidden by the step's mask.
@@ -55,15 +54,15 @@ export class LayerCache {
   }
 
   private write(fresh: readonly tf.Tensor[], at: tf.Tensor1D | undefined): tf.Tensor[] {
-    const backend = webgpuBackend();
-    if (backend === null || at === undefined) throw new Error('a cache with a capacity is written on webgpu, at a column tensor');
+    const inPlace = backendCapabilities().inPlace;
+    if (inPlace === null || at === undefined) throw new Error('a cache with a capacity is written in place (a backend that writes in place), at a column tensor');
     if (this.tensors.length === 0) {
       this.tensors = fresh.map((t) => {
         const [b, h, , w] = t.shape as [number, number, number, number];
         return tf.keep(tf.zeros([b, h, this.capacity!, w]));
       });
     }
-    fresh.forEach((t, i) => writeColumnsInPlace(backend, this.tensors[i]!, t, at));
+    fresh.forEach((t, i) => inPlace.writeColumns(this.tensors[i]!, t, at));
     return this.tensors;
   }
 

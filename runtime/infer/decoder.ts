@@ -9,7 +9,7 @@
 import type { ModelGraph, Node } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { neededNodes, type Weights } from '../model/forward.js';
-import { KERNELS } from '../ops/index.js';
+import { kernelFor } from '../ops/index.js';
 import type { KernelArgs } from '../ops/kernel.js';
 import { withFrozenWeights } from '../ops/linear.js';
 import { tf } from '../tf.js';
@@ -18,9 +18,10 @@ import { BatchState, LayerCache, type MlaCacheMode } from './cache.js';
 import { rowTables } from './rotary.js';
 import type { RopeConfig, RotaryTables } from '../ops/rope.js';
 import { readAttrs } from '../../compiler/ir/attrs.js';
-import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
+import type { CommandGraph } from '../backend/capabilities.js';
+import { graphCapture, ReplaySlot } from '../backend/replay.js';
 import { inPlaceVersion } from '../backend/in-place.js';
+import { runtimeEnv } from '../config/env.js';
 
 const ATTENTION = new Set(['attention.gqa', 'attention.mla']);
 
@@ -50,10 +51,10 @@ function rotaryNeeds(nodes: readonly Node[]): Map<string, [RopeConfig, number]> 
 /**
  * One batch being decoded: its caches and row bookkeeping. Dispose when done.
  *
- * With a `capacity` (the prompt width plus the new tokens) on webgpu, single-token steps run as a
- * captured GPU graph (backend/webgpu-graph.ts): the caches are allocated at full length and written
- * in place, every step's host values (ids, mask, cache column, rotary tables) come in as tensors,
- * and finished rows stay in the batch as masked padding so shapes never change. The prompt runs
+ * With a `capacity` (the prompt width plus the new tokens), where the backend captures graphs
+ * (webgpu), single-token steps run as a captured graph (backend/replay.ts): the caches are
+ * allocated at full length and written in place, every step's host values (ids, mask, cache
+ * column, rotary tables) come in as tensors, and finished rows stay in the batch as masked padding so shapes never change. The prompt runs
  * plainly (once per generation, nothing to replay), the first single-token step is captured (its
  * shaders compile during the capture, which records commands, not compilation), the rest replay.
  * MOE_WEBGPU_GRAPHS=0 turns this off.
@@ -72,7 +73,11 @@ export class Decoder {
   private live: number[];
   /** columns written to fixed-capacity caches (graph mode): replays write without running the caches' code */
   private written = 0;
-  private graph: { readonly graph: GpuGraph; readonly logits: tf.Tensor; readonly version: number } | 'cold' | 'off' = 'cold';
+  /** the single-token step's graph (graph mode), and the in-place version it was captured at */
+  private readonly graph: ReplaySlot<tf.Tensor> | null;
+  private graphVersion = -1;
+  /** encode the next replay while the device runs this one (MOE_GRAPH_PREPARE) */
+  private readonly prepare: boolean;
   private rowState: BatchState;
 
   constructor(
@@ -84,7 +89,11 @@ export class Decoder {
   ) {
     this.nodes = neededNodes(model, ['logits']);
     if (!this.nodes.some((n) => n.outputs.includes('logits'))) throw new RuntimeError(`model ${model.name} produces no logits`);
-    this.capacity = capacity !== undefined && webgpuBackend() !== null && process.env.MOE_WEBGPU_GRAPHS !== '0' ? capacity : null;
+    const graphs = capacity === undefined ? null : graphCapture();
+    this.capacity = graphs === null ? null : capacity!;
+    // no warm-up: the prompt's plain step compiled the shaders, and a capture records commands, not compilation
+    this.graph = graphs === null ? null : new ReplaySlot<tf.Tensor>(graphs, 0, (logits) => logits.dispose());
+    this.prepare = runtimeEnv().graphPrepare;
     for (const node of this.nodes) if (ATTENTION.has(node.op)) this.caches.set(node, new LayerCache(this.capacity));
     this.rotary = rotaryNeeds(this.nodes);
     this.rowState = new BatchState(rows);
@@ -101,7 +110,7 @@ export class Decoder {
    * capture (in-place.ts), so the cached Wᵀ and the captured constants are still current.
    */
   reusable(): boolean {
-    return typeof this.graph === 'object' && this.graph.version === inPlaceVersion() && this.graph.graph.valid(this.graphState());
+    return this.graph !== null && this.graphVersion === inPlaceVersion() && this.graph.serves(this.graphState());
   }
 
   /** Starts a new generation on the kept caches and graph (reusable() first): columns from 0, every row live. */
@@ -136,7 +145,7 @@ export class Decoder {
     // a fresh tensor the caller owns (the graph's own output is overwritten by the next replay)
     const picked = tf.gather(logits.tensor, rows) as tf.Tensor2D;
     rows.dispose();
-    if (logits.owned) logits.tensor.dispose();
+    if (logits.graph === null) logits.tensor.dispose();
     return picked;
   }
 
@@ -156,14 +165,13 @@ export class Decoder {
     }
     const logits = this.graphedStep(ids, real);
     let all: Float32Array;
-    if (logits.owned) {
+    if (logits.graph === null) {
       all = (await logits.tensor.data()) as Float32Array;
       logits.tensor.dispose();
     } else {
-      const { graph } = this.graph as { readonly graph: GpuGraph };
-      const read = graph.read(logits.tensor);
-      // the next step's commands are encoded while the GPU runs this one (GpuGraph.prepare)
-      if (process.env.MOE_GRAPH_PREPARE !== '0') graph.prepare();
+      const read = logits.graph.read(logits.tensor);
+      // the next step's commands are encoded while the GPU runs this one (CommandGraph.prepare)
+      if (this.prepare) logits.graph.prepare();
       all = (await read) as Float32Array;
     }
     if (this.live.length === this.batch.rows) return all;
@@ -189,8 +197,11 @@ export class Decoder {
     }
   }
 
-  /** Graph mode: every row of the first batch stays; a finished one is fed masked padding. Logits of every row. */
-  private graphedStep(ids: readonly (readonly number[])[], real: readonly (readonly boolean[])[]): { tensor: tf.Tensor; owned: boolean } {
+  /**
+   * Graph mode: every row of the first batch stays; a finished one is fed masked padding. Logits of
+   * every row: the caller's to dispose where `graph` is null, else the graph's output (read it there).
+   */
+  private graphedStep(ids: readonly (readonly number[])[], real: readonly (readonly boolean[])[]): { tensor: tf.Tensor; graph: CommandGraph | null } {
     const time = this.checkRows(ids);
     const capacity = this.capacity!;
     const allIds = Array.from({ length: this.batch.rows }, () => new Array<number>(time).fill(0));
@@ -210,23 +221,16 @@ export class Decoder {
     }
   }
 
-  private graphStep(inputs: StepTensors, time: number): { tensor: tf.Tensor; owned: boolean } {
+  private graphStep(inputs: StepTensors, time: number): { tensor: tf.Tensor; graph: CommandGraph | null } {
     const run = (): tf.Tensor => this.frozen(() => this.forwardStep(inputs));
     const flat = [inputs.ids, inputs.mask, inputs.at!, ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])];
-    if (time > 1 || this.graph === 'off') return { tensor: run(), owned: true };
-    if (this.graph === 'cold') {
-      // the weights count as state: uploaded before recording (never captured as constants) and checked by reusable()
-      const captured = captureGraph(run, { inputs: flat, state: this.graphState() });
-      if (captured.graph === null) {
-        this.graph = 'off';
-        return { tensor: captured.result, owned: true };
-      }
-      this.graph = { graph: captured.graph, logits: captured.result, version: inPlaceVersion() };
-      return { tensor: captured.result, owned: false };
-    }
-    this.graph.graph.replay(flat);
-    this.replays++;
-    return { tensor: this.graph.logits, owned: false };
+    if (time > 1) return { tensor: run(), graph: null };
+    // the weights count as state: uploaded before recording (never captured as constants) and checked by reusable()
+    const step = this.graph!.run(run, flat, () => this.graphState());
+    if (step.mode === 'plain') return { tensor: step.result, graph: null };
+    if (step.mode === 'captured') this.graphVersion = inPlaceVersion();
+    else this.replays++;
+    return { tensor: step.result, graph: step.graph };
   }
 
   private frozen<T>(fn: () => T): T {
@@ -291,11 +295,7 @@ export class Decoder {
   }
 
   dispose(): void {
-    if (typeof this.graph === 'object') {
-      this.graph.graph.dispose();
-      this.graph.logits.dispose();
-    }
-    this.graph = 'off';
+    this.graph?.dispose();
     this.caches.forEach((c) => c.dispose());
     this.transposed.forEach((t) => t.dispose());
     this.transposed.clear();
@@ -319,7 +319,7 @@ export class Decoder {
     try {
       const cache = this.caches.get(node);
       if (cache) return [node.op === 'attention.mla' ? cachedMla(args, cache, step) : cachedGqa(args, cache, step)];
-      const kernel = KERNELS[node.op];
+      const kernel = kernelFor(node.op);
       if (!kernel) throw new Error(`no kernel for op ${node.op}`);
       return kernel(args);
     } catch (error) {

@@ -5,8 +5,7 @@
  * the attention factor folded in), so cached decoding sees the same rotations as a full forward.
  */
 import { tf } from '../tf.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
-import { rotaryMap } from '../backend/webgpu-fused.js';
+import { fusedOp } from '../backend/registry.js';
 import { ropeFrequencies, rotation, type RopeConfig, type RotaryTables } from '../ops/rope.js';
 
 /** positions[b][t] for every row b and query t (all rows the same length T). */
@@ -38,12 +37,11 @@ export function rowTables(config: RopeConfig, d: number, positions: readonly (re
 
 /**
  * The rotation of `applyRotary` (y = x ⊙ cos + (x · rot) ⊙ sin) without its custom gradient:
- * decoding takes no gradient, and the custom-gradient wrapper costs two extra kernels per call. On
- * webgpu one fused shader (backend/webgpu-fused.ts).
+ * decoding takes no gradient, and the custom-gradient wrapper costs two extra kernels per call. A
+ * fused op (webgpu: one shader, backend/webgpu-ops.ts).
  */
-export function rotate(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
-  if (webgpuBackend() !== null) return rotaryMap(x, tables.cos, tables.sin, tables.interleaved, false);
+export const rotate = fusedOp('rotary.decode', (x: tf.Tensor, tables: RotaryTables): tf.Tensor => {
   const d = x.shape[x.rank - 1]!;
   const swapped = tf.reshape(tf.matMul(tf.reshape(x, [-1, d]), tables.rot), x.shape);
   return tf.add(tf.mul(x, tables.cos), tf.mul(swapped, tables.sin));
-}
+});

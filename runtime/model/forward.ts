@@ -1,11 +1,12 @@
 /**
  * The forward executor: runs a model graph's nodes in order on the current tfjs backend, each
- * through its kernel, and returns the requested values. Differentiable end to end (tfjs autograd),
+ * through the kernel the active backend has for its op (ops/index.ts `kernelFor`), and returns the
+ * requested values. Differentiable end to end (tfjs autograd),
  * so training wraps it in `tf.variableGrads`. A kernel failure names the node and its `.moe` line.
  */
 import type { ModelGraph, Node } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
-import { KERNELS } from '../ops/index.js';
+import { kernelFor } from '../ops/index.js';
 import { tf } from '../tf.js';
 
 /** Where the executor reads weights: a ParamStore, or any tensors by name (gradient checks). */
@@ -57,7 +58,7 @@ export function forward(model: ModelGraph, store: Weights, inputs: ForwardInputs
 }
 
 function runNode(node: Node, values: ReadonlyMap<string, tf.Tensor>, store: Weights): tf.Tensor[] {
-  const kernel = KERNELS[node.op];
+  const kernel = kernelFor(node.op);
   if (!kernel) throw new RuntimeError(`no kernel for op ${node.op} (${where(node)})`);
   try {
     return kernel({

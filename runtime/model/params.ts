@@ -7,6 +7,7 @@
 import { totalmem } from 'node:os';
 import type { Init, ModelGraph, Param } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
+import { runtimeEnv } from '../config/env.js';
 import { normalArray, tensorSeed } from '../random.js';
 import { tf } from '../tf.js';
 
@@ -129,9 +130,7 @@ function checkTensors(
 
 /** Half of the machine's memory, the most a model's float32 weights may take before we refuse. */
 export function defaultMemoryLimit(): number {
-  const override = Number(process.env.MOE_MEMORY_LIMIT);
-  if (Number.isFinite(override) && override > 0) return override;
-  return Math.floor(totalmem() / 2);
+  return runtimeEnv().memoryLimit ?? Math.floor(totalmem() / 2);
 }
 
 function refuseIfTooBig(model: ModelGraph, limitBytes: number): void {

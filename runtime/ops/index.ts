@@ -1,4 +1,9 @@
-/** The kernel registry: one module per IR op (specs/ir.md), looked up by the executor by op name. */
+/**
+ * The kernels: one module per IR op (specs/ir.md), generic tfjs code that runs on every backend.
+ * Executors look a kernel up with `kernelFor`, which returns the active backend's own kernel for the
+ * op where it registered one (backend/registry.ts), so adding a backend edits no caller.
+ */
+import { kernelOverride } from '../backend/registry.js';
 import type { Kernel } from './kernel.js';
 import { add } from './add.js';
 import { attentionGqa } from './attention-gqa.js';
@@ -33,5 +38,10 @@ export const KERNELS: { readonly [op: string]: Kernel } = {
   'loss.cross_entropy': crossEntropy,
   'loss.sum': lossSum,
 };
+
+/** The kernel of IR op `op` on the active backend: its override, else the generic one; undefined for an unknown op. */
+export function kernelFor(op: string): Kernel | undefined {
+  return kernelOverride(op) ?? (Object.hasOwn(KERNELS, op) ? KERNELS[op] : undefined);
+}
 
 export type { Kernel, KernelArgs } from './kernel.js';

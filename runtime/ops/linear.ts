@@ -3,7 +3,7 @@
  * `projectT` is shared by every op that applies a weight (heads, FFNs, attention projections).
  */
 import { tf } from '../tf.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { fusedOp } from '../backend/registry.js';
 import type { Kernel } from './kernel.js';
 
 /**
@@ -56,20 +56,21 @@ function frozenTranspose(w: tf.Tensor, cache: Map<tf.Tensor, tf.Tensor>): tf.Ten
 }
 
 /**
- * x[…, in] · Wᵀ for W [out, in]: the lead axes flattened into one 2-D product. On webgpu W is read
- * as stored (a transposed operand costs our matmul kernels nothing, webgpu-matmul.ts and
- * webgpu-gemv.ts; a transposed copy is a dispatch and a buffer per weight and step), and tf.matMul's
- * own gradient applies.
+ * rows [N, in] · Wᵀ, a fused op: generically the untransposed products above (or the frozen Wᵀ).
+ * On webgpu W is read as stored (backend/webgpu-ops.ts: a transposed operand costs our matmul
+ * kernels nothing, a transposed copy is a dispatch and a buffer per weight and step).
  */
+export const productT = fusedOp('linear.product', (rows: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor =>
+  frozen ? tf.matMul(rows, frozenTranspose(w, frozen) as tf.Tensor2D) : matMulT(rows, w),
+);
+
+/** x[…, in] · Wᵀ for W [out, in]: the lead axes flattened into one 2-D product (productT). */
 export function projectT(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   const inDim = x.shape[x.rank - 1]!;
   if (w.rank !== 2 || w.shape[1] !== inDim) {
     throw new Error(`weight [${w.shape.join(', ')}] does not apply to an input of width ${inDim}`);
   }
-  const rows = tf.reshape(x, [-1, inDim]);
-  let y: tf.Tensor;
-  if (webgpuBackend() !== null) y = tf.matMul(rows as tf.Tensor2D, w as tf.Tensor2D, false, true);
-  else y = frozen ? tf.matMul(rows as tf.Tensor2D, frozenTranspose(w, frozen) as tf.Tensor2D) : matMulT(rows, w);
+  const y = productT(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, w as tf.Tensor2D);
   return tf.reshape(y, [...x.shape.slice(0, -1), w.shape[0]!]);
 }
 

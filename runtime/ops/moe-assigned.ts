@@ -6,15 +6,15 @@
  * the router-weighted sum of them. A batch-1 decoding step of a 64-expert top-6 model reads 6
  * experts' weights, not 64, in ~8 dispatches a layer, not ~45.
  *
- * On webgpu the products are `gemm` with an expert index per batch, which runs one-row products as
- * a GEMV (backend/webgpu-gemv.ts); elsewhere the weights are gathered per assignment. Either way the weight gradient of expert e is
+ * The products are a fused op: on webgpu `gemm` with an expert index per batch, which runs one-row
+ * products as a GEMV (backend/webgpu-ops.ts); generically the weights are gathered per assignment.
+ * Either way the weight gradient of expert e is
  * the sum of its assignments' outer products dy·xᵀ, as a one-hot matmul: A·Out·In floats of
  * scratch, which is why moe-experts.ts takes this layout only while A ≤ E (at most the size of the
  * stacked weights themselves).
  */
 import { tf } from '../tf.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
-import { gemm } from '../backend/webgpu-matmul.js';
+import { fusedOp } from '../backend/registry.js';
 
 /** Σ over assignments of their per-assignment gradients g [A, ...] into [E, ...] by expert (a one-hot matmul). */
 function sumByExpert(g: tf.Tensor, expertOf: tf.Tensor1D, E: number): tf.Tensor {
@@ -26,28 +26,29 @@ function sumByExpert(g: tf.Tensor, expertOf: tf.Tensor1D, E: number): tf.Tensor 
 }
 
 /**
+ * a [A, 1, k] times its assignment's expert weights w[expertOf[a]] (transposed with `transB`), for
+ * w [E, r, c]: [A, 1, r] (transB) or [A, 1, c].
+ */
+export const assignedProduct = fusedOp('moe.assigned.product', (a: tf.Tensor, w: tf.Tensor, expertOf: tf.Tensor1D, transB: boolean): tf.Tensor =>
+  tf.matMul(a as tf.Tensor3D, tf.gather(w, expertOf) as tf.Tensor3D, false, transB),
+);
+
+/**
  * v [A, 1, In] times its assignment's expert weights transposed, w [E, Out, In] → [A, 1, Out], with
  * `expertOf` [A] int32 the expert of each assignment (off the gradient tape).
  */
 export function assignedMatMul(v: tf.Tensor, w: tf.Tensor, expertOf: tf.Tensor1D): tf.Tensor {
-  const [A, , In] = v.shape as [number, number, number];
-  const [E, Out] = w.shape as [number, number, number];
-  const onGpu = webgpuBackend() !== null;
+  const E = w.shape[0]!;
   const product = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [vv, ww, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     save([vv, ww, expertOf]);
-    const common = { batch: A, M: 1, batchA: A, batchB: E, transA: false, indexedB: true, segmentK: false };
-    const y = onGpu
-      ? gemm({ ...common, N: Out, K: In, transB: true }, { a: vv, b: ww, index: expertOf })
-      : tf.matMul(vv as tf.Tensor3D, tf.gather(ww, expertOf) as tf.Tensor3D, false, true);
+    const y = assignedProduct(vv, ww, expertOf, true);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws, experts] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor1D];
         // dv[a] = dy[a] · W[e(a)]: [1, Out] × [Out, In]
-        const dv = onGpu
-          ? gemm({ ...common, N: In, K: Out, transB: false }, { a: dy, b: ws, index: experts })
-          : tf.matMul(dy as tf.Tensor3D, tf.gather(ws, experts) as tf.Tensor3D);
+        const dv = assignedProduct(dy, ws, experts, false);
         // dW[e] = Σ_{a: e(a) = e} dy[a]ᵀ · v[a]: the outer products [A, Out, In], summed by expert
         const outer = tf.matMul(dy as tf.Tensor3D, xs, true, false);
         return [dv, sumByExpert(outer, experts, E)];

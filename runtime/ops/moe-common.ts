@@ -10,6 +10,7 @@
  * them off the tape instead: its result is a constant to autograd, which is exactly the spec's
  * "the selection carries no gradient" (specs/ir.md §4.9).
  */
+import { fusedOp } from '../backend/registry.js';
 import { tf } from '../tf.js';
 
 /**
@@ -34,6 +35,13 @@ export function detached(f: () => tf.Tensor[]): tf.Tensor[] {
 }
 
 /**
+ * Σ_j a[r, j, :] for a [R, J, D] → [R, D], a fused op: webgpu reduces a middle axis by transposing
+ * it last, then one workgroup per J-element row (4.7 ms for [4096, 6, 1024] on the H100), so there
+ * the J slices are added instead (backend/webgpu-ops.ts), a few memory-bound passes.
+ */
+export const sumMiddle = fusedOp('sum.middle', (a: tf.Tensor3D): tf.Tensor => tf.sum(a, 1));
+
+/**
  * y[i] = table[index[i]] for a table [R, D] and int32 index [M] with values in [0, R] (R reads a
  * zero row): a row gather whose gradient is again a gather, given the inverse map `inverse`
  * [R, J] (values in [0, M], M = none): d table[r] = Σ_j dy[inverse[r, j]]. The caller guarantees
@@ -55,11 +63,7 @@ export function gatherRows(table: tf.Tensor, index: tf.Tensor, inverse: tf.Tenso
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const rows = tf.gather(tf.concat([dy, tf.zeros([1, D])], 0), tf.reshape(saved[0]!, [R * J]));
         if (J === 1) return rows;
-        const byJ = tf.reshape(rows, [R, J, D]);
-        // webgpu reduces a middle axis by transposing it last, then one workgroup per J-element row
-        // (4.7 ms for [4096, 6, 1024] on the H100); J slices added are a few memory-bound passes
-        if (tf.getBackend() !== 'webgpu') return tf.sum(byJ, 1);
-        return tf.reshape(tf.addN(tf.split(byJ, J, 1)), [R, D]);
+        return sumMiddle(tf.reshape(rows, [R, J, D]) as tf.Tensor3D);
       },
     };
   });

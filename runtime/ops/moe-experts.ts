@@ -48,6 +48,7 @@
  * keep every buffer under a limit (chunkTokens). Results are identical either way.
  */
 import { readAttrs } from '../../compiler/ir/attrs.js';
+import { backendCapabilities } from '../backend/registry.js';
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
 import { detached, expectDtype, gatherRows, sameShape, shapeText, size } from './moe-common.js';
@@ -67,8 +68,6 @@ export function setExpertSlots(mode: ExpertSlots): ExpertSlots {
   return previous;
 }
 
-const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
-
 /** The largest dispatch buffer (static [E, S, width], grouped [R, width] or tile weights) built in one piece (see chunkTokens). */
 let bufferLimitBytes = 512 * 2 ** 20;
 
@@ -80,7 +79,7 @@ export function setDispatchBufferLimit(bytes: number): number {
 }
 
 function measureLoad(): boolean {
-  return slotsMode === 'measured' || (slotsMode === 'auto' && HOST_MEMORY_BACKENDS.has(tf.getBackend()));
+  return slotsMode === 'measured' || (slotsMode === 'auto' && backendCapabilities().hostMemory);
 }
 
 /**

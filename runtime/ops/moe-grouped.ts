@@ -18,8 +18,7 @@
  * Unused tiles use the last expert's weights, multiply zero rows and add nothing to any gradient.
  */
 import { tf } from '../tf.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
-import { gemm } from '../backend/webgpu-matmul.js';
+import { fusedOp } from '../backend/registry.js';
 
 /**
  * Rows per tile for A assignments over E experts: a power of two in [16, 256] near A / (4E), so the
@@ -111,34 +110,10 @@ export function tileSum(g: tf.Tensor2D, tileExpert: tf.Tensor1D, tilesOf: tf.Ten
 }
 
 /**
- * x [nt, T, In] times each tile's expert weights transposed, w [E, Out, In] → [nt, T, Out]. On
- * webgpu three tiled GEMMs read the weights in place (webgpu-matmul.ts): the product and the input
- * gradient pick B per tile by tileExpert, the weight gradient sums each expert's own rows. Elsewhere
- * the weights are copied per tile (expertTiles) and multiplied by tf.matMul.
+ * x [nt, T, In] times each tile's expert weights transposed, w [E, Out, In] → [nt, T, Out]. A fused
+ * op: generically the weights are copied per tile (expertTiles) and multiplied by tf.matMul; on
+ * webgpu three tiled GEMMs read the weights in place (backend/webgpu-ops.ts).
  */
-export function groupedMatMul(x: tf.Tensor, w: tf.Tensor, layout: TileLayout): tf.Tensor {
-  if (webgpuBackend() === null) return tf.matMul(x as tf.Tensor3D, expertTiles(w, layout) as tf.Tensor3D, false, true);
-  const [nt, T, In] = x.shape as [number, number, number];
-  const [E, Out] = w.shape as [number, number, number];
-  const common = { transA: false, segmentK: false };
-  const product = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xx, ww, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    save([xx, ww, layout.tileExpert, layout.rowStart, layout.rowCount]);
-    const y = gemm({ ...common, batch: nt, M: T, N: Out, K: In, transB: true, batchA: nt, batchB: E, indexedB: true }, { a: xx, b: ww, index: layout.tileExpert });
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws, tileExpert, rowStart, rowCount] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        // dx[t] = dy[t] · W[e(t)]: [T, Out] × [Out, In]
-        const dx = gemm({ ...common, batch: nt, M: T, N: In, K: Out, transB: false, batchA: nt, batchB: E, indexedB: true }, { a: dy, b: ws, index: tileExpert });
-        // dW[e] = Σ over e's rows r of dy[r]ᵀ · x[r]: A = dy as [R, Out] read transposed, B = x as [R, In]
-        const dw = gemm(
-          { batch: E, M: Out, N: In, K: nt * T, transA: true, transB: false, batchA: 1, batchB: 1, indexedB: false, segmentK: true },
-          { a: dy, b: xs, kStart: rowStart, kCount: rowCount },
-        );
-        return [dx, dw];
-      },
-    };
-  });
-  return product(x, w);
-}
+export const groupedMatMul = fusedOp('moe.grouped.product', (x: tf.Tensor, w: tf.Tensor, layout: TileLayout): tf.Tensor =>
+  tf.matMul(x as tf.Tensor3D, expertTiles(w, layout) as tf.Tensor3D, false, true),
+);

@@ -10,12 +10,12 @@
  * size-1-axis broadcasts, which every reduction's gradient uses, are slow).
  *
  * Ties: tf.topk orders equal values by the smaller index on the cpu backend (tfjs-backend-cpu's
- * comparator), which is the spec's tie rule for both the group and the expert selection. On webgpu
- * the selection is one shader with the same rules (backend/webgpu-router.ts) instead of ~40 ops.
+ * comparator), which is the spec's tie rule for both the group and the expert selection. The
+ * selection, the weights and the load are fused ops: on webgpu each is one shader with the same
+ * rules (backend/webgpu-router.ts) instead of ~40 ops.
  */
 import { tf } from '../tf.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
-import { countExperts, routerWeights, selectExperts } from '../backend/webgpu-router.js';
+import { fusedOp } from '../backend/registry.js';
 import { readAttrs } from '../../compiler/ir/attrs.js';
 import type { Kernel } from './kernel.js';
 import { detached, expectDtype, rowScale, rowSum, sameShape, shapeText, size, softmaxRows } from './moe-common.js';
@@ -48,39 +48,13 @@ export const moeRouter: Kernel = ({ inputs, params, state, attrs }) => {
     const scores = score === 'sigmoid' ? tf.sigmoid(logits) : softmaxRows(logits);
 
     // selection, off the tape: u = s + b, group limit, top-k (descending, ties to the smaller index)
-    const [indices] = detached(() => {
-      if (webgpuBackend() !== null) return [selectExperts(scores as tf.Tensor2D, bias as tf.Tensor1D | undefined, { experts: E, topK: K, groups: G, topGroups: Gk, groupScore })];
-      let u: tf.Tensor = bias ? tf.add(scores, bias) : scores;
-      if (Gk < G) {
-        const grouped = tf.reshape(u, [N, G, n]);
-        const groupScores = groupScore === 'max' ? tf.max(grouped, -1) : tf.sum(tf.topk(grouped, Math.min(2, n)).values, -1); // [N, G]
-        // a group is kept when fewer than G' groups beat it (a higher score, or an equal score and
-        // a smaller index): the top-G' groups with ties to the smaller index, computed with float
-        // comparisons and a last-axis sum (a one-hot of topk indices summed over its middle axis
-        // makes tfjs-backend-webgpu emit an invalid int32 transpose shader)
-        const own = tf.expandDims(groupScores, 2); // [N, G, 1]: group g
-        const other = tf.expandDims(groupScores, 1); // [N, 1, G]: group g'
-        const index = tf.range(0, G, 1, 'int32');
-        const earlier = tf.expandDims(tf.greater(tf.expandDims(index, 1), tf.expandDims(index, 0)), 0); // [1, G, G]: g' < g
-        const beats = tf.logicalOr(tf.greater(other, own), tf.logicalAnd(tf.equal(other, own), earlier));
-        const keep = tf.less(tf.sum(tf.cast(beats, 'float32'), 2), Gk); // [N, G]
-        const keepExperts = tf.reshape(tf.tile(tf.expandDims(tf.cast(keep, 'float32'), 2), [1, 1, n]), [N, E]);
-        u = tf.where(tf.greater(keepExperts, 0), u, tf.fill([N, E], -Infinity));
-      }
-      return [tf.topk(u, K).indices]; // [N, K] int32
-    }) as [tf.Tensor2D];
+    const selection = { experts: E, topK: K, groups: G, topGroups: Gk, groupScore };
+    const [indices] = detached(() => [selectExperts(scores as tf.Tensor2D, bias as tf.Tensor1D | undefined, selection)]) as [tf.Tensor2D];
 
     // weights from the UNBIASED scores: the one-hot selection mask [N, K, E] (a constant) times the
     // scores [N, E, 1], one small matmul per token; exact, with a dense gradient (a gather's would
     // be an UnsortedSegmentSum: slow on cpu, missing on wasm)
-    let weights: tf.Tensor;
-    if (webgpuBackend() !== null) weights = routerWeights(scores as tf.Tensor2D, indices, normalize, scale);
-    else {
-      const mask = tf.cast(tf.oneHot(indices, E), 'float32'); // (tfjs-backend-wasm's float32 oneHot writes int bits)
-      weights = tf.reshape(tf.matMul(mask, tf.expandDims(scores, 2)), [N, K]);
-      if (normalize) weights = rowScale(weights, tf.reciprocal(tf.add(rowSum(weights), 1e-20)));
-      if (scale !== 1) weights = tf.mul(weights, scale);
-    }
+    const weights = routerWeights(scores as tf.Tensor2D, indices, normalize, scale);
 
     const load = expertCounts(tf.reshape(indices, [N * K]) as tf.Tensor1D, E); // [E] f32 counts
     return [
@@ -93,8 +67,50 @@ export const moeRouter: Kernel = ({ inputs, params, state, attrs }) => {
   });
 };
 
-/** How many of the indices name each of E experts, as float32 (on webgpu one shader: webgpu-router.ts). */
-function expertCounts(indices: tf.Tensor1D, E: number): tf.Tensor1D {
-  if (webgpuBackend() !== null) return countExperts(indices, E);
-  return tf.bincount(indices, tf.tensor1d([], 'float32'), E);
+/** What the selection of moe.router needs besides the scores and the bias. */
+export interface RouterSelection {
+  readonly experts: number;
+  readonly topK: number;
+  readonly groups: number;
+  readonly topGroups: number;
+  readonly groupScore: 'top2_sum' | 'max';
 }
+
+/** The top-k experts of u = scores + bias within the top groups, descending, ties to the smaller index: [N, K] int32. */
+export const selectExperts = fusedOp('moe.router.select', (scores: tf.Tensor2D, bias: tf.Tensor1D | undefined, selection: RouterSelection): tf.Tensor2D => {
+  const { experts: E, topK: K, groups: G, topGroups: Gk, groupScore } = selection;
+  const N = scores.shape[0];
+  const n = E / G;
+  let u: tf.Tensor = bias ? tf.add(scores, bias) : scores;
+  if (Gk < G) {
+    const grouped = tf.reshape(u, [N, G, n]);
+    const groupScores = groupScore === 'max' ? tf.max(grouped, -1) : tf.sum(tf.topk(grouped, Math.min(2, n)).values, -1); // [N, G]
+    // a group is kept when fewer than G' groups beat it (a higher score, or an equal score and
+    // a smaller index): the top-G' groups with ties to the smaller index, computed with float
+    // comparisons and a last-axis sum (a one-hot of topk indices summed over its middle axis
+    // makes tfjs-backend-webgpu emit an invalid int32 transpose shader)
+    const own = tf.expandDims(groupScores, 2); // [N, G, 1]: group g
+    const other = tf.expandDims(groupScores, 1); // [N, 1, G]: group g'
+    const index = tf.range(0, G, 1, 'int32');
+    const earlier = tf.expandDims(tf.greater(tf.expandDims(index, 1), tf.expandDims(index, 0)), 0); // [1, G, G]: g' < g
+    const beats = tf.logicalOr(tf.greater(other, own), tf.logicalAnd(tf.equal(other, own), earlier));
+    const keep = tf.less(tf.sum(tf.cast(beats, 'float32'), 2), Gk); // [N, G]
+    const keepExperts = tf.reshape(tf.tile(tf.expandDims(tf.cast(keep, 'float32'), 2), [1, 1, n]), [N, E]);
+    u = tf.where(tf.greater(keepExperts, 0), u, tf.fill([N, E], -Infinity));
+  }
+  return tf.topk(u, K).indices as tf.Tensor2D; // [N, K] int32
+});
+
+/** The routing weights [N, K]: the unbiased scores at the indices, normalised and scaled. */
+export const routerWeights = fusedOp('moe.router.weights', (scores: tf.Tensor2D, indices: tf.Tensor2D, normalize: boolean, scale: number): tf.Tensor2D => {
+  const [N, E] = scores.shape;
+  const K = indices.shape[1];
+  const mask = tf.cast(tf.oneHot(indices, E), 'float32'); // (tfjs-backend-wasm's float32 oneHot writes int bits)
+  let weights = tf.reshape(tf.matMul(mask, tf.expandDims(scores, 2)), [N, K]);
+  if (normalize) weights = rowScale(weights, tf.reciprocal(tf.add(rowSum(weights), 1e-20)));
+  if (scale !== 1) weights = tf.mul(weights, scale);
+  return weights as tf.Tensor2D;
+});
+
+/** How many of the indices name each of E experts, as float32. */
+export const expertCounts = fusedOp('moe.router.count', (indices: tf.Tensor1D, E: number): tf.Tensor1D => tf.bincount(indices, tf.tensor1d([], 'float32'), E));

@@ -7,8 +7,7 @@
  * be disposed by (or leak out of) whichever tf.tidy scope created it.
  */
 import { tf } from '../tf.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
-import { rotaryMap } from '../backend/webgpu-fused.js';
+import { fusedOp } from '../backend/registry.js';
 
 export { parseRope, yarnMscale, type RopeConfig, type RopeScaling } from '../../compiler/ir/rope.js';
 import { yarnMscale, type RopeConfig } from '../../compiler/ir/rope.js';
@@ -140,11 +139,10 @@ export function ropeTables(config: RopeConfig, d: number, time: number, offset =
  * The partner swap is a 2-D matmul with a constant signed permutation rather than slices and a concat:
  * exact (one ±1 product per output), and tfjs-backend-cpu's non-contiguous slice is a slow generic
  * loop. The gradient is written out (dx = dy ⊙ cos − ((dy ⊙ sin) · rot), as rotᵀ = −rot) so that it
- * too is an untransposed 2-D product, the form tfjs-backend-wasm runs fast. On webgpu both directions
- * are one fused shader each (backend/webgpu-fused.ts), which swaps partners by index.
+ * too is an untransposed 2-D product, the form tfjs-backend-wasm runs fast. A fused op: on webgpu
+ * both directions are one shader each (backend/webgpu-ops.ts), which swaps partners by index.
  */
-export function applyRotary(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
-  if (webgpuBackend() !== null) return fusedRotary(x, tables);
+export const applyRotary = fusedOp('rotary', (x: tf.Tensor, tables: RotaryTables): tf.Tensor => {
   const d = x.shape[x.rank - 1]!;
   const swap = (t: tf.Tensor, rot: tf.Tensor): tf.Tensor => tf.reshape(tf.matMul(tf.reshape(t, [-1, d]), rot as tf.Tensor2D), t.shape);
   const rotate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -159,19 +157,7 @@ export function applyRotary(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
     };
   });
   return rotate(x);
-}
-
-function fusedRotary(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
-  const rotate = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    save([tables.cos, tables.sin]);
-    return {
-      value: rotaryMap(input, tables.cos, tables.sin, tables.interleaved, false),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => rotaryMap(dy, saved[0]!, saved[1]!, tables.interleaved, true),
-    };
-  });
-  return rotate(x);
-}
+});
 
 /** rope(x) for x [..., T, d] at positions offset … offset + T − 1 (§3.2). */
 export function rope(x: tf.Tensor, config: RopeConfig, offset = 0): tf.Tensor {

@@ -1,7 +1,6 @@
 /** `ffn.swiglu` (specs/ir.md §4.8): (silu(x·W_gateᵀ) ⊙ (x·W_upᵀ)) · W_downᵀ. */
 import { tf } from '../tf.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
-import { siluMul } from '../backend/webgpu-fused.js';
+import { fusedOp } from '../backend/registry.js';
 import type { Kernel } from './kernel.js';
 import { projectT } from './linear.js';
 
@@ -10,10 +9,8 @@ export function silu(z: tf.Tensor): tf.Tensor {
   return tf.mul(z, tf.sigmoid(z));
 }
 
-/** SwiGLU's gate silu(g) ⊙ u: on webgpu one fused shader (backend/webgpu-fused.ts), not three ops. */
-export function gated(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
-  return webgpuBackend() !== null ? siluMul(g, u) : tf.mul(silu(g), u);
-}
+/** SwiGLU's gate silu(g) ⊙ u, a fused op (webgpu: one shader, not three ops; backend/webgpu-ops.ts). */
+export const gated = fusedOp('silu_mul', (g: tf.Tensor, u: tf.Tensor): tf.Tensor => tf.mul(silu(g), u));
 
 export const swiglu: Kernel = ({ inputs, params }) => {
   if (params.length !== 3) throw new Error(`ffn.swiglu takes 3 parameters (gate, up, down), found ${params.length}`);

@@ -21,8 +21,8 @@
 import type { AttrValue } from '../../compiler/ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { assignInPlace } from '../backend/in-place.js';
-import { adamwInPlace } from '../backend/webgpu-adamw.js';
-import { webgpuBackend, type WebgpuBackendLike } from '../backend/webgpu-internals.js';
+import type { FusedAdamW } from '../backend/capabilities.js';
+import { backendCapabilities } from '../backend/registry.js';
 import type { ParamStore, TensorData } from '../model/params.js';
 import { tf } from '../tf.js';
 
@@ -158,9 +158,9 @@ export class AdamW {
    * scalar tensors (the same float32 arithmetic either way). Call inside a `tf.tidy`.
    */
   update(grads: ReadonlyMap<string, tf.Tensor>, step: AdamWStepValues | AdamWStepTensors): void {
-    const backend = webgpuBackend();
-    if (backend !== null) {
-      this.updateWebgpu(backend, grads, step);
+    const fused = backendCapabilities().adamw;
+    if (fused !== null) {
+      this.updateFused(fused, grads, step);
       return;
     }
     const [b1, b2] = this.config.betas;
@@ -179,8 +179,8 @@ export class AdamW {
     }
   }
 
-  /** The same update as three in-place shaders per parameter (backend/webgpu-adamw.ts). */
-  private updateWebgpu(backend: WebgpuBackendLike, grads: ReadonlyMap<string, tf.Tensor>, step: AdamWStepValues | AdamWStepTensors): void {
+  /** The same update as the backend's fused in-place kernels (webgpu: three shaders per parameter, backend/webgpu-adamw.ts). */
+  private updateFused(fused: FusedAdamW, grads: ReadonlyMap<string, tf.Tensor>, step: AdamWStepValues | AdamWStepTensors): void {
     const numbers = typeof step.scale === 'number';
     const values = numbers
       ? tf.tensor1d([step.scale, step.shrink, step.sqrtBc2, step.stepSize] as number[], 'float32')
@@ -190,7 +190,7 @@ export class AdamW {
     const decays = this.config.weightDecay !== 0;
     for (const [name, g] of grads) {
       const slot = this.slots.get(name)!;
-      adamwInPlace(backend, { param: slot.param, m: slot.m, v: slot.v, g }, values as tf.Tensor1D, constants, slot.decay && decays);
+      fused.update({ param: slot.param, m: slot.m, v: slot.v, g }, values as tf.Tensor1D, constants, slot.decay && decays);
     }
     values.dispose();
   }

@@ -18,9 +18,10 @@ import type { ModelGraph } from '../../compiler/ir/types.js';
 import { forward, type ForwardInputs } from '../model/forward.js';
 import type { ParamStore } from '../model/params.js';
 import { tf } from '../tf.js';
+import type { GraphCapture } from '../backend/capabilities.js';
 import { inPlaceWritten } from '../backend/in-place.js';
-import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
+import { graphCapture, ReplaySlot } from '../backend/replay.js';
+import { runtimeEnv } from '../config/env.js';
 import { stepTensors, type AdamW } from './adamw.js';
 import { routerLoads, updateRouterBiases, type RouterLoad } from './bias.js';
 import { clipScale, gradNormSquared } from './clip.js';
@@ -65,7 +66,7 @@ export interface StepPlan {
   /** parameter name of each tfjs variable (variableGrads keys gradients by the variable's own name) */
   readonly byVariable: ReadonlyMap<string, string>;
   readonly variables: readonly tf.Variable[];
-  /** captured GPU graphs on webgpu (StepGraphs.forBackend()); undefined runs every step plainly */
+  /** captured graphs where the backend has them (StepGraphs.forBackend()); undefined runs every step plainly */
   readonly graphs?: StepGraphs;
 }
 
@@ -169,57 +170,57 @@ async function finishPlainly(pass: Pass, store: ParamStore, optimizer: AdamW, op
 }
 
 /**
- * trainStep on webgpu as two captured GPU graphs (backend/webgpu-graph.ts): the forward + backward
- * pass up to the packed host vector, and the update (AdamW and the router biases, in place). The
- * first step runs plainly (shaders compile, the buffer pool grows), the second is captured, the
- * rest replay: the same kernels on the same buffers, so the numbers are the plain path's exactly.
- * A change of shapes or options, or state that moved to other buffers (a restored checkpoint),
- * drops the graphs and captures again. MOE_WEBGPU_GRAPHS=0 turns this off.
+ * trainStep as two captured graphs where the backend has them (backend/replay.ts; webgpu today):
+ * the forward + backward pass up to the packed host vector, and the update (AdamW and the router
+ * biases, in place). The first step runs plainly (shaders compile, the buffer pool grows), the
+ * second is captured, the rest replay: the same kernels on the same buffers, so the numbers are the
+ * plain path's exactly. A change of shapes or options, or state that moved to other buffers (a
+ * restored checkpoint), drops the graphs and captures again. MOE_WEBGPU_GRAPHS=0 turns this off.
  */
-/** MOE_GRAPH_TRACE=1: each graph step's host encode time and GPU wait on stderr (a diagnostic) */
-const TRACE = process.env.MOE_GRAPH_TRACE === '1';
-
 export class StepGraphs {
-  private warm = false;
-  private key = '';
-  private pass: { readonly graph: GpuGraph; readonly pass: Pass } | null = null;
-  private update: GpuGraph | null = null;
-  /** why capturing was given up, once it was */
-  refused: string | null = null;
-  /** steps that replayed the pass graph (the others ran plainly or were captured) */
-  replays = 0;
+  private readonly pass: ReplaySlot<Pass>;
+  private readonly update: ReplaySlot<void>;
+  /** MOE_GRAPH_TRACE=1: each graph step's host encode time and GPU wait on stderr (a diagnostic) */
+  private readonly trace = runtimeEnv().graphTrace;
 
-  /** Graphs for trainStep when the active backend is webgpu and they are not switched off, else undefined. */
+  private constructor(private readonly graphs: GraphCapture) {
+    this.pass = new ReplaySlot<Pass>(graphs, 1, disposePass);
+    this.update = new ReplaySlot<void>(graphs, 0, () => undefined);
+  }
+
+  /** Graphs for trainStep where the active backend captures them and they are not switched off, else undefined. */
   static forBackend(): StepGraphs | undefined {
-    return webgpuBackend() !== null && process.env.MOE_WEBGPU_GRAPHS !== '0' ? new StepGraphs() : undefined;
+    const graphs = graphCapture();
+    return graphs === null ? undefined : new StepGraphs(graphs);
+  }
+
+  /** why capturing was given up, once it was */
+  get refused(): string | null {
+    return this.pass.refused ?? this.update.refused;
+  }
+
+  /** steps that replayed the pass graph (the others ran plainly or were captured) */
+  get replays(): number {
+    return this.pass.replays;
   }
 
   /** One step through the graphs, or null where the plain path must run it. */
   async step(model: ModelGraph, store: ParamStore, optimizer: AdamW, batch: ForwardInputs, options: StepOptions, plan: StepPlan): Promise<StepResult | null> {
     if (this.refused !== null) return null;
-    if (!this.warm) {
-      this.warm = true;
-      return null;
-    }
     const began = performance.now();
     const inputs = [batch.inputIds, ...(batch.lossMask ? [batch.lossMask] : [])];
     const key = JSON.stringify([inputs.map((t) => t.shape), options.mtpWeight ?? null, options.biasRate === undefined]);
     const state = this.state(optimizer, store, plan);
-    if (this.pass && (key !== this.key || !this.pass.graph.valid(state))) this.dispose();
-    this.key = key;
-    let current = this.pass;
-    if (current === null) {
-      const captured = captureGraph(() => runPass(model, store, batch, options, plan), { inputs, state });
-      if (captured.graph === null) return this.giveUp(captured.refused!, captured.result, optimizer, store, options, plan);
-      current = this.pass = { graph: captured.graph, pass: captured.result };
-    } else {
-      current.graph.replay(inputs);
-      this.replays++;
-    }
-    const { graph, pass } = current;
+    this.pass.check(key, state);
+    this.update.check(key, state);
+    const loads = plan.routers.map((r) => r.load);
+    const run = this.pass.run(() => runPass(model, store, batch, options, plan), inputs, () => state);
+    // warming up, or a capture that cannot be replayed (it still ran the pass for real): finish plainly
+    if (run.mode === 'plain') return finishPlainly(run.result, store, optimizer, options, plan, loads);
+    const pass = run.result;
     const encoded = performance.now();
-    const read = unpack(await graph.read(pass.packed), pass, plan.routers.map((r) => r.load));
-    if (TRACE) console.error(`graph step: capture/replay encode ${(encoded - began).toFixed(1)} ms, GPU wait ${(performance.now() - encoded).toFixed(1)} ms`);
+    const read = unpack(await run.graph.read(pass.packed), pass, loads);
+    if (this.trace) console.error(`graph step: capture/replay encode ${(encoded - began).toFixed(1)} ms, GPU wait ${(performance.now() - encoded).toFixed(1)} ms`);
     if (read.nonFinite !== null) return { ...read, clipScale: 1 };
     const scale = clipScale(read.gradNorm, options.clip);
     const scalars = stepTensors(optimizer.nextStep(pass.grads, { lr: options.lr, gradScale: scale }));
@@ -230,17 +231,12 @@ export class StepGraphs {
         tf.tidy(() => optimizer.update(pass.grads, scalars));
         updateRouterBiases(store, plan.routers, pass.values, gamma);
       };
-      if (this.update === null) {
-        const captured = captureGraph(apply, { inputs: stepInputs, state });
-        if (captured.graph === null) this.refused = captured.refused;
-        else this.update = captured.graph;
-      } else {
-        const replayed = performance.now();
-        this.update.replay(stepInputs);
+      const replayed = performance.now();
+      if (this.update.run(apply, stepInputs, () => state).mode === 'replayed') {
         // the parameters changed under tfjs's feet: a kept decode graph must not be reused
         inPlaceWritten();
-        if (TRACE) {
-          await webgpuBackend()!.device.queue.onSubmittedWorkDone();
+        if (this.trace) {
+          await this.graphs.settled();
           console.error(`graph step: update replay and GPU ${(performance.now() - replayed).toFixed(1)} ms`);
         }
       }
@@ -256,19 +252,8 @@ export class StepGraphs {
     return [...optimizer.stateTensors(), ...biases];
   }
 
-  /** A capture that cannot be replayed still ran the pass for real: finish this step plainly with it. */
-  private giveUp(reason: string, pass: Pass, optimizer: AdamW, store: ParamStore, options: StepOptions, plan: StepPlan): Promise<StepResult> {
-    this.refused = reason;
-    return finishPlainly(pass, store, optimizer, options, plan, plan.routers.map((r) => r.load));
-  }
-
   dispose(): void {
-    if (this.pass) {
-      this.pass.graph.dispose();
-      disposePass(this.pass.pass);
-    }
-    this.update?.dispose();
-    this.pass = null;
-    this.update = null;
+    this.pass.dispose();
+    this.update.dispose();
   }
 }

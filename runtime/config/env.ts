@@ -1,0 +1,109 @@
+/**
+ * The runtime's configuration from the environment: every `MOE_*` variable the runtime reads, in one
+ * table (name, type, default, meaning), parsed and checked here and nowhere else. README.md lists
+ * the same table (a test keeps them in step).
+ *
+ * Read when a component starts (a trainer's step graphs, a decoder, a captured graph), not when a
+ * module is imported: a program or a test that sets a variable before starting the work is heard.
+ * A value that does not parse is an error naming the variable, never a silent default.
+ */
+import { RuntimeError } from '../errors.js';
+
+/** One environment variable: its parsed type and default, and what it does, for users. */
+interface EnvVar<T> {
+  readonly name: string;
+  readonly kind: 'switch' | 'flag' | 'positive integer' | 'bytes';
+  readonly default: T;
+  readonly doc: string;
+  readonly parse: (raw: string) => T | undefined;
+}
+
+/** `0` turns a default-on feature off; `1` keeps it on. */
+const onUnlessZero = (raw: string): boolean | undefined => (raw === '0' ? false : raw === '1' ? true : undefined);
+/** `1` turns a default-off diagnostic on; `0` keeps it off. */
+const offUnlessOne = (raw: string): boolean | undefined => (raw === '1' ? true : raw === '0' ? false : undefined);
+const positiveInteger = (raw: string): number | undefined => (/^[1-9][0-9]*$/.test(raw) ? Number(raw) : undefined);
+/** A byte count as a number (`1e9` too). */
+const positiveNumber = (raw: string): number | undefined => {
+  const n = Number(raw);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+};
+
+/** The table: one entry per variable; RuntimeEnv below is derived from it. */
+export const ENV_VARS = {
+  webgpuGraphs: {
+    name: 'MOE_WEBGPU_GRAPHS',
+    kind: 'switch',
+    default: true,
+    doc: 'captured GPU graphs for training steps, validation passes and decode steps on webgpu; 0 runs every step through tfjs',
+    parse: onUnlessZero,
+  } satisfies EnvVar<boolean>,
+  graphPrepare: {
+    name: 'MOE_GRAPH_PREPARE',
+    kind: 'switch',
+    default: true,
+    doc: "encode a decode graph's next replay while the GPU runs the current one; 0 encodes at replay time",
+    parse: onUnlessZero,
+  } satisfies EnvVar<boolean>,
+  graphSubmitEvery: {
+    name: 'MOE_GRAPH_SUBMIT_EVERY',
+    kind: 'positive integer',
+    default: 128,
+    doc: 'commands per submitted command buffer when a graph replays (for measuring)',
+    parse: positiveInteger,
+  } satisfies EnvVar<number>,
+  graphTrace: {
+    name: 'MOE_GRAPH_TRACE',
+    kind: 'flag',
+    default: false,
+    doc: "1 prints each graphed training step's host encode time and GPU wait on stderr",
+    parse: offUnlessOne,
+  } satisfies EnvVar<boolean>,
+  webgpuGemm: {
+    name: 'MOE_WEBGPU_GEMM',
+    kind: 'switch',
+    default: true,
+    doc: "our tiled fp32 matmul and GEMV on webgpu; 0 keeps tfjs's stock kernel",
+    parse: onUnlessZero,
+  } satisfies EnvVar<boolean>,
+  memoryLimit: {
+    name: 'MOE_MEMORY_LIMIT',
+    kind: 'bytes',
+    default: null,
+    doc: "the most bytes a model's float32 weights may take before loading is refused (default: half the machine's memory)",
+    parse: positiveNumber,
+  } satisfies EnvVar<number | null>,
+  debug: {
+    name: 'MOE_DEBUG',
+    kind: 'flag',
+    default: false,
+    doc: 'any value: the CLI prints the stack trace of an internal error',
+    parse: () => true,
+  } satisfies EnvVar<boolean>,
+} as const;
+
+type Table = typeof ENV_VARS;
+
+/** The parsed configuration: one typed field per table entry. */
+export type RuntimeEnv = { readonly [K in keyof Table]: Table[K]['default'] | NonNullable<ReturnType<Table[K]['parse']>> };
+
+/** Parses `vars` (process.env by default) against the table; a value that does not parse is an error. */
+export function parseEnv(vars: Readonly<Record<string, string | undefined>>): RuntimeEnv {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(ENV_VARS) as [keyof Table, EnvVar<unknown>][]) {
+    const raw = vars[spec.name];
+    if (raw === undefined || raw === '') {
+      out[key] = spec.default;
+      continue;
+    }
+    const value = spec.parse(raw);
+    if (value === undefined) throw new RuntimeError(`${spec.name}=${raw} is not a ${spec.kind}`, `${spec.name}: ${spec.doc}`);
+    out[key] = value;
+  }
+  return out as RuntimeEnv;
+}
+
+/** The configuration from the process's environment now. */
+export function runtimeEnv(): RuntimeEnv {
+  return parseEnv(process.env);
+}

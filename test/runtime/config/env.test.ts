@@ -1,0 +1,59 @@
+/**
+ * The runtime's environment variables (runtime/config/env.ts): one typed table, parsed in one place,
+ * a bad value refused with the variable's name, README's list equal to the table, and no other
+ * runtime file reading a MOE_* variable itself.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ENV_VARS, parseEnv } from '../../../runtime/config/env.js';
+import { RuntimeError } from '../../../runtime/errors.js';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+describe('runtime configuration from the environment', () => {
+  it('defaults when unset, typed values when set', () => {
+    expect(parseEnv({})).toEqual({ webgpuGraphs: true, graphPrepare: true, graphSubmitEvery: 128, graphTrace: false, webgpuGemm: true, memoryLimit: null, debug: false });
+    const set = parseEnv({ MOE_WEBGPU_GRAPHS: '0', MOE_GRAPH_PREPARE: '0', MOE_GRAPH_SUBMIT_EVERY: '32', MOE_GRAPH_TRACE: '1', MOE_WEBGPU_GEMM: '0', MOE_MEMORY_LIMIT: '1e9', MOE_DEBUG: 'yes' });
+    expect(set).toEqual({ webgpuGraphs: false, graphPrepare: false, graphSubmitEvery: 32, graphTrace: true, webgpuGemm: false, memoryLimit: 1e9, debug: true });
+  });
+
+  it('refuses a value it cannot read, naming the variable, instead of falling back silently', () => {
+    for (const [name, raw] of [
+      ['MOE_GRAPH_SUBMIT_EVERY', 'abc'],
+      ['MOE_GRAPH_SUBMIT_EVERY', '0'],
+      ['MOE_WEBGPU_GRAPHS', 'off'],
+      ['MOE_MEMORY_LIMIT', '-5'],
+    ] as const) {
+      let error: unknown;
+      try {
+        parseEnv({ [name]: raw });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, `${name}=${raw}`).toBeInstanceOf(RuntimeError);
+      expect((error as RuntimeError).message).toContain(`${name}=${raw}`);
+    }
+  });
+
+  it('README lists every variable of the table, and only those', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const listed = new Set([...readme.matchAll(/^\| `(MOE_[A-Z_]+)` \|/gm)].map((m) => m[1]));
+    expect(listed).toEqual(new Set(Object.values(ENV_VARS).map((v) => v.name)));
+  });
+
+  it('no runtime file but config/env.ts reads a MOE_* variable', () => {
+    const readers = sources(join(root, 'runtime'))
+      .filter((path) => /process\.env(\.|\[['"])MOE_/.test(readFileSync(path, 'utf8')))
+      .map((path) => relative(root, path));
+    // runtime/run/train.ts's EvalGraph is superseded by runtime/train/eval-graph.ts (its owner moves it)
+    expect(readers).toEqual(['runtime/run/train.ts']);
+  });
+});
