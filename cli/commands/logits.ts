@@ -1,7 +1,8 @@
 /** `moe logits CHECKPOINT --ids 3,17,42 [--json] [--backend NAME]`: logits at every position. */
 import { resolve } from 'node:path';
 import { BACKENDS, type BackendName } from '../../runtime/backend/select.js';
-import { logitsFor, openCheckpoint } from '../../runtime/session.js';
+import { cudaLogits, openCudaCheckpoint } from '../../runtime/cuda/session.js';
+import { logitsFor, openCheckpoint, type Session } from '../../runtime/session.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 
 export interface LogitsOptions {
@@ -18,10 +19,17 @@ export function parseIds(text: string): number[] {
   return parts.map(Number);
 }
 
+/**
+ * The cuda backend is an executor of the IR of its own, not a tfjs backend: so far it runs the
+ * forward pass (`moe logits`); the other commands say so in one line rather than run something else.
+ */
+export const CUDA_NOT_YET = '`--backend cuda` runs `moe logits` only so far (training, GRPO and generation on CUDA are being built); use --backend webgpu or auto';
+
 export function parseBackend(name: string | undefined): BackendName | 'auto' {
   const value = name ?? 'auto';
+  if (value === 'cuda') throw new UsageError(CUDA_NOT_YET);
   if (value !== 'auto' && !(BACKENDS as readonly string[]).includes(value)) {
-    throw new UsageError(`unknown backend \`${value}\`; backends: auto, ${BACKENDS.join(', ')}`);
+    throw new UsageError(`unknown backend \`${value}\`; backends: auto, ${BACKENDS.join(', ')}, cuda`);
   }
   return value as BackendName | 'auto';
 }
@@ -34,25 +42,37 @@ function top(row: readonly number[], k: number): [number, number][] {
     .slice(0, k);
 }
 
-export async function runLogits(checkpoint: string, options: LogitsOptions, io: CliIo): Promise<number> {
-  const ids = parseIds(options.ids);
-  const session = await openCheckpoint(resolve(io.cwd, checkpoint), parseBackend(options.backend));
-  try {
-    const logits = await logitsFor(session, ids);
-    if (options.json) {
-      io.stdout(`${JSON.stringify({ logits })}\n`);
-      return EXIT.ok;
+async function logitsOn(dir: string, backend: string | undefined, ids: readonly number[]): Promise<{ logits: number[][]; header: string }> {
+  if (backend === 'cuda') {
+    const session = await openCudaCheckpoint(dir);
+    try {
+      return { logits: cudaLogits(session, ids), header: `backend cuda (${session.description}); model ${session.model.model.name}` };
+    } finally {
+      session.model.dispose();
     }
-    io.stderr(`backend ${session.backend.name} (${session.backend.reason}); model ${session.model.name}\n`);
-    logits.forEach((row, t) => {
-      const best = top(row, 5)
-        .map(([i, v]) => `${i}:${v.toFixed(4)}`)
-        .join('  ');
-      io.stdout(`position ${t} (id ${ids[t]}): top ${best}\n`);
-    });
-    io.stdout('(--json prints every logit)\n');
-    return EXIT.ok;
+  }
+  const session: Session = await openCheckpoint(dir, parseBackend(backend));
+  try {
+    return { logits: await logitsFor(session, ids), header: `backend ${session.backend.name} (${session.backend.reason}); model ${session.model.name}` };
   } finally {
     session.store.dispose();
   }
+}
+
+export async function runLogits(checkpoint: string, options: LogitsOptions, io: CliIo): Promise<number> {
+  const ids = parseIds(options.ids);
+  const { logits, header } = await logitsOn(resolve(io.cwd, checkpoint), options.backend, ids);
+  if (options.json) {
+    io.stdout(`${JSON.stringify({ logits })}\n`);
+    return EXIT.ok;
+  }
+  io.stderr(`${header}\n`);
+  logits.forEach((row, t) => {
+    const best = top(row, 5)
+      .map(([i, v]) => `${i}:${v.toFixed(4)}`)
+      .join('  ');
+    io.stdout(`position ${t} (id ${ids[t]}): top ${best}\n`);
+  });
+  io.stdout('(--json prints every logit)\n');
+  return EXIT.ok;
 }

@@ -39,7 +39,7 @@ describe('moe init and moe logits', () => {
     expect(outside.code).toBe(1);
     expect(outside.stderr).toContain('token id 999 is outside the vocabulary 0..319');
     expect((await runCli(['logits', checkpoint, '--ids', '3,x'], repo)).code).toBe(2);
-    expect((await runCli(['logits', checkpoint, '--ids', '3', '--backend', 'cuda'], repo)).code).toBe(2);
+    expect((await runCli(['logits', checkpoint, '--ids', '3', '--backend', 'metal'], repo)).code).toBe(2);
   });
 
   it('refuses a folder that is not a checkpoint with a message, not a stack trace', async () => {
@@ -49,5 +49,23 @@ describe('moe init and moe logits', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: /);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('moe logits --backend cuda without a GPU', () => {
+  it('exits with one clear line and no stack trace (or runs, where a GPU exists)', async () => {
+    const checkpoint = join(mkdtempSync(join(tmpdir(), 'moe-logits-cuda-')), 'ck');
+    expect((await runCli(['init', 'examples/r1-tiny.moe', '-o', checkpoint, '--seed', '5'], repo)).code).toBe(0);
+    const r = await runCli(['logits', checkpoint, '--ids', '3,17', '--json', '--backend', 'cuda'], repo);
+    if (r.code === 0) return; // a machine with a GPU: the device script checks the numbers
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: (no CUDA|no cuBLASLt|CUDA |the CUDA driver|the cuda backend)/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('says in one line that training commands do not run on cuda yet', async () => {
+    const r = await runCli(['train', 'examples/r1-tiny.moe', '--backend', 'cuda', '--steps', '1'], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--backend cuda` runs `moe logits` only so far/);
   });
 });

@@ -1,0 +1,48 @@
+/**
+ * The shipped PTX (runtime/cuda/kernels.generated.ts) is built from the current .cu sources: the hash
+ * must match (`npm run build:cuda` refreshes it), and where nvcc exists the PTX is rebuilt and compared.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CUDA_SOURCES, kernelSourceHash, NVCC_FLAGS } from '../../../runtime/cuda/kernel-sources.js';
+import { PTX, SOURCE_HASH } from '../../../runtime/cuda/kernels.generated.js';
+import { CUDA_OPS } from '../../../runtime/cuda/ops.js';
+
+const repo = join(import.meta.dirname, '..', '..', '..');
+
+function nvccAvailable(): boolean {
+  try {
+    execFileSync(process.env.NVCC ?? 'nvcc', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('generated CUDA kernels', () => {
+  it('were built from the current sources (npm run build:cuda)', () => {
+    expect(SOURCE_HASH).toBe(kernelSourceHash(repo));
+    expect(Object.keys(PTX).sort()).toEqual([...CUDA_SOURCES].sort());
+  });
+
+  it('hold every kernel the ops launch', () => {
+    const source = readFileSync(join(repo, 'runtime/cuda/ops.ts'), 'utf8');
+    const launched = new Set([...source.matchAll(/'([a-z_0-9]+_(?:fwd|count|offsets|assign|gather|combine|nt))'/g)].map((m) => m[1]!));
+    expect(launched.size).toBeGreaterThan(10);
+    const ptx = Object.values(PTX).join('\n');
+    for (const name of launched) expect(ptx, name).toContain(`.entry ${name}(`);
+    expect(Object.keys(CUDA_OPS).length).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!nvccAvailable())('match what nvcc builds from them now (skipped where nvcc is missing)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moe-ptx-test-'));
+    for (const name of CUDA_SOURCES) {
+      const out = join(dir, `${name}.ptx`);
+      execFileSync(process.env.NVCC ?? 'nvcc', [...NVCC_FLAGS, join(repo, 'runtime/cuda/kernels', `${name}.cu`), '-o', out]);
+      expect(readFileSync(out, 'utf8')).toBe(PTX[name]);
+    }
+  });
+});
