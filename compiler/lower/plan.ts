@@ -7,7 +7,7 @@ import { dirname, relative, resolve } from 'node:path';
 import type { CheckContext, CheckedBlock } from '../check/context.js';
 import { batchSequences, trainingSteps } from '../check/plan.js';
 import { Config, isPair, isQuantity, isRef, type Value } from '../check/values.js';
-import type { AttrValue, Plan, PipelinePlan, StagePlan } from '../ir/types.js';
+import type { AttrValue, Plan, PipelinePlan, StagePlan } from '../../ir/types.js';
 import type { Locate } from './loc.js';
 
 /** A checked value as an IR attribute: quantities in their base unit, references by name. */

@@ -5,10 +5,10 @@
  *
  * Nodes are grouped by their `layer` (the IR field; names carry no meaning); model-level nodes have none.
  */
-import { attrsOf, readAttrs } from '../ir/attrs.js';
-import type { RopeConfig } from '../ir/rope.js';
-import type { AttentionShape } from '../stats/shape.js';
-import type { Dim, ModelGraph, Node, Param } from '../ir/types.js';
+import { attrsOf, readAttrs } from './attrs.js';
+import type { RopeConfig } from './rope.js';
+import type { AttentionShape } from '../compiler/stats/shape.js';
+import type { Dim, ModelGraph, Node, Param } from './types.js';
 
 /** The attention shapes are the statistics' (compiler/stats/shape.ts). */
 export type MlaAttention = Extract<AttentionShape, { readonly kind: 'mla' }>;
