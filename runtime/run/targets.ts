@@ -11,7 +11,7 @@
 import { basename } from 'node:path';
 import { didYouMean } from '../../util/did-you-mean.js';
 import type { Plan, PipelinePlan } from '../../ir/types.js';
-import { topologicalOrder } from '../../compiler/lower/plan.js';
+import { topologicalOrder } from '../../util/topological-order.js';
 import { RuntimeError } from '../errors.js';
 
 export interface Selection {
