@@ -1,5 +1,5 @@
 /**
- * The attribute tables of specs/ir.md §4, generated from compiler/ir/attrs.ts: each op section holds
+ * The attribute tables of specs/ir.md §4, generated from ir/attrs.ts: each op section holds
  * a region `<!-- attrs: OP -->` … `<!-- /attrs -->` rewritten from the table, so the spec and the
  * table cannot disagree (test/generated.test.ts).
  */

@@ -1,6 +1,6 @@
 /**
  * `moe export hf`: our checkpoint → a folder HF transformers loads: `config.json` (from the graph,
- * compiler/codegen/hf-config.ts) and `model.safetensors` under HF names, F32 or BF16. MLA models
+ * ir/hf-config.ts) and `model.safetensors` under HF names, F32 or BF16. MLA models
  * export as deepseek_v3 (with DeepSeek's MTP layout, duplicates included, specs/ir.md §7), GQA
  * models as mixtral with Mixtral's released names. Written atomically.
  */
