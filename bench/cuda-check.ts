@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { nodeHost } from '../compiler/bind/node-host.js';
 import { checkFile } from '../compiler/check/index.js';
 import { lowerSpec } from '../compiler/lower/index.js';
-import type { ModelGraph } from '../compiler/ir/types.js';
+import type { ModelGraph } from '../ir/types.js';
 import { selectBackend } from '../runtime/backend/select.js';
 import { CudaModel } from '../runtime/cuda/executor.js';
 import { openCuda } from '../runtime/cuda/runtime.js';

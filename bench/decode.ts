@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { nodeHost } from '../compiler/bind/node-host.js';
 import { checkFile } from '../compiler/check/index.js';
 import { lowerSpec } from '../compiler/lower/index.js';
-import type { ModelGraph } from '../compiler/ir/types.js';
+import type { ModelGraph } from '../ir/types.js';
 import { selectBackend, type BackendName } from '../runtime/backend/select.js';
 import { generate, vocabOf, type GenerateStats } from '../runtime/infer/generate.js';
 import { GREEDY } from '../runtime/infer/sampling.js';

@@ -21,7 +21,7 @@ import { forward } from '../runtime/model/forward.js';
 import { Decoder } from '../runtime/infer/decoder.js';
 import { PROMPT, prompts } from './decode.js';
 import { vocabOf } from '../runtime/infer/generate.js';
-import type { GraphDocument } from '../compiler/ir/types.js';
+import type { GraphDocument } from '../ir/types.js';
 import { ParamStore } from '../runtime/model/params.js';
 import { trainingStage } from '../runtime/run/stage.js';
 import { tf } from '../runtime/tf.js';

@@ -3,10 +3,10 @@
  * before a format change), then the verifier, before anything is built.
  */
 import { readFileSync } from 'node:fs';
-import type { GraphDocument, ModelGraph } from '../compiler/ir/types.js';
-import { upgradeGraph } from '../compiler/ir/upgrade.js';
-import { validateGraph } from '../compiler/ir/validate.js';
-import { verifyDocument } from '../compiler/ir/verify.js';
+import type { GraphDocument, ModelGraph } from '../ir/types.js';
+import { upgradeGraph } from '../ir/upgrade.js';
+import { validateGraph } from '../ir/validate.js';
+import { verifyDocument } from '../ir/verify.js';
 import { RuntimeError } from './errors.js';
 
 export function parseGraph(text: string, origin: string): GraphDocument {

@@ -2,7 +2,7 @@
  * A loaded model ready to run: the backend chosen, the checkpoint read and checked, the parameters
  * on the device. Commands (`moe logits`, later generate and train) start from here.
  */
-import type { GraphDocument, ModelGraph } from '../compiler/ir/types.js';
+import type { GraphDocument, ModelGraph } from '../ir/types.js';
 import { selectBackend, type BackendName, type Selected } from './backend/select.js';
 import { readCheckpoint } from './io/checkpoint.js';
 import { forward } from './model/forward.js';

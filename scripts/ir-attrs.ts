@@ -1,10 +1,10 @@
 /**
- * The attribute tables of specs/ir.md §4, generated from compiler/ir/attrs.ts: each op section holds
+ * The attribute tables of specs/ir.md §4, generated from ir/attrs.ts: each op section holds
  * a region `<!-- attrs: OP -->` … `<!-- /attrs -->` rewritten from the table, so the spec and the
  * table cannot disagree (test/generated.test.ts).
  */
-import { OP_ATTRS } from '../compiler/ir/attrs.js';
-import { fieldType, type FieldSpec } from '../compiler/ir/fields.js';
+import { OP_ATTRS } from '../ir/attrs.js';
+import { fieldType, type FieldSpec } from '../ir/fields.js';
 
 const REGION = /<!-- attrs: (\S+) -->\n[\s\S]*?<!-- \/attrs -->/g;
 

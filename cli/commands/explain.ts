@@ -1,6 +1,6 @@
 /** `moe explain CODE`: the long explanation of a diagnostic. */
 import { catalog, isCode } from '../../compiler/diagnostics/catalog.js';
-import { didYouMean } from '../../compiler/diagnostics/did-you-mean.js';
+import { didYouMean } from '../../util/did-you-mean.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 
 export function runExplain(code: string, io: CliIo): number {

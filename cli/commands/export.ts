@@ -1,7 +1,7 @@
 /** `moe export hf CHECKPOINT -o DIR [--dtype f32|bf16]`: our checkpoint → a folder HF transformers loads. */
 import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { EXPORT_DTYPES, exportHf, type ExportDtype } from '../../runtime/io/hf-export.js';
+import { EXPORT_DTYPES, exportHf, type ExportDtype } from '../../interop/hf/export.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 
 export interface ExportOptions {

@@ -1,7 +1,7 @@
 /** `moe import hf DIR -o OUT [--name NAME]`: a HF checkpoint folder → our checkpoint + its `.moe` spec. */
 import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { importHf, isModelName } from '../../runtime/io/hf-import.js';
+import { importHf, isModelName } from '../../interop/hf/import.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 
 export interface ImportOptions {

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { nodeHost } from '../../compiler/bind/node-host.js';
 import { checkFile } from '../../compiler/check/index.js';
 import { renderText } from '../../compiler/diagnostics/render.js';
-import type { GraphDocument } from '../../compiler/ir/types.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 

@@ -6,7 +6,7 @@
  * run in it; `force` (no flag yet) starts over there, deleting only what moe wrote.
  */
 import { dirname, join, relative, resolve } from 'node:path';
-import type { GraphDocument } from '../../compiler/ir/types.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import type { ParamStore } from '../../runtime/model/params.js';

@@ -8,11 +8,11 @@
 import { dirname, relative, resolve } from 'node:path';
 import { BLOCK_KINDS, type BlockKindName } from '../../grammar/tokens.js';
 import { DiagnosticBag } from '../diagnostics/diagnostic.js';
-import { didYouMean } from '../diagnostics/did-you-mean.js';
+import { didYouMean } from '../../util/did-you-mean.js';
 import type * as A from '../syntax/ast.js';
 import { parseText, type ParseResult } from '../syntax/parse.js';
 import { SourceFile, type Span } from '../syntax/source.js';
-import { escapes } from './files.js';
+import { escapes } from '../../util/files.js';
 
 export interface CompilerHost {
   /** The file's bytes, or an error message when it cannot be read. */

@@ -6,7 +6,7 @@
 import type { BlockKindName } from '../../grammar/tokens.js';
 import type { Decl, Program } from '../bind/program.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
-import { closestNames, didYouMean } from '../diagnostics/did-you-mean.js';
+import { closestNames, didYouMean } from '../../util/did-you-mean.js';
 import { blockSpecs } from '../schema/index.js';
 import { describeSpec, type BlockSpec, type FieldSpec, type ValueSpec, type VariantSpec } from '../schema/dsl.js';
 import type * as A from '../syntax/ast.js';

@@ -4,7 +4,7 @@
  * edges. Runs of identical consecutive layers collapse into one cluster labelled
  * `layers 3..60 (×58)`, so a 61-layer model stays legible.
  */
-import type { ModelGraph } from '../ir/types.js';
+import type { ModelGraph } from '../../ir/types.js';
 import {
   formatShape,
   modelStructure,
@@ -15,7 +15,7 @@ import {
   type MlaAttention,
   type ModelStructure,
   type Rope,
-} from './structure.js';
+} from '../../ir/structure.js';
 
 /** A DOT string literal (newlines become centred line breaks). */
 function q(text: string): string {

@@ -14,12 +14,12 @@
  * produced. `ts` and `svg` load their heavy dependency (the TypeScript compiler inside ts-morph,
  * the Graphviz WebAssembly) on first use, so the other emitters do not pay for it.
  */
-import { validateGraph } from '../ir/validate.js';
-import type { GraphDocument } from '../ir/types.js';
+import { validateGraph } from '../../ir/validate.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { modelDot } from './dot.js';
-import { emitHfConfigs } from './hf-config.js';
+import { emitHfConfigs } from '../../ir/hf-config.js';
 import { emitMegatron } from './megatron.js';
-import { specName } from './structure.js';
+import { specName } from '../../ir/structure.js';
 
 export interface EmittedFile {
   /** a file name (no folder) */

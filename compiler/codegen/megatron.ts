@@ -5,8 +5,8 @@
  * comment rather than guessed. Numbers come from the graph document: the stage's resolved
  * hyper-parameters, its cluster and the model's graph.
  */
-import type { AttrValue, GraphDocument, StagePlan } from '../ir/types.js';
-import { modelStructure, uniformDense, uniformMoe, type ModelStructure, type MoeFfn } from './structure.js';
+import type { AttrValue, GraphDocument, StagePlan } from '../../ir/types.js';
+import { modelStructure, uniformDense, uniformMoe, type ModelStructure, type MoeFfn } from '../../ir/structure.js';
 
 export type MegatronResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
 

@@ -12,8 +12,8 @@
  * around it are written with ts-morph's code writer.
  */
 import type { CodeBlockWriter } from 'ts-morph';
-import type { GraphDocument, ModelGraph } from '../ir/types.js';
-import { specName } from './structure.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
+import { specName } from '../../ir/structure.js';
 
 /**
  * ts-morph's code writer. It lives in `code-block-writer`, the ts-morph dependency that ts-morph

@@ -3,9 +3,9 @@
  * and verification share one definition of every op's typing; a node that does not type-checks is a
  * compiler bug and throws (checked specs always lower).
  */
-import { isOpName, readAttrs } from '../ir/attrs.js';
-import { OPS } from '../ir/ops.js';
-import type { AttrValue, Init, ModelGraph, Node, Param, SourceLoc, State, Value } from '../ir/types.js';
+import { isOpName, readAttrs } from '../../ir/attrs.js';
+import { OPS } from '../../ir/ops.js';
+import type { AttrValue, Init, ModelGraph, Node, Param, SourceLoc, State, Value } from '../../ir/types.js';
 
 export class GraphBuilder {
   readonly params: Param[] = [];

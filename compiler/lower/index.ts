@@ -4,9 +4,9 @@
  */
 import { relative } from 'node:path';
 import type { CheckResult } from '../check/index.js';
-import { validateGraph } from '../ir/validate.js';
-import { verifyDocument } from '../ir/verify.js';
-import { IR_VERSION, type GraphDocument } from '../ir/types.js';
+import { validateGraph } from '../../ir/validate.js';
+import { verifyDocument } from '../../ir/verify.js';
+import { IR_VERSION, type GraphDocument } from '../../ir/types.js';
 import { locator } from './loc.js';
 import { lowerModel } from './model.js';
 import { lowerPlan } from './plan.js';

@@ -1,7 +1,7 @@
 /** Source locations for IR nodes: file relative to the working folder, 1-based line and column. */
 import { relative } from 'node:path';
 import type { Program } from '../bind/program.js';
-import type { SourceLoc } from '../ir/types.js';
+import type { SourceLoc } from '../../ir/types.js';
 import type { Span } from '../syntax/source.js';
 
 export type Locate = (span: Span) => SourceLoc;

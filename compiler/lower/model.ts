@@ -4,7 +4,7 @@
  * the main model (DeepSeek-V3 §2.2), numbered as layers `layers + k - 1` like DeepSeek's checkpoints.
  */
 import type { Config } from '../check/values.js';
-import type { AttrValue, Init, ModelGraph, SourceLoc } from '../ir/types.js';
+import type { AttrValue, Init, ModelGraph, SourceLoc } from '../../ir/types.js';
 import type { Span } from '../syntax/source.js';
 import { GraphBuilder } from './builder.js';
 import type { Locate } from './loc.js';

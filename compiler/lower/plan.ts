@@ -7,8 +7,9 @@ import { dirname, relative, resolve } from 'node:path';
 import type { CheckContext, CheckedBlock } from '../check/context.js';
 import { batchSequences, trainingSteps } from '../check/plan.js';
 import { Config, isPair, isQuantity, isRef, type Value } from '../check/values.js';
-import type { AttrValue, Plan, PipelinePlan, StagePlan } from '../ir/types.js';
+import type { AttrValue, Plan, PipelinePlan, StagePlan } from '../../ir/types.js';
 import type { Locate } from './loc.js';
+import { topologicalOrder } from '../../util/topological-order.js';
 
 /** A checked value as an IR attribute: quantities in their base unit, references by name. */
 export function attr(value: Value): AttrValue {
@@ -134,23 +135,4 @@ export function lowerPlan(ctx: CheckContext, locate: Locate): Plan {
     return { name: p.name.name, loc: locate(p.name.span), order: topologicalOrder(p.chains.flat().map((i) => i.name), edges), edges };
   });
   return { data: group('data'), tokenizers: group('tokenizer'), rewards: group('reward'), clusters: group('cluster'), stages, pipelines };
-}
-
-/** Kahn's algorithm, ties broken by first appearance, so the order reads like the source. */
-export function topologicalOrder(names: readonly string[], edges: readonly (readonly [string, string])[]): string[] {
-  const unique = [...new Set(names)];
-  const indegree = new Map(unique.map((n) => [n, 0]));
-  for (const [, b] of edges) indegree.set(b, (indegree.get(b) ?? 0) + 1);
-  const order: string[] = [];
-  const ready = unique.filter((n) => indegree.get(n) === 0);
-  while (ready.length > 0) {
-    const n = ready.shift()!;
-    order.push(n);
-    for (const [a, b] of edges) {
-      if (a !== n) continue;
-      indegree.set(b, indegree.get(b)! - 1);
-      if (indegree.get(b) === 0) ready.push(b);
-    }
-  }
-  return order;
 }

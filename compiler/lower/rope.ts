@@ -1,7 +1,7 @@
 /** Rotary-embedding attributes and the attention softmax scale (YaRN's mscale folded in, as HF does). */
-import type { AttrValue } from '../ir/types.js';
+import type { AttrValue } from '../../ir/types.js';
 import type { Config } from '../check/values.js';
-import { yarnMscale } from '../ir/rope.js';
+import { yarnMscale } from '../../ir/rope.js';
 
 export function ropeAttrs(model: Config, interleaved: boolean): { [k: string]: AttrValue } {
   const rope = model.sub('rope');

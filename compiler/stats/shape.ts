@@ -3,24 +3,9 @@
  * `ModelShape` from a checked model block; tests and tools may build one by hand.
  */
 
-export type AttentionShape =
-  | {
-      readonly kind: 'mla';
-      readonly heads: number;
-      /** q_lora_rank; 0 means no query compression (a plain q_proj, as in DeepSeek-V2-Lite). */
-      readonly qRank: number;
-      readonly kvRank: number;
-      readonly nopeDim: number;
-      readonly ropeDim: number;
-      readonly vDim: number;
-    }
-  | {
-      /** GQA; MHA is kvHeads = heads, MQA is kvHeads = 1. */
-      readonly kind: 'gqa';
-      readonly heads: number;
-      readonly kvHeads: number;
-      readonly headDim: number;
-    };
+/** The attention's shape is the IR's (ir/structure.ts reads it back from a graph); the statistics share it. */
+export type { AttentionShape } from '../../ir/structure.js';
+import type { AttentionShape } from '../../ir/structure.js';
 
 export type FfnShape =
   | { readonly kind: 'dense'; readonly hidden: number }

@@ -4,8 +4,8 @@
  * (plan.ts), one arena allocated at the plan's peak, and one launch sequence per node through
  * CUDA_OPS. Only the values asked for are copied back.
  */
-import type { ModelGraph, Node } from '../../compiler/ir/types.js';
-import { parseRope } from '../../compiler/ir/rope.js';
+import type { ModelGraph, Node } from '../../ir/types.js';
+import { parseRope } from '../../ir/rope.js';
 import { neededNodes } from '../model/forward.js';
 import { storedShape, type TensorData } from '../model/params.js';
 import { tablesFor } from '../ops/rope.js';

@@ -4,8 +4,8 @@
  * launches its forward work. Formulas: specs/ir.md §4. Products with a weight go to cuBLASLt; the
  * rest to runtime/cuda/kernels/forward.cu.
  */
-import type { Node } from '../../compiler/ir/types.js';
-import { parseRope } from '../../compiler/ir/rope.js';
+import type { Node } from '../../ir/types.js';
+import { parseRope } from '../../ir/rope.js';
 import { RuntimeError } from '../errors.js';
 import type { CublasLt } from './cublaslt.js';
 import type { CudaDriver, DevicePtr, KernelArg } from './driver.js';

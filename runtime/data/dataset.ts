@@ -2,7 +2,7 @@
  * The one entry point the trainer calls: a plan data block (specs/ir.md §1.10) → its records →
  * the train/valid split → tokenized, packed batch iterators whose position can be saved and restored.
  */
-import type { AttrValue } from '../../compiler/ir/types.js';
+import type { AttrValue } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { SampleOrder } from './order.js';
 import { PackedStream, SftStream, type Batch, type PackState } from './pack.js';

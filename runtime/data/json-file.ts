@@ -3,7 +3,7 @@
  * and a parse error that says where, never what: V8's message quotes the text around the error,
  * which for a file that is not JSON at all (`/etc/shadow`) would print its first line.
  */
-import { readRegularFile } from '../../compiler/bind/files.js';
+import { readRegularFile } from '../../util/files.js';
 import { RuntimeError } from '../errors.js';
 
 /** tokenizer.json files are 2–20 MB; a checkpoint's small JSON files far less */

@@ -4,8 +4,8 @@
  * or JSONL (one record per line, with the field names the data block declares).
  */
 import { relative, resolve } from 'node:path';
-import { escapes, readRegularFile, realPath } from '../../compiler/bind/files.js';
-import { expandGlob, hasMagic } from '../../compiler/bind/glob.js';
+import { escapes, readRegularFile, realPath } from '../../util/files.js';
+import { expandGlob, hasMagic } from '../../util/glob.js';
 import { RuntimeError } from '../errors.js';
 import type { DataRecord } from './record.js';
 

@@ -11,9 +11,9 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { escapes } from '../../compiler/bind/files.js';
-import { hasMagic, literalPrefix } from '../../compiler/bind/glob.js';
-import type { GraphDocument } from '../../compiler/ir/types.js';
+import { escapes } from '../../util/files.js';
+import { hasMagic, literalPrefix } from '../../util/glob.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { DataBlock } from '../data/dataset.js';
 import { hfTokenizer } from '../data/hf-tokenizer.js';

@@ -6,7 +6,7 @@
  * no tokens (DeepSeek-V3 and HF alike), and a capacity would make a row's output depend on the
  * other rows of its batch.
  */
-import type { ModelGraph, Node } from '../../compiler/ir/types.js';
+import type { ModelGraph, Node } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { neededNodes, type Weights } from '../model/forward.js';
 import { kernelFor } from '../ops/index.js';
@@ -17,7 +17,7 @@ import { cachedGqa, cachedMla, type StepInputs } from './attention.js';
 import { BatchState, LayerCache, type MlaCacheMode } from './cache.js';
 import { rowTables } from './rotary.js';
 import type { RopeConfig, RotaryTables } from '../ops/rope.js';
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import type { CommandGraph } from '../backend/capabilities.js';
 import { graphCapture, ReplaySlot } from '../backend/replay.js';
 import { inPlaceVersion } from '../backend/in-place.js';

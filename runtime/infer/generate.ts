@@ -4,7 +4,7 @@
  * string or its token budget, and leaves the batch (its cache rows are dropped). One host read per
  * step (the last column's logits, for sampling on the host).
  */
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import type { ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { Weights } from '../model/forward.js';
 import type { MlaCacheMode } from './cache.js';

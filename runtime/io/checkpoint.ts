@@ -13,8 +13,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfConfig, hfConfigText } from '../../compiler/codegen/hf-config.js';
-import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
+import { hfConfig, hfConfigText } from '../../ir/hf-config.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { loadGraph, modelOf } from '../load.js';
 import { defaultMemoryLimit, modelBytes, type TensorData } from '../model/params.js';

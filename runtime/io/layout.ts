@@ -4,7 +4,7 @@
  * [E, …shape] tensor in the runtime and E tensors `…experts.0.gate_proj.weight` … in a file; state
  * (the router bias) is stored under its own name, as HF stores its buffer.
  */
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import type { ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { TensorData } from '../model/params.js';
 import { elementCount } from './safetensors.js';

@@ -4,7 +4,7 @@
  * requested values. Differentiable end to end (tfjs autograd),
  * so training wraps it in `tf.variableGrads`. A kernel failure names the node and its `.moe` line.
  */
-import type { ModelGraph, Node } from '../../compiler/ir/types.js';
+import type { ModelGraph, Node } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { kernelFor } from '../ops/index.js';
 import { tf } from '../tf.js';

@@ -5,7 +5,7 @@
  * starts from identical weights for the same seed.
  */
 import { totalmem } from 'node:os';
-import type { Init, ModelGraph, Param } from '../../compiler/ir/types.js';
+import type { Init, ModelGraph, Param } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { runtimeEnv } from '../config/env.js';
 import { normalArray, tensorSeed } from '../random.js';

@@ -4,7 +4,7 @@
  * MQA kv_heads = 1; the core pairs query head h with kv head floor(h / (heads / kv_heads)).
  */
 import type { tf } from '../tf.js';
-import { readAttrs, type AttrsOf } from '../../compiler/ir/attrs.js';
+import { readAttrs, type AttrsOf } from '../../ir/attrs.js';
 import type { Kernel, KernelArgs } from './kernel.js';
 import { causalAttention, expectSequence, mergeHeads, splitHeads } from './attention-core.js';
 import { projectT } from './linear.js';

@@ -7,7 +7,7 @@
  */
 import { tf } from '../tf.js';
 import type { Kernel, KernelArgs } from './kernel.js';
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import { causalAttention, expectSequence, mergeHeads, splitHeadParts } from './attention-core.js';
 import { projectT } from './linear.js';
 import { rmsnorm } from './rms-norm.js';

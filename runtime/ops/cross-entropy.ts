@@ -4,7 +4,7 @@
  * ℓ = −log_softmax(logits)[target], from tf.logSoftmax (max-shifted, with its own stable gradient).
  */
 import { tf } from '../tf.js';
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import type { Kernel } from './kernel.js';
 
 export const crossEntropy: Kernel = ({ inputs, attrs }) => {

@@ -3,7 +3,7 @@
  * With shift k it is MTP module k's input: each position reads the token k steps ahead, and the last
  * k positions, which have no such token, get zero vectors.
  */
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
 import { onlyParam } from './linear.js';

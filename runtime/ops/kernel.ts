@@ -5,7 +5,7 @@
  * tfjs autograd; gradient checks in test/runtime/ops.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { AttrValue } from '../../compiler/ir/types.js';
+import type { AttrValue } from '../../ir/types.js';
 
 export interface KernelArgs {
   readonly inputs: readonly tf.Tensor[];

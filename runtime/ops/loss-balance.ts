@@ -14,7 +14,7 @@
  * are one row. Differentiable w.r.t. scores; the counts are computed off the tape.
  */
 import { tf } from '../tf.js';
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import type { Kernel } from './kernel.js';
 import { detached, expectDtype, rowSum, sameShape, shapeText, size } from './moe-common.js';
 

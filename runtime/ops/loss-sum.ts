@@ -1,5 +1,5 @@
 /** `loss.sum` (specs/ir.md §4.15): Σ weights[i] · inputs[i] over scalar losses. */
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';
 

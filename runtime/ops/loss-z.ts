@@ -5,7 +5,7 @@
  * the logsumexp is held constant, which leaves value and gradient unchanged; see moe-common.ts).
  */
 import { tf } from '../tf.js';
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import type { Kernel } from './kernel.js';
 import { expectDtype, logSumExpRows } from './moe-common.js';
 

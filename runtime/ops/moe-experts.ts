@@ -47,7 +47,7 @@
  * (training-sized batches), and the static bound otherwise; the last two run in token chunks that
  * keep every buffer under a limit (chunkTokens). Results are identical either way.
  */
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import { backendCapabilities } from '../backend/registry.js';
 import { tf } from '../tf.js';
 import type { Kernel } from './kernel.js';

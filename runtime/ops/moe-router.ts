@@ -16,7 +16,7 @@
  */
 import { tf } from '../tf.js';
 import { fusedOp } from '../backend/registry.js';
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import type { Kernel } from './kernel.js';
 import { detached, expectDtype, rowScale, rowSum, sameShape, shapeText, size, softmaxRows } from './moe-common.js';
 

@@ -2,7 +2,7 @@
  * `rms_norm` (specs/ir.md §3.1, §4.2): w · x / sqrt(mean(x²) + eps) over the last axis, in fp32.
  * `rmsnorm` is shared with the two inner norms of `attention.mla`.
  */
-import { readAttrs } from '../../compiler/ir/attrs.js';
+import { readAttrs } from '../../ir/attrs.js';
 import { tf } from '../tf.js';
 import { fusedOp } from '../backend/registry.js';
 import type { Kernel } from './kernel.js';

@@ -9,8 +9,8 @@
 import { tf } from '../tf.js';
 import { fusedOp } from '../backend/registry.js';
 
-export { parseRope, yarnMscale, type RopeConfig, type RopeScaling } from '../../compiler/ir/rope.js';
-import { yarnMscale, type RopeConfig } from '../../compiler/ir/rope.js';
+export { parseRope, yarnMscale, type RopeConfig, type RopeScaling } from '../../ir/rope.js';
+import { yarnMscale, type RopeConfig } from '../../ir/rope.js';
 
 export interface Frequencies {
   /** inv[i], i = 0 … d/2 − 1, rounded to fp32 as HF holds them */

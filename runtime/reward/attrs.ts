@@ -3,7 +3,7 @@
  * filled defaults and checked types, so a missing or mistyped field means a hand-written or stale
  * graph: it fails at construction with the rule's name, never half-way through a batch.
  */
-import type { AttrValue } from '../../compiler/ir/types.js';
+import type { AttrValue } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 
 export type RuleAttrs = { readonly [k: string]: AttrValue };

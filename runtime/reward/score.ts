@@ -9,7 +9,7 @@
  * the item's index; the score is clamped into [0, 1] (NaN, non-numbers and throws count 0). `score`
  * itself never throws: a rule that fails for the whole batch is a problem on every item.
  */
-import type { AttrValue } from '../../compiler/ir/types.js';
+import type { AttrValue } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { RuleAttrs } from './attrs.js';
 import { makeRule, type RuleOptions } from './rules/index.js';

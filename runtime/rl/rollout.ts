@@ -4,7 +4,7 @@
  * differ); rejection sampling samples `n`. The reward sees the decoded completion, the prompt's
  * record (reference answers, tests) and the completion's length in tokens.
  */
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import type { ModelGraph } from '../../ir/types.js';
 import type { DataRecord } from '../data/record.js';
 import type { Tokenizer } from '../data/tokenizer.js';
 import { generate, type Completion } from '../infer/generate.js';

@@ -2,7 +2,7 @@
  * What the generation-driven stages (grpo, sample, generate) read from their plan entry, resolved
  * once: the model, tokenizer, prompt records, reward block, and the sampling settings.
  */
-import type { AttrValue, GraphDocument, ModelGraph, StagePlan } from '../../compiler/ir/types.js';
+import type { AttrValue, GraphDocument, ModelGraph, StagePlan } from '../../ir/types.js';
 import { loadRecords } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { DataRecord } from '../data/record.js';

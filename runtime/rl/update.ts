@@ -4,7 +4,7 @@
  * for the loss, the norm, the non-finite flags and the diagnostics (KL, clip fraction, entropy).
  * The MTP heads and the router biases are left alone: the policy is the main next-token head.
  */
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import type { ModelGraph } from '../../ir/types.js';
 import { forward, type Weights } from '../model/forward.js';
 import type { ParamStore } from '../model/params.js';
 import { tf } from '../tf.js';

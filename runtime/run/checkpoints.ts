@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GraphDocument } from '../../compiler/ir/types.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { stagingPath } from '../io/atomic.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../io/checkpoint.js';

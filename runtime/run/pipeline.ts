@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
-import type { GraphDocument, StagePlan } from '../../compiler/ir/types.js';
+import type { GraphDocument, StagePlan } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { checkpointSteps } from './checkpoints.js';
 import { decide } from './decide.js';

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { AttrValue, GraphDocument, StagePlan } from '../../compiler/ir/types.js';
+import type { AttrValue, GraphDocument, StagePlan } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { readCheckpoint } from '../io/checkpoint.js';
 import { modelOf } from '../load.js';

@@ -4,7 +4,7 @@
  * locations are left out, so editing another part of the spec (or a comment) reruns nothing.
  */
 import { createHash } from 'node:crypto';
-import type { AttrValue, GraphDocument, StagePlan } from '../../compiler/ir/types.js';
+import type { AttrValue, GraphDocument, StagePlan } from '../../ir/types.js';
 
 export function stageKey(document: GraphDocument, stage: StagePlan, maxSteps: number | undefined): string {
   const { plan } = document;

@@ -4,7 +4,7 @@
  * on, whether it resumes) and hands it over in a `StageContext`; the runner does the work and says
  * what it left behind in a `StageOutcome`, which the pipeline records in the stage's `done.json`.
  */
-import type { GraphDocument, StagePlan } from '../../compiler/ir/types.js';
+import type { GraphDocument, StagePlan } from '../../ir/types.js';
 import type { ParamStore } from '../model/params.js';
 import type { ProgressSink } from './progress.js';
 

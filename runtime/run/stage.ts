@@ -2,7 +2,7 @@
  * What a training stage needs from the IR document, resolved once: the stage plan, its model graph,
  * the data block and tokenizer block, and the numbers of its hyper-parameters.
  */
-import type { AttrValue, GraphDocument, ModelGraph, StagePlan } from '../../compiler/ir/types.js';
+import type { AttrValue, GraphDocument, ModelGraph, StagePlan } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { modelOf } from '../load.js';
 

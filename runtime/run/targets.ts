@@ -9,9 +9,9 @@
  * sample stage they train on), dependencies first, so a stage target brings its inputs along.
  */
 import { basename } from 'node:path';
-import { didYouMean } from '../../compiler/diagnostics/did-you-mean.js';
-import type { Plan, PipelinePlan } from '../../compiler/ir/types.js';
-import { topologicalOrder } from '../../compiler/lower/plan.js';
+import { didYouMean } from '../../util/did-you-mean.js';
+import type { Plan, PipelinePlan } from '../../ir/types.js';
+import { topologicalOrder } from '../../util/topological-order.js';
 import { RuntimeError } from '../errors.js';
 
 export interface Selection {

@@ -6,7 +6,7 @@
  * uninterrupted run's loss curve step for step on a deterministic backend).
  */
 import { join } from 'node:path';
-import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { openDataset, type BatchIterator } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { PackState } from '../data/pack.js';

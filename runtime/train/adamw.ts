@@ -18,7 +18,7 @@
  * but its bias correction then uses the global count (PyTorch would keep its own). In a graph that
  * passes the verifier every parameter reaches the loss, so the two agree.
  */
-import type { AttrValue } from '../../compiler/ir/types.js';
+import type { AttrValue } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { assignInPlace } from '../backend/in-place.js';
 import type { FusedAdamW } from '../backend/capabilities.js';

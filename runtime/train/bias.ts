@@ -6,8 +6,8 @@
  * ParamStore (state is not a variable: gradients must never reach it); on webgpu it is written into
  * the old tensor's buffer instead (backend/in-place.ts), which a captured step graph relies on.
  */
-import { attrsOf } from '../../compiler/ir/attrs.js';
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import { attrsOf } from '../../ir/attrs.js';
+import type { ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { ParamStore } from '../model/params.js';
 import { replaceInPlace } from '../backend/in-place.js';

@@ -4,7 +4,7 @@
  * runs plainly, the second is captured and the rest replay, as training steps do. Undefined on other
  * backends or with MOE_WEBGPU_GRAPHS=0.
  */
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import type { ModelGraph } from '../../ir/types.js';
 import { graphCapture, ReplaySlot } from '../backend/replay.js';
 import { forward } from '../model/forward.js';
 import type { ParamStore } from '../model/params.js';

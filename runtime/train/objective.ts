@@ -7,8 +7,8 @@
  *
  * which is exact and keeps every other term (balance, z losses) as the graph combines them.
  */
-import { readAttrs } from '../../compiler/ir/attrs.js';
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import { readAttrs } from '../../ir/attrs.js';
+import type { ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { tf } from '../tf.js';
 

@@ -7,7 +7,7 @@
  * `steps` is always the total number of optimizer steps as a number: the IR has `steps = null` when
  * the length is in epochs, and the trainer then passes the total its data pipeline computed.
  */
-import type { AttrValue } from '../../compiler/ir/types.js';
+import type { AttrValue } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 
 export interface Milestone {

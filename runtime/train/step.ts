@@ -14,7 +14,7 @@
  * come before the update (a non-finite value must stop the step first); the clip factor computed
  * from the norm is then fused into the AdamW pass as a gradient multiplier.
  */
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import type { ModelGraph } from '../../ir/types.js';
 import { forward, type ForwardInputs } from '../model/forward.js';
 import type { ParamStore } from '../model/params.js';
 import { tf } from '../tf.js';

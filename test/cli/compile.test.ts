@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateGraph } from '../../compiler/ir/validate.js';
+import { validateGraph } from '../../ir/validate.js';
 import { runCli } from '../helpers.js';
 
 const repo = join(import.meta.dirname, '..', '..');

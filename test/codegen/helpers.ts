@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeHost } from '../../compiler/bind/node-host.js';
 import { checkFile } from '../../compiler/check/index.js';
-import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
 
 export const root = join(import.meta.dirname, '..', '..');

@@ -1,7 +1,7 @@
 /** `--emit hf-config`: deepseek_v3 and mixtral config.json from the graph, and the refusals. */
 import { describe, expect, it } from 'vitest';
 import { EMITTERS } from '../../compiler/codegen/index.js';
-import { hfConfig, type HfConfig } from '../../compiler/codegen/hf-config.js';
+import { hfConfig, type HfConfig } from '../../ir/hf-config.js';
 import { DENSE, MOE, example, lowerText, onlyModel, tinyModel } from './helpers.js';
 
 function config(name: string): HfConfig {

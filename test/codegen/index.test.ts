@@ -1,7 +1,7 @@
 /** The emitter table of `moe compile --emit`, the graph emitter, and the cost of emitting everything. */
 import { describe, expect, it } from 'vitest';
 import { EMITTERS, EMITTER_NAMES, emitAll, isEmitterName } from '../../compiler/codegen/index.js';
-import type { GraphDocument } from '../../compiler/ir/types.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { example } from './helpers.js';
 
 describe('EMITTERS', () => {

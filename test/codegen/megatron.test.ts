@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EMITTERS } from '../../compiler/codegen/index.js';
 import { layerPattern, megatronScript, pyNumber } from '../../compiler/codegen/megatron.js';
-import { modelStructure } from '../../compiler/codegen/structure.js';
-import type { GraphDocument } from '../../compiler/ir/types.js';
+import { modelStructure } from '../../ir/structure.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { DENSE, MOE, example, lowerText, onlyModel, tempDir, tinyModel } from './helpers.js';
 
 function script(doc: GraphDocument, stage: string): string {

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Project, ts } from 'ts-morph';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EMITTERS } from '../../compiler/codegen/index.js';
-import type { GraphDocument } from '../../compiler/ir/types.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { graphModule, objectLiteral, tsString } from '../../compiler/codegen/typescript.js';
 import { example, root, tempDir } from './helpers.js';
 

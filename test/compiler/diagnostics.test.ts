@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { catalog } from '../../compiler/diagnostics/catalog.js';
 import { DiagnosticBag } from '../../compiler/diagnostics/diagnostic.js';
-import { closestNames, didYouMean } from '../../compiler/diagnostics/did-you-mean.js';
+import { closestNames, didYouMean } from '../../util/did-you-mean.js';
 
 describe('the diagnostic catalog', () => {
   it('has well-formed codes, lowercase one-line messages and an explanation for each', () => {

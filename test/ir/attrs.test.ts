@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OP_ATTRS, readAttrs, type AttrsOf } from '../../compiler/ir/attrs.js';
-import type { GraphDocument } from '../../compiler/ir/types.js';
-import { verifyDocument } from '../../compiler/ir/verify.js';
+import { OP_ATTRS, readAttrs, type AttrsOf } from '../../ir/attrs.js';
+import type { GraphDocument } from '../../ir/types.js';
+import { verifyDocument } from '../../ir/verify.js';
 import { irSpecMarkdown } from '../../scripts/ir-attrs.js';
 
 const repo = join(import.meta.dirname, '..', '..');

@@ -11,9 +11,9 @@ import { nodeHost } from '../../compiler/bind/node-host.js';
 import { checkFile } from '../../compiler/check/index.js';
 import { specStats } from '../../compiler/check/stats.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
-import { validateGraph } from '../../compiler/ir/validate.js';
-import { verifyDocument } from '../../compiler/ir/verify.js';
-import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
+import { validateGraph } from '../../ir/validate.js';
+import { verifyDocument } from '../../ir/verify.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { checkText } from '../helpers.js';
 
 const repo = join(import.meta.dirname, '..', '..');

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { nodeHost } from '../../compiler/bind/node-host.js';
 import { checkFile } from '../../compiler/check/index.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
-import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
-import { validateGraph } from '../../compiler/ir/validate.js';
-import { verifyDocument, verifyModel } from '../../compiler/ir/verify.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
+import { validateGraph } from '../../ir/validate.js';
+import { verifyDocument, verifyModel } from '../../ir/verify.js';
 
 const repo = join(import.meta.dirname, '..', '..');
 const original = lowerSpec(checkFile(join(repo, 'examples', 'r1-tiny.moe'), nodeHost), repo);

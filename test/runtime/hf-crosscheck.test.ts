@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { MlaCacheMode } from '../../runtime/infer/cache.js';
 import { generate } from '../../runtime/infer/generate.js';
 import { GREEDY } from '../../runtime/infer/sampling.js';
-import { importHf } from '../../runtime/io/hf-import.js';
+import { importHf } from '../../interop/hf/import.js';
 import { readCheckpoint } from '../../runtime/io/checkpoint.js';
 import { forward } from '../../runtime/model/forward.js';
 import { ParamStore } from '../../runtime/model/params.js';

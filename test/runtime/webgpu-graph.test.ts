@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../compiler/lower/index.js';
-import type { ModelGraph } from '../../compiler/ir/types.js';
+import type { ModelGraph } from '../../ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { watchDeviceErrors } from '../../runtime/backend/webgpu-errors.js';
 import { captureGraph } from '../../runtime/backend/webgpu-graph.js';

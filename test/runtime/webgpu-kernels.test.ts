@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttrValue } from '../../compiler/ir/types.js';
+import type { AttrValue } from '../../ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { deviceErrorGuard, watchDeviceErrors, type DeviceErrorWatch } from '../../runtime/backend/webgpu-errors.js';
 import { updateRouterBias } from '../../runtime/ops/bias-update.js';

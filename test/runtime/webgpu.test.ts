@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../runtime/backend/select.js';
-import { importHf } from '../../runtime/io/hf-import.js';
+import { importHf } from '../../interop/hf/import.js';
 import { readCheckpoint } from '../../runtime/io/checkpoint.js';
 import { forward } from '../../runtime/model/forward.js';
 import { ParamStore } from '../../runtime/model/params.js';

@@ -15,9 +15,9 @@
 import { createRequire } from 'node:module';
 import { basename, dirname } from 'node:path';
 import type * as TsMorph from 'ts-morph';
-import { escapes } from '../../bind/files.js';
+import { escapes } from '../../../util/files.js';
 import { resolveSpecPath } from '../../bind/program.js';
-import { didYouMean } from '../../diagnostics/did-you-mean.js';
+import { didYouMean } from '../../../util/did-you-mean.js';
 import type { Rule } from '../context.js';
 
 /** Names a module exports as functions or bindings (`export [async] function f`, `export const f`). */

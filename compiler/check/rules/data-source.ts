@@ -5,8 +5,8 @@
  * reads them).
  */
 import { dirname, relative } from 'node:path';
-import { escapes, realPath } from '../../bind/files.js';
-import { expandGlob, hasMagic, literalPrefix } from '../../bind/glob.js';
+import { escapes, realPath } from '../../../util/files.js';
+import { expandGlob, hasMagic, literalPrefix } from '../../../util/glob.js';
 import { resolveSpecPath } from '../../bind/program.js';
 import type { Rule } from '../context.js';
 

@@ -1,5 +1,5 @@
 /** A pipeline lists existing stages, each once, after the stage it starts `from` and the sample stage it trains on. */
-import { didYouMean } from '../../diagnostics/did-you-mean.js';
+import { didYouMean } from '../../../util/did-you-mean.js';
 import type { Rule } from '../context.js';
 import { stageDependencies } from './stage-from.js';
 

@@ -31,9 +31,9 @@ async function bundle(): Promise<void> {
   });
 }
 
-/** The IR schema lives with the compiler (compiler/ir); the extension ships a copy. */
+/** The IR schema lives in the IR package (ir/); the extension ships a copy. */
 function copySchema(): void {
-  const source = join(repo, 'compiler', 'ir', 'graph.schema.json');
+  const source = join(repo, 'ir', 'graph.schema.json');
   const target = join(extensionDir, 'schemas', 'graph.schema.json');
   if (!existsSync(source)) {
     console.warn(`note: ${relative(repo, source)} does not exist yet; packaging without it, so *.graph.json files get no schema validation`);

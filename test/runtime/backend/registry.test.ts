@@ -9,7 +9,7 @@
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import type { ModelGraph } from '../../../compiler/ir/types.js';
+import type { ModelGraph } from '../../../ir/types.js';
 import { backendCapabilities, registerBackendKernels, unregisterBackendKernels } from '../../../runtime/backend/registry.js';
 import { generate } from '../../../runtime/infer/generate.js';
 import { GREEDY } from '../../../runtime/infer/sampling.js';

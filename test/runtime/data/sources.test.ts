@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expandGlob } from '../../../compiler/bind/glob.js';
+import { expandGlob } from '../../../util/glob.js';
 import { readSource } from '../../../runtime/data/sources.js';
 import { RuntimeError } from '../../../runtime/errors.js';
 

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import type { ModelGraph } from '../../../compiler/ir/types.js';
+import type { ModelGraph } from '../../../ir/types.js';
 import { Decoder } from '../../../runtime/infer/decoder.js';
 import { generate, type GenerateOptions, type GenerateStats } from '../../../runtime/infer/generate.js';
 import { GREEDY } from '../../../runtime/infer/sampling.js';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../../runtime/errors.js';
-import { importHf } from '../../../runtime/io/hf-import.js';
+import { importHf } from '../../../interop/hf/import.js';
 import { tempDir, tinyDeepseekFolder } from './helpers.js';
 
 function refusal(run: () => unknown): RuntimeError {

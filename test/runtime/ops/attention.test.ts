@@ -3,7 +3,7 @@
  * (§4.6, q_rank 0 and > 0) against loop references; causality; gradients; no leaks.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AttrValue } from '../../../compiler/ir/types.js';
+import type { AttrValue } from '../../../ir/types.js';
 import { causalAttention, permute } from '../../../runtime/ops/attention-core.js';
 import { attentionGqa } from '../../../runtime/ops/attention-gqa.js';
 import { attentionMla } from '../../../runtime/ops/attention-mla.js';

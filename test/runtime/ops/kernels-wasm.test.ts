@@ -3,7 +3,7 @@
  * kernels' choice of ops that wasm implements (it has no UnsortedSegmentSum, so no tf.gather gradient).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttrValue } from '../../../compiler/ir/types.js';
+import type { AttrValue } from '../../../ir/types.js';
 import { attentionGqa } from '../../../runtime/ops/attention-gqa.js';
 import { attentionMla } from '../../../runtime/ops/attention-mla.js';
 import { crossEntropy } from '../../../runtime/ops/cross-entropy.js';

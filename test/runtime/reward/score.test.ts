@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { AttrValue } from '../../../compiler/ir/types.js';
+import type { AttrValue } from '../../../ir/types.js';
 import { clampScore, createRewardScorer } from '../../../runtime/reward/index.js';
 import { RuntimeError } from '../../../runtime/errors.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { GraphDocument } from '../../../compiler/ir/types.js';
+import type { GraphDocument } from '../../../ir/types.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import { grpoRunner } from '../../../runtime/rl/grpo.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';

@@ -4,7 +4,7 @@
  * resumes or is skipped.
  */
 import { describe, expect, it } from 'vitest';
-import type { Plan } from '../../../compiler/ir/types.js';
+import type { Plan } from '../../../ir/types.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import { decide, type StageState } from '../../../runtime/run/decide.js';
 import { selectStages } from '../../../runtime/run/targets.js';

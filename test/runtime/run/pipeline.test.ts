@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { GraphDocument } from '../../../compiler/ir/types.js';
+import type { GraphDocument } from '../../../ir/types.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
 import { loadRecords } from '../../../runtime/data/dataset.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import type { GraphDocument } from '../../../compiler/ir/types.js';
+import type { GraphDocument } from '../../../ir/types.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
 import { loadLatestCheckpoint } from '../../../runtime/run/checkpoints.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';

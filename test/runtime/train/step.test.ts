@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import type { ModelGraph } from '../../../compiler/ir/types.js';
+import type { ModelGraph } from '../../../ir/types.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
 import { forward } from '../../../runtime/model/forward.js';
 import { ParamStore } from '../../../runtime/model/params.js';

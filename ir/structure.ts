@@ -5,12 +5,30 @@
  *
  * Nodes are grouped by their `layer` (the IR field; names carry no meaning); model-level nodes have none.
  */
-import { attrsOf, readAttrs } from '../ir/attrs.js';
-import type { RopeConfig } from '../ir/rope.js';
-import type { AttentionShape } from '../stats/shape.js';
-import type { Dim, ModelGraph, Node, Param } from '../ir/types.js';
+import { attrsOf, readAttrs } from './attrs.js';
+import type { RopeConfig } from './rope.js';
+import type { Dim, ModelGraph, Node, Param } from './types.js';
 
-/** The attention shapes are the statistics' (compiler/stats/shape.ts). */
+/** An attention's shape: what the statistics (compiler/stats) and the emitters read. */
+export type AttentionShape =
+  | {
+      readonly kind: 'mla';
+      readonly heads: number;
+      /** q_lora_rank; 0 means no query compression (a plain q_proj, as in DeepSeek-V2-Lite). */
+      readonly qRank: number;
+      readonly kvRank: number;
+      readonly nopeDim: number;
+      readonly ropeDim: number;
+      readonly vDim: number;
+    }
+  | {
+      /** GQA; MHA is kvHeads = heads, MQA is kvHeads = 1. */
+      readonly kind: 'gqa';
+      readonly heads: number;
+      readonly kvHeads: number;
+      readonly headDim: number;
+    };
+
 export type MlaAttention = Extract<AttentionShape, { readonly kind: 'mla' }>;
 export type GqaAttention = Extract<AttentionShape, { readonly kind: 'gqa' }>;
 

@@ -1,20 +1,20 @@
 /**
  * `moe export hf`: our checkpoint → a folder HF transformers loads: `config.json` (from the graph,
- * compiler/codegen/hf-config.ts) and `model.safetensors` under HF names, F32 or BF16. MLA models
+ * ir/hf-config.ts) and `model.safetensors` under HF names, F32 or BF16. MLA models
  * export as deepseek_v3 (with DeepSeek's MTP layout, duplicates included, specs/ir.md §7), GQA
  * models as mixtral with Mixtral's released names. Written atomically.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfConfig, hfConfigText, type HfConfig } from '../../compiler/codegen/hf-config.js';
-import type { ModelGraph } from '../../compiler/ir/types.js';
-import { RuntimeError } from '../errors.js';
-import type { TensorData } from '../model/params.js';
-import { writeFolderAtomic } from './atomic.js';
-import { readCheckpoint } from './checkpoint.js';
-import { mixtralName } from './hf-names.js';
-import { flatTensors, sliceOf } from './layout.js';
-import { writeSafetensors, type Tensor } from './safetensors.js';
+import { hfConfig, hfConfigText, type HfConfig } from '../../ir/hf-config.js';
+import type { ModelGraph } from '../../ir/types.js';
+import { RuntimeError } from '../../runtime/errors.js';
+import type { TensorData } from '../../runtime/model/params.js';
+import { writeFolderAtomic } from '../../runtime/io/atomic.js';
+import { readCheckpoint } from '../../runtime/io/checkpoint.js';
+import { mixtralName } from './names.js';
+import { flatTensors, sliceOf } from '../../runtime/io/layout.js';
+import { writeSafetensors, type Tensor } from '../../runtime/io/safetensors.js';
 
 export type ExportDtype = 'f32' | 'bf16';
 export const EXPORT_DTYPES: readonly ExportDtype[] = ['f32', 'bf16'];

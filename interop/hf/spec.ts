@@ -5,7 +5,7 @@
  * values, and a comment says so.
  */
 import { formatText } from '../../compiler/syntax/format.js';
-import type { HfArchitecture, HfAttention, HfMoe, RopeScaling } from './hf-arch.js';
+import type { HfArchitecture, HfAttention, HfMoe, RopeScaling } from './arch.js';
 
 /** What the tensors tell beyond config.json. */
 export interface CheckpointFacts {

@@ -5,12 +5,12 @@
  * our IR cannot express (another rope type, attention biases, non-interleaved MLA rotary rows, …)
  * is refused with the field that says so.
  */
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../../runtime/errors.js';
 
 export type HfJson = { readonly [k: string]: unknown };
 
-export type { RopeScaling } from '../../compiler/ir/rope.js';
-import type { RopeScaling } from '../../compiler/ir/rope.js';
+export type { RopeScaling } from '../../ir/rope.js';
+import type { RopeScaling } from '../../ir/rope.js';
 
 export type HfAttention =
   | { readonly kind: 'mla'; readonly heads: number; readonly qRank: number; readonly kvRank: number; readonly nopeDim: number; readonly ropeDim: number; readonly vDim: number }

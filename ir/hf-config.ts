@@ -4,7 +4,7 @@
  * shared experts, softmax routing renormalised over the top-k, …). Everything else is refused with
  * the reason. The numbers come from the graph document (config, node attributes, parameter shapes).
  */
-import type { GraphDocument, ModelGraph } from '../ir/types.js';
+import type { GraphDocument, ModelGraph } from './types.js';
 import { modelStructure, uniformDense, uniformMoe, type GqaAttention, type MlaAttention, type ModelStructure, type MoeFfn, type Rope } from './structure.js';
 
 export type JsonValue = number | string | boolean | null | readonly JsonValue[] | { readonly [k: string]: JsonValue };

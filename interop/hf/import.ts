@@ -14,19 +14,19 @@ import type { CompilerHost } from '../../compiler/bind/program.js';
 import { checkFile } from '../../compiler/check/index.js';
 import { MAX_COUNT, MAX_LAYERS, MAX_TOKENS, MAX_VOCAB, MAX_WIDTH } from '../../compiler/schema/limits.js';
 import { renderText } from '../../compiler/diagnostics/render.js';
-import type { GraphDocument, ModelGraph } from '../../compiler/ir/types.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
-import { RuntimeError } from '../errors.js';
-import { readJsonFile } from '../data/json-file.js';
-import { defaultMemoryLimit } from '../model/params.js';
-import { writeFileAtomic } from './atomic.js';
-import { refuseIfTooBig, writeCheckpoint } from './checkpoint.js';
-import { readHfArchitecture, type HfArchitecture, type HfJson } from './hf-arch.js';
-import { canonicalName, fusedExperts, isIgnorable } from './hf-names.js';
-import { IMPORT_MARK, specText, type CheckpointFacts } from './hf-spec.js';
-import { assemble, flatTensors, formatShape, mismatchError, sameShape } from './layout.js';
-import { FLOAT_DTYPES, elementCount, type Dtype } from './safetensors.js';
-import { openTensorSource, readSourceTensor, type TensorSource } from './shards.js';
+import { RuntimeError } from '../../runtime/errors.js';
+import { readJsonFile } from '../../runtime/data/json-file.js';
+import { defaultMemoryLimit } from '../../runtime/model/params.js';
+import { writeFileAtomic } from '../../runtime/io/atomic.js';
+import { refuseIfTooBig, writeCheckpoint } from '../../runtime/io/checkpoint.js';
+import { readHfArchitecture, type HfArchitecture, type HfJson } from './arch.js';
+import { canonicalName, fusedExperts, isIgnorable } from './names.js';
+import { IMPORT_MARK, specText, type CheckpointFacts } from './spec.js';
+import { assemble, flatTensors, formatShape, mismatchError, sameShape } from '../../runtime/io/layout.js';
+import { FLOAT_DTYPES, elementCount, type Dtype } from '../../runtime/io/safetensors.js';
+import { openTensorSource, readSourceTensor, type TensorSource } from '../../runtime/io/shards.js';
 
 export interface ImportOptions {
   /** the model block's name (default: from the HF folder's name) */

@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { GraphDocument } from './types.js';
 
-export const GRAPH_SCHEMA_URL = new URL('../../../compiler/ir/graph.schema.json', import.meta.url);
+export const GRAPH_SCHEMA_URL = new URL('../../ir/graph.schema.json', import.meta.url);
 
 let compiled: ValidateFunction | undefined;
 
 function schemaText(): string {
-  // from dist/compiler/ir/ the schema sits in the source tree; from the sources it is beside this file
+  // from dist/ir/ the schema sits in the source tree (package.json ships it); from the sources it is beside this file
   for (const url of [new URL('./graph.schema.json', import.meta.url), GRAPH_SCHEMA_URL]) {
     try {
       return readFileSync(url, 'utf8');
@@ -16,7 +16,7 @@ function schemaText(): string {
       // try the next place
     }
   }
-  throw new Error('graph.schema.json not found beside the compiler');
+  throw new Error('graph.schema.json not found beside the IR package');
 }
 
 function validator(): ValidateFunction {
