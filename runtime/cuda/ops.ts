@@ -89,7 +89,7 @@ function rmsnorm(gpu: Gpu, x: DevicePtr, w: DevicePtr, y: DevicePtr, rows: numbe
 
 function rope(ctx: OpContext, x: DevicePtr, rows: number, heads: number, sr: number, sh: number, d: number, interleaved: boolean): void {
   const { cos, sin } = ctx.rotary(d);
-  launch(ctx.gpu, 'rope_fwd', grid1(rows * heads * (d / 2)), 256, [ptr(x), ptr(cos), ptr(sin), i32(rows), i32(ctx.T), i32(heads), i32(sr), i32(sh), i32(d), i32(interleaved ? 1 : 0)]);
+  launch(ctx.gpu, 'rope_fwd', grid1(rows * heads * (d / 2)), 256, [ptr(x), ptr(cos), ptr(sin), i32(rows), i32(ctx.T), i32(heads), i32(sr), i32(sh), i32(d), i32(interleaved ? 1 : 0), f32(1)]);
 }
 
 interface AttentionOperands {
@@ -352,7 +352,6 @@ const experts: CudaOp = {
       { name: 'out', bytes: rows * D * F32 },
     ];
   },
-  derived: () => [{ name: 'gate_up', rowsOf: [0, 1] }],
   forward(ctx) {
     const { node, gpu } = ctx;
     const E = num(node, 'experts');
@@ -367,11 +366,11 @@ const experts: CudaOp = {
     launch(gpu, 'expert_offsets', [1], 32, [t('counts'), t('offsets'), t('tiles'), i32(E), i32(EXPERT_TILE), i32(tiles)]);
     launch(gpu, 'expert_assign', grid1(E, 64), 64, [ptr(ctx.input(2)), t('offsets'), t('slot'), t('row_token'), i32(N), i32(K), i32(E), i32(cap)]);
     launch(gpu, 'expert_gather', [tiles * EXPERT_TILE], 128, [ptr(ctx.input(0)), t('row_token'), t('offsets'), t('xs'), i32(D), i32(E)]);
-    const gemm = (a: string, w: DevicePtr, c: string, n: number, k: number): void =>
-      launch(gpu, 'grouped_gemm_nt', [tiles, Math.ceil(n / EXPERT_TILE)], 256, [t(a), ptr(w), t(c), t('tiles'), t('offsets'), i32(E), i32(n), i32(k)]);
-    gemm('xs', ctx.derived('gate_up'), 'gu', 2 * F, D);
+    const gemm = (a: string, w1: DevicePtr, w2: DevicePtr, split: number, c: string, n: number, k: number): void =>
+      launch(gpu, 'grouped_gemm_nt', [tiles, Math.ceil(n / EXPERT_TILE)], 256, [t(a), i32(k), ptr(w1), ptr(w2), i32(split), t(c), i32(n), t('tiles'), i32(n), i32(k)]);
+    gemm('xs', ctx.param(0), ctx.param(1), F, 'gu', 2 * F, D);
     launch(gpu, 'swiglu_gate_fwd', grid1(tiles * EXPERT_TILE * F), 256, [t('gu'), t('act'), { u64: BigInt(tiles * EXPERT_TILE) }, i32(F)]);
-    gemm('act', ctx.param(2), 'out', D, F);
+    gemm('act', ctx.param(2), ctx.param(2), D, 'out', D, F);
     launch(gpu, 'expert_combine', [N], 128, [t('out'), ptr(ctx.input(1)), t('slot'), ptr(ctx.output(0)), i32(D), i32(K)]);
   },
 };

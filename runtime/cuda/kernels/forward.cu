@@ -81,8 +81,9 @@ extern "C" __global__ void rmsnorm_fwd(const float* x, const float* w, float* y,
 }
 
 // Rotary embedding in place on `heads` vectors of width d per row: x[row*sr + h*sh + i].
-// cs/sn are [T, d/2] (the attention factor folded in); position = row % T.
-extern "C" __global__ void rope_fwd(float* x, const float* cs, const float* sn, int rows, int T, int heads, int sr, int sh, int d, int interleaved) {
+// cs/sn are [T, d/2] (the attention factor folded in); position = row % T. sign = −1 rotates back,
+// which is the backward pass (a rotation's transpose is its inverse; af scales both ways alike).
+extern "C" __global__ void rope_fwd(float* x, const float* cs, const float* sn, int rows, int T, int heads, int sr, int sh, int d, int interleaved, float sign) {
   int half = d / 2;
   size_t total = (size_t)rows * heads * half;
   for (size_t idx = blockIdx.x * (size_t)blockDim.x + threadIdx.x; idx < total; idx += (size_t)gridDim.x * blockDim.x) {
@@ -90,7 +91,7 @@ extern "C" __global__ void rope_fwd(float* x, const float* cs, const float* sn, 
     int h = (idx / half) % heads;
     int row = idx / ((size_t)half * heads);
     int t = row % T;
-    float c = cs[t * half + i], s = sn[t * half + i];
+    float c = cs[t * half + i], s = sign * sn[t * half + i];
     float* v = x + (size_t)row * sr + (size_t)h * sh;
     int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
     float xa = v[a], xb = v[b];
@@ -298,17 +299,24 @@ extern "C" __global__ void expert_combine(const float* out, const float* weights
   }
 }
 
-// Grouped GEMM over the expert-sorted rows: C[r, :] = A[r, :] · W_eᵀ for the rows of expert e, with W
-// stacked [E, N, K] row-major. Tile 64×64, 256 threads, 4×4 outputs each; the row tile's expert
-// comes from tile_expert. fp32 SIMT (the reference path; bf16 tensor-core tiles replace it).
+// Grouped GEMMs over the expert-sorted rows (DeepGEMM's contiguous layout: each expert's rows
+// padded to a whole row tile; tile_expert names a tile's expert, -1 past the end). Tile 64×64,
+// 256 threads, 4×4 outputs each, fp32 SIMT: the reference path (bf16 tensor-core tiles replace it).
+// Weights are stacked [E, rows, cols] row-major; a second stack W2 supplies the output columns from
+// `split` on (gate and up projections side by side without a fused copy).
 #define GT 64
 #define GK 16
-extern "C" __global__ void grouped_gemm_nt(const float* A, const float* W, float* C, const int* tile_expert, const int* offsets, int E, int N, int K) {
+
+__device__ __forceinline__ const float* stacked(const float* W1, const float* W2, int split, int e, int n, int N, int K) {
+  return n < split ? W1 + ((size_t)e * split + n) * K : W2 + ((size_t)e * (N - split) + (n - split)) * K;
+}
+
+// C[r, n] = Σ_k A[r, k] · W(e, n)[k]   (x · Wᵀ per expert; N output columns)
+extern "C" __global__ void grouped_gemm_nt(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
   int tile = blockIdx.x;
   int e = tile_expert[tile];
   if (e < 0) return;
   int row0 = tile * GT, col0 = blockIdx.y * GT;
-  const float* B = W + (size_t)e * N * K;
   __shared__ float As[GK][GT + 1];
   __shared__ float Bs[GK][GT + 1];
   int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -317,9 +325,9 @@ extern "C" __global__ void grouped_gemm_nt(const float* A, const float* W, float
     for (int i = threadIdx.x; i < GT * GK; i += blockDim.x) {
       int r = i / GK, c = i % GK;
       int kk = k0 + c;
-      As[c][r] = kk < K ? A[(size_t)(row0 + r) * K + kk] : 0.f;
+      As[c][r] = kk < K ? A[(size_t)(row0 + r) * lda + kk] : 0.f;
       int n = col0 + r;
-      Bs[c][r] = (kk < K && n < N) ? B[(size_t)n * K + kk] : 0.f;
+      Bs[c][r] = (kk < K && n < N) ? stacked(W1, W2, split, e, n, N, K)[kk] : 0.f;
     }
     __syncthreads();
     for (int c = 0; c < GK; c++) {
@@ -334,6 +342,74 @@ extern "C" __global__ void grouped_gemm_nt(const float* A, const float* W, float
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 4; j++) {
       int n = col0 + tx * 4 + j;
-      if (n < N) C[(size_t)(row0 + ty * 4 + i) * N + n] = acc[i][j];
+      if (n < N) C[(size_t)(row0 + ty * 4 + i) * ldc + n] = acc[i][j];
+    }
+}
+
+// C[r, k] = Σ_n A[r, n] · W(e, n)[k]   (dY · W per expert: the input gradient; K output columns)
+extern "C" __global__ void grouped_gemm_nn(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
+  int tile = blockIdx.x;
+  int e = tile_expert[tile];
+  if (e < 0) return;
+  int row0 = tile * GT, col0 = blockIdx.y * GT;
+  __shared__ float As[GK][GT + 1];
+  __shared__ float Bs[GK][GT + 1];
+  int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  float acc[4][4] = {{0.f}};
+  for (int n0 = 0; n0 < N; n0 += GK) {
+    for (int i = threadIdx.x; i < GT * GK; i += blockDim.x) {
+      int r = i / GK, c = i % GK;
+      int n = n0 + c;
+      As[c][r] = n < N ? A[(size_t)(row0 + r) * lda + n] : 0.f;
+      int k = col0 + r;
+      Bs[c][r] = (n < N && k < K) ? stacked(W1, W2, split, e, n, N, K)[k] : 0.f;
+    }
+    __syncthreads();
+    for (int c = 0; c < GK; c++) {
+      float a[4], b[4];
+      for (int i = 0; i < 4; i++) a[i] = As[c][ty * 4 + i];
+      for (int j = 0; j < 4; j++) b[j] = Bs[c][tx * 4 + j];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
+    }
+    __syncthreads();
+  }
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      int k = col0 + tx * 4 + j;
+      if (k < K) C[(size_t)(row0 + ty * 4 + i) * ldc + k] = acc[i][j];
+    }
+}
+
+// dW[e, n, k] += Σ_{r in expert e's rows} A[r, n] · B[r, k]   (the weight gradient; grid (N/64, K/64, E))
+extern "C" __global__ void grouped_gemm_tn(const float* A, int lda, const float* B, int ldb, float* dW, const int* offsets, int N, int K) {
+  int e = blockIdx.z;
+  int n0 = blockIdx.x * GT, k0 = blockIdx.y * GT;
+  int begin = offsets[e], end = offsets[e + 1];
+  __shared__ float As[GK][GT + 1];
+  __shared__ float Bs[GK][GT + 1];
+  int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  float acc[4][4] = {{0.f}};
+  for (int r0 = begin; r0 < end; r0 += GK) {
+    for (int i = threadIdx.x; i < GT * GK; i += blockDim.x) {
+      int c = i / GT, j = i % GT;
+      int r = r0 + c;
+      As[c][j] = (r < end && n0 + j < N) ? A[(size_t)r * lda + n0 + j] : 0.f;
+      Bs[c][j] = (r < end && k0 + j < K) ? B[(size_t)r * ldb + k0 + j] : 0.f;
+    }
+    __syncthreads();
+    for (int c = 0; c < GK; c++) {
+      float a[4], b[4];
+      for (int i = 0; i < 4; i++) a[i] = As[c][ty * 4 + i];
+      for (int j = 0; j < 4; j++) b[j] = Bs[c][tx * 4 + j];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
+    }
+    __syncthreads();
+  }
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      int n = n0 + ty * 4 + i, k = k0 + tx * 4 + j;
+      if (n < N && k < K) dW[((size_t)e * N + n) * K + k] += acc[i][j];
     }
 }

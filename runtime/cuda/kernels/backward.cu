@@ -1,0 +1,457 @@
+// Backward kernels of the IR ops, the losses and the optimizer (fp32). Each gradient is ADDED to its
+// buffer (the executor zeroes a gradient buffer when its lifetime starts), so a value read by several
+// nodes sums its gradients without extra copies. specs/ir.md gives each forward formula.
+
+#define WARP 32
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = WARP / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ float block_sum(float v) {
+  __shared__ float part[WARP];
+  __shared__ float total;
+  int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+  v = warp_sum(v);
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    float s = lane < (int)(blockDim.x / WARP) ? part[lane] : 0.f;
+    s = warp_sum(s);
+    if (lane == 0) total = s;
+  }
+  __syncthreads();
+  float r = total;
+  __syncthreads();
+  return r;
+}
+
+__device__ float block_max(float v) {
+  __shared__ float part[WARP];
+  __shared__ float total;
+  int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+  for (int o = WARP / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    float s = lane < (int)(blockDim.x / WARP) ? part[lane] : -INFINITY;
+    for (int o = WARP / 2; o > 0; o >>= 1) s = fmaxf(s, __shfl_xor_sync(0xffffffffu, s, o));
+    if (lane == 0) total = s;
+  }
+  __syncthreads();
+  float r = total;
+  __syncthreads();
+  return r;
+}
+
+#define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+// y += a · x   (n elements)
+extern "C" __global__ void axpy(float* y, const float* x, float a, size_t n) {
+  GRID_STRIDE(i, n) y[i] += a * x[i];
+}
+
+// y[r, 0:w] += a · x[r, 0:w]   (strided rows)
+extern "C" __global__ void axpy_rows(float* y, int sy, const float* x, int sx, float a, size_t rows, int w) {
+  GRID_STRIDE(i, rows * w) {
+    size_t r = i / w;
+    int j = i % w;
+    y[r * sy + j] += a * x[r * sx + j];
+  }
+}
+
+// dW[ids[b, t+shift]] += dy[b, t]   (atomic: rows of one token id collide)
+extern "C" __global__ void embedding_bwd(const int* ids, const float* dy, float* dW, int T, int D, int shift) {
+  int row = blockIdx.x, t = row % T;
+  if (t + shift >= T) return;
+  float* dst = dW + (size_t)ids[row + shift] * D;
+  const float* src = dy + (size_t)row * D;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) atomicAdd(&dst[d], src[d]);
+}
+
+// rmsnorm backward, input gradient: y = w ⊙ x·r, r = (mean x² + eps)^-½ (rstd[row] saved).
+// dx = r · (w⊙dy − x·r² · mean(x ⊙ w⊙dy))
+extern "C" __global__ void rmsnorm_bwd_x(const float* x, int sx, const float* w, const float* rstd, const float* dy, int sdy, float* dx, int sdx, int n) {
+  int row = blockIdx.x;
+  const float* xr = x + (size_t)row * sx;
+  const float* g = dy + (size_t)row * sdy;
+  float r = rstd[row];
+  float dot = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) dot += xr[i] * w[i] * g[i];
+  dot = block_sum(dot) / (float)n;
+  float* out = dx + (size_t)row * sdx;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] += r * (w[i] * g[i] - xr[i] * r * r * dot);
+}
+
+// dw[j] += Σ_rows dy[r, j] · x[r, j] · rstd[r]   (one thread per column: coalesced, deterministic)
+extern "C" __global__ void rmsnorm_bwd_w(const float* x, int sx, const float* rstd, const float* dy, int sdy, float* dw, int rows, int n) {
+  int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= n) return;
+  float acc = 0.f;
+  for (int r = 0; r < rows; r++) acc += dy[(size_t)r * sdy + j] * x[(size_t)r * sx + j] * rstd[r];
+  dw[j] += acc;
+}
+
+__device__ __forceinline__ float sigmoidf(float x) { return 1.f / (1.f + expf(-x)); }
+
+// SwiGLU gate backward: a = silu(g)·u → dg = da·u·silu'(g), du = da·silu(g) (written, not added: dgu is a temporary)
+extern "C" __global__ void swiglu_gate_bwd(const float* gu, const float* da, float* dgu, size_t rows, int F) {
+  GRID_STRIDE(i, rows * F) {
+    size_t r = i / F;
+    int j = i % F;
+    float g = gu[r * 2 * F + j], u = gu[r * 2 * F + F + j];
+    float s = sigmoidf(g);
+    float d = da[i];
+    dgu[r * 2 * F + j] = d * u * s * (1.f + g * (1.f - s));
+    dgu[r * 2 * F + F + j] = d * g * s;
+  }
+}
+
+// concat backward: da += dy[:, 0:p], db += dy[:, p:p+q]
+extern "C" __global__ void concat_bwd(const float* dy, float* da, float* db, size_t rows, int p, int q) {
+  GRID_STRIDE(i, rows * (p + q)) {
+    size_t r = i / (p + q);
+    int j = i % (p + q);
+    if (j < p) { if (da) da[r * p + j] += dy[i]; }
+    else if (db) db[r * q + (j - p)] += dy[i];
+  }
+}
+
+// Attention backward (specs/ir.md §3.3), with the forward's operand layout (attention_fwd). Three
+// kernels: delta[b,h,t] = Σ_j dO·O; dq per query row; dk/dv per key row. p is recomputed from the
+// saved log-sum-exp. A reference path: O(T) work per row, like the forward kernel.
+extern "C" __global__ void attention_bwd_delta(const float* o, const float* dout, int so, float* delta, int T, int H, int dv) {
+  int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  size_t row = (size_t)b * T + t;
+  float s = 0.f;
+  for (int j = threadIdx.x; j < dv; j += blockDim.x) s += o[row * so + (size_t)h * dv + j] * dout[row * so + (size_t)h * dv + j];
+  s = block_sum(s);
+  if (threadIdx.x == 0) delta[((size_t)b * H + h) * T + t] = s;
+}
+
+// dq[t] = scale · Σ_{u≤t} p(t,u)·(dO_t·v_u − delta_t) · k_u   (one block per (t, h, b); dq += into its layout)
+extern "C" __global__ void attention_bwd_dq(
+    const float* q, int sq, int hq,
+    const float* k1, int sk1, int hk1, int d1,
+    const float* k2, int sk2, int hk2, int d2,
+    const float* v, int sv, int hv, int dv,
+    const float* dout, int so, const float* lse, const float* delta,
+    float* dq, int T, int H, int group, float scale) {
+  extern __shared__ float smem[];
+  float* ds = smem;          // T values of dS
+  float* qs = smem + T;      // d1 + d2 query values
+  float* gs = qs + d1 + d2;  // dv values of dO
+  int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, g = h / group;
+  size_t base = (size_t)b * T;
+  const float* qrow = q + (base + t) * sq + (size_t)h * hq;
+  for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x) qs[i] = qrow[i];
+  for (int j = threadIdx.x; j < dv; j += blockDim.x) gs[j] = dout[(base + t) * so + (size_t)h * dv + j];
+  __syncthreads();
+  size_t stat = ((size_t)b * H + h) * T + t;
+  float L = lse[stat], D = delta[stat];
+  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
+    const float* a = k1 + (base + u) * sk1 + (size_t)g * hk1;
+    const float* c = k2 + (base + u) * sk2 + (size_t)g * hk2;
+    const float* vr = v + (base + u) * sv + (size_t)g * hv;
+    float s = 0.f, dp = 0.f;
+    for (int i = 0; i < d1; i++) s += qs[i] * a[i];
+    for (int i = 0; i < d2; i++) s += qs[d1 + i] * c[i];
+    for (int j = 0; j < dv; j++) dp += gs[j] * vr[j];
+    float p = expf(s * scale - L);
+    ds[u] = p * (dp - D);
+  }
+  __syncthreads();
+  float* out = dq + (base + t) * sq + (size_t)h * hq;
+  for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x) {
+    float acc = 0.f;
+    for (int u = 0; u <= t; u++) {
+      float kv = i < d1 ? k1[(base + u) * sk1 + (size_t)g * hk1 + i] : k2[(base + u) * sk2 + (size_t)g * hk2 + (i - d1)];
+      acc += ds[u] * kv;
+    }
+    out[i] += scale * acc;
+  }
+}
+
+// dk[u], dv[u] for one key row u and kv head g, summed over the query heads of the group and t ≥ u.
+// The second key part (MLA's rotary key, shared by all heads when hk2 = 0) is added atomically.
+extern "C" __global__ void attention_bwd_dkv(
+    const float* q, int sq, int hq,
+    const float* k1, int sk1, int hk1, int d1,
+    const float* k2, int sk2, int hk2, int d2,
+    const float* v, int sv, int hv, int dv,
+    const float* dout, int so, const float* lse, const float* delta,
+    float* dk1, float* dk2, float* dvv, int T, int H, int group, float scale) {
+  extern __shared__ float smem[];
+  float* p = smem;        // T probabilities p(t, u) for the current head
+  float* ds = smem + T;   // T values of dS
+  int u = blockIdx.x, g = blockIdx.y, b = blockIdx.z;
+  size_t base = (size_t)b * T;
+  const float* a = k1 + (base + u) * sk1 + (size_t)g * hk1;
+  const float* c = k2 + (base + u) * sk2 + (size_t)g * hk2;
+  const float* vr = v + (base + u) * sv + (size_t)g * hv;
+  // each thread owns some of the d1 + d2 + dv output elements across the heads of the group
+  float acc_k[8], acc_v[8];
+  for (int i = 0; i < 8; i++) { acc_k[i] = 0.f; acc_v[i] = 0.f; }
+  for (int h = g * group; h < (g + 1) * group; h++) {
+    for (int t = u + threadIdx.x; t < T; t += blockDim.x) {
+      const float* qrow = q + (base + t) * sq + (size_t)h * hq;
+      const float* go = dout + (base + t) * so + (size_t)h * dv;
+      float s = 0.f, dp = 0.f;
+      for (int i = 0; i < d1; i++) s += qrow[i] * a[i];
+      for (int i = 0; i < d2; i++) s += qrow[d1 + i] * c[i];
+      for (int j = 0; j < dv; j++) dp += go[j] * vr[j];
+      size_t stat = ((size_t)b * H + h) * T + t;
+      float pt = expf(s * scale - lse[stat]);
+      p[t] = pt;
+      ds[t] = pt * (dp - delta[stat]);
+    }
+    __syncthreads();
+    int n = 0;
+    for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x, n++) {
+      float acc = 0.f;
+      for (int t = u; t < T; t++) acc += ds[t] * q[(base + t) * sq + (size_t)h * hq + i];
+      acc_k[n] += scale * acc;
+    }
+    n = 0;
+    for (int j = threadIdx.x; j < dv; j += blockDim.x, n++) {
+      float acc = 0.f;
+      for (int t = u; t < T; t++) acc += p[t] * dout[(base + t) * so + (size_t)h * dv + j];
+      acc_v[n] += acc;
+    }
+    __syncthreads();
+  }
+  int n = 0;
+  for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x, n++) {
+    if (i < d1) dk1[(base + u) * sk1 + (size_t)g * hk1 + i] += acc_k[n];
+    else atomicAdd(&dk2[(base + u) * sk2 + (size_t)g * hk2 + (i - d1)], acc_k[n]);
+  }
+  n = 0;
+  for (int j = threadIdx.x; j < dv; j += blockDim.x, n++) dvv[(base + u) * sv + (size_t)g * hv + j] += acc_v[n];
+}
+
+// Router backward, one thread per token (specs/ir.md §4.9). dz = dlogits + ∂(scores)/∂z · (dscores +
+// the part of dweights that reaches the selected scores). `ds` is E floats of scratch per token.
+extern "C" __global__ void router_bwd(
+    const float* scores, const int* indices, const float* dweights, const float* dscores, const float* dlogits,
+    float* dz, float* ds, int N, int E, int K, int softmax, int normalize, float scale) {
+  int n = blockIdx.x * blockDim.x + threadIdx.x;
+  if (n >= N) return;
+  const float* s = scores + (size_t)n * E;
+  float* d = ds + (size_t)n * E;
+  for (int e = 0; e < E; e++) d[e] = dscores ? dscores[(size_t)n * E + e] : 0.f;
+  if (dweights) {
+    const int* idx = indices + (size_t)n * K;
+    const float* dw = dweights + (size_t)n * K;
+    if (normalize) {
+      float S = 1e-20f, dot = 0.f;
+      for (int k = 0; k < K; k++) S += s[idx[k]];
+      for (int k = 0; k < K; k++) dot += dw[k] * s[idx[k]];
+      for (int k = 0; k < K; k++) d[idx[k]] += scale * (dw[k] / S - dot / (S * S));
+    } else {
+      for (int k = 0; k < K; k++) d[idx[k]] += scale * dw[k];
+    }
+  }
+  float* out = dz + (size_t)n * E;
+  if (softmax) {
+    float dot = 0.f;
+    for (int e = 0; e < E; e++) dot += d[e] * s[e];
+    for (int e = 0; e < E; e++) out[e] = s[e] * (d[e] - dot);
+  } else {
+    for (int e = 0; e < E; e++) out[e] = d[e] * s[e] * (1.f - s[e]);
+  }
+  if (dlogits) for (int e = 0; e < E; e++) out[e] += dlogits[(size_t)n * E + e];
+}
+
+// expert_combine backward: dout[slot] = w·dy[n] (rows not written stay zero), dweights[n,k] += out[slot]·dy[n]
+extern "C" __global__ void expert_combine_bwd(const float* out, const float* weights, const int* slot, const float* dy, float* dout, float* dweights, int D, int K) {
+  int n = blockIdx.x;
+  for (int k = 0; k < K; k++) {
+    int s = slot[(size_t)n * K + k];
+    if (s < 0) continue;
+    float w = weights[(size_t)n * K + k];
+    float dot = 0.f;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      float g = dy[(size_t)n * D + d];
+      dout[(size_t)s * D + d] = w * g;
+      dot += out[(size_t)s * D + d] * g;
+    }
+    dot = block_sum(dot);
+    if (threadIdx.x == 0 && dweights) dweights[(size_t)n * K + k] += dot;
+  }
+}
+
+// expert_gather backward: dx[n] += Σ_k dxs[slot[n,k]]  (per token: deterministic, no atomics)
+extern "C" __global__ void expert_gather_bwd(const float* dxs, const int* slot, float* dx, int D, int K) {
+  int n = blockIdx.x;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float acc = 0.f;
+    for (int k = 0; k < K; k++) {
+      int s = slot[(size_t)n * K + k];
+      if (s >= 0) acc += dxs[(size_t)s * D + d];
+    }
+    dx[(size_t)n * D + d] += acc;
+  }
+}
+
+// Cross-entropy (specs/ir.md §4.14), one block per position: rowloss[r] = w·(lse − logit[target]),
+// rowweight[r] = w (0 for uncounted positions), lse[r] kept for the backward.
+extern "C" __global__ void cross_entropy_fwd(const float* logits, const int* ids, const float* mask, float* rowloss, float* rowweight, float* lse, int T, int V, int shift) {
+  int row = blockIdx.x, t = row % T;
+  const float* z = logits + (size_t)row * V;
+  float mx = -INFINITY;
+  for (int v = threadIdx.x; v < V; v += blockDim.x) mx = fmaxf(mx, z[v]);
+  mx = block_max(mx);
+  float sum = 0.f;
+  for (int v = threadIdx.x; v < V; v += blockDim.x) sum += expf(z[v] - mx);
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) {
+    float l = mx + logf(sum);
+    lse[row] = l;
+    bool counted = t + shift < T;
+    float w = counted ? mask[row + shift] : 0.f;
+    rowweight[row] = w;
+    rowloss[row] = counted ? w * (l - z[ids[row + shift]]) : 0.f;
+  }
+}
+
+// dlogits[r, v] += g · w_r / W · (softmax_v − [v = target])   with W = Σ w (g the loss's gradient, on the device)
+extern "C" __global__ void cross_entropy_bwd(const float* logits, const int* ids, const float* rowweight, const float* lse, const float* total, const float* dloss, float* dlogits, int V, int shift) {
+  int row = blockIdx.x;
+  float w = rowweight[row];
+  if (w == 0.f) return;
+  float W = total[1];
+  float g = dloss[0] * w / (W > 0.f ? W : 1.f);
+  const float* z = logits + (size_t)row * V;
+  float l = lse[row];
+  int target = ids[row + shift];
+  for (int v = threadIdx.x; v < V; v += blockDim.x) dlogits[(size_t)row * V + v] += g * (expf(z[v] - l) - (v == target ? 1.f : 0.f));
+}
+
+// out[0] = Σ a, out[1] = Σ b over n values (one block; n up to millions is fine: one pass per thread)
+extern "C" __global__ void sum_pairs(const float* a, const float* b, float* out, size_t n) {
+  float sa = 0.f, sb = 0.f;
+  for (size_t i = threadIdx.x; i < n; i += blockDim.x) { sa += a[i]; if (b) sb += b[i]; }
+  sa = block_sum(sa);
+  sb = block_sum(sb);
+  if (threadIdx.x == 0) { out[0] = sa; out[1] = sb; }
+}
+
+// loss = sums[0] / (sums[1] or 1)
+extern "C" __global__ void cross_entropy_finish(const float* sums, float* loss) {
+  float W = sums[1];
+  loss[0] = sums[0] / (W > 0.f ? W : 1.f);
+}
+
+// z-loss rows: sq[r] = lse(z_r)², lse[r] kept   (one block per row)
+extern "C" __global__ void zloss_fwd(const float* z, float* sq, float* lse, int E) {
+  int row = blockIdx.x;
+  const float* zr = z + (size_t)row * E;
+  float mx = -INFINITY;
+  for (int e = threadIdx.x; e < E; e += blockDim.x) mx = fmaxf(mx, zr[e]);
+  mx = block_max(mx);
+  float sum = 0.f;
+  for (int e = threadIdx.x; e < E; e += blockDim.x) sum += expf(zr[e] - mx);
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) {
+    float l = mx + logf(sum);
+    lse[row] = l;
+    sq[row] = l * l;
+  }
+}
+
+// dz[r, e] += dloss · coef/N · 2·lse_r · softmax(z_r)_e
+extern "C" __global__ void zloss_bwd(const float* z, const float* lse, const float* dloss, float* dz, int N, int E, float coef) {
+  int row = blockIdx.x;
+  float g = dloss[0] * coef / (float)N * 2.f * lse[row];
+  for (int e = threadIdx.x; e < E; e += blockDim.x) dz[(size_t)row * E + e] += g * expf(z[(size_t)row * E + e] - lse[row]);
+}
+
+// Balance loss (specs/ir.md §4.11) over `sets` sets of T positions each (sequence: sets = B; batch:
+// sets = 1, T = B·T). One block per set: counts f_e and P_e, then ℓ(S) into perset[set]. `work` holds
+// 2E floats per set (f, P). normalize = 1 for sigmoid scores (s' = s / Σ s).
+extern "C" __global__ void balance_fwd(const float* s, const int* indices, float* perset, float* work, int T, int E, int K, int normalize) {
+  int set = blockIdx.x;
+  float* f = work + (size_t)set * 2 * E;
+  float* P = f + E;
+  for (int e = threadIdx.x; e < E; e += blockDim.x) { f[e] = 0.f; P[e] = 0.f; }
+  __syncthreads();
+  for (int i = threadIdx.x; i < T * K; i += blockDim.x) atomicAdd(&f[indices[((size_t)set * T) * K + i]], 1.f);
+  for (int e = threadIdx.x; e < E; e += blockDim.x) {
+    float acc = 0.f;
+    for (int t = 0; t < T; t++) {
+      const float* row = s + ((size_t)set * T + t) * E;
+      float c = 1.f;
+      if (normalize) { float sum = 0.f; for (int j = 0; j < E; j++) sum += row[j]; c = 1.f / sum; }
+      acc += row[e] * c;
+    }
+    P[e] = acc / (float)T;
+  }
+  __syncthreads();
+  float l = 0.f;
+  for (int e = threadIdx.x; e < E; e += blockDim.x) l += f[e] * ((float)E / ((float)K * (float)T)) * P[e];
+  l = block_sum(l);
+  if (threadIdx.x == 0) perset[set] = l;
+}
+
+// loss = alpha · mean over sets of perset
+extern "C" __global__ void balance_finish(const float* perset, float* loss, int sets, float alpha) {
+  float acc = 0.f;
+  for (int i = threadIdx.x; i < sets; i += blockDim.x) acc += perset[i];
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) loss[0] = alpha * acc / (float)sets;
+}
+
+// ds[p, e] += dloss · alpha/sets · f_e/T' (through s' = s/Σs when normalize): one block per position
+extern "C" __global__ void balance_bwd(const float* s, const float* work, const float* dloss, float* ds, int T, int E, int K, int sets, int normalize, float alpha) {
+  int pos = blockIdx.x, set = pos / T;
+  const float* f = work + (size_t)set * 2 * E;
+  const float* row = s + (size_t)pos * E;
+  float g = dloss[0] * alpha / (float)sets / (float)T * ((float)E / ((float)K * (float)T));
+  if (!normalize) {
+    for (int e = threadIdx.x; e < E; e += blockDim.x) ds[(size_t)pos * E + e] += g * f[e];
+    return;
+  }
+  float sum = 0.f, dot = 0.f;
+  for (int e = threadIdx.x; e < E; e += blockDim.x) { sum += row[e]; dot += f[e] * row[e]; }
+  sum = block_sum(sum);
+  dot = block_sum(dot);
+  // s'_e = s_e/Σ: ∂/∂s_j Σ_e a_e s'_e = (a_j − Σ_e a_e s'_e)/Σ
+  for (int e = threadIdx.x; e < E; e += blockDim.x) ds[(size_t)pos * E + e] += g * (f[e] - dot / sum) / sum;
+}
+
+// y += a · s[0] · x, s a device scalar (a gradient arriving from the next op) or null for 1:
+// loss.sum's forward (out += w_i · in_i) and backward (d in_i += w_i · d out)
+extern "C" __global__ void scaled_add(float* y, const float* x, float a, const float* s, size_t n) {
+  float f = a * (s ? s[0] : 1.f);
+  GRID_STRIDE(i, n) y[i] += f * x[i];
+}
+
+extern "C" __global__ void fill(float* x, float v, size_t n) {
+  GRID_STRIDE(i, n) x[i] = v;
+}
+
+// Σ g² of one tensor into acc[0], and a non-finite flag into acc[1] (atomics: one per block)
+extern "C" __global__ void sumsq(const float* g, float* acc, size_t n) {
+  float s = 0.f;
+  bool bad = false;
+  GRID_STRIDE(i, n) { float v = g[i]; s += v * v; bad |= !isfinite(v); }
+  s = block_sum(s);
+  float b = block_sum(bad ? 1.f : 0.f);
+  if (threadIdx.x == 0) { atomicAdd(&acc[0], s); if (b > 0.f) acc[1] = 1.f; }
+}
+
+// AdamW (runtime/train/adamw.ts, PyTorch's semantics), one tensor:
+//   p ← p·shrink (when it decays); m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²; p ← p − stepSize · m / (√v / sqrtBc2 + eps)
+// g is multiplied by `scale` (global-norm clipping) first.
+extern "C" __global__ void adamw(float* p, const float* g, float* m, float* v, size_t n, float scale, float shrink, float b1, float b2, float sqrtBc2, float stepSize, float eps) {
+  GRID_STRIDE(i, n) {
+    float gi = g[i] * scale;
+    float pi = p[i] * shrink;
+    float mi = b1 * m[i] + (1.f - b1) * gi;
+    float vi = b2 * v[i] + (1.f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi - stepSize * mi / (sqrtf(vi) / sqrtBc2 + eps);
+  }
+}
