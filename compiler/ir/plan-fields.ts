@@ -101,6 +101,46 @@ export const GRPO_HYPER = {
   mask_truncated: { type: 'bool', doc: 'drop completions cut at max_new_tokens from the loss' },
 } as const;
 
+/** `hyper.optimizer` of a training stage. */
+export const OPTIMIZER_HYPER = {
+  kind: { type: 'enum', values: ['adamw'], doc: 'the optimizer' },
+  lr: positive('peak learning rate'),
+  betas: { type: 'nums', doc: 'Adam β1, β2' },
+  weight_decay: nonNegative('decoupled weight decay (not on norms and biases)'),
+  eps: positive('Adam ε'),
+} as const;
+
+/** `hyper.schedule` of a training stage. */
+export const SCHEDULE_HYPER = {
+  kind: { type: 'enum', values: ['constant', 'cosine', 'multistep'], doc: 'learning-rate schedule' },
+  warmup_steps: { type: 'int', min: 0, doc: 'linear warmup steps' },
+  min_ratio: { type: 'num', min: 0, max: 1, optional: true, doc: 'cosine: final lr as a share of the peak' },
+  milestones: { type: 'any', optional: true, doc: 'multistep: `{fraction, step, factor}` objects (step null when the length is in epochs)' },
+} as const;
+
+/** `hyper.parallel` of a stage (present when the spec has a `parallel` block). */
+export const PARALLEL_HYPER = {
+  data: count('data-parallel ranks'),
+  tensor: count('tensor-parallel ranks'),
+  pipeline: count('pipeline stages'),
+  expert: count('expert-parallel ranks'),
+  micro_batches: count('micro-batches per step per data rank'),
+  zero: { type: 'int', min: 0, max: 3, doc: 'ZeRO stage' },
+  recompute: { type: 'enum', values: ['selective', 'full'], doc: 'activation recomputation' },
+  first_stage_layers: { type: 'int', min: 0, optional: true, doc: 'layers on the first pipeline stage' },
+  last_stage_layers: { type: 'int', min: 0, optional: true, doc: 'layers on the last pipeline stage' },
+} as const;
+
+/** What a Megatron script reads of a pretrain stage beyond TRAINING_HYPER. */
+export const MEGATRON_HYPER = {
+  ...TRAINING_HYPER,
+  on: { type: 'str', optional: true, doc: 'the cluster block the parallel plan targets' },
+  precision: { type: 'enum', values: ['fp32', 'bf16', 'fp16'], doc: 'training precision' },
+  optimizer: { type: 'map', doc: 'the optimizer (§2.3)' },
+  schedule: { type: 'map', doc: 'the learning-rate schedule (§2.3)' },
+  parallel: { type: 'map', optional: true, doc: 'the parallel layout (§2.3)' },
+} as const;
+
 /** A plan's cluster block. */
 export const CLUSTER = {
   devices: count('accelerators in the cluster'),
@@ -117,6 +157,10 @@ export const PLAN_TABLES = {
   'hyper (sample, generate)': GENERATION_HYPER,
   'hyper (sample)': SAMPLE_HYPER,
   'hyper (grpo)': GRPO_HYPER,
+  'hyper (megatron)': MEGATRON_HYPER,
+  'hyper.optimizer': OPTIMIZER_HYPER,
+  'hyper.schedule': SCHEDULE_HYPER,
+  'hyper.parallel': PARALLEL_HYPER,
   cluster: CLUSTER,
 } as const;
 
@@ -137,15 +181,16 @@ export function modelConfig(graph: ModelGraph): ModelConfig {
   return cached(graph.config, MODEL_CONFIG, () => readFields(MODEL_CONFIG, graph.config, `model ${graph.name} config`));
 }
 
-type HyperTable = typeof TRAINING_HYPER | typeof GENERATION_HYPER | typeof SAMPLE_HYPER | typeof GRPO_HYPER;
+type HyperTable = typeof TRAINING_HYPER | typeof GENERATION_HYPER | typeof SAMPLE_HYPER | typeof GRPO_HYPER | typeof MEGATRON_HYPER;
+type BlockTable = typeof CHECKPOINT_HYPER | typeof EVAL_HYPER | typeof OPTIMIZER_HYPER | typeof SCHEDULE_HYPER | typeof PARALLEL_HYPER;
 
 /** A stage's settings checked against a table (an open map: undeclared settings are other readers'). */
 export function stageHyper<T extends HyperTable>(stage: StagePlan, table: T): View<T> {
   return cached(stage.hyper, table, () => readFields(table, stage.hyper, `stage ${stage.name}`, { closed: false }));
 }
 
-/** A nested settings block (`checkpoint`, `eval`) checked against its table (closed). */
-export function hyperBlock<T extends typeof CHECKPOINT_HYPER | typeof EVAL_HYPER>(stage: StagePlan, key: 'checkpoint' | 'eval', table: T): View<T> {
+/** A nested settings block (`checkpoint`, `eval`, `optimizer`, …) checked against its table (closed). */
+export function hyperBlock<T extends BlockTable>(stage: StagePlan, key: 'checkpoint' | 'eval' | 'optimizer' | 'schedule' | 'parallel', table: T): View<T> {
   const block = stage.hyper[key];
   if (block === undefined || block === null || typeof block !== 'object' || Array.isArray(block)) {
     throw new Error(`stage ${stage.name}: attribute ${key} is missing (an object)`);
