@@ -2,7 +2,7 @@
  * The declared fields of the non-op maps of the IR: `ModelGraph.config`, the `StagePlan.hyper` a
  * runtime or code generator reads, and the plan's cluster blocks. Like the op attributes
  * (attrs.ts), each table is the one declaration of a map's fields; the typed views and the checked
- * readers derive from it, and specs/ir.md §2 shows it (generated, test/generated.test.ts).
+ * readers derive from it, and specs/ir.md §1.10 shows it (generated, test/generated.test.ts).
  *
  * No field has a default here: the lowering writes every required field, taking user-facing
  * defaults from the language schema (compiler/schema), so a runtime never invents one; a missing
@@ -51,8 +51,8 @@ const training = {
   steps: { type: 'int', min: 1, nullable: true, optional: true, doc: 'optimizer steps; null when the length is in epochs; absent when the spec gives no length' },
   epochs: { type: 'num', min: 0, exclusiveMin: true, nullable: true, optional: true, doc: 'passes over the data, or null' },
   clip_grad: nonNegative('global gradient-norm clip; 0 = off'),
-  checkpoint: { type: 'map', doc: 'checkpointing: every, keep (§2.3)' },
-  eval: { type: 'map', doc: 'validation: every, batches (§2.3)' },
+  checkpoint: { type: 'map', doc: 'checkpointing: every, keep (§1.10)' },
+  eval: { type: 'map', doc: 'validation: every, batches (§1.10)' },
 } as const;
 
 /** The settings of a pretrain or sft stage. */
@@ -136,9 +136,9 @@ export const MEGATRON_HYPER = {
   ...TRAINING_HYPER,
   on: { type: 'str', optional: true, doc: 'the cluster block the parallel plan targets' },
   precision: { type: 'enum', values: ['fp32', 'bf16', 'fp16'], doc: 'training precision' },
-  optimizer: { type: 'map', doc: 'the optimizer (§2.3)' },
-  schedule: { type: 'map', doc: 'the learning-rate schedule (§2.3)' },
-  parallel: { type: 'map', optional: true, doc: 'the parallel layout (§2.3)' },
+  optimizer: { type: 'map', doc: 'the optimizer (§1.10)' },
+  schedule: { type: 'map', doc: 'the learning-rate schedule (§1.10)' },
+  parallel: { type: 'map', optional: true, doc: 'the parallel layout (§1.10)' },
 } as const;
 
 /** A plan's cluster block. */
