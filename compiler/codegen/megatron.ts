@@ -5,26 +5,24 @@
  * comment rather than guessed. Numbers come from the graph document: the stage's resolved
  * hyper-parameters, its cluster and the model's graph.
  */
+import type { View } from '../../ir/fields.js';
+import {
+  CHECKPOINT_HYPER,
+  EVAL_HYPER,
+  MEGATRON_HYPER,
+  OPTIMIZER_HYPER,
+  PARALLEL_HYPER,
+  SCHEDULE_HYPER,
+  clusterOf,
+  hyperBlock,
+  stageHyper,
+} from '../../ir/plan-fields.js';
 import type { AttrValue, GraphDocument, StagePlan } from '../../ir/types.js';
 import { modelStructure, uniformDense, uniformMoe, type ModelStructure, type MoeFfn } from '../../ir/structure.js';
 
 export type MegatronResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
 
 type Attrs = { readonly [k: string]: AttrValue };
-
-function rec(v: AttrValue | undefined): Attrs {
-  return v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v) ? (v as Attrs) : {};
-}
-
-function num(a: Attrs, key: string): number | undefined {
-  const v = a[key];
-  return typeof v === 'number' ? v : undefined;
-}
-
-function str(a: Attrs, key: string): string | undefined {
-  const v = a[key];
-  return typeof v === 'string' ? v : undefined;
-}
 
 /** A number as Python's argparse reads it, without float noise (0.00022 × 0.0333 → 0.000007326). */
 export function pyNumber(n: number): string {
@@ -209,25 +207,25 @@ function architecture(s: ModelStructure, dense: number | null, moe: MoeFfn | nul
   return groups;
 }
 
-function schedule(g: Group, hyper: Attrs, steps: number): void {
-  const opt = rec(hyper.optimizer);
-  const lr = num(opt, 'lr') ?? 3e-4;
-  const sched = rec(hyper.schedule);
-  const kind = str(sched, 'kind') ?? 'constant';
-  const warmup = num(sched, 'warmup_steps') ?? 0;
+function schedule(g: Group, stage: StagePlan, clip: number, steps: number): void {
+  const opt = hyperBlock(stage, 'optimizer', OPTIMIZER_HYPER);
+  const lr = opt.lr;
+  const sched = hyperBlock(stage, 'schedule', SCHEDULE_HYPER);
+  const kind = sched.kind;
+  const warmup = sched.warmup_steps;
   g.add('--lr', pyFloat(lr), 'peak');
-  const milestones = Array.isArray(sched.milestones) ? (sched.milestones as readonly AttrValue[]).map(rec) : [];
-  if (kind === 'cosine') {
-    const ratio = num(sched, 'min_ratio') ?? 0.1;
+  const milestones = Array.isArray(sched.milestones) ? (sched.milestones as readonly Milestone[]) : [];
+  if (kind === 'cosine' && sched.min_ratio !== undefined) {
+    const ratio = sched.min_ratio;
     g.add('--min-lr', pyFloat(lr * ratio), `${ratio} × lr`);
     g.add('--lr-decay-style', 'cosine');
     g.add('--lr-decay-iters', steps, 'cosine from the end of warmup to the last step');
   } else if (kind === 'multistep' && milestones.length > 0) {
     const first = milestones[0]!;
     const last = milestones[milestones.length - 1]!;
-    const start = num(first, 'step') ?? Math.round((num(first, 'fraction') ?? 1) * steps);
-    const factor = num(last, 'factor') ?? 1;
-    const steps_ = milestones.map((m) => `× ${num(m, 'factor')} from step ${num(m, 'step')}`).join(', ');
+    const start = first.step ?? Math.round(first.fraction * steps);
+    const factor = last.factor;
+    const steps_ = milestones.map((m) => `× ${m.factor} from step ${m.step}`).join(', ');
     g.note(`the spec's multistep schedule: lr ${steps_}.`);
     g.note('Megatron has no step schedule; the closest is WSD: lr held until the first milestone, then');
     g.note(`annealed over the remaining steps to the final factor (1 - sqrt decay, fastest at the start).`);
@@ -240,13 +238,24 @@ function schedule(g: Group, hyper: Attrs, steps: number): void {
     g.add('--lr-decay-style', 'constant', 'constant after warmup');
   }
   g.add('--lr-warmup-iters', warmup, 'linear warmup from 0');
-  g.add('--weight-decay', pyFloat(num(opt, 'weight_decay') ?? 0.1), 'AdamW, not on norms');
-  const betas = Array.isArray(opt.betas) ? (opt.betas as readonly AttrValue[]) : [0.9, 0.95];
-  g.add('--adam-beta1', pyFloat(typeof betas[0] === 'number' ? betas[0] : 0.9));
-  g.add('--adam-beta2', pyFloat(typeof betas[1] === 'number' ? betas[1] : 0.95));
-  g.add('--adam-eps', pyFloat(num(opt, 'eps') ?? 1e-8));
-  const clip = num(hyper, 'clip_grad') ?? 1;
+  g.add('--weight-decay', pyFloat(opt.weight_decay), 'AdamW, not on norms');
+  g.add('--adam-beta1', pyFloat(opt.betas[0]!));
+  g.add('--adam-beta2', pyFloat(opt.betas[1]!));
+  g.add('--adam-eps', pyFloat(opt.eps));
   g.add('--clip-grad', pyFloat(clip), clip === 0 ? 'off' : 'global gradient-norm clip');
+}
+
+/** A multistep milestone as the lowering writes it (compiler/lower/plan.ts). */
+interface Milestone {
+  readonly fraction: number;
+  readonly step: number | null;
+  readonly factor: number;
+}
+
+/** The stage's parallel layout; without a `parallel` block, data parallelism fills the cluster. */
+function layout(stage: StagePlan, devices: number): View<typeof PARALLEL_HYPER> {
+  if (stage.hyper.parallel !== undefined) return hyperBlock(stage, 'parallel', PARALLEL_HYPER);
+  return { data: devices, tensor: 1, pipeline: 1, expert: 1, micro_batches: 1, zero: 0, recompute: 'selective', first_stage_layers: undefined, last_stage_layers: undefined };
 }
 
 /** The script of one pretrain stage, or why there is none. */
@@ -256,18 +265,18 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   if (!stage.model) return fail('has no model');
   const graph = doc.models.find((m) => m.name === stage.model);
   if (!graph) return fail(`its model ${stage.model} is not in the document`);
-  const hyper = stage.hyper;
-  const clusterName = str(hyper, 'on');
-  if (!clusterName) return fail('has no cluster (on = CLUSTER)');
-  const cluster = doc.plan.clusters[clusterName];
-  const devices = cluster ? num(cluster, 'devices') : undefined;
-  if (!devices) return fail(`its cluster ${clusterName} has no device count`);
-  const steps = num(hyper, 'steps');
+  if (typeof stage.hyper.on !== 'string') return fail('has no cluster (on = CLUSTER)');
+  if (typeof stage.hyper.seq_len !== 'number') return fail('has no seq_len');
+  if (typeof stage.hyper.batch_sequences !== 'number') return fail('has no batch in sequences');
+  const hyper = stageHyper(stage, MEGATRON_HYPER);
+  const clusterName = hyper.on!;
+  const clusterBlock = doc.plan.clusters[clusterName];
+  if (!clusterBlock) return fail(`its cluster ${clusterName} is not in the document`);
+  const devices = clusterOf(clusterName, clusterBlock).devices;
+  const steps = hyper.steps;
   if (!steps) return fail('has no step count (a length in epochs depends on the data)');
-  const seqLen = num(hyper, 'seq_len');
-  if (!seqLen) return fail('has no seq_len');
-  const batch = num(hyper, 'batch_sequences');
-  if (!batch) return fail('has no batch in sequences');
+  const seqLen = hyper.seq_len;
+  const batch = hyper.batch_sequences;
 
   const s = modelStructure(graph);
   if (s.layers.length === 0) return fail(`model ${graph.name} has no layers`);
@@ -276,14 +285,8 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   const denseCheck = uniformDense(s.layers);
   if (!denseCheck.ok) return fail(`Megatron has one --ffn-hidden-size: ${denseCheck.reason}`);
 
-  const parallel = rec(hyper.parallel);
-  const tp = num(parallel, 'tensor') ?? 1;
-  const pp = num(parallel, 'pipeline') ?? 1;
-  const ep = num(parallel, 'expert') ?? 1;
-  const dp = num(parallel, 'data') ?? Math.max(1, Math.floor(devices / (tp * pp)));
-  const microBatches = num(parallel, 'micro_batches') ?? 1;
-  const zero = num(parallel, 'zero') ?? 0;
-  const recompute = str(parallel, 'recompute') ?? 'selective';
+  const parallel = layout(stage, devices);
+  const { tensor: tp, pipeline: pp, expert: ep, data: dp, micro_batches: microBatches, zero, recompute } = parallel;
   const perNode = [8, 7, 6, 5, 4, 3, 2, 1].find((n) => devices % n === 0)!;
   const nodes = devices / perNode;
   const warnings: string[] = [];
@@ -310,12 +313,12 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   training.add('--micro-batch-size', microBatch, `${batch} / (${dp} data ranks × ${microBatches} micro-batches)`);
   training.add('--global-batch-size', batch, 'sequences per step');
   training.add('--train-iters', steps);
-  schedule(training, hyper, steps);
-  const precision = str(hyper, 'precision') ?? 'fp32';
+  schedule(training, stage, hyper.clip_grad, steps);
+  const precision = hyper.precision;
   if (precision === 'bf16') training.add('--bf16');
   else if (precision === 'fp16') training.add('--fp16');
   else training.note('fp32 training: neither --bf16 nor --fp16');
-  training.add('--seed', num(hyper, 'seed') ?? 0);
+  training.add('--seed', hyper.seed);
   if (recompute === 'full') {
     training.add('--recompute-granularity', 'full', 'keep only layer inputs');
     training.add('--recompute-method', 'uniform');
@@ -330,8 +333,8 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   par.add('--pipeline-model-parallel-size', pp);
   if (moeCheck.moe) par.add('--expert-model-parallel-size', ep);
   else if (ep > 1) par.note(`expert parallel ${ep} ignored: the model has no MoE layers`);
-  const firstStage = num(parallel, 'first_stage_layers');
-  const lastStage = num(parallel, 'last_stage_layers');
+  const firstStage = parallel.first_stage_layers;
+  const lastStage = parallel.last_stage_layers;
   if (firstStage !== undefined) par.add('--decoder-first-pipeline-num-layers', firstStage);
   if (lastStage !== undefined) par.add('--decoder-last-pipeline-num-layers', lastStage);
   if (zero >= 1) par.add('--use-distributed-optimizer', undefined, `ZeRO-${zero}: optimizer state sharded over data ranks`);
@@ -339,35 +342,35 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   groups.push(par);
 
   const data = new Group('DATA_ARGS', 'data, tokenizer, checkpoints');
-  const dataName = str(hyper, 'data');
-  const dataAttrs = dataName ? rec(doc.plan.data[dataName]) : {};
+  const dataName = typeof hyper.data === 'string' ? hyper.data : undefined;
+  const dataAttrs: Attrs = (dataName && doc.plan.data[dataName]) || {};
   data.add('--data-path', '$DATA_PATH', dataName ? `data ${dataName}, preprocessed with tools/preprocess_data.py` : undefined);
-  const valid = num(rec(dataAttrs.split), 'valid');
+  const split = dataAttrs.split;
+  const valid = split !== null && typeof split === 'object' && !Array.isArray(split) && typeof (split as Attrs).valid === 'number' ? ((split as Attrs).valid as number) : undefined;
   if (valid !== undefined) {
     const v = Math.round(valid * 1000) / 10;
     data.add('--split', `${pyNumber(100 - v)},${pyNumber(v)},0`, 'train, validation, test');
   }
-  const tokenizer = str(hyper, 'tokenizer');
+  const tokenizer = hyper.tokenizer;
   data.add('--tokenizer-type', 'HuggingFaceTokenizer');
   data.add('--tokenizer-model', '$TOKENIZER', tokenizer ? `tokenizer ${tokenizer}` : undefined);
   data.add('--save', '$CHECKPOINT_DIR');
   data.add('--load', '$CHECKPOINT_DIR', 'resumes when a checkpoint is there');
-  const checkpoint = rec(hyper.checkpoint);
-  const every = num(checkpoint, 'every');
-  if (every !== undefined) data.add('--save-interval', every, `keep = ${num(checkpoint, 'keep') ?? 3} has no Megatron flag`);
-  const evaluation = rec(hyper.eval);
-  if (num(evaluation, 'every') !== undefined) {
-    data.add('--eval-interval', num(evaluation, 'every')!);
-    data.add('--eval-iters', num(evaluation, 'batches') ?? 8);
-  }
+  const checkpoint = hyperBlock(stage, 'checkpoint', CHECKPOINT_HYPER);
+  data.add('--save-interval', checkpoint.every, `keep = ${checkpoint.keep} has no Megatron flag`);
+  const evaluation = hyperBlock(stage, 'eval', EVAL_HYPER);
+  data.add('--eval-interval', evaluation.every);
+  data.add('--eval-iters', evaluation.batches);
   if (stage.from) {
     data.add('--pretrained-checkpoint', '$INIT_CHECKPOINT', 'the checkpoint this stage starts from');
   }
   groups.push(data);
 
-  const tokenizerAttrs = tokenizer ? rec(doc.plan.tokenizers[tokenizer]) : {};
-  const tokenizerText = tokenizer ? `${tokenizer} (${[str(tokenizerAttrs, 'kind'), num(tokenizerAttrs, 'vocab') && `vocab ${num(tokenizerAttrs, 'vocab')}`].filter(Boolean).join(', ')})` : 'the model';
-  const source = str(dataAttrs, 'source');
+  const tokenizerAttrs: Attrs = (tokenizer && doc.plan.tokenizers[tokenizer]) || {};
+  const tokenizerVocab = typeof tokenizerAttrs.vocab === 'number' ? `vocab ${tokenizerAttrs.vocab}` : undefined;
+  const tokenizerKind = typeof tokenizerAttrs.kind === 'string' ? tokenizerAttrs.kind : undefined;
+  const tokenizerText = tokenizer ? `${tokenizer} (${[tokenizerKind, tokenizerVocab].filter(Boolean).join(', ')})` : 'the model';
+  const source = typeof dataAttrs.source === 'string' ? dataAttrs.source : undefined;
   const header = [
     '#!/usr/bin/env bash',
     `# ${stage.name}.megatron.sh: Megatron-Core pretraining for stage ${stage.name} of ${doc.source}:`,

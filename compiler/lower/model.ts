@@ -9,6 +9,11 @@ import type { Span } from '../syntax/source.js';
 import { GraphBuilder } from './builder.js';
 import type { Locate } from './loc.js';
 import { ropeAttrs, softmaxScale } from './rope.js';
+import { schemaNumber } from '../schema/defaults.js';
+import { modelSpec } from '../schema/model.js';
+
+/** `init` is an optional block: absent, the schema's std applies. */
+const initStd = (model: Config): number => model.sub('init')?.num('std') ?? schemaNumber(modelSpec, 'init', 'std');
 
 interface LayerSource {
   readonly config: Config;
@@ -25,7 +30,7 @@ export function lowerModel(name: string, model: Config, nameSpan: Span, locate: 
   });
   const n = (key: string): number => model.num(key) ?? 0;
   const [vocab, dim, layerCount] = [n('vocab'), n('dim'), n('layers')];
-  const std = model.sub('init')?.num('std') ?? 0.02;
+  const std = initStd(model);
   const normal: Init = { kind: 'normal', std };
   const eps = model.sub('norm')?.num('eps') ?? 1e-6;
   const modelLoc = locate(nameSpan);
@@ -263,7 +268,7 @@ function modelConfig(model: Config): ModelGraph['config'] {
     context: model.num('context') ?? 0,
     tie_embeddings: model.bool('tie_embeddings') ?? false,
     norm_eps: model.sub('norm')?.num('eps') ?? 1e-6,
-    init_std: model.sub('init')?.num('std') ?? 0.02,
+    init_std: initStd(model),
     attention: attn,
     mtp_depth: model.sub('mtp')?.num('depth') ?? 0,
     mtp_weight: model.sub('mtp')?.num('weight') ?? 0,

@@ -4,12 +4,15 @@
  * the stage dependencies as a DAG; pipelines in a dependency-respecting order.
  */
 import { dirname, relative, resolve } from 'node:path';
+import type { StageKindName } from '../../grammar/tokens.js';
 import type { CheckContext, CheckedBlock } from '../check/context.js';
 import { batchSequences, trainingSteps } from '../check/plan.js';
 import { Config, isPair, isQuantity, isRef, type Value } from '../check/values.js';
 import type { AttrValue, Plan, PipelinePlan, StagePlan } from '../../ir/types.js';
 import type { Locate } from './loc.js';
 import { topologicalOrder } from '../../util/topological-order.js';
+import { blockDefaults } from '../schema/defaults.js';
+import { stageSpecs } from '../schema/stages.js';
 
 /** A checked value as an IR attribute: quantities in their base unit, references by name. */
 export function attr(value: Value): AttrValue {
@@ -49,7 +52,7 @@ function schedule(stage: Config, steps: number | undefined): AttrValue {
   return out;
 }
 
-function hyper(ctx: CheckContext, stage: CheckedBlock): { [k: string]: AttrValue } {
+function hyper(ctx: CheckContext, stage: CheckedBlock & { readonly kind: StageKindName }): { [k: string]: AttrValue } {
   const c = stage.config;
   const out = configAttrs(c);
   delete out.model;
@@ -67,6 +70,10 @@ function hyper(ctx: CheckContext, stage: CheckedBlock): { [k: string]: AttrValue
     delete out.batch;
   }
   if (c.has('schedule')) out.schedule = schedule(c, steps);
+  // an absent optional block means its schema defaults; written out so a runtime never invents them
+  for (const name of ['checkpoint', 'eval'] as const) {
+    if (name in stageSpecs[stage.kind].fields && !c.has(name)) out[name] = blockDefaults(stageSpecs[stage.kind], name);
+  }
   const samples = sampleStageOf(c);
   if (samples !== undefined) out.data = { stage: samples };
   const tokenizer = inheritedOrOnly(ctx, stage, 'tokenizer');

@@ -2,11 +2,14 @@
 import type { AttrValue } from '../../ir/types.js';
 import type { Config } from '../check/values.js';
 import { yarnMscale } from '../../ir/rope.js';
+import { schemaNumber } from '../schema/defaults.js';
+import { modelSpec } from '../schema/model.js';
 
 export function ropeAttrs(model: Config, interleaved: boolean): { [k: string]: AttrValue } {
   const rope = model.sub('rope');
   const scaling = rope?.sub('scaling');
-  const theta = rope?.num('theta') ?? 10000;
+  // `rope` is an optional block: absent, the schema's theta applies
+  const theta = rope?.num('theta') ?? schemaNumber(modelSpec, 'rope', 'theta');
   let scalingAttr: AttrValue = { kind: 'none' };
   if (scaling?.tag === 'yarn') {
     scalingAttr = {

@@ -12,7 +12,8 @@ import { createRewardScorer } from '../reward/index.js';
 import type { StageContext, StageOutcome } from '../run/stage-runner.js';
 import { tensorSeed } from '../random.js';
 import { rollout, type RolloutItem } from './rollout.js';
-import { num } from '../run/stage.js';
+import { SAMPLE_HYPER, stageHyper } from '../../ir/plan-fields.js';
+import { fromPlan } from '../run/stage.js';
 import { generationStage, promptRecords, rewardBlock } from './settings.js';
 
 /** Prompts per generation batch: n completions each. */
@@ -34,9 +35,7 @@ export function keptItems(items: readonly RolloutItem[], n: number, keep: 'best'
 export async function sampleRunner(ctx: StageContext): Promise<StageOutcome> {
   const stage = generationStage(ctx.document, ctx.stage, ctx.specDir);
   const records = promptRecords(ctx.document, ctx.stage, ctx.specDir);
-  const n = num(ctx.stage.hyper, 'n', 16);
-  const keep = ctx.stage.hyper.keep === 'all' ? 'all' : 'best';
-  const minReward = num(ctx.stage.hyper, 'min_reward', 0);
+  const { n, keep, min_reward: minReward } = fromPlan(() => stageHyper(ctx.stage, SAMPLE_HYPER));
   const policy = ctx.loadInitial();
   if (!policy) throw new RuntimeError(`sample stage ${ctx.stage.name} has no model to sample from`, 'set `from = STAGE` (or a checkpoint path)');
   const scorer = await createRewardScorer(rewardBlock(ctx.document, ctx.stage), { specDir: ctx.specDir });

@@ -2,6 +2,7 @@
  * What a training stage needs from the IR document, resolved once: the stage plan, its model graph,
  * the data block and tokenizer block, and the numbers of its hyper-parameters.
  */
+import { CHECKPOINT_HYPER, EVAL_HYPER, TRAINING_HYPER, hyperBlock, stageHyper } from '../../ir/plan-fields.js';
 import type { AttrValue, GraphDocument, ModelGraph, StagePlan } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { modelOf } from '../load.js';
@@ -26,18 +27,17 @@ export interface TrainingStage {
   readonly evalBatches: number;
 }
 
-/** A number from a stage's hyper-parameters (or the fallback); a missing one is an old graph. */
-export function num(hyper: Attrs, key: string, fallback?: number): number {
-  const v = hyper[key];
-  if (typeof v === 'number') return v;
-  if (fallback !== undefined) return fallback;
-  throw new RuntimeError(`the stage has no ${key}`);
-}
-
-/** A nested block of a stage's hyper-parameters (`checkpoint`, `eval`), {} when absent. */
-export function sub(hyper: Attrs, key: string): Attrs {
-  const v = hyper[key];
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Attrs) : {};
+/**
+ * A read of the plan through its tables (ir/plan-fields.ts) as a RuntimeError: a field the
+ * compiler always writes is missing or malformed only in a document from an older or foreign compiler.
+ */
+export function fromPlan<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof RuntimeError || !(e instanceof Error)) throw e;
+    throw new RuntimeError(`the graph document does not match this runtime: ${e.message}`, 'recompile the spec with this version of moe (`moe compile SPEC`)');
+  }
 }
 
 /** The stage to train: `--stage NAME`, else the first pretrain (then sft) stage of the spec. */
@@ -52,33 +52,31 @@ export function trainingStage(document: GraphDocument, name?: string): TrainingS
     throw new RuntimeError(`stage ${plan.name} is a ${plan.kind} stage; \`moe train\` runs pretrain and sft stages`, `run it with \`moe run SPEC ${plan.name}\``);
   }
   if (!plan.model) throw new RuntimeError(`stage ${plan.name} has no model`);
-  const hyper = plan.hyper;
-  const dataName = hyper.data;
-  const tokenizerName = hyper.tokenizer;
-  const data = typeof dataName === 'string' ? document.plan.data[dataName] : undefined;
-  const tokenizer = typeof tokenizerName === 'string' ? document.plan.tokenizers[tokenizerName] : undefined;
-  const samplesOf = sub(hyper, 'data').stage;
+  const hyper = fromPlan(() => stageHyper(plan, TRAINING_HYPER));
+  const data = typeof hyper.data === 'string' ? document.plan.data[hyper.data] : undefined;
+  const tokenizer = hyper.tokenizer === undefined ? undefined : document.plan.tokenizers[hyper.tokenizer];
+  const samplesOf = hyper.data !== null && typeof hyper.data === 'object' && !Array.isArray(hyper.data) ? (hyper.data as Attrs).stage : undefined;
   if (!data && typeof samplesOf === 'string') {
     throw new RuntimeError(`stage ${plan.name} trains on the samples of stage ${samplesOf}`, `run it with \`moe run SPEC ${plan.name}\`, which runs ${samplesOf} first`);
   }
   if (!data) throw new RuntimeError(`stage ${plan.name} has no data block`);
   if (!tokenizer) throw new RuntimeError(`stage ${plan.name} has no tokenizer`);
-  const checkpoint = sub(hyper, 'checkpoint');
-  const evaluation = sub(hyper, 'eval');
+  const checkpoint = fromPlan(() => hyperBlock(plan, 'checkpoint', CHECKPOINT_HYPER));
+  const evaluation = fromPlan(() => hyperBlock(plan, 'eval', EVAL_HYPER));
   return {
     plan,
     model: modelOf(document, plan.model),
     data,
     tokenizer,
-    seqLen: num(hyper, 'seq_len'),
-    batch: num(hyper, 'batch_sequences'),
-    steps: typeof hyper.steps === 'number' ? hyper.steps : null,
-    epochs: typeof hyper.epochs === 'number' ? hyper.epochs : null,
-    clip: num(hyper, 'clip_grad', 1),
-    seed: num(hyper, 'seed', 0),
-    checkpointEvery: num(checkpoint, 'every', 500),
-    keep: num(checkpoint, 'keep', 3),
-    evalEvery: num(evaluation, 'every', 100),
-    evalBatches: num(evaluation, 'batches', 8),
+    seqLen: hyper.seq_len,
+    batch: hyper.batch_sequences,
+    steps: hyper.steps ?? null,
+    epochs: hyper.epochs ?? null,
+    clip: hyper.clip_grad,
+    seed: hyper.seed,
+    checkpointEvery: checkpoint.every,
+    keep: checkpoint.keep,
+    evalEvery: evaluation.every,
+    evalBatches: evaluation.batches,
   };
 }
