@@ -1,9 +1,13 @@
 /**
- * `node dist/bench/cuda-check.js` on the GPU machine: the cuda backend's forward pass against the
- * tfjs cpu backend (plain fp32 JavaScript, the reference) on random weights and ids, for specs that
- * cover every op variant (MLA with and without query compression, YaRN, GQA, sigmoid group-limited
- * and softmax routing, bias, capacity, shared experts, MTP). Prints the largest relative difference
- * of the logits per spec and writes them as JSON to $OUT/cuda-check.json (or the first argument).
+ * `node dist/bench/cuda-check.js [OUT.json]` on the GPU machine: the cuda backend against the tfjs cpu
+ * backend (plain fp32 JavaScript, the reference) on random weights and token ids, for specs that
+ * cover every op variant (MLA with and without query compression, YaRN, GQA, sigmoid group-limited and
+ * softmax routing, bias, capacity, shared experts, balance and z losses, MTP):
+ *   1. the logits of a forward pass;
+ *   2. the loss and every parameter's gradient (so every op's backward);
+ *   3. 20 AdamW steps with clipping and bias updates: both losses step by step.
+ * Each figure is the largest |cuda − cpu| over the largest |cpu| of the tensor; written as JSON to
+ * $OUT/cuda-check.json (or the first argument).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +21,8 @@ import { CudaModel } from '../runtime/cuda/executor.js';
 import { openCuda } from '../runtime/cuda/runtime.js';
 import { forward } from '../runtime/model/forward.js';
 import { ParamStore, type TensorData } from '../runtime/model/params.js';
+import { AdamW } from '../runtime/train/adamw.js';
+import { stepPlan, trainStep } from '../runtime/train/step.js';
 import { tf } from '../runtime/tf.js';
 
 const SPECS: Record<string, string> = {
@@ -27,14 +33,15 @@ const SPECS: Record<string, string> = {
   attention mla { heads = 4, q_rank = 16, kv_rank = 16, nope_dim = 8, rope_dim = 4, v_dim = 8 }
   layers 0..0 { ffn swiglu { hidden = 48 } }
   layers 1..2 { moe { experts = 8, shared = 1, hidden = 16, top_k = 2
-    router { score = sigmoid, groups = 4, top_groups = 2, scale = 1.5, balance = bias { rate = 1e-3 } } } }
+    router { score = sigmoid, groups = 4, top_groups = 2, scale = 1.5, balance = bias { rate = 1e-3 },
+             aux_loss = sequence { alpha = 1e-2 }, z_loss = 1e-3 } } }
   mtp { depth = 1, weight = 0.3 }
 }`,
   'mla-noq-softmax': `model B {
   vocab = 50, dim = 24, layers = 2, context = 64
   init { std = 0.2 }
   attention mla { heads = 2, q_rank = 0, kv_rank = 8, nope_dim = 8, rope_dim = 8, v_dim = 4 }
-  layers 0..1 { moe { experts = 6, hidden = 8, top_k = 3, router { score = softmax, normalize = true } } }
+  layers 0..1 { moe { experts = 6, hidden = 8, top_k = 3, router { score = softmax, normalize = true, aux_loss = batch { alpha = 0.02 } } } }
 }`,
   'gqa-capacity': `model C {
   vocab = 70, dim = 32, layers = 2, context = 64
@@ -54,13 +61,15 @@ function modelOf(name: string, text: string): ModelGraph {
   return lowerSpec(checked, dir).models[0]!;
 }
 
-function maxRelative(a: Float32Array, b: Float32Array): number {
+function relative(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;
   let scale = 0;
-  for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
   return worst / Math.max(scale, 1e-30);
 }
+
+const idsFor = (vocab: number, B: number, T: number, seed: number): Int32Array => Int32Array.from({ length: B * T }, (_, i) => ((i + seed * 977) * 2654435761) % vocab >>> 0);
 
 async function main(): Promise<void> {
   const outFile = process.argv[2] ?? join(process.env.OUT ?? '.', 'cuda-check.json');
@@ -68,26 +77,68 @@ async function main(): Promise<void> {
   const gpu = await openCuda();
   console.log(`cuda: ${gpu.description}`);
   const results: Record<string, unknown> = { device: gpu.description };
+  const save = (): void => writeFileSync(outFile, JSON.stringify(results, null, 2));
   for (const [name, text] of Object.entries(SPECS)) {
     const model = modelOf(name, text);
+    const vocab = model.params.find((p) => p.name === 'model.embed_tokens.weight')!.shape[0]!;
     const store = ParamStore.initialise(model, 7);
     const snap = await store.snapshot();
+    const params = snap.params as Map<string, TensorData>;
+    const state = snap.state as Map<string, TensorData>;
+    // 1. logits
     for (const [B, T] of [[2, 16], [3, 64]] as const) {
-      const vocab = model.params.find((p) => p.name === 'model.embed_tokens.weight')!.shape[0]!;
-      const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 2654435761) % vocab >>> 0);
-      const ref = forward(model, store, { inputIds: tf.tensor2d(ids, [B, T], 'int32') }, ['logits']).get('logits')!;
-      const want = (await ref.data()) as Float32Array;
-      const cuda = new CudaModel(gpu, model, snap.params as Map<string, TensorData>, snap.state as Map<string, TensorData>);
+      const ids = idsFor(vocab, B, T, 0);
+      const want = (await forward(model, store, { inputIds: tf.tensor2d(ids, [B, T], 'int32') }, ['logits']).get('logits')!.data()) as Float32Array;
+      const cuda = new CudaModel(gpu, model, params, state);
       const got = cuda.forward(ids, B, T, ['logits']).get('logits')!;
-      const { plan } = cuda.plan(B, T, ['logits']);
+      const arena = cuda.deviceBytes().arena;
       cuda.dispose();
-      const rel = maxRelative(got, want);
-      console.log(`${name} B=${B} T=${T}: max |cuda − cpu| / max|cpu| = ${rel.toExponential(2)}   arena ${(plan.peakBytes / 1024).toFixed(0)} KiB of ${(plan.totalBytes / 1024).toFixed(0)} KiB unshared`);
-      results[`${name}/${B}x${T}`] = { relative: rel, arenaBytes: plan.peakBytes, unsharedBytes: plan.totalBytes };
+      const rel = relative(got, want);
+      console.log(`${name} logits B=${B} T=${T}: ${rel.toExponential(2)}   (arena ${(arena / 1024).toFixed(0)} KiB)`);
+      results[`${name}/logits/${B}x${T}`] = rel;
+      save();
     }
-    store.dispose();
+    // 2. loss and gradients
+    const [B, T] = [2, 32];
+    const ids = idsFor(vocab, B, T, 1);
+    const inputIds = tf.tensor2d(ids, [B, T], 'int32');
+    const { value, grads } = tf.variableGrads(() => forward(model, store, { inputIds }, ['loss']).get('loss') as tf.Scalar);
+    const refLoss = (await value.data())[0]!;
+    const byVariable = new Map([...store.params].map(([n, v]) => [v.name, n]));
+    const cuda = new CudaModel(gpu, model, params, state, { training: true });
+    const g = cuda.gradients(ids, B, T);
+    let worst = { name: '', rel: 0 };
+    const perParam: Record<string, number> = {};
+    for (const [vname, grad] of Object.entries(grads)) {
+      const pname = byVariable.get(vname)!;
+      const rel = relative(g.grads.get(pname)!.data, (await grad.data()) as Float32Array);
+      perParam[pname] = rel;
+      if (rel > worst.rel) worst = { name: pname, rel };
+    }
+    console.log(`${name} loss ${g.loss.toFixed(6)} vs ${refLoss.toFixed(6)} (${(Math.abs(g.loss - refLoss) / Math.abs(refLoss)).toExponential(2)}); worst gradient ${worst.name}: ${worst.rel.toExponential(2)}`);
+    results[`${name}/loss`] = Math.abs(g.loss - refLoss) / Math.abs(refLoss);
+    results[`${name}/gradients`] = perParam;
+    cuda.dispose();
+    save();
+    // 3. training steps
+    const config = { betas: [0.9, 0.95] as const, weightDecay: 0.1, eps: 1e-8 };
+    const trainStore = ParamStore.initialise(model, 7);
+    const optimizer = AdamW.forStore(trainStore, config);
+    const plan = stepPlan(model, trainStore);
+    const trainer = new CudaModel(gpu, model, params, state, { training: true });
+    const steps: [number, number][] = [];
+    for (let s = 0; s < 20; s++) {
+      const batch = idsFor(vocab, B, T, 10 + s);
+      const ref = await trainStep(model, trainStore, optimizer, { inputIds: tf.tensor2d(batch, [B, T], 'int32') }, { lr: 3e-3, clip: 1 }, plan);
+      const got = trainer.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config });
+      steps.push([got.loss, ref.loss]);
+    }
+    const worstStep = Math.max(...steps.map(([a, b]) => Math.abs(a - b) / Math.abs(b)));
+    console.log(`${name} 20 steps: loss ${steps[0]![1].toFixed(4)} → ${steps[19]![1].toFixed(4)} (cpu); worst relative difference ${worstStep.toExponential(2)}`);
+    results[`${name}/steps`] = { worst: worstStep, losses: steps };
+    trainer.dispose();
+    save();
   }
-  writeFileSync(outFile, JSON.stringify(results, null, 2));
 }
 
 main().catch((e: unknown) => {

@@ -1,139 +1,281 @@
 /**
- * Runs a model graph's forward pass on CUDA: the weights uploaded once (plus the fused layouts the
- * ops ask for), then for each evaluation shape (B, T) a memory plan of every value and temporary
- * (plan.ts), one arena allocated at the plan's peak, and one launch sequence per node through
- * CUDA_OPS. Only the values asked for are copied back.
+ * Runs a model graph on CUDA: the forward pass (logits, losses) and, for training, the backward pass
+ * and the AdamW update. Per evaluation shape (B, T) and mode, one memory plan (lifetimes.ts, plan.ts)
+ * fixes every buffer's address in one arena allocated at the plan's peak, reported before the first
+ * step. A training step makes one host read: the loss, the squared gradient norm, a non-finite flag
+ * and every router's load, together.
  */
-import type { ModelGraph, Node } from '../../ir/types.js';
 import { parseRope } from '../../ir/rope.js';
+import type { ModelGraph, Node } from '../../ir/types.js';
 import { neededNodes } from '../model/forward.js';
-import { storedShape, type TensorData } from '../model/params.js';
+import type { TensorData } from '../model/params.js';
 import { tablesFor } from '../ops/rope.js';
 import { RuntimeError } from '../errors.js';
 import type { DevicePtr } from './driver.js';
-import { CUDA_OPS, type NodeShapes, type OpContext } from './ops.js';
-import { planMemory, type BufferNeed, type MemoryPlan } from './plan.js';
+import { f32, ptr } from './driver.js';
+import { gradName, hasGradient, lifetimes, opBuffer, shapesOf, type Mode } from './lifetimes.js';
+import { F32, grid1, launch, u64 } from './ops/context.js';
+import { cudaOp, type BackwardContext, type OpContext } from './ops/index.js';
+import { DeviceParams, layoutParams } from './params.js';
+import { planMemory, type MemoryPlan } from './plan.js';
 import type { CudaRuntime } from './runtime.js';
 
-const F32 = 4;
-
-/** The buffers of one evaluation: values by name, temporaries as `node#i/name`. */
-export function forwardNeeds(model: ModelGraph, nodes: readonly Node[], B: number, T: number): BufferNeed[] {
-  const lastUse = new Map<string, number>();
-  nodes.forEach((node, step) => node.inputs.forEach((name) => lastUse.set(name, step)));
-  const needs: BufferNeed[] = [];
-  const bytesOf = (name: string): number => {
-    const v = model.values[name] ?? model.inputs[name];
-    if (!v) throw new RuntimeError(`the graph declares no value ${name}`);
-    return v.shape.reduce<number>((n, d) => n * (d === 'B' ? B : d === 'T' ? T : d), 1) * F32;
-  };
-  for (const name of Object.keys(model.inputs)) needs.push({ name, bytes: bytesOf(name), first: 0, last: Math.max(0, lastUse.get(name) ?? 0) });
-  nodes.forEach((node, step) => {
-    for (const out of node.outputs) needs.push({ name: out, bytes: bytesOf(out), first: step, last: Math.max(step, lastUse.get(out) ?? nodes.length) });
-    const op = CUDA_OPS[node.op];
-    if (!op) return;
-    for (const t of op.temps(shapesOf(model, node), B, T)) needs.push({ name: `${step}/${t.name}`, bytes: t.bytes, first: step, last: step });
-  });
-  return needs;
+export interface CudaStepOptions {
+  readonly lr: number;
+  /** max global gradient norm, 0 = off */
+  readonly clip: number;
+  readonly betas: readonly [number, number];
+  readonly weightDecay: number;
+  readonly eps: number;
+  /** γ for every biased router this step; default each node's bias_rate */
+  readonly biasRate?: number;
 }
 
-export function shapesOf(model: ModelGraph, node: Node): NodeShapes {
-  const width = (name: string): number => {
-    const v = model.values[name] ?? model.inputs[name];
-    const last = v?.shape[v.shape.length - 1];
-    if (typeof last !== 'number') throw new RuntimeError(`value ${name} has no static last axis`);
-    return last;
-  };
-  const params = new Map(model.params.map((p) => [p.name, storedShape(p)]));
-  return {
-    node,
-    inputWidth: (i) => width(node.inputs[i]!),
-    outputWidth: (i) => width(node.outputs[i]!),
-    paramShape: (i) => params.get(node.params[i]!)!,
-  };
+export interface CudaStepResult {
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly clipScale: number;
+  /** router load value name → expert counts of this batch */
+  readonly loads: Map<string, Float32Array>;
+  /** 'loss' or 'gradients' when a value was not finite (nothing was updated), else null */
+  readonly nonFinite: string | null;
+}
+
+interface Prepared {
+  readonly mode: Mode;
+  readonly B: number;
+  readonly T: number;
+  readonly nodes: readonly Node[];
+  readonly plan: MemoryPlan;
+  /** gradient buffers to zero when each step starts */
+  readonly zeroAt: ReadonlyMap<number, readonly string[]>;
+}
+
+/** Routers in node order with their load output, bias state and rate (specs/ir.md §5). */
+function routersOf(model: ModelGraph): { load: string; bias: string | null; rate: number | null }[] {
+  return model.nodes.filter((n) => n.op === 'moe.router').map((n) => ({ load: n.outputs[4]!, bias: n.state[0] ?? null, rate: typeof n.attrs.bias_rate === 'number' ? n.attrs.bias_rate : null }));
 }
 
 export class CudaModel {
-  private readonly params = new Map<string, DevicePtr>();
-  private readonly state = new Map<string, DevicePtr>();
-  private readonly derived = new Map<string, DevicePtr>();
+  private readonly params: DeviceParams;
+  private readonly state = new Map<string, { ptr: DevicePtr; host: Float32Array }>();
   private readonly rotary = new Map<string, { cos: DevicePtr; sin: DevicePtr; positions: number }>();
+  private prepared: Prepared | undefined;
   private arena: { ptr: DevicePtr; bytes: number } | undefined;
+  private report: DevicePtr | undefined;
+  private readonly routers: ReturnType<typeof routersOf>;
+  /** optimizer steps taken (AdamW's t) */
+  step = 0;
 
   constructor(
     private readonly gpu: CudaRuntime,
     readonly model: ModelGraph,
     params: ReadonlyMap<string, TensorData>,
     state: ReadonlyMap<string, TensorData>,
+    options: { readonly training?: boolean; readonly moments?: { m: ReadonlyMap<string, TensorData>; v: ReadonlyMap<string, TensorData> }; readonly step?: number } = {},
   ) {
-    for (const node of model.nodes) {
-      if (!CUDA_OPS[node.op] && !node.op.startsWith('loss.')) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} yet (${node.loc.file}:${node.loc.line})`);
+    for (const node of model.nodes) if (!cudaOp(node.op)) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} (${node.loc.file}:${node.loc.line})`);
+    const layout = layoutParams(model, (node) => cudaOp(node.op)?.fused?.(node) ?? []);
+    this.params = new DeviceParams(gpu.driver, layout, params, options.training ?? false, options.moments);
+    for (const s of model.state) {
+      const host = Float32Array.from(state.get(s.name)!.data);
+      const p = gpu.driver.alloc(host.byteLength);
+      gpu.driver.upload(p, host);
+      this.state.set(s.name, { ptr: p, host });
     }
-    for (const p of model.params) this.params.set(p.name, this.upload(params.get(p.name)!.data));
-    for (const s of model.state) this.state.set(s.name, this.upload(state.get(s.name)!.data));
-    model.nodes.forEach((node, i) => {
-      for (const d of CUDA_OPS[node.op]?.derived?.(node) ?? []) {
-        const parts = d.rowsOf.map((j) => ({ data: params.get(node.params[j]!)!.data, shape: shapesOf(model, node).paramShape(j) }));
-        this.derived.set(`${i}/${d.name}`, this.upload(concatRows(parts)));
-      }
-    });
+    this.routers = routersOf(model);
+    this.step = options.step ?? 0;
   }
 
-  private upload(data: Float32Array | Int32Array): DevicePtr {
-    const p = this.gpu.driver.alloc(data.byteLength);
-    this.gpu.driver.upload(p, data);
-    return p;
-  }
-
-  /** The plan for one evaluation of the nodes that `wanted` needs. */
-  plan(B: number, T: number, wanted: readonly string[]): { nodes: Node[]; plan: MemoryPlan } {
+  /** The plan of one evaluation: which nodes run and where every buffer lives. */
+  plan(B: number, T: number, mode: Mode, wanted: readonly string[]): Prepared {
+    const p = this.prepared;
+    if (p && p.B === B && p.T === T && p.mode === mode) return p;
     const nodes = neededNodes(this.model, wanted);
-    return { nodes, plan: planMemory(forwardNeeds(this.model, nodes, B, T)) };
-  }
-
-  /** The named values for token ids [B, T] (row-major), copied to the host. */
-  forward(ids: Int32Array, B: number, T: number, wanted: readonly string[] = ['logits']): Map<string, Float32Array> {
-    const { nodes, plan } = this.plan(B, T, wanted);
+    const needs = lifetimes(this.model, nodes, B, T, mode, wanted);
+    const plan = planMemory(needs);
+    const zeroAt = new Map<number, string[]>();
+    for (const n of needs) if (n.name.startsWith('∇')) zeroAt.set(n.first, [...(zeroAt.get(n.first) ?? []), n.name]);
+    const prepared: Prepared = { mode, B, T, nodes, plan, zeroAt };
     if (!this.arena || this.arena.bytes < plan.peakBytes) {
       if (this.arena) this.gpu.driver.free(this.arena.ptr);
       this.arena = { ptr: this.gpu.driver.alloc(plan.peakBytes), bytes: plan.peakBytes };
     }
-    const base = this.arena.ptr;
-    const at = (name: string): DevicePtr => {
-      const b = plan.buffers.get(name);
-      if (!b) throw new RuntimeError(`no buffer planned for ${name}`);
-      return base + BigInt(b.offset);
+    this.prepared = prepared;
+    return prepared;
+  }
+
+  /** Bytes on the device: the weights (and gradients and moments when training) plus the activation arena. */
+  deviceBytes(): { weights: number; arena: number } {
+    const per = this.params.layout.floats * F32;
+    return { weights: per * (this.params.grads ? 4 : 1), arena: this.arena?.bytes ?? 0 };
+  }
+
+  private at(p: Prepared, name: string): DevicePtr {
+    const b = p.plan.buffers.get(name);
+    if (!b) throw new RuntimeError(`no buffer planned for ${name}`);
+    return this.arena!.ptr + BigInt(b.offset);
+  }
+
+  private context(p: Prepared, node: Node, step: number): OpContext {
+    const value = (name: string): DevicePtr => this.at(p, name);
+    return {
+      ...shapesOf(this.model, node),
+      B: p.B,
+      T: p.T,
+      gpu: this.gpu,
+      input: (i) => value(node.inputs[i]!),
+      output: (i) => value(node.outputs[i]!),
+      param: (i) => this.params.param(node.params[i]!),
+      state: (i) => (node.state[i] === undefined ? undefined : this.state.get(node.state[i])!.ptr),
+      buffer: (name) => value(opBuffer(step, name)),
+      rotary: (d) => this.rotaryTables(node, d, p.T),
     };
-    this.gpu.driver.upload(at('input_ids'), ids);
-    if (plan.buffers.has('loss_mask')) this.gpu.driver.upload(at('loss_mask'), new Float32Array(B * T).fill(1));
-    nodes.forEach((node, step) => {
-      const op = CUDA_OPS[node.op];
-      if (!op) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} yet`);
-      const index = this.model.nodes.indexOf(node);
-      const ctx: OpContext = {
-        ...shapesOf(this.model, node),
-        B,
-        T,
-        gpu: this.gpu,
-        input: (i) => at(node.inputs[i]!),
-        output: (i) => at(node.outputs[i]!),
-        param: (i) => this.params.get(node.params[i]!)!,
-        state: (i) => (node.state[i] === undefined ? undefined : this.state.get(node.state[i])),
-        derived: (name) => this.derived.get(`${index}/${name}`)!,
-        temp: (name) => at(`${step}/${name}`),
-        rotary: (d) => this.rotaryTables(node, d, T),
-      };
-      op.forward(ctx);
-    });
+  }
+
+  private upload(p: Prepared, ids: Int32Array, mask: Float32Array | undefined): void {
+    const { B, T } = p;
+    if (ids.length !== B * T) throw new RuntimeError(`expected ${B * T} token ids, got ${ids.length}`);
+    this.gpu.driver.upload(this.at(p, 'input_ids'), ids);
+    if (p.plan.buffers.has('loss_mask')) this.gpu.driver.upload(this.at(p, 'loss_mask'), mask ?? new Float32Array(B * T).fill(1));
+  }
+
+  private runForward(p: Prepared): void {
+    p.nodes.forEach((node, step) => cudaOp(node.op)!.forward(this.context(p, node, step)));
+  }
+
+  private download(p: Prepared, name: string): Float32Array {
+    const host = new Float32Array(p.plan.buffers.get(name)!.bytes / F32);
+    this.gpu.driver.download(host, this.at(p, name));
+    return host;
+  }
+
+  /** The named values for token ids [B, T] (row-major), copied to the host. */
+  forward(ids: Int32Array, B: number, T: number, wanted: readonly string[] = ['logits'], mask?: Float32Array): Map<string, Float32Array> {
+    const p = this.plan(B, T, 'forward', wanted);
+    this.upload(p, ids, mask);
+    this.runForward(p);
     this.gpu.driver.synchronize();
-    const out = new Map<string, Float32Array>();
-    for (const name of wanted) {
-      const b = plan.buffers.get(name)!;
-      const host = new Float32Array(b.bytes / F32);
-      this.gpu.driver.download(host, at(name));
-      out.set(name, host);
+    return new Map(wanted.map((name) => [name, this.download(p, name)]));
+  }
+
+  /** Forward and backward: parameter gradients (summed into the gradient arena, zeroed first). */
+  private runBackward(p: Prepared): void {
+    const n = p.nodes.length;
+    const zero = (step: number): void => {
+      for (const g of p.zeroAt.get(step) ?? []) this.gpu.driver.zero(this.at(p, g), p.plan.buffers.get(g)!.bytes);
+    };
+    this.params.zeroGrads();
+    zero(n);
+    launch(this.gpu, 'fill', [1], 32, [ptr(this.at(p, gradName('loss'))), f32(1), u64(1)]);
+    for (let i = n - 1; i >= 0; i--) {
+      const step = 2 * n - 1 - i;
+      if (step !== n) zero(step);
+      const node = p.nodes[i]!;
+      const op = cudaOp(node.op)!;
+      if (!op.backward) throw new RuntimeError(`the cuda backend has no backward for op ${node.op}`);
+      const ctx: BackwardContext = {
+        ...this.context(p, node, i),
+        gradOut: (k) => (hasGradient(this.model, node.outputs[k]!) ? this.at(p, gradName(node.outputs[k]!)) : null),
+        gradIn: (k) => (hasGradient(this.model, node.inputs[k]!) ? this.at(p, gradName(node.inputs[k]!)) : null),
+        gradParam: (k) => this.params.grad(node.params[k]!),
+      };
+      op.backward(ctx);
     }
-    return out;
+  }
+
+  /** The loss and gradients of one batch, without an update (gradient checks, accumulation). */
+  gradients(ids: Int32Array, B: number, T: number, mask?: Float32Array): { loss: number; grads: Map<string, TensorData> } {
+    const p = this.plan(B, T, 'train', this.wanted());
+    this.upload(p, ids, mask);
+    this.runForward(p);
+    this.runBackward(p);
+    this.gpu.driver.synchronize();
+    const loss = this.download(p, 'loss')[0]!;
+    const host = new Float32Array(this.params.layout.floats);
+    this.gpu.driver.download(host, this.params.grads);
+    const grads = new Map<string, TensorData>();
+    for (const s of this.params.layout.slots.values()) grads.set(s.name, { shape: s.shape, data: host.slice(s.offset, s.offset + s.length) });
+    return { loss, grads };
+  }
+
+  private wanted(): string[] {
+    return ['loss', ...this.routers.map((r) => r.load)];
+  }
+
+  /** One optimizer step on one batch (runtime/train/step.ts's contract): nothing updated when a value is not finite. */
+  trainStep(ids: Int32Array, B: number, T: number, options: CudaStepOptions, mask?: Float32Array): CudaStepResult {
+    const p = this.plan(B, T, 'train', this.wanted());
+    this.upload(p, ids, mask);
+    this.runForward(p);
+    this.runBackward(p);
+    // one report buffer: [loss, Σg², non-finite flag, loads…]
+    const E = this.routers.map((r) => p.plan.buffers.get(r.load)!.bytes / F32);
+    const reportFloats = 3 + E.reduce((a, b) => a + b, 0);
+    if (reportFloats > 4096) throw new RuntimeError('too many routers for the step report');
+    const report = (this.report ??= this.gpu.driver.alloc(4096 * F32));
+    this.gpu.driver.zero(report, 3 * F32);
+    this.gpu.driver.copy(report, this.at(p, 'loss'), F32);
+    const total = this.params.layout.floats;
+    launch(this.gpu, 'sumsq', grid1(total, 256), 256, [ptr(this.params.grads), ptr(report + BigInt(F32)), u64(total)]);
+    let off = 3;
+    this.routers.forEach((r, i) => {
+      this.gpu.driver.copy(report + BigInt(off * F32), this.at(p, r.load), E[i]! * F32);
+      off += E[i]!;
+    });
+    const host = new Float32Array(reportFloats);
+    this.gpu.driver.download(host, report);
+    const [loss, sq, flag] = [host[0]!, host[1]!, host[2]!];
+    const loads = new Map<string, Float32Array>();
+    off = 3;
+    this.routers.forEach((r, i) => {
+      loads.set(r.load, host.slice(off, off + E[i]!));
+      off += E[i]!;
+    });
+    const gradNorm = Math.sqrt(sq);
+    if (!Number.isFinite(loss)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'loss' };
+    if (flag !== 0 || !Number.isFinite(sq)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'gradients' };
+    const scale = options.clip > 0 ? Math.min(1, options.clip / (gradNorm + 1e-6)) : 1;
+    this.adamw(options, scale);
+    this.updateBiases(loads, options.biasRate);
+    return { loss, gradNorm, clipScale: scale, loads, nonFinite: null };
+  }
+
+  private adamw(o: CudaStepOptions, scale: number): void {
+    this.step++;
+    const [b1, b2] = o.betas;
+    const sqrtBc2 = Math.sqrt(1 - b2 ** this.step);
+    const stepSize = o.lr / (1 - b1 ** this.step);
+    const shrinkDecay = 1 - o.lr * o.weightDecay;
+    for (const s of this.params.layout.slots.values()) {
+      const off = BigInt(s.offset * F32);
+      const shrink = s.decay && o.weightDecay !== 0 ? shrinkDecay : 1;
+      launch(this.gpu, 'adamw', grid1(s.length), 256, [
+        ptr(this.params.values + off), ptr(this.params.grads + off), ptr(this.params.m + off), ptr(this.params.v + off),
+        u64(s.length), f32(scale), f32(shrink), f32(b1), f32(b2), f32(sqrtBc2), f32(stepSize), f32(o.eps),
+      ]);
+    }
+  }
+
+  /** b ← b + γ·sign(Σ load − E·load) per biased router (specs/ir.md §5), on the host copy, then uploaded. */
+  private updateBiases(loads: ReadonlyMap<string, Float32Array>, rate: number | undefined): void {
+    for (const r of this.routers) {
+      if (r.bias === null) continue;
+      const s = this.state.get(r.bias)!;
+      const c = loads.get(r.load)!;
+      const gamma = Math.fround(rate ?? r.rate ?? 0);
+      const sum = Math.fround(c.reduce((a, b) => Math.fround(a + b), 0));
+      for (let e = 0; e < c.length; e++) s.host[e] = Math.fround(s.host[e]! + Math.fround(Math.sign(Math.fround(sum - Math.fround(c[e]! * c.length))) * gamma));
+      this.gpu.driver.upload(s.ptr, s.host);
+    }
+  }
+
+  /** Weights, optimizer moments and state, as host tensors (checkpoints). */
+  snapshot(): { params: Map<string, TensorData>; m: Map<string, TensorData>; v: Map<string, TensorData>; state: Map<string, TensorData> } {
+    const { params, m, v } = this.params.snapshot();
+    const state = new Map<string, TensorData>();
+    for (const s of this.model.state) state.set(s.name, { shape: s.shape, data: Float32Array.from(this.state.get(s.name)!.host) });
+    return { params, m, v, state };
   }
 
   private rotaryTables(node: Node, d: number, T: number): { cos: DevicePtr; sin: DevicePtr } {
@@ -146,34 +288,26 @@ export class CudaModel {
       this.gpu.driver.free(hit.sin);
     }
     const tables = tablesFor(config, d, T);
-    const entry = { cos: this.upload(tables.cos), sin: this.upload(tables.sin), positions: tables.positions };
+    const upload = (data: Float32Array): DevicePtr => {
+      const p = this.gpu.driver.alloc(data.byteLength);
+      this.gpu.driver.upload(p, data);
+      return p;
+    };
+    const entry = { cos: upload(tables.cos), sin: upload(tables.sin), positions: tables.positions };
     this.rotary.set(key, entry);
     return entry;
   }
 
   dispose(): void {
-    const all = [...this.params.values(), ...this.state.values(), ...this.derived.values(), ...[...this.rotary.values()].flatMap((r) => [r.cos, r.sin])];
-    for (const p of all) this.gpu.driver.free(p);
+    this.params.dispose();
+    for (const s of this.state.values()) this.gpu.driver.free(s.ptr);
+    for (const r of this.rotary.values()) {
+      this.gpu.driver.free(r.cos);
+      this.gpu.driver.free(r.sin);
+    }
     if (this.arena) this.gpu.driver.free(this.arena.ptr);
-    this.params.clear();
+    if (this.report) this.gpu.driver.free(this.report);
     this.arena = undefined;
+    this.prepared = undefined;
   }
-}
-
-/**
- * Tensors side by side along their rows, per stack entry: [F, D] + [F, D] → [2F, D], or for stacked
- * [E, F, D] + [E, F, D] → [E, 2F, D] (each expert's gate rows, then its up rows).
- */
-export function concatRows(parts: readonly { readonly data: Float32Array; readonly shape: readonly number[] }[]): Float32Array {
-  const stack = parts[0]!.shape.length === 3 ? parts[0]!.shape[0]! : 1;
-  const per = parts.map((p) => p.data.length / stack);
-  const out = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
-  let at = 0;
-  for (let j = 0; j < stack; j++) {
-    parts.forEach((p, i) => {
-      out.set(p.data.subarray(j * per[i]!, (j + 1) * per[i]!), at);
-      at += per[i]!;
-    });
-  }
-  return out;
 }

@@ -8,7 +8,7 @@ import { CublasLt } from './cublaslt.js';
 import { CudaDriver } from './driver.js';
 import { PTX } from './kernels.generated.js';
 import { findLibrary, type SearchHost } from './libraries.js';
-import type { Gpu } from './ops.js';
+import type { Gpu } from './ops/index.js';
 import { nodeSearchHost } from './search-host.js';
 
 export interface CudaRuntime extends Gpu {

@@ -1,11 +1,12 @@
-/** The cuda executor's host side: what it plans for a real spec, without a GPU. */
+/** The cuda executor's host side: buffer lifetimes, the memory plan and the parameter layout for real specs, without a GPU. */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeHost } from '../../../compiler/bind/node-host.js';
 import { checkFile } from '../../../compiler/check/index.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import { concatRows, forwardNeeds } from '../../../runtime/cuda/executor.js';
-import { CUDA_OPS, expertCapacity, expertRows, EXPERT_TILE } from '../../../runtime/cuda/ops.js';
+import { gradName, lifetimes } from '../../../runtime/cuda/lifetimes.js';
+import { cudaOp, expertCapacity, expertRows, EXPERT_TILE } from '../../../runtime/cuda/ops/index.js';
+import { layoutParams } from '../../../runtime/cuda/params.js';
 import { planMemory } from '../../../runtime/cuda/plan.js';
 import { neededNodes } from '../../../runtime/model/forward.js';
 
@@ -13,32 +14,56 @@ const repo = resolve(import.meta.dirname, '..', '..', '..');
 const model = lowerSpec(checkFile(resolve(repo, 'examples/r1-tiny.moe'), nodeHost), repo).models[0]!;
 
 describe('cuda executor planning (r1-tiny)', () => {
-  it('has a kernel for every op the logits need', () => {
-    for (const node of neededNodes(model, ['logits'])) expect(CUDA_OPS[node.op], node.op).toBeDefined();
+  it('has a forward and a backward kernel for every op of the graph', () => {
+    for (const node of model.nodes) {
+      expect(cudaOp(node.op), node.op).toBeDefined();
+      expect(cudaOp(node.op)!.backward, node.op).toBeDefined();
+    }
+    expect(cudaOp('toString')).toBeUndefined();
   });
 
-  it('plans every value and temporary of the logits, sharing memory between dead ones', () => {
-    const nodes = neededNodes(model, ['logits']);
-    const needs = forwardNeeds(model, nodes, 4, 64);
-    for (const node of nodes) for (const out of node.outputs) expect(needs.some((n) => n.name === out)).toBe(true);
-    const logits = needs.find((n) => n.name === 'logits')!;
-    expect(logits.bytes).toBe(4 * 64 * 320 * 4);
-    const plan = planMemory(needs);
-    expect(plan.peakBytes).toBeLessThan(plan.totalBytes / 2);
-    // the peak grows with the batch: the plan is per evaluation shape
-    expect(planMemory(forwardNeeds(model, nodes, 8, 64)).peakBytes).toBeGreaterThan(plan.peakBytes);
+  it('keeps every activation until its backward and every gradient from its last reader to its producer', () => {
+    const nodes = neededNodes(model, ['loss']);
+    const n = nodes.length;
+    const needs = lifetimes(model, nodes, 2, 32, 'train', ['loss']);
+    const byName = new Map(needs.map((b) => [b.name, b]));
+    nodes.forEach((node, i) => {
+      for (const out of node.outputs) {
+        expect(byName.get(out)).toMatchObject({ first: i, last: out === 'loss' ? 2 * n - 1 : 2 * n - 1 - i });
+      }
+    });
+    const h1 = nodes.findIndex((node) => node.outputs.includes('h.1'));
+    const readers = nodes.flatMap((node, i) => (node.inputs.includes('h.1') ? [i] : []));
+    expect(byName.get(gradName('h.1'))).toMatchObject({ first: 2 * n - 1 - Math.max(...readers), last: 2 * n - 1 - h1 });
+    // integer values (token ids, expert indices) carry no gradient
+    expect([...byName.keys()].some((k) => k.startsWith('∇') && k.endsWith('.indices'))).toBe(false);
+    expect(byName.has(gradName('input_ids'))).toBe(false);
+  });
+
+  it('shares memory between dead buffers; a forward pass needs far less than training', () => {
+    const logits = neededNodes(model, ['logits']);
+    const forward = planMemory(lifetimes(model, logits, 4, 64, 'forward', ['logits']));
+    expect(forward.peakBytes).toBeLessThan(forward.totalBytes / 2);
+    const train = planMemory(lifetimes(model, neededNodes(model, ['loss']), 4, 64, 'train', ['loss']));
+    expect(train.peakBytes).toBeGreaterThan(forward.peakBytes);
+    expect(planMemory(lifetimes(model, logits, 8, 64, 'forward', ['logits'])).peakBytes).toBeGreaterThan(forward.peakBytes);
+  });
+
+  it('stores fused weights side by side, every parameter once, none overlapping', () => {
+    const layout = layoutParams(model, (node) => cudaOp(node.op)?.fused?.(node) ?? []);
+    expect(layout.slots.size).toBe(model.params.length);
+    const dense = model.nodes.find((node) => node.op === 'ffn.swiglu')!;
+    const [gate, up] = [layout.slots.get(dense.params[0]!)!, layout.slots.get(dense.params[1]!)!];
+    expect(up.offset).toBe(gate.offset + gate.length);
+    const sorted = [...layout.slots.values()].sort((a, b) => a.offset - b.offset);
+    sorted.slice(1).forEach((s, i) => expect(s.offset).toBeGreaterThanOrEqual(sorted[i]!.offset + sorted[i]!.length));
+    expect(layout.floats).toBeGreaterThanOrEqual(sorted.at(-1)!.offset + sorted.at(-1)!.length);
   });
 
   it('pads each expert segment to a whole tile and computes capacity as specs/ir.md §4.10', () => {
-    expect(expertRows(10, 2, 4)).toBe(20 + 4 * (EXPERT_TILE - 1));
+    expect(expertRows(10, 2, 4) % EXPERT_TILE).toBe(0);
+    expect(expertRows(10, 2, 4)).toBeGreaterThanOrEqual(20 + 4 * (EXPERT_TILE - 1));
     expect(expertCapacity(null, 10, 2, 4)).toBe(-1);
     expect(expertCapacity(1.25, 10, 2, 4)).toBe(Math.ceil((1.25 * 20) / 4));
-  });
-
-  it('lays fused weights side by side per expert', () => {
-    const gate = Float32Array.from([1, 2, 3, 4]); // [2 experts, 1 row, 2]
-    const up = Float32Array.from([5, 6, 7, 8]);
-    expect(Array.from(concatRows([{ data: gate, shape: [2, 1, 2] }, { data: up, shape: [2, 1, 2] }]))).toEqual([1, 2, 5, 6, 3, 4, 7, 8]);
-    expect(Array.from(concatRows([{ data: gate, shape: [2, 2] }, { data: up, shape: [2, 2] }]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 });
