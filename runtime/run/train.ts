@@ -200,7 +200,7 @@ function refuseEarlierRun(runDir: string): void {
   if (earlier.length === 0) return;
   throw new RuntimeError(
     `${runDir} holds an earlier run (${earlier.slice(0, 4).join(', ')}${earlier.length > 4 ? ', …' : ''})`,
-    'pass --resume to continue it, or choose another --out',
+    'pass --resume to continue it, --force to start over (deletes only what moe wrote), or choose another --out',
   );
 }
 
