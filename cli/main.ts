@@ -160,7 +160,7 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .option('--prompts <file>', 'a JSONL file of prompts, one JSON line per completion out')
     .option('--field <name>', 'the prompt field of --prompts records', 'prompt')
     .option('-o, --out <file>', 'write the JSONL completions here instead of stdout')
-    .option('--max-new-tokens <n>', 'new tokens per prompt at most', '64')
+    .option('--max-new-tokens <n>', 'new tokens per prompt at most (1 to 2^24, as a stage\'s max_new_tokens)', '64')
     .option('--temperature <t>', '0 = greedy', '0')
     .option('--top-k <k>', 'sample among the k most likely; 0 = off', '0')
     .option('--top-p <p>', 'nucleus sampling mass; 1 = off', '1')
