@@ -8,8 +8,19 @@ import { runCompile } from './commands/compile.js';
 import { runExplain } from './commands/explain.js';
 import { runFmt } from './commands/fmt.js';
 import type { GenerateCliOptions } from './commands/generate.js';
+import type { TrainCliOptions } from './commands/train.js';
 import { EXIT, UsageError, processIo, type CliIo } from './io.js';
+import { runtimeEnv } from '../runtime/config/env.js';
 import { RuntimeError } from '../runtime/errors.js';
+
+/** MOE_DEBUG, read through the one env module; another variable that does not parse must not hide the error being reported. */
+function debugRequested(): boolean {
+  try {
+    return runtimeEnv().debug;
+  } catch {
+    return false;
+  }
+}
 
 function program(io: CliIo, setExit: (code: number) => void): Command {
   const cli = new Command('moe')
@@ -83,10 +94,11 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .option('--stage <name>', 'the stage (default: the first pretrain stage)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
     .option('--steps <n>', 'train this many steps instead of the stage\'s length')
-    .option('--out <dir>', 'run folder (default: runs/STAGE)')
+    .option('-o, --out <dir>', 'run folder (default: runs/STAGE)')
     .option('--resume', 'continue from the run folder\'s latest checkpoint')
+    .option('--force', "start over in a run folder of moe's that holds an earlier run (deletes only what moe wrote)")
     .option('--skip-nonfinite', 'skip a batch with a NaN/Inf loss or gradient instead of stopping')
-    .action(async (spec: string, options: { stage?: string; backend?: string; steps?: string; out?: string; resume?: boolean; skipNonfinite?: boolean }) => {
+    .action(async (spec: string, options: TrainCliOptions) => {
       const { runTrain } = await import('./commands/train.js');
       setExit(await runTrain(spec, options, io));
     });
@@ -97,7 +109,7 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .argument('<spec>', '.moe spec file')
     .argument('[target]', 'a pipeline or stage (default: the only pipeline, `default`, or the one named like the file)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
-    .option('--out <dir>', 'folder of the run folders', 'runs')
+    .option('-o, --out <dir>', 'folder of the run folders', 'runs')
     .option('--force', 'rerun the target\'s stages even when done')
     .option('--steps <n>', 'cap every training stage at this many steps (smoke runs)')
     .action(async (spec: string, target: string | undefined, options: { backend?: string; out?: string; force?: boolean; steps?: string }) => {
@@ -148,7 +160,7 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .option('--prompts <file>', 'a JSONL file of prompts, one JSON line per completion out')
     .option('--field <name>', 'the prompt field of --prompts records', 'prompt')
     .option('-o, --out <file>', 'write the JSONL completions here instead of stdout')
-    .option('--max-new-tokens <n>', 'new tokens per prompt at most', '64')
+    .option('--max-new-tokens <n>', 'new tokens per prompt at most (1 to 2^24, as a stage\'s max_new_tokens)', '64')
     .option('--temperature <t>', '0 = greedy', '0')
     .option('--top-k <k>', 'sample among the k most likely; 0 = off', '0')
     .option('--top-p <p>', 'nucleus sampling mass; 1 = off', '1')
@@ -210,7 +222,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       return EXIT.specErrors;
     }
     io.stderr(`internal error: ${(error as Error).message ?? String(error)}\nplease report it with the spec that caused it\n`);
-    if (process.env.MOE_DEBUG) io.stderr(`${(error as Error).stack ?? ''}\n`);
+    if (debugRequested()) io.stderr(`${(error as Error).stack ?? ''}\n`);
     return EXIT.usage;
   }
 }

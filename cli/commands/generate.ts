@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { MAX_TOKENS } from '../../compiler/schema/limits.js';
 import type { Tokenizer } from '../../runtime/data/tokenizer.js';
 import { checkpointTokenizer } from '../../runtime/infer/checkpoint-tokenizer.js';
 import { generate, type Completion, type GenerateOptions } from '../../runtime/infer/generate.js';
@@ -41,6 +42,19 @@ function number(text: string | undefined, flag: string, fallback: number): numbe
   if (text === undefined) return fallback;
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${flag} takes a number, found \`${text}\``);
+  return value;
+}
+
+/**
+ * `--max-new-tokens`: a whole number up to the spec field's bound (MAX_TOKENS, as a generate or
+ * sample stage's `max_new_tokens`), refused before the checkpoint is loaded.
+ */
+function maxNewTokensOf(text: string | undefined): number {
+  if (text === undefined) return 64;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value < 1 || value > MAX_TOKENS) {
+    throw new UsageError(`--max-new-tokens takes a whole number from 1 to ${MAX_TOKENS} (the bound of a stage's max_new_tokens), found \`${text}\``);
+  }
   return value;
 }
 
@@ -92,6 +106,7 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
   if (given !== 1) throw new UsageError('give exactly one of --prompt TEXT, --ids 3,17,42 or --prompts FILE.jsonl');
   const field = options.field ?? 'prompt';
   const records = options.prompts !== undefined ? readPrompts(resolve(io.cwd, options.prompts), field) : [options.ids !== undefined ? { ids: parseIds(options.ids) } : { [field]: options.prompt! }];
+  const maxNewTokens = maxNewTokensOf(options.maxNewTokens);
   const cache = options.cache ?? 'latent';
   if (cache !== 'latent' && cache !== 'naive') throw new UsageError(`--cache takes latent or naive, found \`${cache}\``);
   const dir = resolve(io.cwd, checkpoint);
@@ -105,7 +120,7 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
     const single = records.length === 1 && options.prompts === undefined;
     const stream = single && !options.json ? new Streamer(io, text) : undefined;
     const generateOptions: GenerateOptions = {
-      maxNewTokens: number(options.maxNewTokens, '--max-new-tokens', 64),
+      maxNewTokens,
       sampling: samplingOf(options),
       seed: number(options.seed, '--seed', 0),
       ...(text ? textOptions(text, options.stop) : { eos: [] }),

@@ -1,13 +1,28 @@
 /** `moe plot RUN [-o FILE]`: an SVG of a run's loss, learning rate and expert load (RUN/plot.svg). */
 import { existsSync, statSync } from 'node:fs';
-import { basename, extname, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
+import { RuntimeError } from '../../runtime/errors.js';
 import { METRICS_FILE, readMetrics } from '../../runtime/run/metrics.js';
+import { claimEntry, isOwned, readManifest } from '../../runtime/run/ownership.js';
 import { plotRun } from '../../runtime/run/plot.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 import { writeAtomic } from '../write-atomic.js';
 
 export interface PlotCliOptions {
   readonly out?: string;
+}
+
+/**
+ * A plot written into the run folder is listed in its manifest before it is written, so a file of
+ * that name the user (or another tool) put there is refused, never replaced. A run folder without a
+ * manifest (not moe's) gets a new file only.
+ */
+function claimPlot(dir: string, name: string, run: string): void {
+  const ours = readManifest(dir) !== undefined;
+  if (existsSync(join(dir, name)) && !(ours && isOwned(dir, name))) {
+    throw new RuntimeError(`${join(run, name)} was not written by moe; it is left as it is`, `write the plot elsewhere with -o FILE.svg, or move ${name} out of ${run}`);
+  }
+  if (ours) claimEntry(dir, name);
 }
 
 export function runPlot(run: string, options: PlotCliOptions, io: CliIo): number {
@@ -24,6 +39,7 @@ export function runPlot(run: string, options: PlotCliOptions, io: CliIo): number
   if (extname(out).toLowerCase() !== '.svg') {
     throw new UsageError(`moe plot writes SVG: name the output FILE.svg (found \`${options.out ?? out}\`); a browser shows it, and \`rsvg-convert -o plot.png plot.svg\` makes a PNG`);
   }
+  if (dirname(out) === dir) claimPlot(dir, basename(out), run);
   writeAtomic(out, plotRun(records, { title: `${basename(dir)}: ${records.length} step${records.length === 1 ? '' : 's'}` }));
   const shown = relative(io.cwd, out);
   io.stdout(`${shown.startsWith('..') || shown === '' ? out : shown}\n`);

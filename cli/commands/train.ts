@@ -1,9 +1,9 @@
 /**
- * `moe train SPEC [--stage NAME] [--backend B] [--steps N] [--out DIR] [--resume] [--skip-nonfinite]`
+ * `moe train SPEC [--stage NAME] [--backend B] [--steps N] [-o|--out DIR] [--resume | --force] [--skip-nonfinite]`
  *
  * The run folder is opened first (run-folder.ts): a folder holding files moe did not write is
  * refused, and so is a second command writing there. A fresh run needs a folder without an earlier
- * run in it; `force` (no flag yet) starts over there, deleting only what moe wrote.
+ * run in it; `--force` starts over there, deleting only what moe wrote.
  */
 import { dirname, join, relative, resolve } from 'node:path';
 import type { GraphDocument } from '../../ir/types.js';
@@ -54,13 +54,13 @@ function startingWeights(document: GraphDocument, stageName: string, cwd: string
 }
 
 export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo): Promise<number> {
+  if (options.force === true && options.resume === true) throw new UsageError('--force starts a run over and --resume continues it: pass one of them');
   const input = specDocument(spec, options.steps, io);
   if (typeof input === 'number') return input;
   const { path, document, steps } = input;
   const stage = trainingStage(document, options.stage);
   const backend = await selectBackend(parseBackend(options.backend));
   io.stderr(`training ${stage.plan.name} (${stage.plan.kind}, model ${stage.model.name}) on ${backend.name}: ${backend.reason}\n`);
-  if (options.force === true && options.resume === true) throw new UsageError('--force starts a run over and --resume continues it: pass one of them');
   const specDir = dirname(path);
   const runDir = runFolder(io.cwd, stage.plan.name, options.out);
   const log = (line: string): void => io.stderr(`${line}\n`);

@@ -6,11 +6,16 @@ import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { generationStage, promptRecords } from '../rl/settings.js';
+import { claimEntry } from '../run/ownership.js';
 import type { StageContext, StageOutcome } from '../run/stage-runner.js';
 import { generate } from './generate.js';
 import { promptIds, textOptions } from './text.js';
 
+const GENERATIONS_FILE = 'generations.jsonl';
+
 export async function generateRunner(ctx: StageContext): Promise<StageOutcome> {
+  // listed as ours before anything is generated or written: a generations.jsonl of the user's is refused, never replaced
+  claimEntry(ctx.runDir, GENERATIONS_FILE);
   const stage = generationStage(ctx.document, ctx.stage, ctx.specDir);
   const single = ctx.stage.hyper.prompt;
   const records = typeof single === 'string' ? [{ prompt: single, completion: '' }] : promptRecords(ctx.document, ctx.stage, ctx.specDir);
@@ -30,8 +35,8 @@ export async function generateRunner(ctx: StageContext): Promise<StageOutcome> {
     policy.dispose();
   }
   const rows = completions.map((c, i) => ({ ...records[i], completion: tokenizer.decode(c.ids), ids: c.ids, finish: c.finish }));
-  const path = join(ctx.runDir, 'generations.jsonl');
+  const path = join(ctx.runDir, GENERATIONS_FILE);
   writeFileAtomic(path, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const shown = rows.slice(0, 3).map((r) => `${JSON.stringify(r.prompt)} → ${JSON.stringify(r.completion)}`);
-  return { outputs: [path], summary: rows.length > 3 ? [...shown, `… ${rows.length - 3} more in generations.jsonl`] : shown };
+  return { outputs: [path], summary: rows.length > 3 ? [...shown, `… ${rows.length - 3} more in ${GENERATIONS_FILE}`] : shown };
 }

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { claimEntry } from '../run/ownership.js';
 import { createRewardScorer } from '../reward/index.js';
 import type { StageContext, StageOutcome } from '../run/stage-runner.js';
 import { tensorSeed } from '../random.js';
@@ -15,6 +16,8 @@ import { rollout, type RolloutItem } from './rollout.js';
 import { SAMPLE_HYPER, stageHyper } from '../../ir/plan-fields.js';
 import { fromPlan } from '../run/stage.js';
 import { generationStage, promptRecords, rewardBlock } from './settings.js';
+
+const SAMPLES_FILE = 'samples.jsonl';
 
 /** Prompts per generation batch: n completions each. */
 const PROMPTS_PER_BATCH = 8;
@@ -33,6 +36,8 @@ export function keptItems(items: readonly RolloutItem[], n: number, keep: 'best'
 }
 
 export async function sampleRunner(ctx: StageContext): Promise<StageOutcome> {
+  // listed as ours before anything is sampled or written: a samples.jsonl of the user's is refused, never replaced
+  claimEntry(ctx.runDir, SAMPLES_FILE);
   const stage = generationStage(ctx.document, ctx.stage, ctx.specDir);
   const records = promptRecords(ctx.document, ctx.stage, ctx.specDir);
   const { n, keep, min_reward: minReward } = fromPlan(() => stageHyper(ctx.stage, SAMPLE_HYPER));
@@ -62,7 +67,7 @@ export async function sampleRunner(ctx: StageContext): Promise<StageOutcome> {
     await scorer.close();
     policy.dispose();
   }
-  const path = join(ctx.runDir, 'samples.jsonl');
+  const path = join(ctx.runDir, SAMPLES_FILE);
   writeFileAtomic(path, kept.map((it) => JSON.stringify({ ...it.record, prompt: it.record.prompt, completion: it.text, reward: it.reward, components: it.components })).join('\n') + (kept.length ? '\n' : ''));
   if (kept.length === 0) ctx.log(`sample stage ${ctx.stage.name}: no completion reached min_reward ${minReward}; the samples file is empty`);
   return {

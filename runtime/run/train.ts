@@ -6,18 +6,17 @@
  * uninterrupted run's loss curve step for step on a deterministic backend).
  */
 import { join } from 'node:path';
-import type { GraphDocument, ModelGraph } from '../../ir/types.js';
+import type { GraphDocument } from '../../ir/types.js';
 import { openDataset, type BatchIterator } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { PackState } from '../data/pack.js';
 import { deviceErrorGuard } from '../backend/webgpu-errors.js';
-import { captureGraph, type GpuGraph } from '../backend/webgpu-graph.js';
-import { webgpuBackend } from '../backend/webgpu-internals.js';
 import { RuntimeError } from '../errors.js';
 import { forward } from '../model/forward.js';
 import { ParamStore } from '../model/params.js';
 import { tf } from '../tf.js';
 import { AdamW, adamwConfig } from '../train/adamw.js';
+import { EvalGraph } from '../train/eval-graph.js';
 import { nonFiniteMessage } from '../train/finite.js';
 import { learningRate, parseSchedule, parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
 import { stepPlan, trainStep } from '../train/step.js';
@@ -200,7 +199,7 @@ function refuseEarlierRun(runDir: string): void {
   if (earlier.length === 0) return;
   throw new RuntimeError(
     `${runDir} holds an earlier run (${earlier.slice(0, 4).join(', ')}${earlier.length > 4 ? ', …' : ''})`,
-    'pass --resume to continue it, or choose another --out',
+    'pass --resume to continue it, --force to start over (deletes only what moe wrote), or choose another --out',
   );
 }
 
@@ -215,58 +214,6 @@ function totalSteps(stage: TrainingStage, records: number): number {
   if (stage.steps !== null) return stage.steps;
   if (stage.epochs !== null && stage.plan.kind === 'sft') return Math.max(1, Math.ceil((stage.epochs * records) / stage.batch));
   throw new RuntimeError(`stage ${stage.plan.name}: give \`steps\` (or --steps); epochs of packed pretraining data are not counted yet`);
-}
-
-/**
- * Validation passes on webgpu as one captured GPU graph (backend/webgpu-graph.ts): every batch has
- * the same shapes and the weights change only in place, so the first pass runs plainly, the second
- * is captured and the rest replay, as training steps do. Undefined on other backends or with
- * MOE_WEBGPU_GRAPHS=0.
- */
-export class EvalGraph {
-  private warm = false;
-  private off = false;
-  private captured: { readonly graph: GpuGraph; readonly loss: tf.Tensor } | null = null;
-  /** passes that replayed the graph */
-  replays = 0;
-
-  static forBackend(): EvalGraph | undefined {
-    return webgpuBackend() !== null && process.env.MOE_WEBGPU_GRAPHS !== '0' ? new EvalGraph() : undefined;
-  }
-
-  /** The main loss of one batch; null where the plain path must compute it. */
-  async loss(model: ModelGraph, store: ParamStore, inputs: readonly [tf.Tensor2D, tf.Tensor2D]): Promise<number | null> {
-    if (this.off) return null;
-    const state = [...store.params.values(), ...store.state.values()];
-    if (this.captured && !this.captured.graph.valid(state)) this.dispose();
-    if (this.captured) {
-      this.captured.graph.replay(inputs);
-      this.replays++;
-      return (await this.captured.graph.read(this.captured.loss))[0]!;
-    }
-    if (!this.warm) {
-      this.warm = true;
-      return null;
-    }
-    const run = (): tf.Tensor => forward(model, store, { inputIds: inputs[0], lossMask: inputs[1] }, ['loss.main']).get('loss.main')!;
-    const captured = captureGraph(run, { inputs, state });
-    if (captured.graph === null) {
-      this.off = true;
-      const value = (await captured.result.data())[0]!;
-      captured.result.dispose();
-      return value;
-    }
-    this.captured = { graph: captured.graph, loss: captured.result };
-    return (await captured.graph.read(captured.result))[0]!;
-  }
-
-  dispose(): void {
-    if (this.captured) {
-      this.captured.graph.dispose();
-      this.captured.loss.dispose();
-    }
-    this.captured = null;
-  }
 }
 
 /** Mean main loss over the stage's validation batches (always the same batches). */

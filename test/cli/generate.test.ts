@@ -68,6 +68,11 @@ describe('moe generate', () => {
       [['generate', checkpoint, '--prompts', bad], /bad\.jsonl:2: expected an object with a string `prompt` field/],
       [['generate', checkpoint, '--prompt', 'a', '--temperature', 'hot'], /--temperature takes a number, found `hot`/],
       [['generate', checkpoint, '--prompt', 'a', '--cache', 'big'], /--cache takes latent or naive/],
+      // bounded like a stage's max_new_tokens (compiler/schema/limits.ts), before the checkpoint is loaded
+      [['generate', checkpoint, '--prompt', 'a', '--max-new-tokens', '16777217'], /^error: --max-new-tokens takes a whole number from 1 to 16777216 \(the bound of a stage's max_new_tokens\), found `16777217`$/m],
+      [['generate', checkpoint, '--prompt', 'a', '--max-new-tokens', '1e300'], /--max-new-tokens takes a whole number from 1 to 16777216/],
+      [['generate', checkpoint, '--prompt', 'a', '--max-new-tokens', '2.5'], /--max-new-tokens takes a whole number/],
+      [['generate', checkpoint, '--prompt', 'a', '--max-new-tokens', '0'], /--max-new-tokens takes a whole number/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli([...args, ...cpu], repo);

@@ -1,8 +1,10 @@
 /** `moe plot RUN [-o FILE]`: writes RUN/plot.svg (or FILE), prints the path, refuses bad input with exit 2. */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { appendMetrics } from '../../runtime/run/metrics.js';
+import { adoptFolder, ownedEntries } from '../../runtime/run/ownership.js';
 import { runCli } from '../helpers.js';
 
 describe('moe plot', () => {
@@ -68,5 +70,31 @@ describe('moe plot', () => {
     expect(existsSync(join(root, 'plot.png'))).toBe(false);
 
     expect((await runCli(['plot'], root)).code).toBe(2);
+  });
+
+  it('never replaces a plot.svg that moe did not write: refused with exit 1, the file intact; its own plot it rewrites', async () => {
+    // a run folder of moe's (it holds .moe-run.json) where the user keeps a figure of their own
+    const owned = join(root, 'owned');
+    adoptFolder(owned, () => false);
+    appendMetrics(owned, { step: 1, loss: 3 });
+    writeFileSync(join(owned, 'plot.svg'), '<svg>my hand-made figure</svg>\n');
+    const refused = await runCli(['plot', 'owned'], root);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: owned\/plot\.svg was not written by moe; it is left as it is\nhelp: write the plot elsewhere with -o FILE\.svg/);
+    expect(readFileSync(join(owned, 'plot.svg'), 'utf8')).toBe('<svg>my hand-made figure</svg>\n');
+    expect(ownedEntries(owned)).toEqual(['metrics.jsonl']);
+
+    // a folder that is not moe's: a new plot.svg only, an existing one is the user's
+    const foreign = await runCli(['plot', 'base'], root);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(/^error: base\/plot\.svg was not written by moe/);
+
+    // once the user's figure is gone, moe lists its plot before writing it and may rewrite it
+    rmSync(join(owned, 'plot.svg'));
+    expect((await runCli(['plot', 'owned'], root)).code).toBe(0);
+    expect(ownedEntries(owned)).toEqual(['metrics.jsonl', 'plot.svg']);
+    appendMetrics(owned, { step: 2, loss: 2 });
+    expect((await runCli(['plot', 'owned'], root)).code).toBe(0);
+    expect(readFileSync(join(owned, 'plot.svg'), 'utf8')).toContain('owned: 2 steps');
   });
 });

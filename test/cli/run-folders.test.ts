@@ -11,7 +11,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runTrain } from '../../cli/commands/train.js';
 import { main } from '../../cli/main.js';
 import { readMetrics } from '../../runtime/run/metrics.js';
 import { runCli } from '../helpers.js';
@@ -114,7 +113,7 @@ describe('moe train, run folders', () => {
     // a 3-step run here would save checkpoint-3 and rotate it away at once (6 and 9 are newer)
     const fresh = await train(dir, 'r', '--steps', '3');
     expect(fresh.code).toBe(1);
-    expect(fresh.stderr).toMatch(/^error: .*\/r holds an earlier run \(.*checkpoint-9.*\)\nhelp: pass --resume to continue it, or choose another --out$/m);
+    expect(fresh.stderr).toMatch(/^error: .*\/r holds an earlier run \(.*checkpoint-9.*\)\nhelp: pass --resume to continue it, --force to start over \(deletes only what moe wrote\), or choose another --out$/m);
     expect(tree(run)).toEqual(before);
 
     const past = await train(dir, 'r', '--steps', '3', '--resume');
@@ -123,12 +122,16 @@ describe('moe train, run folders', () => {
     expect(`${past.stdout}${past.stderr}`).not.toMatch(/NaN/);
     expect(tree(run)).toEqual(before);
 
-    let stdout = '';
-    let stderr = '';
-    const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), cwd: dir, color: false };
-    expect(await runTrain('spec.moe', { backend: 'cpu', out: 'r', steps: '3', force: true }, io)).toBe(0);
-    expect(stderr).toMatch(/--force: deleted the earlier run in r \(only what moe wrote\)/);
-    expect(stdout).toMatch(/^base: 3 steps, loss \d.*; checkpoint r\/checkpoint-3\n$/);
+    const both = await train(dir, 'r', '--steps', '3', '--force', '--resume');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^error: --force starts a run over and --resume continues it: pass one of them$/m);
+    expect(tree(run)).toEqual(before);
+
+    // through the command line, with -o for --out
+    const forced = await runCli(['train', 'spec.moe', '--backend', 'cpu', '-o', 'r', '--steps', '3', '--force'], dir);
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toMatch(/--force: deleted the earlier run in r \(only what moe wrote\)/);
+    expect(forced.stdout).toMatch(/^base: 3 steps, loss \d.*; checkpoint r\/checkpoint-3\n$/);
     expect(existsSync(join(run, 'checkpoint-3', 'trainer_state.json'))).toBe(true);
     expect(existsSync(join(run, 'checkpoint-9'))).toBe(false);
     expect(steps(run)).toEqual([1, 2, 3]);
@@ -219,7 +222,8 @@ describe('moe run, stage folders', () => {
   it('refuses a stage folder holding a user\'s files and no markers: nothing deleted, exit 1', { timeout: 60_000 }, async () => {
     const dir = tempSpec(PIPELINE_SPEC);
     const user = userFiles(join(dir, 'out'), { 'base/thesis.txt': 'four years of work\n' });
-    const r = await run(dir);
+    // -o is --out
+    const r = await runCli(['run', 'spec.moe', 'base', '--backend', 'cpu', '-o', 'out', '--steps', '1'], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: .*out\/base holds files moe did not write \(thesis\.txt\); nothing was changed\nhelp: /m);
     expectIntact(join(dir, 'out'), user);

@@ -74,6 +74,29 @@ describe('moe run', () => {
     expect(row(resumed.stdout, 'final')).toMatch(/^final +sft +ran +\d+s +runs\/final\/checkpoint-1 +1 steps/);
   });
 
+  it('never replaces a samples.jsonl or generations.jsonl that moe did not write in a stage folder of its own', { timeout: 120_000 }, async () => {
+    const dir = tempSpec(`${PIPELINE_SPEC}\ngenerate demo { from = base, prompt = "1+1=", max_new_tokens = 4 }\n`);
+    const broken: StageRunner = () => Promise.reject(new RuntimeError('interrupted', 'run again'));
+    const io = { stdout: () => undefined, stderr: () => undefined, cwd: dir, color: false };
+    // a failed first attempt leaves the stage folders moe's (they hold .moe-run.json) and without outputs
+    expect(await runRun('spec.moe', 'full', { backend: 'cpu', steps: '1' }, io, { sample: broken })).toBe(2);
+    expect(await runRun('spec.moe', 'demo', { backend: 'cpu', steps: '1' }, io, { generate: broken })).toBe(2);
+    // the user keeps files of those names there
+    const mine = '{"prompt": "2+2", "completion": "4", "note": "hand-checked"}\n';
+    writeFileSync(join(dir, 'runs', 'rs', 'samples.jsonl'), mine);
+    writeFileSync(join(dir, 'runs', 'demo', 'generations.jsonl'), mine);
+
+    const sample = await runCli(['run', 'spec.moe', 'full', '--backend', 'cpu', '--steps', '1'], dir);
+    expect(sample.code).toBe(2);
+    expect(sample.stderr).toMatch(/^error: stage rs failed: .*runs\/rs\/samples\.jsonl was not written by moe; it is left as it is\nhelp: move it out of /m);
+    expect(readFileSync(join(dir, 'runs', 'rs', 'samples.jsonl'), 'utf8')).toBe(mine);
+
+    const generate = await runCli(['run', 'spec.moe', 'demo', '--backend', 'cpu', '--steps', '1'], dir);
+    expect(generate.code).toBe(2);
+    expect(generate.stderr).toMatch(/^error: stage demo failed: .*runs\/demo\/generations\.jsonl was not written by moe; it is left as it is\nhelp: move it out of /m);
+    expect(readFileSync(join(dir, 'runs', 'demo', 'generations.jsonl'), 'utf8')).toBe(mine);
+  });
+
   it('runs GRPO and a generation from its policy, logging every reward component', { timeout: 120_000 }, async () => {
     const dir = tempSpec(RL_SPEC);
     const r = await runCli(['run', 'spec.moe', 'reinforce', '--backend', 'cpu'], dir);

@@ -42,6 +42,15 @@ describe('moe score', () => {
     expect(r.stdout.split('\n')[1]!.trim().split(/\s+/)).toEqual(['-', '1', '1']);
   });
 
+  it('scores the js fence of a completion that trails 256 KiB of backticks (the old fence regex took 114 s)', { timeout: 30_000 }, async () => {
+    const completion = `\`\`\`js\nconst f = () => 5;\n\`\`\`\n${'`'.repeat(256 * 1024)}`;
+    const root = input([JSON.stringify({ completion, tests: ['f() === 5'], tokens: 4 })]);
+    const r = await runCli(['score', spec, 'code', '--input', 'rows.jsonl', '--json'], root);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ line: 1, total: 1, scores: { pass: 1 }, problems: [] });
+  });
+
   it.each([
     [['{"completion": "x"', '{"completion": "x"}'], /^error: rows.jsonl:1: not JSON/],
     [['{"completion": "x"}', '[1]'], /^error: rows.jsonl:2: a row should be a JSON object/],
