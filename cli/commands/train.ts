@@ -17,6 +17,7 @@ import { train, type TrainResult } from '../../runtime/run/train.js';
 import { clearEntries, ownedEntries } from '../../runtime/run/ownership.js';
 import { openRunFolder } from '../../runtime/run/run-folder.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
+import { openCuda } from '../../runtime/cuda/runtime.js';
 import { parseBackend } from './logits.js';
 import { specDocument } from './spec-document.js';
 
@@ -59,7 +60,10 @@ export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo
   if (typeof input === 'number') return input;
   const { path, document, steps } = input;
   const stage = trainingStage(document, options.stage);
-  const backend = await selectBackend(parseBackend(options.backend));
+  const cuda = options.backend === 'cuda' ? await openCuda() : undefined;
+  // on cuda, tfjs only initialises and holds weights on the host: the plain cpu backend
+  const backend = cuda ? { name: 'cuda', reason: cuda.description } : await selectBackend(parseBackend(options.backend));
+  if (cuda) await selectBackend('cpu');
   io.stderr(`training ${stage.plan.name} (${stage.plan.kind}, model ${stage.model.name}) on ${backend.name}: ${backend.reason}\n`);
   const specDir = dirname(path);
   const runDir = runFolder(io.cwd, stage.plan.name, options.out);
@@ -82,6 +86,7 @@ export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo
       resume: resuming,
       skipNonFinite: options.skipNonfinite ?? false,
       ...(initial ? { initial } : {}),
+      ...(cuda ? { cuda } : {}),
       progress: { write: io.stderr, tty: io.color },
       log,
     });

@@ -29,6 +29,8 @@ export interface CudaStepOptions {
   readonly eps: number;
   /** γ for every biased router this step; default each node's bias_rate */
   readonly biasRate?: number;
+  /** the final loss.sum's weights this step (the MTP weight schedule); default the graph's */
+  readonly lossWeights?: readonly number[];
 }
 
 export interface CudaStepResult {
@@ -60,7 +62,8 @@ export class CudaModel {
   private readonly params: DeviceParams;
   private readonly state = new Map<string, { ptr: DevicePtr; host: Float32Array }>();
   private readonly rotary = new Map<string, { cos: DevicePtr; sin: DevicePtr; positions: number }>();
-  private prepared: Prepared | undefined;
+  private readonly prepared = new Map<string, Prepared>();
+  private lossWeights: readonly number[] | undefined;
   private arena: { ptr: DevicePtr; bytes: number } | undefined;
   private report: DevicePtr | undefined;
   private readonly routers: ReturnType<typeof routersOf>;
@@ -89,8 +92,9 @@ export class CudaModel {
 
   /** The plan of one evaluation: which nodes run and where every buffer lives. */
   plan(B: number, T: number, mode: Mode, wanted: readonly string[]): Prepared {
-    const p = this.prepared;
-    if (p && p.B === B && p.T === T && p.mode === mode) return p;
+    const key = `${B}×${T}/${mode}/${wanted.join(',')}`;
+    const hit = this.prepared.get(key);
+    if (hit) return hit;
     const nodes = neededNodes(this.model, wanted);
     const needs = lifetimes(this.model, nodes, B, T, mode, wanted);
     const plan = planMemory(needs);
@@ -101,7 +105,7 @@ export class CudaModel {
       if (this.arena) this.gpu.driver.free(this.arena.ptr);
       this.arena = { ptr: this.gpu.driver.alloc(plan.peakBytes), bytes: plan.peakBytes };
     }
-    this.prepared = prepared;
+    this.prepared.set(key, prepared);
     return prepared;
   }
 
@@ -130,6 +134,7 @@ export class CudaModel {
       state: (i) => (node.state[i] === undefined ? undefined : this.state.get(node.state[i])!.ptr),
       buffer: (name) => value(opBuffer(step, name)),
       rotary: (d) => this.rotaryTables(node, d, p.T),
+      ...(node.op === 'loss.sum' && node.outputs.includes('loss') && this.lossWeights ? { sumWeights: this.lossWeights } : {}),
     };
   }
 
@@ -160,7 +165,16 @@ export class CudaModel {
   }
 
   /** Forward and backward: parameter gradients (summed into the gradient arena, zeroed first). */
-  private runBackward(p: Prepared): void {
+  private runBackward(p: Prepared, lossWeights?: readonly number[]): void {
+    this.lossWeights = lossWeights;
+    try {
+      this.backwardSteps(p);
+    } finally {
+      this.lossWeights = undefined;
+    }
+  }
+
+  private backwardSteps(p: Prepared): void {
     const n = p.nodes.length;
     const zero = (step: number): void => {
       for (const g of p.zeroAt.get(step) ?? []) this.gpu.driver.zero(this.at(p, g), p.plan.buffers.get(g)!.bytes);
@@ -207,8 +221,13 @@ export class CudaModel {
   trainStep(ids: Int32Array, B: number, T: number, options: CudaStepOptions, mask?: Float32Array): CudaStepResult {
     const p = this.plan(B, T, 'train', this.wanted());
     this.upload(p, ids, mask);
-    this.runForward(p);
-    this.runBackward(p);
+    this.lossWeights = options.lossWeights;
+    try {
+      this.runForward(p);
+    } finally {
+      this.lossWeights = undefined;
+    }
+    this.runBackward(p, options.lossWeights);
     // one report buffer: [loss, Σg², non-finite flag, loads…]
     const E = this.routers.map((r) => p.plan.buffers.get(r.load)!.bytes / F32);
     const reportFloats = 3 + E.reduce((a, b) => a + b, 0);
@@ -308,6 +327,6 @@ export class CudaModel {
     if (this.arena) this.gpu.driver.free(this.arena.ptr);
     if (this.report) this.gpu.driver.free(this.report);
     this.arena = undefined;
-    this.prepared = undefined;
+    this.prepared.clear();
   }
 }

@@ -11,16 +11,15 @@ import { openDataset, type BatchIterator } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { PackState } from '../data/pack.js';
 import { deviceErrorGuard } from '../backend/webgpu-errors.js';
+import { cudaEngine } from '../cuda/engine.js';
+import type { CudaRuntime } from '../cuda/runtime.js';
 import { RuntimeError } from '../errors.js';
-import { forward } from '../model/forward.js';
 import { ParamStore } from '../model/params.js';
-import { tf } from '../tf.js';
-import { AdamW, adamwConfig } from '../train/adamw.js';
-import { EvalGraph } from '../train/eval-graph.js';
+import { adamwConfig } from '../train/adamw.js';
+import { tfjsEngine, type TrainBatch, type TrainEngine } from '../train/engine.js';
 import { nonFiniteMessage } from '../train/finite.js';
 import { learningRate, parseSchedule, parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
-import { stepPlan, trainStep } from '../train/step.js';
-import { loadLatestCheckpoint, saveRunCheckpoint, type LoadedTrainingCheckpoint } from './checkpoints.js';
+import { loadLatestCheckpoint, saveTrainingCheckpoint, type LoadedTrainingCheckpoint } from './checkpoints.js';
 import { METRICS_FILE, appendMetrics, truncateMetrics } from './metrics.js';
 import { ownedEntries } from './ownership.js';
 import { Progress, type ProgressSink } from './progress.js';
@@ -40,6 +39,8 @@ export interface TrainOptions {
   readonly skipNonFinite?: boolean;
   /** starting weights (a `from` checkpoint); default: initialised from the stage seed */
   readonly initial?: ParamStore;
+  /** run on the cuda executor (runtime/cuda) instead of the active tfjs backend */
+  readonly cuda?: CudaRuntime;
   readonly progress: ProgressSink;
   readonly log: (line: string) => void;
 }
@@ -79,10 +80,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ? ParamStore.fromTensors(stage.model, resumed.params, resumed.state)
     : (options.initial ?? ParamStore.initialise(stage.model, stage.seed));
   const config = adamwConfig(stage.plan.hyper.optimizer);
-  const optimizer = AdamW.forStore(store, config);
+  const engine = await engineFor(stage.model, store, config, resumed, options.cuda);
   let start = 0;
   if (resumed) {
-    optimizer.restore(resumed.optimizer);
     const state = resumed.trainer as unknown as TrainerState;
     dataset.train.restore(state.data);
     start = state.step;
@@ -99,7 +99,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   const biasRate = optional('bias_rate');
   const mtpWeight = optional('mtp_weight');
-  const plan = stepPlan(stage.model, store);
   const progress = new Progress(options.progress, start);
   const tokensPerStep = stage.batch * stage.seqLen;
   let firstLoss = NaN;
@@ -108,43 +107,29 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let checkpoint = '';
   const save = async (step: number): Promise<void> => {
     const trainer: TrainerState = { step, data: dataset.train.state(), seed: stage.seed, stage: stage.plan.name };
-    checkpoint = await saveRunCheckpoint(options.runDir, { document: options.document, model: stage.model.name, store, optimizer, trainer }, stage.keep);
+    const snapshot = await engine.snapshot();
+    checkpoint = saveTrainingCheckpoint(options.runDir, { document: options.document, model: stage.model.name, ...snapshot, trainer: { ...trainer } }, stage.keep);
   };
 
-  const evalGraph = EvalGraph.forBackend();
   if (dataset.valid && start === 0) {
     // the starting point, so a run shows how far validation loss fell
-    appendMetrics(options.runDir, { step: 0, valid_loss: await evaluate(stage, store, dataset.valid, evalGraph) });
+    appendMetrics(options.runDir, { step: 0, valid_loss: await evaluate(stage, engine, dataset.valid) });
   }
   const gpu = deviceErrorGuard();
-  let graphsNoted = false;
   try {
     for (let step = start + 1; step <= steps; step++) {
       const started = performance.now();
       const batch = dataset.train.next();
       const lr = learningRate(schedule, step - 1, steps, config.lr);
-      const inputIds = tf.tensor2d(batch.inputIds, [batch.batch, batch.seqLen], 'int32');
-      const lossMask = tf.tensor2d(batch.lossMask, [batch.batch, batch.seqLen], 'float32');
-      const result = await trainStep(
-        stage.model,
-        store,
-        optimizer,
-        { inputIds, lossMask },
-        {
-          lr,
-          clip: stage.clip,
-          ...(biasRate === undefined ? {} : { biasRate: scalarAt(biasRate, step - 1, steps) }),
-          ...(mtpWeight === undefined ? {} : { mtpWeight: scalarAt(mtpWeight, step - 1, steps) }),
-        },
-        plan,
-      );
-      inputIds.dispose();
-      lossMask.dispose();
+      const result = await engine.step(batch, {
+        lr,
+        clip: stage.clip,
+        ...(biasRate === undefined ? {} : { biasRate: scalarAt(biasRate, step - 1, steps) }),
+        ...(mtpWeight === undefined ? {} : { mtpWeight: scalarAt(mtpWeight, step - 1, steps) }),
+      });
       gpu.check(step);
-      if (plan.graphs?.refused && !graphsNoted) {
-        graphsNoted = true;
-        options.log(`GPU step graphs are off from step ${step} (${plan.graphs.refused}): every step runs through tfjs, several times slower`);
-      }
+      const note = engine.note();
+      if (note) options.log(`from step ${step}: ${note}`);
       if (result.nonFinite !== null) {
         const message = nonFiniteMessage(step, result.nonFinite, options.skipNonFinite ?? false);
         if (!options.skipNonFinite) throw new RuntimeError(message, 'lower the learning rate or clip_grad, or pass --skip-nonfinite');
@@ -164,7 +149,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         balance: Object.fromEntries([...result.loads].map(([name, counts]) => [name, balance(counts)])),
       };
       if (dataset.valid && (step % stage.evalEvery === 0 || step === steps)) {
-        validLoss = await evaluate(stage, store, dataset.valid, evalGraph);
+        validLoss = await evaluate(stage, engine, dataset.valid);
         record.valid_loss = validLoss;
       }
       appendMetrics(options.runDir, record as { step: number });
@@ -174,12 +159,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } finally {
     gpu.stop();
     progress.done();
-    plan.graphs?.dispose();
-    evalGraph?.dispose();
+    engine.dispose();
   }
   if (checkpoint === '' && start >= steps) checkpoint = join(options.runDir, `checkpoint-${start}`);
-  store.dispose();
-  optimizer.dispose();
   return { steps, startStep: start, firstLoss, lastLoss, validLoss, checkpoint };
 }
 
@@ -216,23 +198,21 @@ function totalSteps(stage: TrainingStage, records: number): number {
   throw new RuntimeError(`stage ${stage.plan.name}: give \`steps\` (or --steps); epochs of packed pretraining data are not counted yet`);
 }
 
+/**
+ * The engine for this run: the cuda executor when given one (the weights copied to the device, the
+ * host store released), else the active tfjs backend over the store.
+ */
+async function engineFor(model: TrainingStage['model'], store: ParamStore, config: ReturnType<typeof adamwConfig>, resumed: LoadedTrainingCheckpoint | undefined, cuda: CudaRuntime | undefined): Promise<TrainEngine> {
+  if (!cuda) return tfjsEngine(model, store, config, resumed?.optimizer);
+  const { params, state } = await store.snapshot();
+  store.dispose();
+  return cudaEngine(cuda, model, { params, state, ...(resumed ? { optimizer: resumed.optimizer } : {}) }, config);
+}
+
 /** Mean main loss over the stage's validation batches (always the same batches). */
-export async function evaluate(stage: TrainingStage, store: ParamStore, valid: BatchIterator, graph?: EvalGraph): Promise<number> {
+export async function evaluate(stage: TrainingStage, engine: TrainEngine, valid: BatchIterator): Promise<number> {
   valid.reset();
   let sum = 0;
-  for (let i = 0; i < stage.evalBatches; i++) {
-    const batch = valid.next();
-    const inputIds = tf.tensor2d(batch.inputIds, [batch.batch, batch.seqLen], 'int32');
-    const lossMask = tf.tensor2d(batch.lossMask, [batch.batch, batch.seqLen], 'float32');
-    let loss = graph ? await graph.loss(stage.model, store, [inputIds, lossMask]) : null;
-    if (loss === null) {
-      const out = forward(stage.model, store, { inputIds, lossMask }, ['loss.main']);
-      loss = (await out.get('loss.main')!.data())[0]!;
-      out.forEach((t) => t.dispose());
-    }
-    sum += loss;
-    inputIds.dispose();
-    lossMask.dispose();
-  }
+  for (let i = 0; i < stage.evalBatches; i++) sum += await engine.mainLoss(valid.next() satisfies TrainBatch);
   return sum / stage.evalBatches;
 }

@@ -1,5 +1,5 @@
 /** `moe init` and `moe logits`: a checkpoint from a spec, logits as text and JSON, clear refusals. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -63,9 +63,19 @@ describe('moe logits --backend cuda without a GPU', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('says in one line that training commands do not run on cuda yet', async () => {
-    const r = await runCli(['train', 'examples/r1-tiny.moe', '--backend', 'cuda', '--steps', '1'], repo);
+  it('says in one line which commands do not run on cuda yet', async () => {
+    const r = await runCli(['generate', 'nowhere', '--prompt', 'x', '--backend', 'cuda'], repo);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--backend cuda` runs `moe logits` only so far/);
+    expect(r.stderr).toMatch(/--backend cuda` runs `moe logits` and `moe train` only so far/);
+  });
+
+  it('moe train --backend cuda without a GPU: one line, exit 1, nothing written', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'moe-train-cuda-')), 'run');
+    const r = await runCli(['train', 'examples/r1-tiny.moe', '--backend', 'cuda', '--steps', '1', '-o', out], repo);
+    if (r.code === 0) return; // a machine with a GPU
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: (no CUDA|no cuBLASLt|CUDA |the CUDA driver|the cuda backend)/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(out)).toBe(false);
   });
 });

@@ -54,6 +54,8 @@ export interface OpContext extends NodeShapes {
   buffer(name: string): DevicePtr;
   /** cos/sin tables [≥T, d/2] of a rotary width, for this node's `rope` attribute */
   rotary(d: number): { readonly cos: DevicePtr; readonly sin: DevicePtr };
+  /** loss.sum only: this step's weights when the trainer replaces the graph's (the MTP weight schedule) */
+  readonly sumWeights?: readonly number[];
 }
 
 export interface BackwardContext extends OpContext {

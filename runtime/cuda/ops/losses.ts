@@ -86,12 +86,12 @@ export const lossSum: CudaOp = {
   buffers: () => [],
   forward(ctx) {
     ctx.gpu.driver.zero(ctx.output(0), F32);
-    sumWeights(ctx.node).forEach((w, i) => launch(ctx.gpu, 'scaled_add', [1], 32, [ptr(ctx.output(0)), ptr(ctx.input(i)), f32(w), ptr(0n), u64(1)]));
+    (ctx.sumWeights ?? sumWeights(ctx.node)).forEach((w, i) => launch(ctx.gpu, 'scaled_add', [1], 32, [ptr(ctx.output(0)), ptr(ctx.input(i)), f32(w), ptr(0n), u64(1)]));
   },
   backward(ctx) {
     const dloss = ctx.gradOut(0);
     if (!dloss) return;
-    sumWeights(ctx.node).forEach((w, i) => {
+    (ctx.sumWeights ?? sumWeights(ctx.node)).forEach((w, i) => {
       const d = ctx.gradIn(i);
       if (d) launch(ctx.gpu, 'scaled_add', [1], 32, [ptr(d), ptr(dloss), f32(w), ptr(0n), u64(1)]);
     });
