@@ -12,7 +12,7 @@ import { RuntimeError } from '../errors.js';
 /** One environment variable: its parsed type and default, and what it does, for users. */
 interface EnvVar<T> {
   readonly name: string;
-  readonly kind: 'switch' | 'flag' | 'positive integer' | 'bytes';
+  readonly kind: 'switch' | 'flag' | 'positive integer' | 'bytes' | 'folders' | 'command';
   readonly default: T;
   readonly doc: string;
   readonly parse: (raw: string) => T | undefined;
@@ -65,6 +65,27 @@ export const ENV_VARS = {
     default: true,
     doc: "our tiled fp32 matmul and GEMV on webgpu; 0 keeps tfjs's stock kernel",
     parse: onUnlessZero,
+  } satisfies EnvVar<boolean>,
+  cudaLibraryPath: {
+    name: 'MOE_CUDA_LIBRARY_PATH',
+    kind: 'folders',
+    default: null,
+    doc: 'folders (`:`-separated) searched first for libcuda and cuBLASLt by `--backend cuda`',
+    parse: (raw: string) => raw,
+  } satisfies EnvVar<string | null>,
+  python: {
+    name: 'MOE_PYTHON',
+    kind: 'command',
+    default: 'python3',
+    doc: "the Python asked for its site-packages when `--backend cuda` looks for cuBLASLt in PyTorch's nvidia-* wheels",
+    parse: (raw: string) => (raw.length > 0 ? raw : undefined),
+  } satisfies EnvVar<string>,
+  cudaProfile: {
+    name: 'MOE_CUDA_PROFILE',
+    kind: 'flag',
+    default: false,
+    doc: '1 synchronizes after every op on `--backend cuda` and prints the time per op (forward, backward, optimizer) at the end of a run',
+    parse: offUnlessOne,
   } satisfies EnvVar<boolean>,
   memoryLimit: {
     name: 'MOE_MEMORY_LIMIT',

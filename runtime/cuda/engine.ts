@@ -50,6 +50,11 @@ export function cudaEngine(
       return Promise.resolve({ params, state, optimizer: { step: cuda.step, m, v } });
     },
     note: () => undefined,
-    dispose: () => cuda.dispose(),
+    dispose() {
+      // MOE_CUDA_PROFILE's table, a diagnostic asked for on the command line
+      const report = cuda.profileReport();
+      if (report) process.stderr.write(report);
+      cuda.dispose();
+    },
   };
 }

@@ -10,6 +10,7 @@ import type { ModelGraph, Node } from '../../ir/types.js';
 import { neededNodes } from '../model/forward.js';
 import type { TensorData } from '../model/params.js';
 import { tablesFor } from '../ops/rope.js';
+import { runtimeEnv } from '../config/env.js';
 import { RuntimeError } from '../errors.js';
 import type { DevicePtr } from './driver.js';
 import { f32, ptr } from './driver.js';
@@ -69,6 +70,8 @@ export class CudaModel {
   private readonly routers: ReturnType<typeof routersOf>;
   /** optimizer steps taken (AdamW's t) */
   step = 0;
+  /** MOE_CUDA_PROFILE: milliseconds per `op fwd|bwd` (each op synchronized: slower, for finding hot spots) */
+  private readonly profile: Map<string, number> | undefined = runtimeEnv().cudaProfile ? new Map() : undefined;
 
   constructor(
     private readonly gpu: CudaRuntime,
@@ -146,7 +149,24 @@ export class CudaModel {
   }
 
   private runForward(p: Prepared): void {
-    p.nodes.forEach((node, step) => cudaOp(node.op)!.forward(this.context(p, node, step)));
+    p.nodes.forEach((node, step) => this.timed(`${node.op} fwd`, () => cudaOp(node.op)!.forward(this.context(p, node, step))));
+  }
+
+  private timed(label: string, work: () => void): void {
+    if (!this.profile) return work();
+    this.gpu.driver.synchronize();
+    const t0 = performance.now();
+    work();
+    this.gpu.driver.synchronize();
+    this.profile.set(label, (this.profile.get(label) ?? 0) + performance.now() - t0);
+  }
+
+  /** The MOE_CUDA_PROFILE table (empty when profiling is off): ms per op and pass, largest first. */
+  profileReport(): string {
+    if (!this.profile || this.profile.size === 0) return '';
+    const total = [...this.profile.values()].reduce((a, b) => a + b, 0);
+    const rows = [...this.profile].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `  ${k.padEnd(28)} ${ms.toFixed(1).padStart(10)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
+    return `cuda profile (${total.toFixed(0)} ms, each op synchronized):\n${rows.join('\n')}\n`;
   }
 
   private download(p: Prepared, name: string): Float32Array {
@@ -194,7 +214,7 @@ export class CudaModel {
         gradIn: (k) => (hasGradient(this.model, node.inputs[k]!) ? this.at(p, gradName(node.inputs[k]!)) : null),
         gradParam: (k) => this.params.grad(node.params[k]!),
       };
-      op.backward(ctx);
+      this.timed(`${node.op} bwd`, () => op.backward!(ctx));
     }
   }
 
@@ -255,7 +275,7 @@ export class CudaModel {
     if (!Number.isFinite(loss)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'loss' };
     if (flag !== 0 || !Number.isFinite(sq)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'gradients' };
     const scale = options.clip > 0 ? Math.min(1, options.clip / (gradNorm + 1e-6)) : 1;
-    this.adamw(options, scale);
+    this.timed('adamw', () => this.adamw(options, scale));
     this.updateBiases(loads, options.biasRate);
     return { loss, gradNorm, clipScale: scale, loads, nonFinite: null };
   }

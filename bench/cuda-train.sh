@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/cuda-train.sh [SPEC] — on the GPU machine: `moe train --backend cuda` against HF transformers
+# (bench/peer/hf_train.py, fp32 and bf16) on the spec's first pretrain stage's shapes, in one run. The
+# GPU memory of each process is sampled with nvidia-smi every 100 ms (HF also reports torch's peak).
+# Prints the medians of tokens/s after the first TRAIN_SKIP steps, the ratios, and writes
+# $OUT/cuda-train.json. Prepare as for bench/gpu.sh (gpu-pack with dist), then:
+#   source .gpu/setup.sh && bench/cuda-train.sh bench/specs/moe-500m.moe
+set -uo pipefail
+cd "$(dirname "$0")/.."
+spec=${1:-bench/specs/moe-500m.moe}
+steps=${STEPS:-8}
+skip=${TRAIN_SKIP:-2}
+dest=${OUT:-/tmp/moe-bench}
+work=/tmp/cuda-train
+rm -rf "$work"
+mkdir -p "$work" "$dest"
+node bin/moe.js compile "$spec" --emit graph,hf-config -o "$work/c" > "$work/compile.log" 2>&1 || { cat "$work/compile.log"; exit 1; }
+config=$(ls "$work"/c/*.config.json | head -1)
+read -r batch seq < <(python3 -c "
+import json,sys; d=json.load(open(sys.argv[1])); s=[s for s in d['plan']['stages'] if s['kind']=='pretrain'][0]['hyper']
+print(s["batch_sequences"], s["seq_len"])" "$(ls "$work"/c/*.graph.json | head -1)")
+echo "spec $spec: batch $batch × seq $seq, $steps steps"
+
+sampled() { # FILE CMD…: runs CMD while sampling the GPU's used memory (MiB) into FILE
+  local file=$1; shift
+  (while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits >> "$file" 2>/dev/null; sleep 0.1; done) &
+  local sampler=$!
+  "$@"; local rc=$?
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+  return $rc
+}
+
+sampled "$work/ours.mem" timeout 300 node bin/moe.js train "$spec" --backend cuda --steps "$steps" -o "$work/run" > "$work/ours.log" 2>&1
+echo "ours: exit $? — $(tail -2 "$work/ours.log" | tr '\n' ' ')"
+# where a step's time goes: every op synchronized (slower), 3 steps
+MOE_CUDA_PROFILE=1 timeout 200 node bin/moe.js train "$spec" --backend cuda --steps 3 -o "$work/prof" > /dev/null 2> "$work/profile.txt"
+grep -A40 '^cuda profile' "$work/profile.txt" | head -40
+cp "$work/profile.txt" "$dest/cuda-profile.txt" 2>/dev/null
+sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps 10 --warmup 3 --dtype fp32,bf16 --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
+echo "hf: exit $?"
+python3 - "$work" "$skip" "$dest/cuda-train.json" "$spec" <<'PY'
+import json, statistics, sys, os
+work, skip, out, spec = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+res = {"spec": spec}
+recs = [json.loads(l) for l in open(f"{work}/run/metrics.jsonl")] if os.path.exists(f"{work}/run/metrics.jsonl") else []
+steps = [r for r in recs if "tokens_per_s" in r]
+res["ours"] = {"tokens_per_s": statistics.median([r["tokens_per_s"] for r in steps if r["step"] > skip]) if len(steps) > skip else None,
+               "by_step": [round(r["tokens_per_s"]) for r in steps], "losses": [round(r["loss"], 4) for r in steps],
+               "peak_gpu_mib": max(map(int, open(f"{work}/ours.mem").read().split())) if os.path.exists(f"{work}/ours.mem") else None}
+try:
+    res["hf"] = json.load(open(f"{work}/hf.json"))
+except Exception as e:
+    res["hf"] = {"error": str(e), "stderr": open(f"{work}/hf.err").read()[-2000:]}
+res["hf_peak_gpu_mib_sampled"] = max(map(int, open(f"{work}/hf.mem").read().split())) if os.path.exists(f"{work}/hf.mem") else None
+ours = res["ours"]["tokens_per_s"]
+for dt in ("fp32", "bf16"):
+    hf = res["hf"].get(dt, {}) if isinstance(res["hf"], dict) else {}
+    if ours and isinstance(hf, dict) and hf.get("tokens_per_s"):
+        res[f"ratio_vs_hf_{dt}"] = ours / hf["tokens_per_s"]
+json.dump(res, open(out, "w"), indent=1)
+print(json.dumps({k: v for k, v in res.items() if k != "hf"}, indent=1))
+print("hf:", json.dumps(res["hf"])[:1500])
+PY
