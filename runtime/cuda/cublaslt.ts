@@ -192,7 +192,7 @@ export class CublasLt {
     const [a, b, out] = p.layouts;
     this.check(
       'Matmul',
-      this.fn.cublasLtMatmul!(this.handle, p.desc, this.scalars.subarray(0, 4), c.A, a, c.B, b, this.scalars.subarray(4, 8), g.c, out, g.c, out, p.algo, this.workspace, WORKSPACE_BYTES, null),
+      this.fn.cublasLtMatmul!(this.handle, p.desc, this.scalars.subarray(0, 4), c.A, a, c.B, b, this.scalars.subarray(4, 8), g.c, out, g.c, out, p.algo, this.workspace, WORKSPACE_BYTES, this.driver.stream),
     );
   }
 

@@ -37,6 +37,16 @@ const SIGNATURES = [
   'int cuDevicePrimaryCtxRetain(_Out_ void **ctx, int device)',
   'int cuCtxSetCurrent(void *ctx)',
   'int cuCtxSynchronize()',
+  'int cuStreamCreate(_Out_ void **stream, unsigned int flags)',
+  'int cuStreamSynchronize(void *stream)',
+  'int cuStreamBeginCapture_v2(void *stream, int mode)',
+  'int cuStreamEndCapture(void *stream, _Out_ void **graph)',
+  'int cuGraphInstantiateWithFlags(_Out_ void **exec, void *graph, unsigned long long flags)',
+  'int cuGraphLaunch(void *exec, void *stream)',
+  'int cuGraphExecDestroy(void *exec)',
+  'int cuGraphDestroy(void *graph)',
+  'int cuMemsetD8Async(uint64_t dst, uint8_t value, size_t count, void *stream)',
+  'int cuMemcpyDtoDAsync_v2(uint64_t dst, uint64_t src, size_t bytes, void *stream)',
   'int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
   'int cuMemAlloc_v2(_Out_ uint64_t *dptr, size_t bytes)',
   'int cuMemFree_v2(uint64_t dptr)',
@@ -54,6 +64,14 @@ const SIGNATURES = [
 const ATTRIBUTE = { computeMajor: 75, computeMinor: 76, multiprocessors: 16, maxSharedPerBlockOptin: 97 } as const;
 /** CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
 const MAX_DYNAMIC_SHARED = 8;
+/** CU_STREAM_CAPTURE_MODE_RELAXED: allocation calls elsewhere in the process do not end a capture */
+const CAPTURE_RELAXED = 2;
+
+/** A captured CUDA graph: one launch replays every kernel, copy and memset it recorded. */
+export interface CapturedGraph {
+  launch(): void;
+  dispose(): void;
+}
 
 export interface DeviceInfo {
   readonly name: string;
@@ -73,6 +91,8 @@ export class CudaDriver {
   private readonly argBase: bigint;
   readonly info: DeviceInfo;
   private readonly ctx: unknown;
+  /** the one stream all work goes to (a captured graph needs a stream of its own, not the legacy default) */
+  readonly stream: unknown;
 
   private constructor(koffi: Koffi, lib: LibraryHandle) {
     this.koffi = koffi;
@@ -93,6 +113,9 @@ export class CudaDriver {
     this.ctx = ctx[0];
     this.check('cuCtxSetCurrent', this.fn.cuCtxSetCurrent!(this.ctx));
     this.info = this.readInfo(device[0]!);
+    const stream = [null];
+    this.check('cuStreamCreate', this.fn.cuStreamCreate!(stream, 0));
+    this.stream = stream[0];
     this.argValues = koffi.alloc('uint64_t', 64);
     this.argPointers = koffi.alloc('void *', 64);
     this.argBase = BigInt(koffi.address(this.argValues));
@@ -169,16 +192,36 @@ export class CudaDriver {
     this.check('cuMemcpyDtoH', this.fn.cuMemcpyDtoH_v2!(dst, src, dst.byteLength));
   }
 
+  /** Device-to-device copy, queued on the stream (capturable). */
   copy(dst: DevicePtr, src: DevicePtr, bytes: number): void {
-    this.check('cuMemcpyDtoD', this.fn.cuMemcpyDtoD_v2!(dst, src, bytes));
+    this.check('cuMemcpyDtoDAsync', this.fn.cuMemcpyDtoDAsync_v2!(dst, src, bytes, this.stream));
   }
 
+  /** Zeroes device memory, queued on the stream (capturable). */
   zero(dst: DevicePtr, bytes: number): void {
-    this.check('cuMemsetD8', this.fn.cuMemsetD8_v2!(dst, 0, bytes));
+    this.check('cuMemsetD8Async', this.fn.cuMemsetD8Async!(dst, 0, bytes, this.stream));
   }
 
   synchronize(): void {
-    this.check('cuCtxSynchronize', this.fn.cuCtxSynchronize!());
+    this.check('cuStreamSynchronize', this.fn.cuStreamSynchronize!(this.stream));
+  }
+
+  /** Records everything `work` queues on the stream as a graph (nothing runs), instantiated for replay. */
+  capture(work: () => void): CapturedGraph {
+    this.check('cuStreamBeginCapture', this.fn.cuStreamBeginCapture_v2!(this.stream, CAPTURE_RELAXED));
+    const graph = [null];
+    try {
+      work();
+    } finally {
+      this.check('cuStreamEndCapture', this.fn.cuStreamEndCapture!(this.stream, graph));
+    }
+    const exec = [null];
+    this.check('cuGraphInstantiate', this.fn.cuGraphInstantiateWithFlags!(exec, graph[0], 0));
+    this.check('cuGraphDestroy', this.fn.cuGraphDestroy!(graph[0]));
+    return {
+      launch: () => this.check('cuGraphLaunch', this.fn.cuGraphLaunch!(exec[0], this.stream)),
+      dispose: () => this.check('cuGraphExecDestroy', this.fn.cuGraphExecDestroy!(exec[0])),
+    };
   }
 
   /** Loads PTX text; returns a function lookup. */
@@ -209,6 +252,6 @@ export class CudaDriver {
       k.encode(this.argPointers, i * 8, 'uint64_t', this.argBase + BigInt(at));
     });
     const [gx, gy = 1, gz = 1] = grid;
-    this.check('cuLaunchKernel', this.fn.cuLaunchKernel!(fn, gx, gy, gz, block, 1, 1, sharedBytes, null, this.argPointers, null));
+    this.check('cuLaunchKernel', this.fn.cuLaunchKernel!(fn, gx, gy, gz, block, 1, 1, sharedBytes, this.stream, this.argPointers, null));
   }
 }

@@ -12,8 +12,8 @@ import type { TensorData } from '../model/params.js';
 import { tablesFor } from '../ops/rope.js';
 import { runtimeEnv } from '../config/env.js';
 import { RuntimeError } from '../errors.js';
-import type { DevicePtr } from './driver.js';
-import { f32, ptr } from './driver.js';
+import type { CapturedGraph, DevicePtr } from './driver.js';
+import { f32, i32, ptr } from './driver.js';
 import { gradName, hasGradient, lifetimes, opBuffer, shapesOf, type Mode } from './lifetimes.js';
 import { F32, grid1, launch, u64 } from './ops/context.js';
 import { cudaOp, type BackwardContext, type OpContext } from './ops/index.js';
@@ -67,6 +67,15 @@ export class CudaModel {
   private lossWeights: readonly number[] | undefined;
   private arena: { ptr: DevicePtr; bytes: number } | undefined;
   private report: DevicePtr | undefined;
+  /** AdamW's per-step numbers on the device: [scale, shrink, β1, β2, sqrtBc2, stepSize, eps] */
+  private hyper: DevicePtr | undefined;
+  /**
+   * Captured step graphs by plan and loss weights (forward + backward + the report), and the AdamW
+   * graph. A shape's first step runs eagerly (kernel lookup, cuBLASLt algorithm choice, rotary
+   * tables: host work that must not be captured); its second is captured and every later one replays.
+   */
+  private readonly graphs = new Map<string, CapturedGraph>();
+  private readonly warmed = new Set<string>();
   private readonly routers: ReturnType<typeof routersOf>;
   /** optimizer steps taken (AdamW's t) */
   step = 0;
@@ -241,32 +250,35 @@ export class CudaModel {
   trainStep(ids: Int32Array, B: number, T: number, options: CudaStepOptions, mask?: Float32Array): CudaStepResult {
     const p = this.plan(B, T, 'train', this.wanted());
     this.upload(p, ids, mask);
-    this.lossWeights = options.lossWeights;
-    try {
-      this.runForward(p);
-    } finally {
-      this.lossWeights = undefined;
-    }
-    this.runBackward(p, options.lossWeights);
-    // one report buffer: [loss, Σg², non-finite flag, loads…]
     const E = this.routers.map((r) => p.plan.buffers.get(r.load)!.bytes / F32);
     const reportFloats = 3 + E.reduce((a, b) => a + b, 0);
     if (reportFloats > 4096) throw new RuntimeError('too many routers for the step report');
     const report = (this.report ??= this.gpu.driver.alloc(4096 * F32));
-    this.gpu.driver.zero(report, 3 * F32);
-    this.gpu.driver.copy(report, this.at(p, 'loss'), F32);
-    const total = this.params.layout.floats;
-    launch(this.gpu, 'sumsq', grid1(total, 256), 256, [ptr(this.params.grads), ptr(report + BigInt(F32)), u64(total)]);
-    let off = 3;
-    this.routers.forEach((r, i) => {
-      this.gpu.driver.copy(report + BigInt(off * F32), this.at(p, r.load), E[i]! * F32);
-      off += E[i]!;
-    });
+    // forward, backward and the report: [loss, Σg², non-finite flag, loads…]
+    const pass = (): void => {
+      this.lossWeights = options.lossWeights;
+      try {
+        this.runForward(p);
+        this.backwardSteps(p);
+      } finally {
+        this.lossWeights = undefined;
+      }
+      this.gpu.driver.zero(report, 3 * F32);
+      this.gpu.driver.copy(report, this.at(p, 'loss'), F32);
+      const total = this.params.layout.floats;
+      launch(this.gpu, 'sumsq', grid1(total, 256), 256, [ptr(this.params.grads), ptr(report + BigInt(F32)), u64(total)]);
+      let at = 3;
+      this.routers.forEach((r, i) => {
+        this.gpu.driver.copy(report + BigInt(at * F32), this.at(p, r.load), E[i]! * F32);
+        at += E[i]!;
+      });
+    };
+    this.replayed(`step ${B}×${T} ${options.lossWeights?.join(',') ?? ''}`, pass);
     const host = new Float32Array(reportFloats);
     this.gpu.driver.download(host, report);
     const [loss, sq, flag] = [host[0]!, host[1]!, host[2]!];
     const loads = new Map<string, Float32Array>();
-    off = 3;
+    let off = 3;
     this.routers.forEach((r, i) => {
       loads.set(r.load, host.slice(off, off + E[i]!));
       off += E[i]!;
@@ -275,25 +287,43 @@ export class CudaModel {
     if (!Number.isFinite(loss)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'loss' };
     if (flag !== 0 || !Number.isFinite(sq)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'gradients' };
     const scale = options.clip > 0 ? Math.min(1, options.clip / (gradNorm + 1e-6)) : 1;
-    this.timed('adamw', () => this.adamw(options, scale));
+    this.adamw(options, scale);
     this.updateBiases(loads, options.biasRate);
     return { loss, gradNorm, clipScale: scale, loads, nonFinite: null };
+  }
+
+  /** Runs `work` eagerly (profiling, a key's first time) or through its captured graph. */
+  private replayed(key: string, work: () => void): void {
+    if (this.profile) return work();
+    const graph = this.graphs.get(key);
+    if (graph) return graph.launch();
+    if (!this.warmed.has(key)) {
+      this.warmed.add(key);
+      return work();
+    }
+    const captured = this.gpu.driver.capture(work);
+    this.graphs.set(key, captured);
+    captured.launch();
   }
 
   private adamw(o: CudaStepOptions, scale: number): void {
     this.step++;
     const [b1, b2] = o.betas;
-    const sqrtBc2 = Math.sqrt(1 - b2 ** this.step);
-    const stepSize = o.lr / (1 - b1 ** this.step);
-    const shrinkDecay = 1 - o.lr * o.weightDecay;
-    for (const s of this.params.layout.slots.values()) {
-      const off = BigInt(s.offset * F32);
-      const shrink = s.decay && o.weightDecay !== 0 ? shrinkDecay : 1;
-      launch(this.gpu, 'adamw', grid1(s.length), 256, [
-        ptr(this.params.values + off), ptr(this.params.grads + off), ptr(this.params.m + off), ptr(this.params.v + off),
-        u64(s.length), f32(scale), f32(shrink), f32(b1), f32(b2), f32(sqrtBc2), f32(stepSize), f32(o.eps),
-      ]);
-    }
+    const values = Float32Array.of(scale, 1 - o.lr * o.weightDecay, b1, b2, Math.sqrt(1 - b2 ** this.step), o.lr / (1 - b1 ** this.step), o.eps);
+    const hyper = (this.hyper ??= this.gpu.driver.alloc(values.byteLength));
+    this.gpu.driver.upload(hyper, values);
+    const decays = o.weightDecay !== 0;
+    this.timed('adamw', () =>
+      this.replayed(`adamw ${decays}`, () => {
+        for (const s of this.params.layout.slots.values()) {
+          const off = BigInt(s.offset * F32);
+          launch(this.gpu, 'adamw', grid1(s.length), 256, [
+            ptr(this.params.values + off), ptr(this.params.grads + off), ptr(this.params.m + off), ptr(this.params.v + off),
+            u64(s.length), ptr(hyper), i32(s.decay && decays ? 1 : 0),
+          ]);
+        }
+      }),
+    );
   }
 
   /** b ← b + γ·sign(Σ load − E·load) per biased router (specs/ir.md §5), on the host copy, then uploaded. */
@@ -346,6 +376,9 @@ export class CudaModel {
     }
     if (this.arena) this.gpu.driver.free(this.arena.ptr);
     if (this.report) this.gpu.driver.free(this.report);
+    if (this.hyper) this.gpu.driver.free(this.hyper);
+    for (const g of this.graphs.values()) g.dispose();
+    this.graphs.clear();
     this.arena = undefined;
     this.prepared.clear();
   }

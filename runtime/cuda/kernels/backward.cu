@@ -441,10 +441,12 @@ extern "C" __global__ void sumsq(const float* g, float* acc, size_t n) {
   if (threadIdx.x == 0) { atomicAdd(&acc[0], s); if (b > 0.f) acc[1] = 1.f; }
 }
 
-// AdamW (runtime/train/adamw.ts, PyTorch's semantics), one tensor:
+// AdamW (runtime/train/adamw.ts, PyTorch's semantics), one tensor, the step's numbers read from the
+// device (so a captured graph replays with each step's lr and bias corrections):
+//   hyper = [scale, shrink, β1, β2, sqrtBc2, stepSize, eps]; g ← g·scale (global-norm clipping);
 //   p ← p·shrink (when it decays); m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²; p ← p − stepSize · m / (√v / sqrtBc2 + eps)
-// g is multiplied by `scale` (global-norm clipping) first.
-extern "C" __global__ void adamw(float* p, const float* g, float* m, float* v, size_t n, float scale, float shrink, float b1, float b2, float sqrtBc2, float stepSize, float eps) {
+extern "C" __global__ void adamw(float* p, const float* g, float* m, float* v, size_t n, const float* hyper, int decay) {
+  float scale = hyper[0], shrink = decay ? hyper[1] : 1.f, b1 = hyper[2], b2 = hyper[3], sqrtBc2 = hyper[4], stepSize = hyper[5], eps = hyper[6];
   GRID_STRIDE(i, n) {
     float gi = g[i] * scale;
     float pi = p[i] * shrink;
