@@ -5,7 +5,7 @@
  * softmax routing, bias, capacity, shared experts, balance and z losses, MTP):
  *   1. the logits of a forward pass;
  *   2. the loss and every parameter's gradient (so every op's backward);
- *   3. 20 AdamW steps with clipping and bias updates: both losses step by step.
+ *   3. 20 AdamW steps with clipping and bias updates: the losses step by step, fp32 and bf16 mode.
  * Each figure is the largest |cuda − cpu| over the largest |cpu| of the tensor; written as JSON to
  * $OUT/cuda-check.json (or the first argument).
  */
@@ -125,18 +125,23 @@ async function main(): Promise<void> {
     const trainStore = ParamStore.initialise(model, 7);
     const optimizer = AdamW.forStore(trainStore, config);
     const plan = stepPlan(model, trainStore);
+    // steps 3… replay captured CUDA graphs: this also checks the capture
     const trainer = new CudaModel(gpu, model, params, state, { training: true });
-    const steps: [number, number][] = [];
+    const bf16 = new CudaModel(gpu, model, params, state, { training: true, precision: 'bf16' });
+    const steps: [number, number, number][] = [];
     for (let s = 0; s < 20; s++) {
       const batch = idsFor(vocab, B, T, 10 + s);
       const ref = await trainStep(model, trainStore, optimizer, { inputIds: tf.tensor2d(batch, [B, T], 'int32') }, { lr: 3e-3, clip: 1 }, plan);
       const got = trainer.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config });
-      steps.push([got.loss, ref.loss]);
+      const half = bf16.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config });
+      steps.push([got.loss, ref.loss, half.loss]);
     }
     const worstStep = Math.max(...steps.map(([a, b]) => Math.abs(a - b) / Math.abs(b)));
-    console.log(`${name} 20 steps: loss ${steps[0]![1].toFixed(4)} → ${steps[19]![1].toFixed(4)} (cpu); worst relative difference ${worstStep.toExponential(2)}`);
-    results[`${name}/steps`] = { worst: worstStep, losses: steps };
+    const worstBf16 = Math.max(...steps.map(([, b, c]) => Math.abs(c - b) / Math.abs(b)));
+    console.log(`${name} 20 steps: loss ${steps[0]![1].toFixed(4)} → ${steps[19]![1].toFixed(4)} (cpu); fp32 worst relative difference ${worstStep.toExponential(2)}; bf16 ${worstBf16.toExponential(2)}`);
+    results[`${name}/steps`] = { worst: worstStep, worstBf16, losses: steps };
     trainer.dispose();
+    bf16.dispose();
     save();
   }
 }

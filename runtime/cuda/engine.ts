@@ -25,9 +25,11 @@ export function cudaEngine(
   model: ModelGraph,
   start: { params: ReadonlyMap<string, TensorData>; state: ReadonlyMap<string, TensorData>; optimizer?: AdamWState },
   config: AdamWConfig,
+  precision: 'fp32' | 'bf16' = 'fp32',
 ): TrainEngine {
   const cuda = new CudaModel(gpu, model, start.params, start.state, {
     training: true,
+    precision,
     ...(start.optimizer ? { moments: { m: start.optimizer.m, v: start.optimizer.v }, step: start.optimizer.step } : {}),
   });
   return {

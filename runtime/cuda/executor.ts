@@ -16,7 +16,8 @@ import type { CapturedGraph, DevicePtr } from './driver.js';
 import { f32, i32, ptr } from './driver.js';
 import { gradName, hasGradient, lifetimes, opBuffer, shapesOf, type Mode } from './lifetimes.js';
 import { F32, grid1, launch, u64 } from './ops/context.js';
-import { cudaOp, type BackwardContext, type OpContext } from './ops/index.js';
+import type { Bf16Operands } from './ops/context.js';
+import { cudaOp, type BackwardContext, type Gpu, type OpContext } from './ops/index.js';
 import { DeviceParams, layoutParams } from './params.js';
 import { planMemory, type MemoryPlan } from './plan.js';
 import type { CudaRuntime } from './runtime.js';
@@ -82,24 +83,61 @@ export class CudaModel {
   /** MOE_CUDA_PROFILE: milliseconds per `op fwd|bwd` (each op synchronized: slower, for finding hot spots) */
   private readonly profile: Map<string, number> | undefined = runtimeEnv().cudaProfile ? new Map() : undefined;
 
+  private readonly gpu: Gpu;
+  private readonly scratch: { ptr: DevicePtr; bytes: number }[] = [];
+
   constructor(
-    private readonly gpu: CudaRuntime,
+    private readonly runtime: CudaRuntime,
     readonly model: ModelGraph,
     params: ReadonlyMap<string, TensorData>,
     state: ReadonlyMap<string, TensorData>,
-    options: { readonly training?: boolean; readonly moments?: { m: ReadonlyMap<string, TensorData>; v: ReadonlyMap<string, TensorData> }; readonly step?: number } = {},
+    options: {
+      readonly training?: boolean;
+      readonly moments?: { m: ReadonlyMap<string, TensorData>; v: ReadonlyMap<string, TensorData> };
+      readonly step?: number;
+      /** bf16: products with a weight on tensor cores (bf16 operands, fp32 accumulation); fp32 master weights and moments either way */
+      readonly precision?: 'fp32' | 'bf16';
+    } = {},
   ) {
     for (const node of model.nodes) if (!cudaOp(node.op)) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} (${node.loc.file}:${node.loc.line})`);
     const layout = layoutParams(model, (node) => cudaOp(node.op)?.fused?.(node) ?? []);
-    this.params = new DeviceParams(gpu.driver, layout, params, options.training ?? false, options.moments);
+    const bf16 = options.precision === 'bf16';
+    this.params = new DeviceParams(runtime.driver, layout, params, options.training ?? false, options.moments, bf16);
+    this.gpu = bf16 ? { ...runtime, bf16: this.bf16Operands() } : runtime;
+    if (bf16) this.refreshBf16();
     for (const s of model.state) {
       const host = Float32Array.from(state.get(s.name)!.data);
-      const p = gpu.driver.alloc(host.byteLength);
-      gpu.driver.upload(p, host);
+      const p = runtime.driver.alloc(host.byteLength);
+      runtime.driver.upload(p, host);
       this.state.set(s.name, { ptr: p, host });
     }
     this.routers = routersOf(model);
     this.step = options.step ?? 0;
+  }
+
+  /** bf16 operands: the weights' shadow at the same offsets, and two scratch buffers grown on demand (during a shape's eager first step). */
+  private bf16Operands(): Bf16Operands {
+    const values = this.params.values;
+    return {
+      weight: (fp32) => this.params.bf16 + (fp32 - values) / 2n,
+      convert: (slot, x, n) => {
+        const bytes = n * 2;
+        let s = this.scratch[slot];
+        if (!s || s.bytes < bytes) {
+          if (s) this.runtime.driver.free(s.ptr);
+          s = { ptr: this.runtime.driver.alloc(bytes), bytes };
+          this.scratch[slot] = s;
+        }
+        launch(this.runtime, 'to_bf16', grid1(n), 256, [ptr(x), ptr(s.ptr), u64(n)]);
+        return s.ptr;
+      },
+    };
+  }
+
+  /** The bf16 shadow of the weights, from the fp32 masters (after loading and after each update). */
+  private refreshBf16(): void {
+    const n = this.params.layout.floats;
+    launch(this.runtime, 'to_bf16', grid1(n), 256, [ptr(this.params.values), ptr(this.params.bf16), u64(n)]);
   }
 
   /** The plan of one evaluation: which nodes run and where every buffer lives. */
@@ -322,6 +360,7 @@ export class CudaModel {
             u64(s.length), ptr(hyper), i32(s.decay && decays ? 1 : 0),
           ]);
         }
+        if (this.params.bf16) this.refreshBf16();
       }),
     );
   }
@@ -377,6 +416,7 @@ export class CudaModel {
     if (this.arena) this.gpu.driver.free(this.arena.ptr);
     if (this.report) this.gpu.driver.free(this.report);
     if (this.hyper) this.gpu.driver.free(this.hyper);
+    for (const s of this.scratch) this.gpu.driver.free(s.ptr);
     for (const g of this.graphs.values()) g.dispose();
     this.graphs.clear();
     this.arena = undefined;

@@ -57,6 +57,8 @@ export class DeviceParams {
   readonly grads: DevicePtr;
   readonly m: DevicePtr;
   readonly v: DevicePtr;
+  /** precision = bf16: a bf16 copy of every value (same offsets, half the bytes), refreshed after each update */
+  readonly bf16: DevicePtr;
   private readonly bytes: number;
 
   constructor(
@@ -65,10 +67,12 @@ export class DeviceParams {
     params: ReadonlyMap<string, TensorData>,
     training: boolean,
     moments?: { readonly m: ReadonlyMap<string, TensorData>; readonly v: ReadonlyMap<string, TensorData> },
+    bf16 = false,
   ) {
     this.bytes = layout.floats * 4;
     this.values = driver.alloc(this.bytes);
     this.writeAll(this.values, params);
+    this.bf16 = bf16 ? driver.alloc(layout.floats * 2) : 0n;
     this.grads = training ? driver.alloc(this.bytes) : 0n;
     this.m = training ? driver.alloc(this.bytes) : 0n;
     this.v = training ? driver.alloc(this.bytes) : 0n;
@@ -124,6 +128,6 @@ export class DeviceParams {
   }
 
   dispose(): void {
-    for (const p of [this.values, this.grads, this.m, this.v]) if (p) this.driver.free(p);
+    for (const p of [this.values, this.grads, this.m, this.v, this.bf16]) if (p) this.driver.free(p);
   }
 }

@@ -2,6 +2,8 @@
 // buffer (the executor zeroes a gradient buffer when its lifetime starts), so a value read by several
 // nodes sums its gradients without extra copies. specs/ir.md gives each forward formula.
 
+#include <cuda_bf16.h>
+
 #define WARP 32
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -456,4 +458,9 @@ extern "C" __global__ void adamw(float* p, const float* g, float* m, float* v, s
     v[i] = vi;
     p[i] = pi - stepSize * mi / (sqrtf(vi) / sqrtBc2 + eps);
   }
+}
+
+// bf16 copies for tensor-core products (precision = bf16): y = round-to-nearest-even(x)
+extern "C" __global__ void to_bf16(const float* x, __nv_bfloat16* y, size_t n) {
+  GRID_STRIDE(i, n) y[i] = __float2bfloat16_rn(x[i]);
 }

@@ -21,6 +21,16 @@ export interface Gpu {
   readonly driver: CudaDriver;
   readonly lt: CublasLt;
   kernel(name: string): unknown;
+  /** precision = bf16: products with a weight run on bf16 copies (fp32 accumulation and outputs) */
+  readonly bf16?: Bf16Operands;
+}
+
+/** Where bf16 operands come from: the weights' bf16 shadow, and two reusable scratch buffers for activations. */
+export interface Bf16Operands {
+  /** the bf16 copy of a parameter at this fp32 address */
+  weight(fp32: DevicePtr): DevicePtr;
+  /** a bf16 copy of n floats at `x`, in scratch slot 0 or 1 (valid until the slot is reused) */
+  convert(slot: 0 | 1, x: DevicePtr, n: number): DevicePtr;
 }
 
 /** Static widths of a node's values and its params' stored shapes (from the IR's typing). */
@@ -91,16 +101,28 @@ export function launch(gpu: Gpu, name: string, grid: readonly [number, number?, 
 export const u64 = (v: number): KernelArg => ({ u64: BigInt(v) });
 export const at = (p: DevicePtr, floats: number): DevicePtr => p + BigInt(floats * F32);
 
-/** y[rows, out] = x[rows, in] · Wᵀ (W stored [out, in]) */
-export function linearNT(gpu: Gpu, x: DevicePtr, w: DevicePtr, y: DevicePtr, rows: number, inDim: number, outDim: number): void {
-  gpu.lt.gemm({ m: rows, n: outDim, k: inDim, transA: false, transB: true, a: x, b: w, c: y });
+/**
+ * y[rows, out] = x[rows, in] · Wᵀ (W stored [out, in]). With `fp32` (the router: its choices must not
+ * depend on rounding) the product stays fp32 whatever the precision.
+ */
+export function linearNT(gpu: Gpu, x: DevicePtr, w: DevicePtr, y: DevicePtr, rows: number, inDim: number, outDim: number, fp32 = false): void {
+  const b16 = fp32 ? undefined : gpu.bf16;
+  if (b16) gpu.lt.gemm({ m: rows, n: outDim, k: inDim, transA: false, transB: true, a: b16.convert(0, x, rows * inDim), b: b16.weight(w), c: y, type: 'bf16' });
+  else gpu.lt.gemm({ m: rows, n: outDim, k: inDim, transA: false, transB: true, a: x, b: w, c: y });
 }
 
 /**
  * The backward of y = x·Wᵀ: dx (+)= dy·W (when dx is given; `accumulate` false overwrites it, for
- * temporaries) and dW += dyᵀ·x.
+ * temporaries) and dW += dyᵀ·x, in the forward's precision.
  */
-export function linearBackward(gpu: Gpu, x: DevicePtr, w: DevicePtr, dy: DevicePtr, dx: DevicePtr | null, dw: DevicePtr, rows: number, inDim: number, outDim: number, accumulate = true): void {
+export function linearBackward(gpu: Gpu, x: DevicePtr, w: DevicePtr, dy: DevicePtr, dx: DevicePtr | null, dw: DevicePtr, rows: number, inDim: number, outDim: number, accumulate = true, fp32 = false): void {
+  const b16 = fp32 ? undefined : gpu.bf16;
+  if (b16) {
+    const dyb = b16.convert(0, dy, rows * outDim);
+    if (dx !== null) gpu.lt.gemm({ m: rows, n: inDim, k: outDim, transA: false, transB: false, a: dyb, b: b16.weight(w), c: dx, beta: accumulate ? 1 : 0, type: 'bf16' });
+    gpu.lt.gemm({ m: outDim, n: inDim, k: rows, transA: true, transB: false, a: dyb, b: b16.convert(1, x, rows * inDim), c: dw, beta: 1, type: 'bf16' });
+    return;
+  }
   if (dx !== null) gpu.lt.gemm({ m: rows, n: inDim, k: outDim, transA: false, transB: false, a: dy, b: w, c: dx, beta: accumulate ? 1 : 0 });
   gpu.lt.gemm({ m: outDim, n: inDim, k: rows, transA: true, transB: false, a: dy, b: x, c: dw, beta: 1 });
 }

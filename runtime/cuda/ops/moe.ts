@@ -27,7 +27,7 @@ export const router: CudaOp = {
     const [E, K, G] = [num(node, 'experts'), num(node, 'top_k'), num(node, 'groups')];
     const rows = ctx.B * ctx.T;
     if (E > 1024 || K > 32 || G > 64) throw new RuntimeError(`moe.router on cuda supports up to 1024 experts, top_k 32 and 64 groups (this node: ${E}, ${K}, ${G})`);
-    linearNT(gpu, ctx.input(0), ctx.param(0), ctx.output(3), rows, ctx.inputWidth(0), E);
+    linearNT(gpu, ctx.input(0), ctx.param(0), ctx.output(3), rows, ctx.inputWidth(0), E, true);
     gpu.driver.zero(ctx.output(4), E * F32);
     launch(gpu, 'router_fwd', grid1(rows, 128), 128, [
       ptr(ctx.output(3)), ptr(ctx.state(0) ?? 0n), ptr(ctx.output(0)), ptr(ctx.output(1)), ptr(ctx.output(2)), ptr(ctx.output(4)), ptr(ctx.buffer('work')),
@@ -45,7 +45,7 @@ export const router: CudaOp = {
       ptr(ctx.output(2)), ptr(ctx.output(1)), ptr(dw ?? 0n), ptr(ds ?? 0n), ptr(dlogits ?? 0n), ptr(dz), ptr(ctx.buffer('ds')),
       i32(rows), i32(E), i32(K), i32(scoreIsSoftmax(node.attrs)), i32(node.attrs.normalize === true ? 1 : 0), f32(num(node, 'scale')),
     ]);
-    linearBackward(gpu, ctx.input(0), ctx.param(0), dz, ctx.gradIn(0), ctx.gradParam(0), rows, D, E);
+    linearBackward(gpu, ctx.input(0), ctx.param(0), dz, ctx.gradIn(0), ctx.gradParam(0), rows, D, E, true, true);
   },
 };
 
