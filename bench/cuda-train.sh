@@ -31,9 +31,13 @@ sampled() { # FILE CMD…: runs CMD while sampling the GPU's used memory (MiB) i
 }
 
 sampled "$work/ours.mem" timeout 300 node bin/moe.js train "$spec" --backend cuda --steps "$steps" -o "$work/run" > "$work/ours.log" 2>&1
-echo "ours: exit $? — $(tail -2 "$work/ours.log" | tr '\n' ' ')"
+echo "ours fp32: exit $? — $(tail -1 "$work/ours.log")"
+# the same stage in precision = bf16 (a copy of the spec with the setting added to its pretrain stage)
+sed -E 's/^(pretrain [A-Za-z0-9_]+ \{)$/\1\n  precision = bf16/' "$spec" > "$work/bf16.moe"
+sampled "$work/ours-bf16.mem" timeout 300 node bin/moe.js train "$work/bf16.moe" --backend cuda --steps "$steps" -o "$work/run-bf16" > "$work/ours-bf16.log" 2>&1
+echo "ours bf16: exit $? — $(tail -1 "$work/ours-bf16.log")"
 # where a step's time goes: every op synchronized (slower), 3 steps
-MOE_CUDA_PROFILE=1 timeout 200 node bin/moe.js train "$spec" --backend cuda --steps 3 -o "$work/prof" > /dev/null 2> "$work/profile.txt"
+MOE_CUDA_PROFILE=1 timeout 200 node bin/moe.js train "$work/bf16.moe" --backend cuda --steps 3 -o "$work/prof" > /dev/null 2> "$work/profile.txt"
 grep -A40 '^cuda profile' "$work/profile.txt" | head -40
 cp "$work/profile.txt" "$dest/cuda-profile.txt" 2>/dev/null
 sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps 10 --warmup 3 --dtype fp32,bf16 --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
@@ -44,6 +48,13 @@ work, skip, out, spec = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 res = {"spec": spec}
 recs = [json.loads(l) for l in open(f"{work}/run/metrics.jsonl")] if os.path.exists(f"{work}/run/metrics.jsonl") else []
 steps = [r for r in recs if "tokens_per_s" in r]
+def ours(run, mem):
+    recs = [json.loads(l) for l in open(f"{work}/{run}/metrics.jsonl")] if os.path.exists(f"{work}/{run}/metrics.jsonl") else []
+    steps = [r for r in recs if "tokens_per_s" in r]
+    return {"tokens_per_s": statistics.median([r["tokens_per_s"] for r in steps if r["step"] > skip]) if len(steps) > skip else None,
+            "by_step": [round(r["tokens_per_s"]) for r in steps], "losses": [round(r["loss"], 4) for r in steps],
+            "peak_gpu_mib": max(map(int, open(f"{work}/{mem}").read().split())) if os.path.exists(f"{work}/{mem}") else None}
+res["ours_bf16"] = ours("run-bf16", "ours-bf16.mem")
 res["ours"] = {"tokens_per_s": statistics.median([r["tokens_per_s"] for r in steps if r["step"] > skip]) if len(steps) > skip else None,
                "by_step": [round(r["tokens_per_s"]) for r in steps], "losses": [round(r["loss"], 4) for r in steps],
                "peak_gpu_mib": max(map(int, open(f"{work}/ours.mem").read().split())) if os.path.exists(f"{work}/ours.mem") else None}
@@ -52,11 +63,12 @@ try:
 except Exception as e:
     res["hf"] = {"error": str(e), "stderr": open(f"{work}/hf.err").read()[-2000:]}
 res["hf_peak_gpu_mib_sampled"] = max(map(int, open(f"{work}/hf.mem").read().split())) if os.path.exists(f"{work}/hf.mem") else None
-ours = res["ours"]["tokens_per_s"]
-for dt in ("fp32", "bf16"):
-    hf = res["hf"].get(dt, {}) if isinstance(res["hf"], dict) else {}
-    if ours and isinstance(hf, dict) and hf.get("tokens_per_s"):
-        res[f"ratio_vs_hf_{dt}"] = ours / hf["tokens_per_s"]
+for mine in ("ours", "ours_bf16"):
+    mine_tps = res[mine]["tokens_per_s"]
+    for dt in ("fp32", "bf16"):
+        hf = res["hf"].get(dt, {}) if isinstance(res["hf"], dict) else {}
+        if mine_tps and isinstance(hf, dict) and hf.get("tokens_per_s"):
+            res[f"{mine}_vs_hf_{dt}"] = mine_tps / hf["tokens_per_s"]
 json.dump(res, open(out, "w"), indent=1)
 print(json.dumps({k: v for k, v in res.items() if k != "hf"}, indent=1))
 print("hf:", json.dumps(res["hf"])[:1500])

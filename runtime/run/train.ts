@@ -23,6 +23,7 @@ import { loadLatestCheckpoint, saveTrainingCheckpoint, type LoadedTrainingCheckp
 import { METRICS_FILE, appendMetrics, truncateMetrics } from './metrics.js';
 import { ownedEntries } from './ownership.js';
 import { Progress, type ProgressSink } from './progress.js';
+import { MEGATRON_HYPER, stageHyper } from '../../ir/plan-fields.js';
 import { trainingStage, type TrainingStage } from './stage.js';
 
 export interface TrainOptions {
@@ -80,7 +81,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ? ParamStore.fromTensors(stage.model, resumed.params, resumed.state)
     : (options.initial ?? ParamStore.initialise(stage.model, stage.seed));
   const config = adamwConfig(stage.plan.hyper.optimizer);
-  const engine = await engineFor(stage.model, store, config, resumed, options.cuda);
+  const precision = stageHyper(stage.plan, MEGATRON_HYPER).precision;
+  if (precision !== 'fp32' && !options.cuda) options.log(`precision = ${precision} is not available on this backend: training runs in fp32 (--backend cuda trains in bf16)`);
+  if (precision === 'fp16' && options.cuda) options.log('precision = fp16 is not available on cuda: training runs in bf16 (same range as fp32, no loss scaling needed)');
+  const engine = await engineFor(stage.model, store, config, resumed, options.cuda, precision === 'fp32' ? 'fp32' : 'bf16');
   let start = 0;
   if (resumed) {
     const state = resumed.trainer as unknown as TrainerState;
@@ -202,11 +206,18 @@ function totalSteps(stage: TrainingStage, records: number): number {
  * The engine for this run: the cuda executor when given one (the weights copied to the device, the
  * host store released), else the active tfjs backend over the store.
  */
-async function engineFor(model: TrainingStage['model'], store: ParamStore, config: ReturnType<typeof adamwConfig>, resumed: LoadedTrainingCheckpoint | undefined, cuda: CudaRuntime | undefined): Promise<TrainEngine> {
+async function engineFor(
+  model: TrainingStage['model'],
+  store: ParamStore,
+  config: ReturnType<typeof adamwConfig>,
+  resumed: LoadedTrainingCheckpoint | undefined,
+  cuda: CudaRuntime | undefined,
+  precision: 'fp32' | 'bf16',
+): Promise<TrainEngine> {
   if (!cuda) return tfjsEngine(model, store, config, resumed?.optimizer);
   const { params, state } = await store.snapshot();
   store.dispose();
-  return cudaEngine(cuda, model, { params, state, ...(resumed ? { optimizer: resumed.optimizer } : {}) }, config);
+  return cudaEngine(cuda, model, { params, state, ...(resumed ? { optimizer: resumed.optimizer } : {}) }, config, precision);
 }
 
 /** Mean main loss over the stage's validation batches (always the same batches). */
