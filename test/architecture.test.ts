@@ -116,7 +116,7 @@ describe('the import graph', () => {
 
   it('covers the source folders', () => {
     for (const dir of FOLDERS) expect([...graph.keys()].some((f) => layerOf(f) === dir), dir).toBe(true);
-    expect(graph.get('runtime/run/targets.ts')).toContain('util/topological-order.ts');
+    expect(graph.get('runtime/stages/targets.ts')).toContain('util/topological-order.ts');
   });
 
   it('has no import loop', () => {
@@ -125,6 +125,13 @@ describe('the import graph', () => {
 
   it('imports only downwards: runtime/ never compiler/, ir/ only util/, util/ nothing of ours', () => {
     expect(layerViolations(graph)).toEqual([]);
+  });
+
+  it('keeps the stages room on top: infer/ and rl/ import neither run/ nor stages/', () => {
+    const back = [...graph].flatMap(([file, targets]) =>
+      /^runtime\/(infer|rl)\//.test(file) ? targets.filter((t) => /^runtime\/(run|stages)\//.test(t)).map((t) => `${file} → ${t}`) : [],
+    );
+    expect(back).toEqual([]);
   });
 });
 

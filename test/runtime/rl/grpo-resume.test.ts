@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GraphDocument } from '../../../ir/types.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import { grpoRunner } from '../../../runtime/rl/grpo.js';
+import { grpoRunner } from '../../../runtime/stages/grpo.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
 import { openRunFolder } from '../../../runtime/run/run-folder.js';
-import type { StageContext } from '../../../runtime/run/stage-runner.js';
+import type { StageContext } from '../../../runtime/stages/stage-runner.js';
 import { checkText } from '../../helpers.js';
 import { useCpu } from '../gradcheck.js';
 

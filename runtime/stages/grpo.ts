@@ -16,16 +16,16 @@ import { createRewardScorer } from '../reward/index.js';
 import { checkpointDir, checkpointSteps, loadLatestCheckpoint, saveRunCheckpoint } from '../run/checkpoints.js';
 import { appendMetrics, truncateMetrics } from '../run/metrics.js';
 import { Progress } from '../run/progress.js';
-import type { StageContext, StageOutcome } from '../run/stage-runner.js';
-import { cappedSteps } from '../run/train-runner.js';
+import type { StageContext, StageOutcome } from './stage-runner.js';
+import { cappedSteps } from './train-runner.js';
 import { AdamW, adamwConfig } from '../train/adamw.js';
 import { nonFiniteMessage } from '../train/finite.js';
 import { learningRate, parseSchedule } from '../train/schedule.js';
-import { advantages, mean, std } from './advantages.js';
-import { policyBatch } from './batch.js';
-import { componentMeans, rollout, type RolloutItem } from './rollout.js';
-import { generationStage, grpoSettings, promptRecords, rewardBlock } from './settings.js';
-import { grpoUpdate, referenceLogprobs } from './update.js';
+import { advantages, mean, std } from '../rl/advantages.js';
+import { policyBatch } from '../rl/batch.js';
+import { componentMeans, rollout, type RolloutItem } from '../rl/rollout.js';
+import { generationStage, grpoSettings, promptRecords, rewardBlock } from './generation.js';
+import { grpoUpdate, referenceLogprobs } from '../rl/update.js';
 
 interface GrpoTrainerState {
   readonly step: number;
