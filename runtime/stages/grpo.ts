@@ -9,18 +9,15 @@
 import { mkdirSync } from 'node:fs';
 import { tensorSeed } from '../random.js';
 import { SampleOrder, type OrderState } from '../data/order.js';
-import { deviceErrorGuard } from '../backend/webgpu-errors.js';
 import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
 import { createRewardScorer } from '../reward/index.js';
 import { checkpointDir, checkpointSteps, loadLatestCheckpoint, saveRunCheckpoint } from '../run/checkpoints.js';
-import { appendMetrics, truncateMetrics } from '../run/metrics.js';
-import { Progress } from '../run/progress.js';
 import type { StageContext, StageOutcome } from './stage-runner.js';
 import { cappedSteps } from './train-runner.js';
 import { AdamW, adamwConfig } from '../train/adamw.js';
-import { nonFiniteMessage } from '../train/finite.js';
-import { learningRate, parseSchedule } from '../train/schedule.js';
+import { parseSchedule } from '../train/schedule.js';
+import { runSession, type SessionPlan, type SessionResult } from '../train/session.js';
 import { advantages, mean, std } from '../rl/advantages.js';
 import { policyBatch } from '../rl/batch.js';
 import { componentMeans, rollout, type RolloutItem } from '../rl/rollout.js';
@@ -57,81 +54,86 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
     const state = resumed.trainer as unknown as GrpoTrainerState;
     order.restore(state.order);
     start = state.step;
-    truncateMetrics(ctx.runDir, start);
-    ctx.log(`resumed ${ctx.stage.name} at step ${start} from ${ctx.runDir}`);
   }
-  const schedule = parseSchedule(ctx.stage.hyper.schedule);
-  const progress = new Progress(ctx.progress, start);
-  const rewards: number[] = [];
-  let checkpoint = '';
-  const save = async (step: number): Promise<void> => {
-    const trainer: GrpoTrainerState = { step, order: order.state(), stage: ctx.stage.name };
-    checkpoint = await saveRunCheckpoint(ctx.runDir, { document: ctx.document, model: stage.model.name, store: policy, optimizer, trainer }, settings.keep);
-  };
   let example: RolloutItem | undefined;
-  const gpu = deviceErrorGuard();
+  const plan: SessionPlan = {
+    runDir: ctx.runDir,
+    name: ctx.stage.name,
+    steps: settings.steps,
+    start,
+    resumed: resumed !== undefined,
+    schedule: parseSchedule(ctx.stage.hyper.schedule),
+    peakLr: config.lr,
+    checkpointEvery: settings.checkpointEvery,
+    nonFiniteHint: 'lower the learning rate or raise kl',
+    progress: ctx.progress,
+    log: ctx.log,
+  };
+  let session: SessionResult;
   try {
-    for (let step = start + 1; step <= settings.steps; step++) {
-      const started = performance.now();
-      const batchRecords = Array.from({ length: settings.prompts }, () => records[order.next()]!);
-      const result = await rollout(stage.model, policy, stage.tokenizer, scorer, batchRecords, {
-        group: settings.group,
-        maxNewTokens: settings.maxNewTokens,
-        sampling: stage.sampling,
-        seed: tensorSeed(stage.seed, `grpo step ${step}`),
-        stop: stage.stop,
-      });
-      result.problems.slice(0, PROBLEM_LINES).forEach((p) => ctx.log(`step ${step}: reward rule ${p.rule}, completion ${p.index}: ${p.reason}`));
-      const scores = result.items.map((it) => it.reward);
-      const batch = policyBatch(result.items, advantages(scores, settings.group, settings.scale), stage.tokenizer.pad, settings.maskTruncated);
-      const refLogp = reference ? referenceLogprobs(stage.model, reference, batch, stage.sampling.temperature) : undefined;
-      const lr = learningRate(schedule, step - 1, settings.steps, config.lr);
-      const updateStarted = performance.now();
-      let update;
-      try {
-        for (let i = 0; i < settings.iterations; i++) {
-          update = await grpoUpdate(stage.model, policy, optimizer, batch, refLogp, { ...settings, lr, temperature: stage.sampling.temperature });
-          if (update.nonFinite !== null) throw new RuntimeError(nonFiniteMessage(step, update.nonFinite, false), 'lower the learning rate or raise kl');
+    session = await runSession(plan, {
+      async step(step, lr) {
+        const started = performance.now();
+        const batchRecords = Array.from({ length: settings.prompts }, () => records[order.next()]!);
+        const result = await rollout(stage.model, policy, stage.tokenizer, scorer, batchRecords, {
+          group: settings.group,
+          maxNewTokens: settings.maxNewTokens,
+          sampling: stage.sampling,
+          seed: tensorSeed(stage.seed, `grpo step ${step}`),
+          stop: stage.stop,
+        });
+        result.problems.slice(0, PROBLEM_LINES).forEach((p) => ctx.log(`step ${step}: reward rule ${p.rule}, completion ${p.index}: ${p.reason}`));
+        const scores = result.items.map((it) => it.reward);
+        const batch = policyBatch(result.items, advantages(scores, settings.group, settings.scale), stage.tokenizer.pad, settings.maskTruncated);
+        const refLogp = reference ? referenceLogprobs(stage.model, reference, batch, stage.sampling.temperature) : undefined;
+        const updateStarted = performance.now();
+        let update;
+        try {
+          for (let i = 0; i < settings.iterations; i++) {
+            update = await grpoUpdate(stage.model, policy, optimizer, batch, refLogp, { ...settings, lr, temperature: stage.sampling.temperature });
+            // the session stops the run on it; the later iterations must not run on a broken update
+            if (update.nonFinite !== null) break;
+          }
+        } finally {
+          batch.dispose();
+          refLogp?.dispose();
         }
-      } finally {
-        batch.dispose();
-        refLogp?.dispose();
-      }
-      gpu.check(step);
-      const lengths = result.items.map((it) => it.completion.ids.length);
-      rewards.push(mean(scores));
-      example = result.items[scores.indexOf(Math.max(...scores))];
-      appendMetrics(ctx.runDir, {
-        step,
-        loss: update!.loss,
-        reward: mean(scores),
-        reward_std: std(scores),
-        components: componentMeans(result.items),
-        kl: update!.kl,
-        clip_fraction: update!.clipFraction,
-        entropy: update!.entropy,
-        completion_length: mean(lengths),
-        truncated: mean(result.items.map((it) => (it.completion.finish === 'length' ? 1 : 0))),
-        lr,
-        grad_norm: update!.gradNorm,
-        reward_problems: result.problems.length,
-        generate_s: result.generateSeconds,
-        reward_s: result.rewardSeconds,
-        update_s: (performance.now() - updateStarted) / 1000,
-        best_completion: example?.text,
-      });
-      const seconds = (performance.now() - started) / 1000;
-      progress.update({ step, steps: settings.steps, loss: mean(scores), tokensPerSecond: lengths.reduce((a, b) => a + b, 0) / seconds, lr, label: 'reward' });
-      if (step % settings.checkpointEvery === 0 || step === settings.steps) await save(step);
-    }
+        const lengths = result.items.map((it) => it.completion.ids.length);
+        example = result.items[scores.indexOf(Math.max(...scores))];
+        const record = {
+          loss: update!.loss,
+          reward: mean(scores),
+          reward_std: std(scores),
+          components: componentMeans(result.items),
+          kl: update!.kl,
+          clip_fraction: update!.clipFraction,
+          entropy: update!.entropy,
+          completion_length: mean(lengths),
+          truncated: mean(result.items.map((it) => (it.completion.finish === 'length' ? 1 : 0))),
+          lr,
+          grad_norm: update!.gradNorm,
+          reward_problems: result.problems.length,
+          generate_s: result.generateSeconds,
+          reward_s: result.rewardSeconds,
+          update_s: (performance.now() - updateStarted) / 1000,
+          best_completion: example?.text,
+        };
+        const seconds = (performance.now() - started) / 1000;
+        return { value: mean(scores), label: 'reward', tokensPerSecond: lengths.reduce((a, b) => a + b, 0) / seconds, nonFinite: update!.nonFinite, record };
+      },
+      async save(step) {
+        const trainer: GrpoTrainerState = { step, order: order.state(), stage: ctx.stage.name };
+        return saveRunCheckpoint(ctx.runDir, { document: ctx.document, model: stage.model.name, store: policy, optimizer, trainer }, settings.keep);
+      },
+    });
   } finally {
-    gpu.stop();
-    progress.done();
     await scorer.close();
     policy.dispose();
     reference?.dispose();
     optimizer.dispose();
   }
+  const rewards = session.values;
+  let checkpoint = session.checkpoint;
   if (checkpoint === '') {
     // resumed after the last step: the final checkpoint is already there
     const last = checkpointSteps(ctx.runDir).at(-1);
