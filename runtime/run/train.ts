@@ -6,7 +6,8 @@
  * uninterrupted run's loss curve step for step on a deterministic backend).
  */
 import { join } from 'node:path';
-import type { GraphDocument } from '../../ir/types.js';
+import { modelConfig } from '../../ir/plan-fields.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { openDataset, type BatchIterator } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { PackState } from '../data/pack.js';
@@ -22,7 +23,7 @@ import { loadLatestCheckpoint, saveTrainingCheckpoint, type LoadedTrainingCheckp
 import { METRICS_FILE } from './metrics.js';
 import { ownedEntries } from './ownership.js';
 import type { ProgressSink } from './progress.js';
-import { trainingStage, type TrainingStage } from './stage.js';
+import { fromPlan, trainingStage, type TrainingStage } from './stage.js';
 
 export interface TrainOptions {
   /** the IR document of the spec (from `lowerSpec`) and the spec's folder (data paths are relative to it) */
@@ -96,6 +97,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const biasRate = optional('bias_rate');
   const mtpWeight = optional('mtp_weight');
   const tokensPerStep = stage.batch * stage.seqLen;
+  const routerLayers = loadLayers(stage.model);
+  const mainLayers = fromPlan(() => modelConfig(stage.model)).layers;
   let validLoss: number | null = null;
   const valid = dataset.valid;
   const plan: SessionPlan = {
@@ -140,6 +143,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             tokens_per_s: tokensPerStep / seconds,
             load: Object.fromEntries(loads.map(([name, counts]) => [name, [...counts]])),
             balance: Object.fromEntries(loads.map(([name, counts]) => [name, balance(counts)])),
+            // where each load sits, for the plotter (report/plot.ts): value names carry no meaning (specs/ir.md)
+            layer: Object.fromEntries(loads.flatMap(([name]) => (routerLayers.has(name) ? [[name, routerLayers.get(name)!]] : []))),
+            main_layers: mainLayers,
           },
         };
       },
@@ -185,6 +191,16 @@ function refuseEarlierRun(runDir: string): void {
     `${runDir} holds an earlier run (${earlier.slice(0, 4).join(', ')}${earlier.length > 4 ? ', …' : ''})`,
     'pass --resume to continue it, --force to start over (deletes only what moe wrote), or choose another --out',
   );
+}
+
+/** Each router output's decoder layer (its node's `layer`): the loads are keyed by the router's load value. */
+function loadLayers(model: ModelGraph): Map<string, number> {
+  const layers = new Map<string, number>();
+  for (const node of model.nodes) {
+    if (node.op !== 'moe.router' || node.layer === undefined) continue;
+    for (const output of node.outputs) layers.set(output, node.layer);
+  }
+  return layers;
 }
 
 /** Max load over mean load: 1 is perfect balance. */
