@@ -2,12 +2,12 @@
  * Issue 16, "Borders": the import graph of the sources has no loop, and every import crosses the
  * layers downwards only:
  *
- *   util  <  ir  <  grammar, compiler  |  runtime  <  interop  <  cli
+ *   util  <  ir  <  grammar, compiler  |  runtime  <  interop  |  report  <  cli
  *
  * (util/ imports nothing of ours; ir/ only util/; compiler/ and runtime/ never each other; interop/
- * may use both; cli/ everything). eslint.config.js states the layer rules too (`no-restricted-imports`),
- * so an editor flags a wrong import as it is typed; this test is what catches loops, since no import
- * plugin is installed.
+ * may use both; report/, the plots of what a run wrote, runtime/, ir/ and util/; cli/ everything).
+ * eslint.config.js states the layer rules too (`no-restricted-imports`), so an editor flags a wrong
+ * import as it is typed; this test is what catches loops, since no import plugin is installed.
  *
  * Type-only imports count as edges, for loops and for layers alike: TypeScript erases them, so they
  * cannot break module evaluation order, but a file that types against another still depends on it
@@ -18,7 +18,7 @@ import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
-const FOLDERS = ['util', 'ir', 'grammar', 'compiler', 'runtime', 'interop', 'cli'] as const;
+const FOLDERS = ['util', 'ir', 'grammar', 'compiler', 'runtime', 'interop', 'report', 'cli'] as const;
 type Layer = (typeof FOLDERS)[number];
 
 /** What each top-level folder may import besides itself. */
@@ -29,7 +29,8 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
   compiler: ['grammar', 'ir', 'util'],
   runtime: ['ir', 'util'],
   interop: ['compiler', 'runtime', 'grammar', 'ir', 'util'],
-  cli: ['interop', 'compiler', 'runtime', 'grammar', 'ir', 'util'],
+  report: ['runtime', 'ir', 'util'],
+  cli: ['interop', 'report', 'compiler', 'runtime', 'grammar', 'ir', 'util'],
 };
 
 type Graph = ReadonlyMap<string, readonly string[]>;
@@ -116,7 +117,7 @@ describe('the import graph', () => {
 
   it('covers the source folders', () => {
     for (const dir of FOLDERS) expect([...graph.keys()].some((f) => layerOf(f) === dir), dir).toBe(true);
-    expect(graph.get('runtime/run/targets.ts')).toContain('util/topological-order.ts');
+    expect(graph.get('runtime/stages/targets.ts')).toContain('util/topological-order.ts');
   });
 
   it('has no import loop', () => {
@@ -125,6 +126,13 @@ describe('the import graph', () => {
 
   it('imports only downwards: runtime/ never compiler/, ir/ only util/, util/ nothing of ours', () => {
     expect(layerViolations(graph)).toEqual([]);
+  });
+
+  it('keeps the stages room on top: infer/ and rl/ import neither run/ nor stages/', () => {
+    const back = [...graph].flatMap(([file, targets]) =>
+      /^runtime\/(infer|rl)\//.test(file) ? targets.filter((t) => /^runtime\/(run|stages)\//.test(t)).map((t) => `${file} → ${t}`) : [],
+    );
+    expect(back).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { RuntimeError } from '../../runtime/errors.js';
 import { METRICS_FILE, readMetrics } from '../../runtime/run/metrics.js';
 import { claimEntry, isOwned, readManifest } from '../../runtime/run/ownership.js';
-import { plotRun } from '../../runtime/run/plot.js';
+import { plotRun } from '../../report/plot.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 import { writeAtomic } from '../write-atomic.js';
 

@@ -2,10 +2,10 @@
 import { dirname, relative, resolve } from 'node:path';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { RuntimeError } from '../../runtime/errors.js';
-import { runPipeline, type PipelineReport, type StageReport } from '../../runtime/run/pipeline.js';
+import { runPipeline, type PipelineReport, type StageReport } from '../../runtime/stages/pipeline.js';
 import { formatDuration } from '../../runtime/run/progress.js';
-import type { StageRunners } from '../../runtime/run/runners.js';
-import { selectStages } from '../../runtime/run/targets.js';
+import type { StageRunners } from '../../runtime/stages/runners.js';
+import { selectStages } from '../../runtime/stages/targets.js';
 import { EXIT, type CliIo } from '../io.js';
 import { parseBackend } from './logits.js';
 import { specDocument } from './spec-document.js';

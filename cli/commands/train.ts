@@ -10,7 +10,7 @@ import type { GraphDocument } from '../../ir/types.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import type { ParamStore } from '../../runtime/model/params.js';
-import { loadWeights } from '../../runtime/run/stage-inputs.js';
+import { loadWeights } from '../../runtime/stages/stage-inputs.js';
 import { checkpointDir, checkpointSteps } from '../../runtime/run/checkpoints.js';
 import { trainingStage } from '../../runtime/run/stage.js';
 import { train, type TrainResult } from '../../runtime/run/train.js';

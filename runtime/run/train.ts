@@ -6,25 +6,25 @@
  * uninterrupted run's loss curve step for step on a deterministic backend).
  */
 import { join } from 'node:path';
-import type { GraphDocument } from '../../ir/types.js';
+import { modelConfig } from '../../ir/plan-fields.js';
+import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { openDataset, type BatchIterator } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { PackState } from '../data/pack.js';
-import { deviceErrorGuard } from '../backend/webgpu-errors.js';
 import { cudaEngine } from '../cuda/engine.js';
 import type { CudaRuntime } from '../cuda/runtime.js';
 import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
 import { adamwConfig } from '../train/adamw.js';
 import { tfjsEngine, type TrainBatch, type TrainEngine } from '../train/engine.js';
-import { nonFiniteMessage } from '../train/finite.js';
-import { learningRate, parseSchedule, parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
+import { runSession, type SessionPlan, type SessionResult } from '../train/session.js';
+import { parseSchedule, parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
 import { loadLatestCheckpoint, saveTrainingCheckpoint, type LoadedTrainingCheckpoint } from './checkpoints.js';
-import { METRICS_FILE, appendMetrics, truncateMetrics } from './metrics.js';
+import { METRICS_FILE } from './metrics.js';
 import { ownedEntries } from './ownership.js';
-import { Progress, type ProgressSink } from './progress.js';
+import type { ProgressSink } from './progress.js';
 import { MEGATRON_HYPER, stageHyper } from '../../ir/plan-fields.js';
-import { trainingStage, type TrainingStage } from './stage.js';
+import { fromPlan, trainingStage, type TrainingStage } from './stage.js';
 
 export interface TrainOptions {
   /** the IR document of the spec (from `lowerSpec`) and the spec's folder (data paths are relative to it) */
@@ -93,78 +93,86 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (start > steps) {
       throw new RuntimeError(`the latest checkpoint in ${options.runDir} is at step ${start}, past the ${steps} steps to train`, 'train more steps (--steps), or choose another --out to start over');
     }
-    truncateMetrics(options.runDir, start);
-    options.log(`resumed ${stage.plan.name} at step ${start} from ${options.runDir}`);
   }
-  const schedule = parseSchedule(stage.plan.hyper.schedule);
   const optional = (key: string): ScalarSchedule | undefined => {
     const attr = stage.plan.hyper[key];
     return attr === undefined ? undefined : parseScalarSchedule(attr, key);
   };
   const biasRate = optional('bias_rate');
   const mtpWeight = optional('mtp_weight');
-  const progress = new Progress(options.progress, start);
   const tokensPerStep = stage.batch * stage.seqLen;
-  let firstLoss = NaN;
-  let lastLoss = NaN;
+  const routerLayers = loadLayers(stage.model);
+  const mainLayers = fromPlan(() => modelConfig(stage.model)).layers;
   let validLoss: number | null = null;
-  let checkpoint = '';
-  const save = async (step: number): Promise<void> => {
-    const trainer: TrainerState = { step, data: dataset.train.state(), seed: stage.seed, stage: stage.plan.name };
-    const snapshot = await engine.snapshot();
-    checkpoint = saveTrainingCheckpoint(options.runDir, { document: options.document, model: stage.model.name, ...snapshot, trainer: { ...trainer } }, stage.keep);
+  const valid = dataset.valid;
+  const plan: SessionPlan = {
+    runDir: options.runDir,
+    name: stage.plan.name,
+    steps,
+    start,
+    resumed: resumed !== undefined,
+    schedule: parseSchedule(stage.plan.hyper.schedule),
+    peakLr: config.lr,
+    checkpointEvery: stage.checkpointEvery,
+    evalEvery: stage.evalEvery,
+    evalAtStart: true,
+    skipNonFinite: options.skipNonFinite ?? false,
+    nonFiniteHint: 'lower the learning rate or clip_grad, or pass --skip-nonfinite',
+    progress: options.progress,
+    log: options.log,
   };
-
-  if (dataset.valid && start === 0) {
-    // the starting point, so a run shows how far validation loss fell
-    appendMetrics(options.runDir, { step: 0, valid_loss: await evaluate(stage, engine, dataset.valid) });
-  }
-  const gpu = deviceErrorGuard();
+  let session: SessionResult;
   try {
-    for (let step = start + 1; step <= steps; step++) {
-      const started = performance.now();
-      const batch = dataset.train.next();
-      const lr = learningRate(schedule, step - 1, steps, config.lr);
-      const result = await engine.step(batch, {
-        lr,
-        clip: stage.clip,
-        ...(biasRate === undefined ? {} : { biasRate: scalarAt(biasRate, step - 1, steps) }),
-        ...(mtpWeight === undefined ? {} : { mtpWeight: scalarAt(mtpWeight, step - 1, steps) }),
-      });
-      gpu.check(step);
-      const note = engine.note();
-      if (note) options.log(`from step ${step}: ${note}`);
-      if (result.nonFinite !== null) {
-        const message = nonFiniteMessage(step, result.nonFinite, options.skipNonFinite ?? false);
-        if (!options.skipNonFinite) throw new RuntimeError(message, 'lower the learning rate or clip_grad, or pass --skip-nonfinite');
-        options.log(message);
-        continue;
-      }
-      if (Number.isNaN(firstLoss)) firstLoss = result.loss;
-      lastLoss = result.loss;
-      const seconds = (performance.now() - started) / 1000;
-      const record: Record<string, unknown> = {
-        step,
-        loss: result.loss,
-        lr,
-        grad_norm: result.gradNorm,
-        tokens_per_s: tokensPerStep / seconds,
-        load: Object.fromEntries([...result.loads].map(([name, counts]) => [name, [...counts]])),
-        balance: Object.fromEntries([...result.loads].map(([name, counts]) => [name, balance(counts)])),
-      };
-      if (dataset.valid && (step % stage.evalEvery === 0 || step === steps)) {
-        validLoss = await evaluate(stage, engine, dataset.valid);
-        record.valid_loss = validLoss;
-      }
-      appendMetrics(options.runDir, record as { step: number });
-      progress.update({ step, steps, loss: result.loss, tokensPerSecond: tokensPerStep / seconds, lr });
-      if (step % stage.checkpointEvery === 0 || step === steps) await save(step);
-    }
+    session = await runSession(plan, {
+      async step(step, lr) {
+        const started = performance.now();
+        const result = await engine.step(dataset.train.next(), {
+          lr,
+          clip: stage.clip,
+          ...(biasRate === undefined ? {} : { biasRate: scalarAt(biasRate, step - 1, steps) }),
+          ...(mtpWeight === undefined ? {} : { mtpWeight: scalarAt(mtpWeight, step - 1, steps) }),
+        });
+        const note = engine.note();
+        if (note) options.log(`from step ${step}: ${note}`);
+        const seconds = (performance.now() - started) / 1000;
+        const loads = [...result.loads];
+        return {
+          value: result.loss,
+          tokensPerSecond: tokensPerStep / seconds,
+          nonFinite: result.nonFinite,
+          record: {
+            loss: result.loss,
+            lr,
+            grad_norm: result.gradNorm,
+            tokens_per_s: tokensPerStep / seconds,
+            load: Object.fromEntries(loads.map(([name, counts]) => [name, [...counts]])),
+            balance: Object.fromEntries(loads.map(([name, counts]) => [name, balance(counts)])),
+            // where each load sits, for the plotter (report/plot.ts): value names carry no meaning (specs/ir.md)
+            layer: Object.fromEntries(loads.flatMap(([name]) => (routerLayers.has(name) ? [[name, routerLayers.get(name)!]] : []))),
+            main_layers: mainLayers,
+          },
+        };
+      },
+      ...(valid
+        ? {
+            async evaluate() {
+              validLoss = await evaluate(stage, engine, valid);
+              return { valid_loss: validLoss };
+            },
+          }
+        : {}),
+      async save(step) {
+        const trainer: TrainerState = { step, data: dataset.train.state(), seed: stage.seed, stage: stage.plan.name };
+        const snapshot = await engine.snapshot();
+        return saveTrainingCheckpoint(options.runDir, { document: options.document, model: stage.model.name, ...snapshot, trainer: { ...trainer } }, stage.keep);
+      },
+    });
   } finally {
-    gpu.stop();
-    progress.done();
     engine.dispose();
   }
+  let checkpoint = session.checkpoint;
+  const firstLoss = session.values[0] ?? NaN;
+  const lastLoss = session.values.at(-1) ?? NaN;
   if (checkpoint === '' && start >= steps) checkpoint = join(options.runDir, `checkpoint-${start}`);
   return { steps, startStep: start, firstLoss, lastLoss, validLoss, checkpoint };
 }
@@ -187,6 +195,16 @@ function refuseEarlierRun(runDir: string): void {
     `${runDir} holds an earlier run (${earlier.slice(0, 4).join(', ')}${earlier.length > 4 ? ', …' : ''})`,
     'pass --resume to continue it, --force to start over (deletes only what moe wrote), or choose another --out',
   );
+}
+
+/** Each router output's decoder layer (its node's `layer`): the loads are keyed by the router's load value. */
+function loadLayers(model: ModelGraph): Map<string, number> {
+  const layers = new Map<string, number>();
+  for (const node of model.nodes) {
+    if (node.op !== 'moe.router' || node.layer === undefined) continue;
+    for (const output of node.outputs) layers.set(output, node.layer);
+  }
+  return layers;
 }
 
 /** Max load over mean load: 1 is perfect balance. */

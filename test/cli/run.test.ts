@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { runRun } from '../../cli/commands/run.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { readMetrics } from '../../runtime/run/metrics.js';
-import type { StageRunner } from '../../runtime/run/stage-runner.js';
+import type { StageRunner } from '../../runtime/stages/stage-runner.js';
 import { runCli } from '../helpers.js';
 import { PIPELINE_SPEC } from '../runtime/run/pipeline-spec.js';
 

@@ -47,7 +47,18 @@ async function selected(c: Case): Promise<number[][]> {
   const W = tf.tensor2d(draws(c.experts * D, [-1, 0, 0, 1], 2), [c.experts, D]);
   // a bias of quarters keeps ties among the biased scores too
   const state = c.bias ? [tf.tensor1d(draws(c.experts, [0, 0, 0.25], 3))] : [];
-  const attrs = { ...c, normalize: true, scale: 1 };
+  // every attribute the typed table (ir/attrs.ts) declares for moe.router, as the lowering writes them
+  const attrs = {
+    experts: c.experts,
+    top_k: c.top_k,
+    score: c.score,
+    groups: c.groups,
+    top_groups: c.top_groups,
+    normalize: true,
+    scale: 1,
+    bias_rate: c.bias ? 1e-3 : null,
+    group_score: c.group_score,
+  };
   const outputs = moeRouter({ inputs: [x], params: [W], state, attrs });
   const indices = Array.from(await outputs[1]!.data());
   const load = Array.from(await outputs[4]!.data());

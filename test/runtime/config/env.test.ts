@@ -49,8 +49,8 @@ describe('runtime configuration from the environment', () => {
     expect(listed).toEqual(new Set(Object.values(ENV_VARS).map((v) => v.name)));
   });
 
-  it('no runtime or CLI file but config/env.ts reads a MOE_* variable', () => {
-    const readers = [...sources(join(root, 'runtime')), ...sources(join(root, 'cli'))]
+  it('no runtime, report or CLI file but config/env.ts reads a MOE_* variable', () => {
+    const readers = [...sources(join(root, 'runtime')), ...sources(join(root, 'report')), ...sources(join(root, 'cli'))]
       .filter((path) => /process\.env(\.|\[['"])MOE_/.test(readFileSync(path, 'utf8')))
       .map((path) => relative(root, path));
     expect(readers).toEqual([]);

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GraphDocument } from '../../../ir/types.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import { grpoRunner } from '../../../runtime/rl/grpo.js';
+import { grpoRunner } from '../../../runtime/stages/grpo.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
-import type { StageContext } from '../../../runtime/run/stage-runner.js';
+import { openRunFolder } from '../../../runtime/run/run-folder.js';
+import type { StageContext } from '../../../runtime/stages/stage-runner.js';
 import { checkText } from '../../helpers.js';
 import { useCpu } from '../gradcheck.js';
 
@@ -42,6 +43,13 @@ function document(): GraphDocument {
   return lowerSpec(checked, '/mem');
 }
 
+/** A fresh run folder of ours, as `moe run` opens every stage's folder before its runner starts. */
+function runDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'moe-grpo-'));
+  openRunFolder(dir, () => undefined).release();
+  return dir;
+}
+
 function context(doc: GraphDocument, runDir: string, resume: boolean, maxSteps?: number): StageContext {
   return {
     document: doc,
@@ -63,14 +71,14 @@ describe('GRPO checkpoints', () => {
 
   it('resumes after step 1 with the uninterrupted run\'s step 2', { timeout: 120_000 }, async () => {
     const doc = document();
-    const whole = mkdtempSync(join(tmpdir(), 'moe-grpo-'));
+    const whole = runDir();
     const outcome = await grpoRunner(context(doc, whole, false));
     expect(outcome.checkpoint).toBe(join(whole, 'checkpoint-2'));
     const reference = readMetrics(whole);
     expect(reference.map((m) => m.step)).toEqual([1, 2]);
     expect(reference[0]!.kl).toBeLessThan(1e-6);
 
-    const split = mkdtempSync(join(tmpdir(), 'moe-grpo-'));
+    const split = runDir();
     await grpoRunner(context(doc, split, false, 1));
     await grpoRunner(context(doc, split, true));
     const resumed = readMetrics(split);

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan } from '../../../ir/types.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import { decide, type StageState } from '../../../runtime/run/decide.js';
-import { selectStages } from '../../../runtime/run/targets.js';
+import { decide, type StageState } from '../../../runtime/stages/decide.js';
+import { selectStages } from '../../../runtime/stages/targets.js';
 import { checkText } from '../../helpers.js';
 import { PIPELINE_SPEC } from './pipeline-spec.js';
 

@@ -15,12 +15,12 @@ import { loadRecords } from '../../../runtime/data/dataset.js';
 import { RuntimeError } from '../../../runtime/errors.js';
 import { readCheckpoint } from '../../../runtime/io/checkpoint.js';
 import type { TensorData } from '../../../runtime/model/params.js';
-import { DONE_FILE, STARTED_FILE, readDone } from '../../../runtime/run/markers.js';
+import { DONE_FILE, STARTED_FILE, readDone } from '../../../runtime/stages/markers.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
-import { runPipeline, type PipelineOptions, type PipelineReport } from '../../../runtime/run/pipeline.js';
-import type { StageRunners } from '../../../runtime/run/runners.js';
-import type { StageRunner } from '../../../runtime/run/stage-runner.js';
-import { trainRunner } from '../../../runtime/run/train-runner.js';
+import { runPipeline, type PipelineOptions, type PipelineReport } from '../../../runtime/stages/pipeline.js';
+import type { StageRunners } from '../../../runtime/stages/runners.js';
+import type { StageRunner } from '../../../runtime/stages/stage-runner.js';
+import { trainRunner } from '../../../runtime/stages/train-runner.js';
 import { checkText } from '../../helpers.js';
 import { PIPELINE_SPEC } from './pipeline-spec.js';
 

@@ -74,6 +74,11 @@ describe('moe train, the loop', () => {
     expect(metrics[4]).toHaveProperty('valid_loss');
     expect(metrics[1]).toMatchObject({ lr: 5e-3 });
     expect(metrics[8]).toMatchObject({ lr: 5e-3 });
+    // every load placed by its router node's layer for the plotter (not by its name): main layer 1, MTP module 1 = layer 2
+    const layer = metrics[1]!.layer as Record<string, number>;
+    expect(Object.keys(layer).sort()).toEqual(Object.keys(metrics[1]!.load as object).sort());
+    expect(Object.values(layer).sort()).toEqual([1, 2]);
+    expect(metrics[1]).toMatchObject({ main_layers: 2 });
     expect(readdirSync(run).filter((f) => f.startsWith('checkpoint-')).sort()).toEqual(['checkpoint-6', 'checkpoint-8']);
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -7,7 +7,7 @@
  * 64+ experts over 200 columns) are one embedded PNG pixel per cell to keep the file small.
  */
 import { deflateSync } from 'node:zlib';
-import type { MetricsRecord } from './metrics.js';
+import type { MetricsRecord } from '../runtime/run/metrics.js';
 
 export interface PlotOptions {
   /** shown at the top, e.g. the run folder's name */
@@ -46,28 +46,55 @@ export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
-/** A readable name for a router load value: `h.2.ffn_out.load` → "layer 1", `mtp.1.h.ffn_out.load` → "MTP 1". */
-export function layerLabel(valueName: string): string {
+/** Where a load's layer sits: 0 a main decoder layer, 1 an MTP module (index k from 1), 2 unknown. */
+interface LayerPlace {
+  readonly group: 0 | 1 | 2;
+  readonly index: number;
+}
+
+/**
+ * A load's place from the value name as compilers before IR version 2 named it: `h.2.ffn_out.load`
+ * is main layer 1, `mtp.1.h.ffn_out.load` MTP module 1. Only for metrics files written before the
+ * records carried `layer` (placeOf); names carry no meaning otherwise (specs/ir.md).
+ */
+function placeFromOldName(valueName: string): LayerPlace {
   const main = /^h\.(\d+)\.ffn_out\.load$/.exec(valueName);
-  if (main) return `layer ${Number(main[1]) - 1}`;
+  if (main) return { group: 0, index: Number(main[1]) - 1 };
   const mtp = /^mtp\.(\d+)\.h\.ffn_out\.load$/.exec(valueName);
-  if (mtp) return `MTP ${Number(mtp[1])}`;
+  if (mtp) return { group: 1, index: Number(mtp[1]) };
+  return { group: 2, index: 0 };
+}
+
+/**
+ * A load's place from the records: `layer` maps each load to its router node's layer (main layers
+ * 0 … L−1, MTP module k is L + k − 1) and `main_layers` is L, as moe train writes them. Metrics files
+ * written before that have neither: their value names are read the old way (placeFromOldName).
+ */
+function placeOf(name: string, records: readonly MetricsRecord[]): LayerPlace {
+  for (const r of records) {
+    const layer = isObject(r.layer) ? r.layer[name] : undefined;
+    if (!finite(layer) || !Number.isInteger(layer) || layer < 0) continue;
+    const main = r.main_layers;
+    if (finite(main) && layer >= main) return { group: 1, index: layer - main + 1 };
+    return { group: 0, index: layer };
+  }
+  return placeFromOldName(name);
+}
+
+function labelOf(place: LayerPlace, valueName: string): string {
+  if (place.group === 0) return `layer ${place.index}`;
+  if (place.group === 1) return `MTP ${place.index}`;
   return valueName.replace(/\.load$/, '');
 }
 
-/** Main layers in order, then MTP depths, then anything else by name. */
-function layerOrder(name: string): [number, number, string] {
-  const main = /^h\.(\d+)\./.exec(name);
-  if (main) return [0, Number(main[1]), name];
-  const mtp = /^mtp\.(\d+)\./.exec(name);
-  if (mtp) return [1, Number(mtp[1]), name];
-  return [2, 0, name];
+/** A readable name for a router load value of an older metrics file: `h.2.ffn_out.load` → "layer 1", `mtp.1.h.ffn_out.load` → "MTP 1". */
+export function layerLabel(valueName: string): string {
+  return labelOf(placeFromOldName(valueName), valueName);
 }
 
-function compareLayers(a: string, b: string): number {
-  const [ga, ia, na] = layerOrder(a);
-  const [gb, ib, nb] = layerOrder(b);
-  return ga - gb || ia - ib || (na < nb ? -1 : na > nb ? 1 : 0);
+/** Main layers in order, then MTP depths, then anything else by name. */
+function compareLayers(a: { name: string; place: LayerPlace }, b: { name: string; place: LayerPlace }): number {
+  return a.place.group - b.place.group || a.place.index - b.place.index || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -258,7 +285,8 @@ function layers(records: readonly MetricsRecord[]): Layer[] {
   const names = new Set<string>();
   for (const r of records) if (isObject(r.load)) for (const name of Object.keys(r.load)) names.add(name);
   const result: Layer[] = [];
-  for (const name of [...names].sort(compareLayers)) {
+  const placed = [...names].map((name) => ({ name, place: placeOf(name, records) })).sort(compareLayers);
+  for (const { name, place } of placed) {
     const rows: { step: number; shares: number[] }[] = [];
     const balances: number[] = [];
     let experts = 0;
@@ -286,7 +314,7 @@ function layers(records: readonly MetricsRecord[]): Layer[] {
       columns.push({ first: bucket[0]!.step, last: bucket[bucket.length - 1]!.step, shares });
     }
     const meanBalance = balances.length ? balances.reduce((a, b) => a + b, 0) / balances.length : NaN;
-    result.push({ name, label: layerLabel(name), experts, columns, meanBalance });
+    result.push({ name, label: labelOf(place, name), experts, columns, meanBalance });
   }
   return result;
 }

@@ -6,7 +6,7 @@
  */
 import type { GraphDocument, StagePlan } from '../../ir/types.js';
 import type { ParamStore } from '../model/params.js';
-import type { ProgressSink } from './progress.js';
+import type { ProgressSink } from '../run/progress.js';
 
 export interface StageContext {
   /**

@@ -10,30 +10,18 @@ import { RuntimeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { claimEntry } from '../run/ownership.js';
 import { createRewardScorer } from '../reward/index.js';
-import type { StageContext, StageOutcome } from '../run/stage-runner.js';
+import type { StageContext, StageOutcome } from './stage-runner.js';
 import { tensorSeed } from '../random.js';
-import { rollout, type RolloutItem } from './rollout.js';
+import { keptItems } from '../rl/rejection.js';
+import { rollout, type RolloutItem } from '../rl/rollout.js';
 import { SAMPLE_HYPER, stageHyper } from '../../ir/plan-fields.js';
 import { fromPlan } from '../run/stage.js';
-import { generationStage, promptRecords, rewardBlock } from './settings.js';
+import { generationStage, promptRecords, rewardBlock } from './generation.js';
 
 const SAMPLES_FILE = 'samples.jsonl';
 
 /** Prompts per generation batch: n completions each. */
 const PROMPTS_PER_BATCH = 8;
-
-/** Which items survive: `items` is prompt-major with `n` completions per prompt. */
-export function keptItems(items: readonly RolloutItem[], n: number, keep: 'best' | 'all', minReward: number): RolloutItem[] {
-  if (keep === 'all') return items.filter((it) => it.reward >= minReward);
-  const kept: RolloutItem[] = [];
-  for (let start = 0; start < items.length; start += n) {
-    const group = items.slice(start, start + n);
-    // the first of equally good completions wins, so the choice is reproducible
-    const best = group.reduce((a, b) => (b.reward > a.reward ? b : a));
-    if (best.reward >= minReward) kept.push(best);
-  }
-  return kept;
-}
 
 export async function sampleRunner(ctx: StageContext): Promise<StageOutcome> {
   // listed as ours before anything is sampled or written: a samples.jsonl of the user's is refused, never replaced

@@ -13,8 +13,8 @@ import type { SamplingOptions } from '../infer/sampling.js';
 import { vocabOf } from '../infer/generate.js';
 import { modelOf } from '../load.js';
 import { fromPlan } from '../run/stage.js';
-import type { AdvantageScale } from './advantages.js';
-import type { LossKind, ObjectiveSettings } from './objective.js';
+import type { AdvantageScale } from '../rl/advantages.js';
+import type { LossKind, ObjectiveSettings } from '../rl/objective.js';
 
 type Attrs = { readonly [k: string]: AttrValue };
 

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { claimEntry } from './ownership.js';
+import { claimEntry } from '../run/ownership.js';
 
 export const DONE_FILE = 'done.json';
 export const STARTED_FILE = 'stage.json';

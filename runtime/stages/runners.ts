@@ -2,9 +2,9 @@
  * Which code runs each kind of stage; tests and embedders can pass overrides to `runPipeline`.
  */
 import type { StageKind, StageRunner } from './stage-runner.js';
-import { generateRunner } from '../infer/generate-stage.js';
-import { grpoRunner } from '../rl/grpo.js';
-import { sampleRunner } from '../rl/sample.js';
+import { generateRunner } from './generate.js';
+import { grpoRunner } from './grpo.js';
+import { sampleRunner } from './sample.js';
 import { trainRunner } from './train-runner.js';
 
 export const STAGE_RUNNERS: Readonly<Record<StageKind, StageRunner>> = {

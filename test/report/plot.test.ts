@@ -1,7 +1,7 @@
 /** `plotRun`: a well-formed SVG with loss, learning rate and one expert-load heatmap per MoE layer. */
 import { describe, expect, it } from 'vitest';
-import type { MetricsRecord } from '../../../runtime/run/metrics.js';
-import { MAX_HEATMAP_COLUMNS, escapeXml, formatNumber, layerLabel, niceTicks, plotRun } from '../../../runtime/run/plot.js';
+import type { MetricsRecord } from '../../runtime/run/metrics.js';
+import { MAX_HEATMAP_COLUMNS, escapeXml, formatNumber, layerLabel, niceTicks, plotRun } from '../../report/plot.js';
 
 /** Throws unless `xml` is one well-formed element: balanced tags, quoted attributes, escaped text. */
 function checkWellFormed(xml: string): void {
@@ -93,6 +93,22 @@ describe('plotRun', () => {
     const svg = plotRun(run(3));
     const order = [...svg.matchAll(/data-layer="([^"]*)"/g)].map((m) => m[1]);
     expect(order).toEqual(LAYERS);
+  });
+
+  it('places layers by the records\' `layer` map, whatever the value names are', () => {
+    // names that would mislead the old name decoding: the map (and main_layers for MTP) decides
+    const layer = { 'r.a.load': 2, 'h.9.ffn_out.load': 0, 'z.load': 3, 'b.load': 1 };
+    const records: MetricsRecord[] = [1, 2].map((step) => ({
+      step,
+      loss: 1,
+      load: Object.fromEntries(Object.keys(layer).map((name) => [name, [3, 1]])),
+      layer,
+      main_layers: 3,
+    }));
+    const svg = plotRun(records);
+    checkWellFormed(svg);
+    expect([...svg.matchAll(/data-layer="([^"]*)"/g)].map((m) => m[1])).toEqual(['h.9.ffn_out.load', 'b.load', 'r.a.load', 'z.load']);
+    expect([...svg.matchAll(/>([^<>]*): expert load</g)].map((m) => m[1])).toEqual(['layer 0', 'layer 1', 'layer 2', 'MTP 1']);
   });
 
   it('colours by the step\'s share: an expert with every selection is dark, one with none is white', () => {

@@ -1,5 +1,5 @@
 /** The pretrain and sft stage runner: the training loop of `moe train`, started where the pipeline says. */
-import { train } from './train.js';
+import { train } from '../run/train.js';
 import type { StageRunner } from './stage-runner.js';
 
 export const trainRunner: StageRunner = async (ctx) => {

@@ -5,11 +5,11 @@
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { generationStage, promptRecords } from '../rl/settings.js';
+import { generationStage, promptRecords } from './generation.js';
 import { claimEntry } from '../run/ownership.js';
-import type { StageContext, StageOutcome } from '../run/stage-runner.js';
-import { generate } from './generate.js';
-import { promptIds, textOptions } from './text.js';
+import type { StageContext, StageOutcome } from './stage-runner.js';
+import { generate } from '../infer/generate.js';
+import { promptIds, textOptions } from '../infer/text.js';
 
 const GENERATIONS_FILE = 'generations.jsonl';
 
