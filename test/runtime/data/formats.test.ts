@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { byteTokenizer } from '../../../runtime/data/byte.js';
 import { openDataset, type DataBlock } from '../../../runtime/data/dataset.js';
-import { hfChatTemplate } from '../../../runtime/data/open-tokenizer.js';
+import { byteAlphabet } from '../../../runtime/data/hf-tokenizer.js';
+import { hfChatTemplate, openTokenizer } from '../../../runtime/data/open-tokenizer.js';
 import { readSource } from '../../../runtime/data/sources.js';
 import type { Tokenizer } from '../../../runtime/data/tokenizer.js';
 import { writeParquet } from './parquet-writer.js';
@@ -142,6 +143,32 @@ describe('chat rows (`messages`)', () => {
     // pretraining reads the whole rendering as one document
     const pre = openDataset({ source: 'chat.jsonl' }, dir, { ...byte, chatTemplate }, { seqLen: 8, batch: 1, seed: 0, mode: 'pretrain', validShare: 0 });
     expect(byte.decode([...pre.train.next().inputIds])).toBe('<s>[syst');
+  });
+
+  it('come with an hf tokenizer opened from a spec: the template of its folder, special tokens as their ids', () => {
+    const vocab: Record<string, number> = {};
+    byteAlphabet().forEach((c, b) => (vocab[c] = b));
+    const tokenizerJson = JSON.stringify({
+      added_tokens: [
+        { id: 256, content: '<|endoftext|>', special: true },
+        { id: 257, content: '<|eot|>', special: true },
+      ],
+      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, use_regex: true },
+      decoder: { type: 'ByteLevel' },
+      model: { type: 'BPE', vocab, merges: [] },
+    });
+    const template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}";
+    const dir = folder({ 'tokenizer.json': tokenizerJson, 'tokenizer_config.json': JSON.stringify({ chat_template: template, eos_token: '<|eot|>' }), 'chat.jsonl': `${CHAT}\n` });
+    const hf = openTokenizer({ kind: 'hf', file: 'tokenizer.json' }, {}, dir);
+    expect(hf.chatTemplate?.source).toBe(join(dir, 'tokenizer_config.json'));
+    const batch = sft(dir, hf, 128).train.next();
+    const ids = [...batch.inputIds];
+    expect(ids.filter((id) => id === 257)).toHaveLength(5); // one <|eot|> id per turn
+    expect(targets(hf, batch.inputIds, batch.lossMask)).toEqual(['hello', 'ciao']); // the turns and their <|eot|>, which decode leaves out
+    expect(ids.filter((id, t) => id === 257 && batch.lossMask[t] === 1)).toHaveLength(2); // each assistant turn's <|eot|>
+    // a tokenizer.json without a config beside it has no template: the default one is used
+    const bare = folder({ 'tokenizer.json': tokenizerJson });
+    expect(openTokenizer({ kind: 'hf', file: 'tokenizer.json' }, {}, bare).chatTemplate).toBeUndefined();
   });
 
   it('refuse a template that does not parse, and messages that are not {role, content}', () => {
