@@ -41,7 +41,7 @@ export function chatTemplate(text: string, source: string, specials: TemplateSpe
   try {
     template = new Template(text);
   } catch (error) {
-    throw dataError('MOE7107', { source, reason: `it does not parse: ${(error as Error).message}` });
+    throw dataError('MOE7107', `chat template of ${source}: it does not parse: ${(error as Error).message}`);
   }
   return {
     source,
@@ -49,7 +49,7 @@ export function chatTemplate(text: string, source: string, specials: TemplateSpe
       try {
         return template.render({ messages, add_generation_prompt: addGenerationPrompt, bos_token: '', eos_token: '', ...specials });
       } catch (error) {
-        throw dataError('MOE7107', { source, reason: `rendering failed: ${(error as Error).message}` });
+        throw dataError('MOE7107', `chat template of ${source}: rendering failed: ${(error as Error).message}`);
       }
     },
   };
@@ -82,10 +82,10 @@ export function chatParts(template: ChatTemplate, messages: readonly ChatMessage
     const before = template.render(messages.slice(0, i), true);
     const through = template.render(messages.slice(0, i + 1), false);
     if (!full.startsWith(before) || !full.startsWith(through) || before.length < at || through.length < before.length) {
-      throw dataError('MOE7107', {
-        source: template.source,
-        reason: `rendering the conversation up to assistant turn ${i + 1} is not a prefix of the whole conversation, so the turn cannot be found`,
-      });
+      throw dataError(
+        'MOE7107',
+        `chat template of ${template.source}: rendering the conversation up to message ${i + 1} is not a prefix of the whole conversation, so the assistant turn cannot be found`,
+      );
     }
     if (before.length > at) parts.push({ text: full.slice(at, before.length), target: false });
     if (through.length > before.length) parts.push({ text: full.slice(before.length, through.length), target: true });

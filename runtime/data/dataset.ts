@@ -93,7 +93,7 @@ export function openDataset(data: DataBlock, baseDir: string, tokenizer: Tokeniz
   const records = loadRecords(data, baseDir, options.mode === 'sft' ? ['completion'] : [], { chat, warn });
   const share = options.validShare ?? validShareOf(data);
   const { train, valid } = splitIndices(records.length, share, options.splitSeed ?? 0);
-  if (share > 0 && valid.length === 0) warn(dataWarning('MOE7106', { data: name, records: records.length }));
+  if (share > 0 && valid.length === 0) warn(dataWarning('MOE7106', `the validation split of \`${name}\` is empty (${records.length} record(s)): evaluation never runs`));
   const parts = memo((i: number): readonly TokenPart[] => recordParts(records[i]!).map((p) => ({ ids: tokenizer.encode(p.text), target: p.target })));
   if (options.mode === 'sft') checkSftTargets(records.length, parts, options.seqLen, name, warn);
   return {
@@ -107,8 +107,8 @@ function checkSftTargets(n: number, parts: (i: number) => readonly TokenPart[], 
   let empty = 0;
   for (let i = 0; i < n; i++) if (sftTargets(parts(i), seqLen) === 0) empty++;
   if (empty === 0) return;
-  if (empty === n) throw dataError('MOE7105', { total: n, data, seqLen }, 'raise `seq_len` or shorten the prompts');
-  warn(dataWarning('MOE7104', { count: empty, total: n, data, seqLen }));
+  if (empty === n) throw dataError('MOE7105', `every one of the ${n} SFT rows of \`${data}\` trains on nothing: the prompts fill seq_len ${seqLen}`, 'raise `seq_len` or shorten the prompts');
+  warn(dataWarning('MOE7104', `${empty} of ${n} SFT rows of \`${data}\` train on nothing: the prompt fills seq_len ${seqLen}`));
 }
 
 function iterator(

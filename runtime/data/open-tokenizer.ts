@@ -49,7 +49,7 @@ export function hfChatTemplate(configFile: string): ChatTemplate | undefined {
   if (raw === undefined || raw === null) return undefined;
   // a list of named templates (`[{name, template}]`) is the newer form; `default` is the chat one
   const text = Array.isArray(raw) ? (raw as { name?: unknown; template?: unknown }[]).find((t) => t?.name === 'default')?.template : raw;
-  if (typeof text !== 'string') throw dataError('MOE7107', { source: configFile, reason: '`chat_template` is neither a string nor a list with a `default` template' });
+  if (typeof text !== 'string') throw dataError('MOE7107', `chat template of ${configFile}: \`chat_template\` is neither a string nor a list with a \`default\` template`);
   const special = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof (v as { content?: unknown })?.content === 'string' ? (v as { content: string }).content : undefined);
   const bos = special(config?.bos_token);
   const eos = special(config?.eos_token);

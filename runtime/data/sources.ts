@@ -86,14 +86,14 @@ export function readSource(source: string, baseDir: string, options: SourceOptio
 /** A text or JSONL file's bytes as text: refused when they are binary, a warning when some are not UTF-8. */
 export function decodeText(bytes: Uint8Array, file: string, format: 'text' | 'jsonl', warn: Warn): string {
   const refuse = (reason: string): never => {
-    throw dataError('MOE7101', { file, format: FORMAT_NAMES[format], reason }, 'rename the file or set `format = text | jsonl | parquet` in the data block');
+    throw dataError('MOE7101', `${file} is not ${FORMAT_NAMES[format]}: ${reason}`, 'rename the file or set `format = text | jsonl | parquet` in the data block');
   };
   if (bytes.length >= 4 && hasParquetMagic(bytes)) refuse('it is a Parquet file (it starts with PAR1)');
   const nul = bytes.indexOf(0);
   if (nul >= 0) refuse(`it holds binary data (a NUL byte on line ${lineAt(bytes, nul)})`);
   const text = utf8.decode(bytes);
   const replaced = countReplaced(text) - countGenuineReplacement(bytes);
-  if (replaced > 0) warn(dataWarning('MOE7103', { file, count: replaced, line: firstBadLine(bytes) }));
+  if (replaced > 0) warn(dataWarning('MOE7103', `${file}: ${replaced} byte sequence(s) are not UTF-8 and were replaced by U+FFFD (first on line ${firstBadLine(bytes)})`));
   return text;
 }
 
@@ -154,7 +154,7 @@ export function parseJsonl(text: string, file: string, options: SourceOptions = 
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      throw dataError('MOE7102', { where, reason: `not JSON: ${(error as Error).message}` }, 'a JSONL file holds one JSON object per line');
+      throw dataError('MOE7102', `${where}: not JSON: ${(error as Error).message}`, 'a JSONL file holds one JSON object per line');
     }
     out.push(rowRecord(value, where, options));
   });
@@ -163,7 +163,7 @@ export function parseJsonl(text: string, file: string, options: SourceOptions = 
 
 export function parseParquet(bytes: Uint8Array, file: string, options: SourceOptions = {}): DataRecord[] {
   const refuse = (reason: string): never => {
-    throw dataError('MOE7101', { file, format: 'Parquet', reason }, 'name JSONL files .jsonl and text files .txt, or set `format = …` in the data block');
+    throw dataError('MOE7101', `${file} is not Parquet: ${reason}`, 'name JSONL files .jsonl and text files .txt, or set `format = …` in the data block');
   };
   if (bytes.length < 8 || !hasParquetMagic(bytes)) refuse('it does not start with PAR1');
   const rows = readParquetRows(bytes);
@@ -180,7 +180,7 @@ export function rowRecord(value: unknown, where: string, options: SourceOptions 
   const fields = { ...DEFAULT_FIELDS, ...options.fields };
   const required = options.require ?? [];
   const refuse = (reason: string, help?: string): never => {
-    throw dataError('MOE7102', { where, reason }, help);
+    throw dataError('MOE7102', `${where}: ${reason}`, help);
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return refuse(`expected an object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { catalog, isCode } from '../../../compiler/diagnostics/catalog.js';
 import { byteTokenizer } from '../../../runtime/data/byte.js';
 import { openDataset, type DataBlock } from '../../../runtime/data/dataset.js';
 import { byteAlphabet } from '../../../runtime/data/hf-tokenizer.js';
@@ -24,13 +25,36 @@ function folder(files: Record<string, string | Uint8Array>): string {
   return dir;
 }
 
+/**
+ * runtime/ writes its coded messages out (it may not import the compiler): each must be its code's
+ * catalog template with the placeholders filled, and the severity must match (errors thrown, warnings logged).
+ */
+function fromCatalog(line: string, severity: 'error' | 'warning'): string {
+  const m = /^(?:warning: )?(MOE\d{4}): ([\s\S]*)$/.exec(line);
+  expect(m, line).not.toBeNull();
+  const code = m![1]!;
+  expect(isCode(code), code).toBe(true);
+  const entry = isCode(code) ? catalog[code] : undefined;
+  expect(entry?.severity).toBe(severity);
+  const pattern = entry!.message.split(/\{\w+\}/).map((piece) => piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]+');
+  expect(m![2]).toMatch(new RegExp(`^${pattern}$`));
+  return line;
+}
+
 function thrown(f: () => unknown): Error {
   try {
     f();
   } catch (error) {
+    if (/^MOE\d{4}: /.test((error as Error).message)) fromCatalog((error as Error).message, 'error');
     return error as Error;
   }
   throw new Error('expected an error');
+}
+
+/** A warning sink that holds each line against the catalog. */
+function sink(): { lines: string[]; warn: (line: string) => void } {
+  const lines: string[] = [];
+  return { lines, warn: (line) => lines.push(fromCatalog(line, 'warning')) };
 }
 
 const QA = writeParquet({ question: ['1+1?', 'héllo?', '3+3?'], reply: ['2', 'wörld', '6'], gold: ['2', null, '6'] }, ['gold']);
@@ -86,8 +110,8 @@ describe('bytes that are not UTF-8', () => {
   it('are counted per file in a warning with the first line', () => {
     // line 1 is clean (a genuine U+FFFD is a character, not a replacement); line 2 holds two Latin-1 bytes
     const dir = folder({ 'latin.txt': Uint8Array.from([...Buffer.from('ok \uFFFD\ncaf'), 0xe9, 0x20, 0xe0, 10]) });
-    const warnings: string[] = [];
-    const records = readSource('latin.txt', dir, { warn: (l) => warnings.push(l) });
+    const { lines: warnings, warn } = sink();
+    const records = readSource('latin.txt', dir, { warn });
     expect(records[0]!.completion).toBe('ok \uFFFD\ncaf\uFFFD \uFFFD\n');
     expect(warnings).toEqual([expect.stringMatching(/^warning: MOE7103: .*latin\.txt: 2 byte sequence\(s\) are not UTF-8 and were replaced by U\+FFFD \(first on line 2\)$/)]);
   });
@@ -188,8 +212,8 @@ describe('counts and warnings', () => {
       { prompt: 'another prompt far longer than sixteen', completion: 'y' },
     ];
     const dir = folder({ 'sft.jsonl': rows.map((r) => JSON.stringify(r)).join('\n'), 'long.jsonl': `${JSON.stringify(rows[0])}\n` });
-    const warnings: string[] = [];
-    sft(dir, byte, 16, (l) => warnings.push(l), { source: 'sft.jsonl' });
+    const { lines: warnings, warn } = sink();
+    sft(dir, byte, 16, warn, { source: 'sft.jsonl' });
     expect(warnings).toEqual(['warning: MOE7104: 2 of 3 SFT rows of `chat` train on nothing: the prompt fills seq_len 16']);
     expect(thrown(() => sft(dir, byte, 16, undefined, { source: 'long.jsonl' })).message).toBe(
       'MOE7105: every one of the 1 SFT rows of `chat` trains on nothing: the prompts fill seq_len 16',
@@ -202,9 +226,8 @@ describe('counts and warnings', () => {
 
   it('say at start that a corpus of one record leaves the validation split empty', () => {
     const dir = folder({ 'one.txt': 'line one\nline two\nline three\n', 'two.txt': 'para one\n\npara two\n' });
-    const warnings: string[] = [];
-    const open = (source: string) =>
-      openDataset({ source }, dir, byte, { seqLen: 4, batch: 1, seed: 0, mode: 'pretrain', name: 'corpus', warn: (l) => warnings.push(l) });
+    const { lines: warnings, warn } = sink();
+    const open = (source: string) => openDataset({ source }, dir, byte, { seqLen: 4, batch: 1, seed: 0, mode: 'pretrain', name: 'corpus', warn });
     expect(open('one.txt').valid).toBeUndefined();
     expect(warnings).toEqual(['warning: MOE7106: the validation split of `corpus` is empty (1 record(s)): evaluation never runs']);
     expect(open('two.txt').valid).toBeDefined();
