@@ -79,7 +79,11 @@ export function readSource(source: string, baseDir: string, options: SourceOptio
     const format = formatOf(file, options.format);
     if (format === 'parquet') return parseParquet(bytes, shown, options);
     const text = decodeText(bytes, shown, format, options.warn ?? stderrWarn);
-    return format === 'jsonl' ? parseJsonl(text, shown, options) : parseText(text, shown);
+    if (format === 'jsonl') return parseJsonl(text, shown, options);
+    // a paragraph is a document: it has no prompt or answer a prompt set could use
+    const missing = options.require?.find((key) => key !== 'completion');
+    if (missing) throw dataError('MOE7102', `${shown}:1: a text file has no ${missing} field`, `a prompt set is JSONL or Parquet with \`${missing}\` in every row`);
+    return parseText(text, shown);
   });
 }
 

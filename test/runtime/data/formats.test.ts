@@ -78,6 +78,11 @@ describe('Parquet', () => {
       ['', 'second doc'],
     ]);
     expect(readSource('c.parquet', dir, { fields: { text: 'content' } })[0]!.completion).toBe('x');
+    // a text row or a text file has no prompt: a prompt set refuses it rather than sampling from nothing
+    expect(thrown(() => readSource('wiki.parquet', dir, { require: ['prompt'] })).message).toMatch(/^MOE7102: .*wiki\.parquet:row 1: missing field "prompt"/);
+    writeFileSync(join(dir, 'notes.txt'), 'a paragraph\n');
+    expect(thrown(() => readSource('notes.txt', dir, { require: ['prompt'] })).message).toMatch(/^MOE7102: .*notes\.txt:1: a text file has no prompt field/);
+    expect(readSource('notes.txt', dir, { require: ['completion'] })[0]!.completion).toBe('a paragraph\n');
     expect(thrown(() => readSource('c.parquet', dir)).message).toMatch(/^MOE7102: .*c\.parquet:row 1: the row has none of "messages", "prompt", "completion", "text"/);
   });
 
