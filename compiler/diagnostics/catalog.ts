@@ -457,6 +457,75 @@ export const catalog = {
       'before the MoE layers and one expert shape, a Megatron launch script needs a pretrain stage on a ' +
       'cluster. The message says what is missing; the other formats are still written.',
   },
+
+  // ── 71xx data read by the runtime (issue 19) ──────────────────────────────────────────────
+  MOE7101: {
+    severity: 'error',
+    message: '{file} is not {format}: {reason}',
+    explain:
+      'A data source is read by its format: `format` in the data block, else its extension (`.parquet` ' +
+      'is Parquet; `.jsonl`, `.ndjson`, `.json` are JSONL; anything else is text). A file whose bytes ' +
+      'say otherwise is refused rather than trained on: a Parquet file (it starts with `PAR1`) named ' +
+      '`.jsonl` or `.txt`, a text or JSONL file with NUL bytes (binary data), or a `.parquet` file that ' +
+      'Parquet cannot read. Rename the file or set `format = text | jsonl | parquet` to match its content.',
+  },
+  MOE7102: {
+    severity: 'error',
+    message: '{where}: {reason}',
+    explain:
+      'A JSONL line or a Parquet row that cannot become a training record: a line that is not a JSON ' +
+      'object, a field of the wrong type, a required field missing, or `messages` that are not a list of ' +
+      '`{role, content}` objects. Rows are read by the Hugging Face dataset conventions: `messages` (chat, ' +
+      'rendered with the chat template), else `prompt`/`completion` (the names the data block sets), else ' +
+      '`text` (a whole document, for pretraining). The position is `file:line` (JSONL) or `file:row N` ' +
+      '(Parquet, counted from 1).',
+  },
+  MOE7103: {
+    severity: 'warning',
+    message: '{file}: {count} byte sequence(s) are not UTF-8 and were replaced by U+FFFD (first on line {line})',
+    explain:
+      'Data sources are read as UTF-8. Bytes that are not UTF-8 (a Latin-1 or Windows-1252 file, a ' +
+      'truncated download) are replaced by U+FFFD and trained on as that character. The run goes on, ' +
+      'since a few stray bytes are common in real corpora; convert the file to UTF-8 ' +
+      '(`iconv -f latin1 -t utf-8`) to train on the original characters.',
+  },
+  MOE7104: {
+    severity: 'warning',
+    message: '{count} of {total} SFT rows of `{data}` train on nothing: the prompt fills seq_len {seqLen}',
+    explain:
+      'SFT learns only the completion (the assistant turns for `messages`). A row is cut to `seq_len` ' +
+      'tokens, so a prompt of `seq_len` tokens or more leaves no completion token in the row: it adds ' +
+      'nothing to the loss and, in the validation split, makes the loss look better than it is. Raise ' +
+      '`seq_len`, shorten the prompts, or drop those rows. When every row is like that the stage is refused (MOE7105).',
+  },
+  MOE7105: {
+    severity: 'error',
+    message: 'every one of the {total} SFT rows of `{data}` trains on nothing: the prompts fill seq_len {seqLen}',
+    explain:
+      'No row of the data block keeps a completion token within `seq_len`, so the stage would train on ' +
+      'nothing and report a validation loss of 0. Raise `seq_len` or shorten the prompts.',
+  },
+  MOE7106: {
+    severity: 'warning',
+    message: 'the validation split of `{data}` is empty ({records} record(s)): evaluation never runs',
+    explain:
+      'The split holds out a share of the records (`split { valid = … }`, 1% by default), and at least ' +
+      'one when there are two or more. A data block with a single record has nothing to hold out. A text ' +
+      'file is one record per paragraph (records are separated by blank lines), so a file without blank ' +
+      'lines is one record: separate its documents with blank lines, use JSONL or Parquet with one ' +
+      'document per row, or add records.',
+  },
+  MOE7107: {
+    severity: 'error',
+    message: 'chat template of {source}: {reason}',
+    explain:
+      'Rows with `messages` are rendered with the tokenizer\'s chat template: `chat_template` of the ' +
+      '`tokenizer_config.json` next to an `hf` tokenizer\'s `tokenizer.json`, else the default template ' +
+      '(ChatML: `<|im_start|>role\\ncontent<|im_end|>\\n`). The template must parse and render with ' +
+      '@huggingface/jinja, and rendering a conversation up to each assistant turn (with ' +
+      '`add_generation_prompt`) must give a prefix of the whole conversation, so the assistant turns can ' +
+      'be found for the SFT loss. A prompt set for sampling or GRPO takes `prompt` rows, not `messages`.',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type Code = keyof typeof catalog;

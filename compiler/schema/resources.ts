@@ -17,7 +17,7 @@ export const clusterSpec = block(
 
 export const dataSpec = block(
   {
-    source: str('file or glob relative to the spec (text or JSONL)', { path: true, optional: true }),
+    source: str('file or glob relative to the spec (text, JSONL or Parquet)', { path: true, optional: true }),
     synthetic: variant(
       {
         arithmetic: block(
@@ -36,10 +36,16 @@ export const dataSpec = block(
       'a built-in generator instead of a file (needs no download)',
       { default: 'none' },
     ),
-    format: oneOf(['text', 'jsonl'], 'how the source is read', { optional: true }),
-    prompt: str('JSONL field holding the prompt', { default: 'prompt' }),
-    completion: str('JSONL field holding the completion (SFT)', { default: 'completion' }),
-    answer: str('JSONL field holding the reference answer (rewards)', { default: 'answer' }),
+    format: oneOf(['text', 'jsonl', 'parquet'], 'how the source is read; by default from the extension (.parquet; .jsonl, .ndjson, .json; else text)', {
+      optional: true,
+    }),
+    prompt: str('JSONL/Parquet field holding the prompt', { default: 'prompt' }),
+    completion: str('JSONL/Parquet field holding the completion (SFT)', { default: 'completion' }),
+    answer: str('JSONL/Parquet field holding the reference answer (rewards)', { default: 'answer' }),
+    text: str('JSONL/Parquet field holding a whole document, read when a row has no prompt or completion (pretraining)', { default: 'text' }),
+    messages: str('JSONL/Parquet field holding a chat (`[{role, content}]`), rendered with the chat template; SFT learns the assistant turns', {
+      default: 'messages',
+    }),
     split: block(
       { valid: num('share held out for validation, e.g. `2%`', { min: 0, max: 0.5, default: 0.01 }) },
       'train/validation split',

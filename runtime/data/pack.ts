@@ -81,31 +81,60 @@ export interface SftSpecials {
   readonly pad: number;
 }
 
+/** A tokenized piece of an SFT row; `target` pieces are learnt (the completion, a chat's assistant turns). */
+export interface TokenPart {
+  readonly ids: readonly number[];
+  readonly target: boolean;
+}
+
 /**
- * One SFT row: `prompt ++ completion ++ <eos>`, cut to `seqLen` (the tail goes, so an overlong
- * prompt leaves no target and the row counts nothing) or padded with `<pad>` at mask 0.
+ * One SFT row: its parts in order ++ `<eos>` (a target), cut to `seqLen` (the tail goes, so an
+ * overlong prompt leaves no target and the row counts nothing) or padded with `<pad>` at mask 0.
  */
-export function sftRow(prompt: readonly number[], completion: readonly number[], seqLen: number, specials: SftSpecials): { ids: Int32Array; mask: Float32Array } {
+export function sftPartsRow(parts: readonly TokenPart[], seqLen: number, specials: SftSpecials): { ids: Int32Array; mask: Float32Array } {
   const ids = new Int32Array(seqLen).fill(specials.pad);
   const mask = new Float32Array(seqLen);
-  const all = [...prompt, ...completion, specials.eos];
-  for (let t = 0; t < Math.min(seqLen, all.length); t++) {
-    ids[t] = all[t]!;
-    mask[t] = t >= prompt.length ? 1 : 0;
+  let t = 0;
+  for (const part of [...parts, { ids: [specials.eos], target: true }]) {
+    for (const id of part.ids) {
+      if (t >= seqLen) return { ids, mask };
+      ids[t] = id;
+      mask[t++] = part.target ? 1 : 0;
+    }
   }
   return { ids, mask };
 }
 
-export interface SftPair {
-  readonly prompt: readonly number[];
-  readonly completion: readonly number[];
+/** The prompt/completion row: the prompt as context, the completion (and `<eos>`) as targets. */
+export function sftRow(prompt: readonly number[], completion: readonly number[], seqLen: number, specials: SftSpecials): { ids: Int32Array; mask: Float32Array } {
+  return sftPartsRow(
+    [
+      { ids: prompt, target: false },
+      { ids: completion, target: true },
+    ],
+    seqLen,
+    specials,
+  );
+}
+
+/** Target tokens an SFT row keeps within `seqLen` (0: the row trains on nothing). */
+export function sftTargets(parts: readonly TokenPart[], seqLen: number): number {
+  let t = 0;
+  let targets = 0;
+  for (const part of [...parts, { ids: [0], target: true }]) {
+    const take = Math.min(part.ids.length, seqLen - t);
+    if (part.target) targets += take;
+    t += take;
+    if (t >= seqLen) break;
+  }
+  return targets;
 }
 
 /** SFT: one record per row, in the order's sequence; its state is the order's. */
 export class SftStream {
   constructor(
     private readonly order: SampleOrder,
-    private readonly pair: (index: number) => SftPair,
+    private readonly parts: (index: number) => readonly TokenPart[],
     private readonly specials: SftSpecials,
   ) {}
 
@@ -113,8 +142,7 @@ export class SftStream {
     const inputIds = new Int32Array(batch * seqLen);
     const lossMask = new Float32Array(batch * seqLen);
     for (let b = 0; b < batch; b++) {
-      const { prompt, completion } = this.pair(this.order.next());
-      const row = sftRow(prompt, completion, seqLen, this.specials);
+      const row = sftPartsRow(this.parts(this.order.next()), seqLen, this.specials);
       inputIds.set(row.ids, b * seqLen);
       lossMask.set(row.mask, b * seqLen);
     }

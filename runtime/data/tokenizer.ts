@@ -3,6 +3,7 @@
  * (byte, trained BPE, HF tokenizer.json) turned text into ids.
  */
 import { RuntimeError } from '../errors.js';
+import type { ChatTemplate } from './chat.js';
 
 export interface Tokenizer {
   /** ids are 0 … size − 1; the model's vocabulary must be at least this large */
@@ -14,6 +15,8 @@ export interface Tokenizer {
   encode(text: string): number[];
   /** ids → text; special ids are left out (like HF `skip_special_tokens`), broken UTF-8 gives U+FFFD */
   decode(ids: readonly number[]): string;
+  /** renders `messages` rows: an hf tokenizer's tokenizer_config.json template; unset means the default (ChatML) */
+  readonly chatTemplate?: ChatTemplate;
 }
 
 /** Byte ids 0 … 255, then the three specials: the layout of the byte and the trained BPE tokenizers. */

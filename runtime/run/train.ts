@@ -73,6 +73,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     batch: stage.batch,
     seed: stage.seed,
     mode: stage.plan.kind === 'sft' ? 'sft' : 'pretrain',
+    name: typeof stage.plan.hyper['data'] === 'string' ? stage.plan.hyper['data'] : `the data of stage ${stage.plan.name}`,
+    warn: options.log,
   });
   const steps = options.steps ?? totalSteps(stage, dataset.train.records);
   const resumed = options.resume ? resumePoint(options.runDir) : undefined;

@@ -44,9 +44,9 @@ describe('sources', () => {
     expect(records[2]!.where).toMatch(/b\.jsonl:3$/);
   });
   it('reports malformed lines and missing fields with file:line', () => {
-    expect(() => readSource('data/bad.json', base, { fields })).toThrow(/bad\.json:2: malformed JSON/);
+    expect(() => readSource('data/bad.json', base, { fields })).toThrow(/bad\.json:2: not JSON/);
     expect(() => readSource('data/a.jsonl', base, { require: ['completion'] })).toThrow(/a\.jsonl:1: missing field "completion"/);
-    expect(() => readSource('data/a.jsonl', base)).toThrow(/a\.jsonl:1: the record has neither "prompt" nor "completion"/);
+    expect(() => readSource('data/a.jsonl', base)).toThrow(/a\.jsonl:1: the row has none of "messages", "prompt", "completion", "text"/);
     writeFileSync(join(base, 'data', 'types.jsonl'), '{"prompt": "p", "completion": 3}\n[1]\n');
     expect(() => readSource('data/types.jsonl', base)).toThrow(/types\.jsonl:1: field "completion" must be a string/);
     expect(() => readSource('data/missing*.jsonl', base)).toThrow(RuntimeError);
