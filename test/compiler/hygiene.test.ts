@@ -26,3 +26,33 @@ describe('scale = none (Dr. GRPO), as the docs write it', () => {
     expect(result.diagnostics.some((d) => d.severity === 'error')).toBe(true);
   });
 });
+
+describe('a block whose `}` is missing', () => {
+  const lineOf = (text: string, offset: number): number => text.slice(0, offset).split('\n').length;
+
+  it('is reported at its `{`, with the line where it should have closed, not at the end of the file', () => {
+    const open = r1.indexOf('grpo reason {');
+    const close = r1.indexOf('\n}\n', open);
+    const text = `${r1.slice(0, close)}\n${r1.slice(close + 3)}`;
+    const errors = checkText(text).diagnostics.filter((d) => d.severity === 'error');
+    expect(errors).toHaveLength(1);
+    const [error] = errors;
+    expect(error!.code).toBe('MOE1002');
+    expect(text.slice(error!.span.start, error!.span.end)).toBe('{');
+    expect(lineOf(text, error!.span.start)).toBe(lineOf(text, open));
+    expect(error!.label).toBe('this block is never closed');
+    const sample = text.indexOf('sample rs {');
+    expect(error!.related[0]!.span.start).toBe(sample);
+    expect(error!.help).toBe(`add \`}\` before line ${lineOf(text, sample)}`);
+  });
+
+  it('points at an inner block left open on its line, and keeps real errors inside the block', () => {
+    const text = r1.replace('  optimizer adamw { lr = 5e-4 }\n}\n', '  kl = = 3\n  optimizer adamw { lr = 5e-4\n}\n');
+    const errors = checkText(text).diagnostics.filter((d) => d.severity === 'error');
+    const opened = text.indexOf('adamw { lr = 5e-4\n') + 'adamw '.length;
+    expect(errors.map((d) => [d.code, d.span.start])).toEqual([
+      ['MOE1002', text.indexOf('= = 3') + 2],
+      ['MOE1002', opened],
+    ]);
+  });
+});
