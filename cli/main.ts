@@ -1,6 +1,7 @@
 /**
  * The `moe` command line. Every user mistake ends in a message and an exit status, never a stack
- * trace: 0 clean, 1 errors in the specs, 2 usage or internal errors (MOE_DEBUG=1 shows the stack).
+ * trace: 0 clean, 1 errors in the specs or data, 2 usage or internal errors (cli/io.ts EXIT says
+ * which mistake is which; MOE_DEBUG=1 shows the stack).
  */
 import { Command, CommanderError } from 'commander';
 import { runCheck } from './commands/check.js';
@@ -213,7 +214,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof UsageError) {
-      io.stderr(`error: ${error.message}\n`);
+      io.stderr(`error: ${error.message}\n${error.help ? `help: ${error.help}\n` : ''}`);
       return EXIT.usage;
     }
     if (error instanceof RuntimeError) {

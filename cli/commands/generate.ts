@@ -12,8 +12,9 @@ import { checkpointTokenizer } from '../../runtime/infer/checkpoint-tokenizer.js
 import { generate, type Completion, type GenerateOptions } from '../../runtime/infer/generate.js';
 import type { SamplingOptions } from '../../runtime/infer/sampling.js';
 import { promptIds, textOptions } from '../../runtime/infer/text.js';
+import { RuntimeError } from '../../runtime/errors.js';
 import { openCheckpoint } from '../../runtime/session.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 import { writeAtomic } from '../write-atomic.js';
 import { parseBackend, parseIds } from './logits.js';
 
@@ -70,30 +71,29 @@ function samplingOf(options: GenerateCliOptions): SamplingOptions {
 
 type PromptRecord = Record<string, unknown>;
 
-/** JSONL prompt records; each needs the text field (or an `ids` array). Errors name file:line. */
-function readPrompts(path: string, field: string): PromptRecord[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
-  }
+/**
+ * JSONL prompt records; each needs the text field (or an `ids` array). A file that is not such
+ * records is a data error (exit 1), naming file:line.
+ */
+function readPrompts(path: string, shown: string, field: string): PromptRecord[] {
   const records: PromptRecord[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw new UsageError(`${path}:${i + 1}: not JSON: ${(error as Error).message}`);
-    }
-    const record = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as PromptRecord) : undefined;
-    if (!record || (typeof record[field] !== 'string' && !Array.isArray(record.ids))) {
-      throw new UsageError(`${path}:${i + 1}: expected an object with a string \`${field}\` field (or an \`ids\` array)`);
-    }
-    records.push(record);
-  });
-  if (records.length === 0) throw new UsageError(`${path} holds no prompts`);
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (error) {
+        throw new RuntimeError(`${shown}:${i + 1}: not JSON: ${(error as Error).message}`, 'each line holds one JSON object, e.g. {"prompt": "What is 12+30?"}');
+      }
+      const record = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as PromptRecord) : undefined;
+      if (!record || (typeof record[field] !== 'string' && !Array.isArray(record.ids))) {
+        throw new RuntimeError(`${shown}:${i + 1}: expected an object with a string \`${field}\` field (or an \`ids\` array)`, '--field names the prompt field');
+      }
+      records.push(record);
+    });
+  if (records.length === 0) throw new RuntimeError(`${shown} holds no prompts`);
   return records;
 }
 
@@ -105,12 +105,14 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
   const given = [options.prompt, options.ids, options.prompts].filter((o) => o !== undefined).length;
   if (given !== 1) throw new UsageError('give exactly one of --prompt TEXT, --ids 3,17,42 or --prompts FILE.jsonl');
   const field = options.field ?? 'prompt';
-  const records = options.prompts !== undefined ? readPrompts(resolve(io.cwd, options.prompts), field) : [options.ids !== undefined ? { ids: parseIds(options.ids) } : { [field]: options.prompt! }];
+  const records = options.prompts !== undefined ? readPrompts(existingPath(io, options.prompts, 'file'), options.prompts, field) : [options.ids !== undefined ? { ids: parseIds(options.ids) } : { [field]: options.prompt! }];
   const maxNewTokens = maxNewTokensOf(options.maxNewTokens);
   const cache = options.cache ?? 'latent';
   if (cache !== 'latent' && cache !== 'naive') throw new UsageError(`--cache takes latent or naive, found \`${cache}\``);
-  const dir = resolve(io.cwd, checkpoint);
-  const session = await openCheckpoint(dir, parseBackend(options.backend));
+  const backend = parseBackend(options.backend);
+  const dir = existingPath(io, checkpoint, 'folder');
+  if (options.tokenizer !== undefined) existingPath(io, options.tokenizer, 'file');
+  const session = await openCheckpoint(dir, backend);
   let known: Tokenizer | undefined;
   const tokenizer = (): Tokenizer => (known ??= checkpointTokenizer(dir, session.document, io.cwd, options.tokenizer && resolve(io.cwd, options.tokenizer)));
   try {

@@ -65,7 +65,6 @@ describe('moe generate', () => {
     const cases: [string[], RegExp][] = [
       [['generate', checkpoint], /exactly one of --prompt/],
       [['generate', checkpoint, '--prompt', 'a', '--ids', '1'], /exactly one of --prompt/],
-      [['generate', checkpoint, '--prompts', bad], /bad\.jsonl:2: expected an object with a string `prompt` field/],
       [['generate', checkpoint, '--prompt', 'a', '--temperature', 'hot'], /--temperature takes a number, found `hot`/],
       [['generate', checkpoint, '--prompt', 'a', '--cache', 'big'], /--cache takes latent or naive/],
       // bounded like a stage's max_new_tokens (compiler/schema/limits.ts), before the checkpoint is loaded
@@ -79,6 +78,10 @@ describe('moe generate', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(message);
     }
+    // a prompts file that is not prompt records is bad data, not bad usage: exit 1 (as `moe score --input`)
+    const data = await runCli(['generate', checkpoint, '--prompts', bad, ...cpu], repo);
+    expect(data.code).toBe(1);
+    expect(data.stderr).toMatch(/bad\.jsonl:2: expected an object with a string `prompt` field/);
     const runtime = await runCli(['generate', checkpoint, '--prompt', 'a', '--top-p', '0', ...cpu], repo);
     expect(runtime.code).toBe(1);
     expect(runtime.stderr).toContain('top_p must be in (0, 1], found 0');
