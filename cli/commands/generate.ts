@@ -4,8 +4,8 @@
  * {"ids", "text", "finish"} at the end); a JSONL file of prompts runs in batches and writes one JSON
  * line per prompt (its fields plus completion, ids, finish) to stdout or `--out`.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { MAX_TOKENS } from '../../compiler/schema/limits.js';
 import type { Tokenizer } from '../../runtime/data/tokenizer.js';
 import { checkpointTokenizer } from '../../runtime/infer/checkpoint-tokenizer.js';
@@ -23,6 +23,7 @@ export interface GenerateCliOptions {
   readonly ids?: string;
   readonly prompts?: string;
   readonly field?: string;
+  /** a JSONL file (a single prompt's result too, as with --json) */
   readonly out?: string;
   readonly maxNewTokens?: string;
   readonly temperature?: string;
@@ -97,6 +98,18 @@ function readPrompts(path: string, shown: string, field: string): PromptRecord[]
   return records;
 }
 
+/**
+ * `-o`: the JSONL file of completions. A folder there is refused before anything runs (one file
+ * is written, and a folder is never replaced by it).
+ */
+function outputFile(io: CliIo, given: string): string {
+  const path = resolve(io.cwd, given);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new UsageError(`-o ${given} is a folder; moe generate writes one JSONL file: name it, e.g. -o ${join(given, 'generations.jsonl')}`);
+  }
+  return path;
+}
+
 function recordIds(record: PromptRecord, field: string, tokenizer: () => Tokenizer): number[] {
   return Array.isArray(record.ids) ? record.ids.map(Number) : promptIds(record[field] as string, tokenizer());
 }
@@ -110,6 +123,7 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
   const cache = options.cache ?? 'latent';
   if (cache !== 'latent' && cache !== 'naive') throw new UsageError(`--cache takes latent or naive, found \`${cache}\``);
   const backend = parseBackend(options.backend);
+  const out = options.out === undefined ? undefined : outputFile(io, options.out);
   const dir = existingPath(io, checkpoint, 'folder');
   if (options.tokenizer !== undefined) existingPath(io, options.tokenizer, 'file');
   const session = await openCheckpoint(dir, backend);
@@ -120,7 +134,8 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
     const needsText = records.some((r) => !Array.isArray(r.ids)) || (options.stop?.length ?? 0) > 0;
     const text = needsText ? tokenizer() : undefined;
     const single = records.length === 1 && options.prompts === undefined;
-    const stream = single && !options.json ? new Streamer(io, text) : undefined;
+    // with -o the completion goes to the file, as JSON
+    const stream = single && !options.json && out === undefined ? new Streamer(io, text) : undefined;
     const generateOptions: GenerateOptions = {
       maxNewTokens,
       sampling: samplingOf(options),
@@ -138,8 +153,8 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
       return EXIT.ok;
     }
     const lines = completions.map((c, i) => JSON.stringify(single ? resultOf(c, text) : { ...records[i], completion: text?.decode(c.ids) ?? null, ids: c.ids, finish: c.finish }));
-    if (options.out !== undefined) {
-      writeAtomic(resolve(io.cwd, options.out), `${lines.join('\n')}\n`);
+    if (out !== undefined) {
+      writeAtomic(out, `${lines.join('\n')}\n`);
       io.stderr(`wrote ${lines.length} completions to ${options.out}\n`);
     } else io.stdout(`${lines.join('\n')}\n`);
     return EXIT.ok;

@@ -3,9 +3,9 @@
  * records' fields kept, the spec's tokenizer is found from the checkpoint, and bad input is refused
  * with file:line and exit 2.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers.js';
 
@@ -57,6 +57,25 @@ describe('moe generate', () => {
     // each line is what that prompt gets alone (greedy, batching does not change it)
     const alone = JSON.parse((await runCli(['generate', checkpoint, '--prompt', 'What is 7+5?', '--max-new-tokens', '4', '--json', ...cpu], repo)).stdout) as { ids: number[] };
     expect(lines[1]!.ids).toEqual(alone.ids);
+  });
+
+  it('refuses a folder as -o before generating and leaves nothing beside it; writes a single prompt\'s result to an -o file', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'moe-generate-out-'));
+    const before = readdirSync(dirname(out)).filter((n) => n.startsWith(basename(out))).sort();
+    const r = await runCli(['generate', checkpoint, '--prompt', 'a', '-o', out, ...cpu], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: -o .* is a folder; moe generate writes one JSONL file: name it, e.g. -o .*generations\.jsonl$/m);
+    expect(r.stderr).not.toContain('internal error');
+    expect(readdirSync(dirname(out)).filter((n) => n.startsWith(basename(out)) || n.includes(`${basename(out)}.tmp`)).sort()).toEqual(before);
+    expect(readdirSync(out)).toEqual([]);
+
+    const file = join(out, 'generations.jsonl');
+    const written = await runCli(['generate', checkpoint, '--prompt', 'a', '--max-new-tokens', '3', '-o', file, ...cpu], repo);
+    expect(written.code).toBe(0);
+    // not streamed to stdout and dropped: the file holds the result
+    expect(written.stdout).toBe('');
+    const result = JSON.parse(readFileSync(file, 'utf8')) as { ids: number[]; finish: string };
+    expect(result.ids.length === 3 || result.finish === 'eos').toBe(true);
   });
 
   it('refuses bad input with a message and exit 2', async () => {
