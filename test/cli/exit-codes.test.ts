@@ -77,3 +77,11 @@ describe('exit statuses, the same kind of mistake the same status in every comma
     expect(r.code).toBe(2);
   });
 });
+
+describe('-o in every command that writes a folder or a file', () => {
+  it.each(['compile', 'train', 'run', 'init', 'import', 'export', 'generate', 'plot'])('%s takes -o, --out', async (command) => {
+    const r = await runCli([command, '--help'], repo);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\s+-o, --out <(dir|file)>/m);
+  });
+});
