@@ -11,6 +11,7 @@ import { runFmt } from './commands/fmt.js';
 import type { GenerateCliOptions } from './commands/generate.js';
 import type { TrainCliOptions } from './commands/train.js';
 import { EXIT, UsageError, processIo, type CliIo } from './io.js';
+import { setProbeLog } from '../runtime/backend/select.js';
 import { runtimeEnv } from '../runtime/config/env.js';
 import { RuntimeError } from '../runtime/errors.js';
 
@@ -27,9 +28,12 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
   const cli = new Command('moe')
     .description('check, compile and run DeepSeek-style Mixture-of-Experts specs (.moe)')
     .version('0.1.0')
+    .option('--verbose', 'print what backend probing tried, with the native output of each probe')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(run `moe --help` for usage)');
+    .showHelpAfterError('(run `moe --help` for usage)')
+    // before any command runs: probing is quiet unless --verbose (in any position) asks for it
+    .hook('preAction', (root) => setProbeLog(root.opts<{ verbose?: boolean }>().verbose === true ? (line) => io.stderr(`${line}\n`) : undefined));
 
   cli
     .command('check')
