@@ -1,7 +1,7 @@
 /**
  * `moe generate`: a streamed completion equals the JSON one, JSONL prompts in give JSONL out with the
- * records' fields kept, the spec's tokenizer is found from the checkpoint, and bad input is refused
- * with file:line and exit 2.
+ * records' fields kept, the spec's tokenizer is found from the checkpoint, bad usage is refused with
+ * exit 2 and a bad prompts file with file:line and exit 1, and a folder as -o before anything runs.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
