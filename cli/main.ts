@@ -1,6 +1,7 @@
 /**
  * The `moe` command line. Every user mistake ends in a message and an exit status, never a stack
- * trace: 0 clean, 1 errors in the specs, 2 usage or internal errors (MOE_DEBUG=1 shows the stack).
+ * trace: 0 clean, 1 errors in the specs or data, 2 usage or internal errors (cli/io.ts EXIT says
+ * which mistake is which; MOE_DEBUG=1 shows the stack).
  */
 import { Command, CommanderError } from 'commander';
 import { runCheck } from './commands/check.js';
@@ -10,6 +11,7 @@ import { runFmt } from './commands/fmt.js';
 import type { GenerateCliOptions } from './commands/generate.js';
 import type { TrainCliOptions } from './commands/train.js';
 import { EXIT, UsageError, processIo, type CliIo } from './io.js';
+import { setProbeLog } from '../runtime/backend/select.js';
 import { runtimeEnv } from '../runtime/config/env.js';
 import { RuntimeError } from '../runtime/errors.js';
 
@@ -26,9 +28,12 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
   const cli = new Command('moe')
     .description('check, compile and run DeepSeek-style Mixture-of-Experts specs (.moe)')
     .version('0.1.0')
+    .option('--verbose', 'print what backend probing tried, with the native output of each probe')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(run `moe --help` for usage)');
+    .showHelpAfterError('(run `moe --help` for usage)')
+    // before any command runs: probing is quiet unless --verbose (in any position) asks for it
+    .hook('preAction', (root) => setProbeLog(root.opts<{ verbose?: boolean }>().verbose === true ? (line) => io.stderr(`${line}\n`) : undefined));
 
   cli
     .command('check')
@@ -213,7 +218,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof UsageError) {
-      io.stderr(`error: ${error.message}\n`);
+      io.stderr(`error: ${error.message}\n${error.help ? `help: ${error.help}\n` : ''}`);
       return EXIT.usage;
     }
     if (error instanceof RuntimeError) {

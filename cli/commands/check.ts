@@ -1,11 +1,10 @@
 /** `moe check FILE… [--json] [--stats] [--allow-outside]` */
-import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { nodeHost } from '../../compiler/bind/node-host.js';
 import { checkFile } from '../../compiler/check/index.js';
 import { specStats, type SpecStats } from '../../compiler/check/stats.js';
 import { renderText, toJson, type JsonDiagnostic } from '../../compiler/diagnostics/render.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, existingPath, type CliIo } from '../io.js';
 import { renderStats } from '../stats-table.js';
 
 export interface CheckOptions {
@@ -15,11 +14,7 @@ export interface CheckOptions {
 }
 
 export function runCheck(files: readonly string[], options: CheckOptions, io: CliIo): number {
-  for (const file of files) {
-    const path = resolve(io.cwd, file);
-    if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
-    if (statSync(path).isDirectory()) throw new UsageError(`${file} is a directory; give .moe files`);
-  }
+  for (const file of files) existingPath(io, file, 'file');
   const results: { file: string; diagnostics: JsonDiagnostic[]; stats?: SpecStats }[] = [];
   let errors = 0;
   let warnings = 0;

@@ -1,5 +1,4 @@
 /** `moe compile FILE [-o DIR] [--emit graph,ts,dot,svg,hf-config,megatron]` */
-import { existsSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { nodeHost } from '../../compiler/bind/node-host.js';
 import { EMITTERS, type EmitterName } from '../../compiler/codegen/index.js';
@@ -7,7 +6,7 @@ import { checkFile } from '../../compiler/check/index.js';
 import { diagnostic } from '../../compiler/diagnostics/diagnostic.js';
 import { renderText } from '../../compiler/diagnostics/render.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 import { writeAtomic } from '../write-atomic.js';
 
 export interface CompileOptions {
@@ -27,8 +26,7 @@ export function parseEmit(list: string | undefined): EmitterName[] {
 
 export async function runCompile(file: string, options: CompileOptions, io: CliIo): Promise<number> {
   const formats = parseEmit(options.emit);
-  const path = resolve(io.cwd, file);
-  if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
+  const path = existingPath(io, file, 'file');
   const checked = checkFile(path, nodeHost, { allowOutside: options.allowOutside ?? false });
   for (const d of checked.diagnostics) io.stderr(`${renderText(d, checked.program.sources, { color: io.color, cwd: io.cwd })}\n\n`);
   if (checked.errorCount > 0) {

@@ -10,6 +10,14 @@ export function runExplain(code: string, io: CliIo): number {
     throw new UsageError(`unknown diagnostic code ${code}${hint ? `; ${hint}` : ''}`);
   }
   const entry = catalog[normalized];
-  io.stdout(`${normalized} (${entry.severity}): ${entry.message}\n\n${entry.explain}\n`);
+  io.stdout(`${normalized} (${entry.severity}): ${messageShape(entry.message)}\n\n${entry.explain}\n`);
   return EXIT.ok;
+}
+
+/**
+ * A message template as a reader sees it: each `{name}` the checker fills in is shown as `<name>`,
+ * spelled like spec fields (`top_k (<top_k>) exceeds …`), not as the raw template syntax.
+ */
+export function messageShape(template: string): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => `<${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}>`);
 }

@@ -1,8 +1,7 @@
 /** `moe export hf CHECKPOINT -o DIR [--dtype f32|bf16]`: our checkpoint → a folder HF transformers loads. */
-import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { EXPORT_DTYPES, exportHf, type ExportDtype } from '../../interop/hf/export.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 
 export interface ExportOptions {
   readonly out: string;
@@ -13,8 +12,7 @@ export function runExport(format: string, checkpoint: string, options: ExportOpt
   if (format !== 'hf') throw new UsageError(`unknown export format \`${format}\`; formats: hf`);
   const dtype = options.dtype ?? 'f32';
   if (!(EXPORT_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`unknown --dtype \`${dtype}\`; dtypes: ${EXPORT_DTYPES.join(', ')}`);
-  const source = resolve(io.cwd, checkpoint);
-  if (!existsSync(source) || !statSync(source).isDirectory()) throw new UsageError(`no such folder: ${checkpoint}`);
+  const source = existingPath(io, checkpoint, 'folder');
   const result = exportHf(source, resolve(io.cwd, options.out), { dtype: dtype as ExportDtype });
   io.stdout(`wrote ${relative(io.cwd, result.dir) || result.dir} (${result.modelType} model ${result.model}, ${result.tensors} tensors, ${dtype})\n`);
   return EXIT.ok;

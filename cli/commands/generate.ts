@@ -4,16 +4,17 @@
  * {"ids", "text", "finish"} at the end); a JSONL file of prompts runs in batches and writes one JSON
  * line per prompt (its fields plus completion, ids, finish) to stdout or `--out`.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { MAX_TOKENS } from '../../compiler/schema/limits.js';
 import type { Tokenizer } from '../../runtime/data/tokenizer.js';
 import { checkpointTokenizer } from '../../runtime/infer/checkpoint-tokenizer.js';
 import { generate, type Completion, type GenerateOptions } from '../../runtime/infer/generate.js';
 import type { SamplingOptions } from '../../runtime/infer/sampling.js';
 import { promptIds, textOptions } from '../../runtime/infer/text.js';
+import { RuntimeError } from '../../runtime/errors.js';
 import { openCheckpoint } from '../../runtime/session.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 import { writeAtomic } from '../write-atomic.js';
 import { parseBackend, parseIds } from './logits.js';
 
@@ -22,6 +23,7 @@ export interface GenerateCliOptions {
   readonly ids?: string;
   readonly prompts?: string;
   readonly field?: string;
+  /** a JSONL file (a single prompt's result too, as with --json) */
   readonly out?: string;
   readonly maxNewTokens?: string;
   readonly temperature?: string;
@@ -70,31 +72,42 @@ function samplingOf(options: GenerateCliOptions): SamplingOptions {
 
 type PromptRecord = Record<string, unknown>;
 
-/** JSONL prompt records; each needs the text field (or an `ids` array). Errors name file:line. */
-function readPrompts(path: string, field: string): PromptRecord[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
-  }
+/**
+ * JSONL prompt records; each needs the text field (or an `ids` array). A file that is not such
+ * records is a data error (exit 1), naming file:line.
+ */
+function readPrompts(path: string, shown: string, field: string): PromptRecord[] {
   const records: PromptRecord[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw new UsageError(`${path}:${i + 1}: not JSON: ${(error as Error).message}`);
-    }
-    const record = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as PromptRecord) : undefined;
-    if (!record || (typeof record[field] !== 'string' && !Array.isArray(record.ids))) {
-      throw new UsageError(`${path}:${i + 1}: expected an object with a string \`${field}\` field (or an \`ids\` array)`);
-    }
-    records.push(record);
-  });
-  if (records.length === 0) throw new UsageError(`${path} holds no prompts`);
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (error) {
+        throw new RuntimeError(`${shown}:${i + 1}: not JSON: ${(error as Error).message}`, 'each line holds one JSON object, e.g. {"prompt": "What is 12+30?"}');
+      }
+      const record = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as PromptRecord) : undefined;
+      if (!record || (typeof record[field] !== 'string' && !Array.isArray(record.ids))) {
+        throw new RuntimeError(`${shown}:${i + 1}: expected an object with a string \`${field}\` field (or an \`ids\` array)`, '--field names the prompt field');
+      }
+      records.push(record);
+    });
+  if (records.length === 0) throw new RuntimeError(`${shown} holds no prompts`);
   return records;
+}
+
+/**
+ * `-o`: the JSONL file of completions. A folder there is refused before anything runs (one file
+ * is written, and a folder is never replaced by it).
+ */
+function outputFile(io: CliIo, given: string): string {
+  const path = resolve(io.cwd, given);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new UsageError(`-o ${given} is a folder; moe generate writes one JSONL file: name it, e.g. -o ${join(given, 'generations.jsonl')}`);
+  }
+  return path;
 }
 
 function recordIds(record: PromptRecord, field: string, tokenizer: () => Tokenizer): number[] {
@@ -105,12 +118,15 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
   const given = [options.prompt, options.ids, options.prompts].filter((o) => o !== undefined).length;
   if (given !== 1) throw new UsageError('give exactly one of --prompt TEXT, --ids 3,17,42 or --prompts FILE.jsonl');
   const field = options.field ?? 'prompt';
-  const records = options.prompts !== undefined ? readPrompts(resolve(io.cwd, options.prompts), field) : [options.ids !== undefined ? { ids: parseIds(options.ids) } : { [field]: options.prompt! }];
+  const records = options.prompts !== undefined ? readPrompts(existingPath(io, options.prompts, 'file'), options.prompts, field) : [options.ids !== undefined ? { ids: parseIds(options.ids) } : { [field]: options.prompt! }];
   const maxNewTokens = maxNewTokensOf(options.maxNewTokens);
   const cache = options.cache ?? 'latent';
   if (cache !== 'latent' && cache !== 'naive') throw new UsageError(`--cache takes latent or naive, found \`${cache}\``);
-  const dir = resolve(io.cwd, checkpoint);
-  const session = await openCheckpoint(dir, parseBackend(options.backend));
+  const backend = parseBackend(options.backend);
+  const out = options.out === undefined ? undefined : outputFile(io, options.out);
+  const dir = existingPath(io, checkpoint, 'folder');
+  if (options.tokenizer !== undefined) existingPath(io, options.tokenizer, 'file');
+  const session = await openCheckpoint(dir, backend);
   let known: Tokenizer | undefined;
   const tokenizer = (): Tokenizer => (known ??= checkpointTokenizer(dir, session.document, io.cwd, options.tokenizer && resolve(io.cwd, options.tokenizer)));
   try {
@@ -118,7 +134,8 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
     const needsText = records.some((r) => !Array.isArray(r.ids)) || (options.stop?.length ?? 0) > 0;
     const text = needsText ? tokenizer() : undefined;
     const single = records.length === 1 && options.prompts === undefined;
-    const stream = single && !options.json ? new Streamer(io, text) : undefined;
+    // with -o the completion goes to the file, as JSON
+    const stream = single && !options.json && out === undefined ? new Streamer(io, text) : undefined;
     const generateOptions: GenerateOptions = {
       maxNewTokens,
       sampling: samplingOf(options),
@@ -136,8 +153,8 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
       return EXIT.ok;
     }
     const lines = completions.map((c, i) => JSON.stringify(single ? resultOf(c, text) : { ...records[i], completion: text?.decode(c.ids) ?? null, ids: c.ids, finish: c.finish }));
-    if (options.out !== undefined) {
-      writeAtomic(resolve(io.cwd, options.out), `${lines.join('\n')}\n`);
+    if (out !== undefined) {
+      writeAtomic(out, `${lines.join('\n')}\n`);
       io.stderr(`wrote ${lines.length} completions to ${options.out}\n`);
     } else io.stdout(`${lines.join('\n')}\n`);
     return EXIT.ok;

@@ -1,8 +1,7 @@
 /** `moe import hf DIR -o OUT [--name NAME]`: a HF checkpoint folder → our checkpoint + its `.moe` spec. */
-import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { importHf, isModelName } from '../../interop/hf/import.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 
 export interface ImportOptions {
   readonly out: string;
@@ -11,8 +10,7 @@ export interface ImportOptions {
 
 export function runImport(format: string, dir: string, options: ImportOptions, io: CliIo): number {
   if (format !== 'hf') throw new UsageError(`unknown checkpoint format \`${format}\`; formats: hf`);
-  const source = resolve(io.cwd, dir);
-  if (!existsSync(source) || !statSync(source).isDirectory()) throw new UsageError(`no such folder: ${dir}`);
+  const source = existingPath(io, dir, 'folder');
   if (options.name !== undefined && !isModelName(options.name)) {
     throw new UsageError(`--name ${options.name} is not a model name (letters, digits and _, not starting with a digit)`);
   }

@@ -1,5 +1,4 @@
 /** `moe init SPEC -o CHECKPOINT [--model NAME] [--seed N]`: a checkpoint of freshly initialised weights. */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { nodeHost } from '../../compiler/bind/node-host.js';
 import { checkFile } from '../../compiler/check/index.js';
@@ -8,7 +7,7 @@ import { lowerSpec } from '../../compiler/lower/index.js';
 import { writeCheckpoint } from '../../runtime/io/checkpoint.js';
 import { modelOf } from '../../runtime/load.js';
 import { ParamStore } from '../../runtime/model/params.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 
 export interface InitOptions {
   readonly out: string;
@@ -17,8 +16,7 @@ export interface InitOptions {
 }
 
 export async function runInit(spec: string, options: InitOptions, io: CliIo): Promise<number> {
-  const path = resolve(io.cwd, spec);
-  if (!existsSync(path)) throw new UsageError(`no such file: ${spec}`);
+  const path = existingPath(io, spec, 'file');
   const seed = Number(options.seed ?? 0);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed takes a whole number, found \`${options.seed}\``);
   const checked = checkFile(path, nodeHost);

@@ -1,9 +1,8 @@
 /** `moe logits CHECKPOINT --ids 3,17,42 [--json] [--backend NAME]`: logits at every position. */
-import { resolve } from 'node:path';
 import { BACKENDS, type BackendName } from '../../runtime/backend/select.js';
 import { cudaLogits, openCudaCheckpoint } from '../../runtime/cuda/session.js';
 import { logitsFor, openCheckpoint, type Session } from '../../runtime/session.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 
 export interface LogitsOptions {
   readonly ids: string;
@@ -62,7 +61,7 @@ async function logitsOn(dir: string, backend: string | undefined, ids: readonly 
 
 export async function runLogits(checkpoint: string, options: LogitsOptions, io: CliIo): Promise<number> {
   const ids = parseIds(options.ids);
-  const { logits, header } = await logitsOn(resolve(io.cwd, checkpoint), options.backend, ids);
+  const { logits, header } = await logitsOn(existingPath(io, checkpoint, 'folder'), options.backend, ids);
   if (options.json) {
     io.stdout(`${JSON.stringify({ logits })}\n`);
     return EXIT.ok;

@@ -18,7 +18,8 @@ export interface RunCliOptions {
 }
 
 /**
- * Runs the target; a failing stage prints the summary, then its error, and exits 2. `runners`
+ * Runs the target; a failing stage prints the summary, then its error, and exits 1 (what the spec,
+ * its data or the run folder holds was refused, as `moe train` exits) or 2 (an internal error). `runners`
  * replaces stage runners (tests inject a fake sample stage through it).
  */
 export async function runRun(spec: string, target: string | undefined, options: RunCliOptions, io: CliIo, runners?: StageRunners): Promise<number> {
@@ -54,7 +55,7 @@ export async function runRun(spec: string, target: string | undefined, options: 
   const { stage, error } = report.failure;
   const help = error instanceof RuntimeError && error.help ? `help: ${error.help}\n` : '';
   io.stderr(`error: stage ${stage} failed: ${error.message}\n${help}the stages before it stay done; \`moe run\` again resumes from ${stage}\n`);
-  return EXIT.usage;
+  return error instanceof RuntimeError ? EXIT.specErrors : EXIT.usage;
 }
 
 /** One row per stage: name, kind, status, wall time, checkpoint or output, the runner's summary lines. */

@@ -6,11 +6,11 @@
  * one object per row, in order: `{ line?, total, scores: {rule: score}, problems: [{rule, reason}] }`;
  * otherwise a table. Rows are scored in batches, so a large file streams.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { RuntimeError } from '../../runtime/errors.js';
 import { createRewardScorer, type RewardItem, type RewardScores } from '../../runtime/reward/index.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 import { specDocument } from './spec-document.js';
 
 export interface ScoreCliOptions {
@@ -57,8 +57,7 @@ function rowsOf(options: ScoreCliOptions, io: CliIo): Row[] {
     return [{ item: itemOf({ ...sample, completion: options.completion }, '--completion') }];
   }
   if (options.sample !== undefined) throw new UsageError('--sample goes with --completion; with --input, each row holds its sample\'s fields');
-  const path = resolve(io.cwd, options.input!);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`no such file: ${options.input}`);
+  const path = existingPath(io, options.input!, 'file');
   const rows: Row[] = [];
   readFileSync(path, 'utf8')
     .split('\n')

@@ -3,14 +3,12 @@
  * `--steps` must be a whole number, and the spec must check clean (diagnostics are printed);
  * then it is lowered to its IR document.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { nodeHost } from '../../compiler/bind/node-host.js';
 import { checkFile } from '../../compiler/check/index.js';
 import { renderText } from '../../compiler/diagnostics/render.js';
 import type { GraphDocument } from '../../ir/types.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
-import { EXIT, UsageError, type CliIo } from '../io.js';
+import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 
 export interface SpecDocument {
   readonly path: string;
@@ -20,8 +18,7 @@ export interface SpecDocument {
 
 /** The lowered spec, or the exit status when it has errors (already printed). */
 export function specDocument(spec: string, stepsText: string | undefined, io: CliIo): SpecDocument | number {
-  const path = resolve(io.cwd, spec);
-  if (!existsSync(path)) throw new UsageError(`no such file: ${spec}`);
+  const path = existingPath(io, spec, 'file');
   const steps = stepsText === undefined ? undefined : Number(stepsText);
   if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new UsageError(`--steps takes a whole number ≥ 1, found \`${stepsText}\``);
   const checked = checkFile(path, nodeHost);

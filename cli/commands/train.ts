@@ -54,12 +54,22 @@ function startingWeights(document: GraphDocument, stageName: string, cwd: string
   return loadWeights(document, stage.plan, dir);
 }
 
+/** `--stage NAME` that names no training stage of the spec is a usage error (exit 2), as `moe run`'s target and `moe score`'s reward. */
+function stageNamed(document: GraphDocument, name: string | undefined): ReturnType<typeof trainingStage> {
+  try {
+    return trainingStage(document, name);
+  } catch (error) {
+    if (name === undefined || !(error instanceof RuntimeError)) throw error;
+    throw new UsageError(error.message, error.help);
+  }
+}
+
 export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo): Promise<number> {
   if (options.force === true && options.resume === true) throw new UsageError('--force starts a run over and --resume continues it: pass one of them');
   const input = specDocument(spec, options.steps, io);
   if (typeof input === 'number') return input;
   const { path, document, steps } = input;
-  const stage = trainingStage(document, options.stage);
+  const stage = stageNamed(document, options.stage);
   const cuda = options.backend === 'cuda' ? await openCuda() : undefined;
   // on cuda, tfjs only initialises and holds weights on the host: the plain cpu backend
   const backend = cuda ? { name: 'cuda', reason: cuda.description } : await selectBackend(parseBackend(options.backend));

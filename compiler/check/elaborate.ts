@@ -365,7 +365,8 @@ export class Elaborator {
         return raw.v;
       }
       case 'enum': {
-        const name = raw.t === 'symbol' ? raw.name : raw.t === 'str' ? raw.v : undefined;
+        // `none` is a keyword literal, but an enum may list it as a value (a grpo stage's `scale = none`)
+        const name = raw.t === 'symbol' ? raw.name : raw.t === 'str' ? raw.v : raw.t === 'none' ? 'none' : undefined;
         if (name === undefined) return mismatch();
         if (!spec.values.includes(name)) {
           diagnostics.report('MOE2012', raw.span, { what: `${what} value`, name }, {

@@ -446,8 +446,8 @@ export const catalog = {
     severity: 'warning',
     message: 'too many diagnostics; showing the first {count}',
     explain:
-      'The checker shows at most this many diagnostics per file. The exit status still counts every ' +
-      'error. Fix these and run again.',
+      'The checker shows at most this many diagnostics per file, errors before warnings, and a note ' +
+      'counts what was left out. The exit status still counts every error. Fix these and run again.',
   },
   MOE7002: {
     severity: 'error',

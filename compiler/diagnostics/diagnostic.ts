@@ -73,14 +73,22 @@ export class DiagnosticBag {
     return this.items.filter((d) => d.severity === 'error').length;
   }
 
-  /** Sorted by file and position; capped at the limit with a final MOE7001. */
+  /**
+   * Sorted by file and position; capped at the limit with a final MOE7001. Errors are kept before
+   * warnings when capping, so a spec with hundreds of warnings still shows its errors; the note says
+   * how many were left out.
+   */
   sorted(): Diagnostic[] {
-    const sorted = [...this.items].sort(
-      (a, b) => a.span.file.localeCompare(b.span.file) || a.span.start - b.span.start || a.code.localeCompare(b.code),
-    );
+    const byPosition = (a: Diagnostic, b: Diagnostic): number =>
+      a.span.file.localeCompare(b.span.file) || a.span.start - b.span.start || a.code.localeCompare(b.code);
+    const sorted = [...this.items].sort(byPosition);
     if (sorted.length <= this.limit) return sorted;
-    const kept = sorted.slice(0, this.limit);
-    kept.push(diagnostic('MOE7001', kept[kept.length - 1]!.span, { count: this.limit }));
+    const errors = sorted.filter((d) => d.severity === 'error');
+    const kept = [...errors, ...sorted.filter((d) => d.severity !== 'error')].slice(0, this.limit).sort(byPosition);
+    const leftErrors = Math.max(0, errors.length - this.limit);
+    const left = sorted.length - kept.length;
+    const notes = [`${left} more not shown (${leftErrors} error${leftErrors === 1 ? '' : 's'}, ${left - leftErrors} warning${left - leftErrors === 1 ? '' : 's'}); errors are shown before warnings`];
+    kept.push(diagnostic('MOE7001', kept[kept.length - 1]!.span, { count: this.limit }, { notes }));
     return kept;
   }
 }

@@ -10,6 +10,7 @@ import { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { SpecFile } from './ast.js';
 import { AstBuilder } from './build.js';
 import type { Span } from './source.js';
+import { findUnclosedBlock } from './unclosed.js';
 
 /** Deepest nesting of braces, brackets and parentheses, and longest run of unary minus signs. */
 export const MAX_NESTING = 64;
@@ -42,7 +43,10 @@ export function parseText(path: string, text: string, diagnostics: DiagnosticBag
 
   parser.input = tokens;
   const cst = parser.file() as FileCstNode;
-  reportParseErrors(path, text, parser.errors, badLines, diagnostics);
+  const parseErrors = parser.errors;
+  // an unclosed block is reported at its `{`; what the parser tripped over after it is its consequence
+  const cutoff = parseErrors.length > 0 ? reportUnclosedBlock(path, text, tokens, diagnostics) : undefined;
+  reportParseErrors(path, text, parseErrors, badLines, diagnostics, cutoff);
   const ast = new AstBuilder(path, diagnostics).file_(cst, text.length, comments);
   if (ast.items.length === 0 && diagnostics.errorCount === 0) {
     diagnostics.report('MOE1009', { file: path, start: 0, end: Math.min(1, text.length) }, {});
@@ -95,12 +99,13 @@ function readLexErrors(path: string, text: string, lexed: ILexingResult, diagnos
  * One error per token (recovery can fail several rules at the same one), none on `badLines`. What is
  * missing at the end of a line is pointed at there, not at the next line's token.
  */
-function reportParseErrors(path: string, text: string, errors: readonly IRecognitionException[], badLines: ReadonlySet<number>, diagnostics: DiagnosticBag): void {
+function reportParseErrors(path: string, text: string, errors: readonly IRecognitionException[], badLines: ReadonlySet<number>, diagnostics: DiagnosticBag, cutoff?: number): void {
   const reportedAt = new Set<number>();
   for (const error of errors) {
     const { expected, found } = decodeParseError(error.message);
     const token = error.token;
     const atEnd = Number.isNaN(token.startOffset);
+    if (cutoff !== undefined && (atEnd || token.startOffset >= cutoff)) continue;
     if (!atEnd && badLines.has(token.startLine ?? 0)) continue;
     const previous = 'previousToken' in error ? (error.previousToken as IToken | undefined) : undefined;
     const lineBreakBefore = previous !== undefined && (atEnd || (token.startLine ?? 0) > (previous.endLine ?? 0));
@@ -110,6 +115,25 @@ function reportParseErrors(path: string, text: string, errors: readonly IRecogni
     // chevrotain names the end of input `EOF`
     diagnostics.report('MOE1002', span, { expected: expected === 'EOF' ? 'end of file' : expected, found });
   }
+}
+
+/**
+ * Reports a block whose `}` is missing at its `{`, with the line where indentation says it should
+ * have closed; returns the offset from which parse errors are its consequences (that line, or the
+ * end of the file; undefined when every block is closed).
+ */
+function reportUnclosedBlock(path: string, text: string, tokens: readonly IToken[], diagnostics: DiagnosticBag): number | undefined {
+  const unclosed = findUnclosedBlock(text, tokens);
+  if (!unclosed) return undefined;
+  const { open, closeBefore } = unclosed;
+  const opened = `line ${open.startLine ?? 0}`;
+  const where = closeBefore ? `before line ${closeBefore.startLine ?? 0}` : 'at the end of the file';
+  diagnostics.report('MOE1002', tokenSpan(path, open), { expected: `\`}\` to close the block opened on ${opened}`, found: closeBefore ? `\`${closeBefore.image}\`` : 'end of file' }, {
+    label: 'this block is never closed',
+    related: closeBefore ? [{ span: tokenSpan(path, closeBefore), message: 'indentation says the block ends before this' }] : [],
+    help: `add \`}\` ${where}`,
+  });
+  return closeBefore?.startOffset ?? text.length;
 }
 
 function describeChar(text: string, offset: number): string {

@@ -2,13 +2,15 @@
  * Backends: `cpu` (pure JS, everywhere), `wasm` (SIMD + threads), `webgpu` (Dawn through the npm
  * `webgpu` package; the GPU path), `tensorflow` (@tensorflow/tfjs-node-gpu, optional, needs CUDA
  * 11.2 + cuDNN 8.1). `auto` tries tensorflow → webgpu → the CPU default and says what it picked and
- * why. Backend packages are imported only when asked for. Starting a backend also registers what it
+ * why; it probes each GPU backend in a child process first (probe.ts), so the native probing output
+ * of a machine without a GPU is not printed (`--verbose` shows it). Backend packages are imported only when asked for. Starting a backend also registers what it
  * adds to the generic kernels (registry.ts: fused ops, capabilities), here and nowhere else.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { tf } from '../tf.js';
+import { probeTensorflow, probeWebgpu, type ProbeResult } from './probe.js';
 import { installWebgpu } from './webgpu.js';
 
 export type BackendName = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
@@ -87,6 +89,24 @@ async function activate(name: BackendName, options: { refuseSoftware?: boolean }
   await tf.ready();
 }
 
+/**
+ * Where `auto` reports each probe and its captured native output: nowhere unless the CLI's
+ * `--verbose` sets it (once, in cli/main.ts), so every caller of selectBackend is quiet alike.
+ */
+let probeLog: ((line: string) => void) | undefined;
+
+export function setProbeLog(log: ((line: string) => void) | undefined): void {
+  probeLog = log;
+}
+
+const PROBES: Readonly<Record<'tensorflow' | 'webgpu', () => Promise<ProbeResult>>> = { tensorflow: probeTensorflow, webgpu: probeWebgpu };
+
+function logProbe(candidate: string, problem: string | undefined, output: string): void {
+  if (!probeLog) return;
+  probeLog(`backend probe ${candidate}: ${problem ?? 'usable'}`);
+  for (const line of output.split('\n').filter((l) => l.trim() !== '')) probeLog(`  | ${line}`);
+}
+
 /** Makes `name` the active backend; `auto` tries the fastest first. */
 export async function selectBackend(name: BackendName | 'auto'): Promise<Selected> {
   if (name !== 'auto') {
@@ -95,13 +115,22 @@ export async function selectBackend(name: BackendName | 'auto'): Promise<Selecte
   }
   const tried: string[] = [];
   for (const candidate of ['tensorflow', 'webgpu'] as const) {
+    const probe = await PROBES[candidate]();
+    logProbe(candidate, probe.problem, probe.output);
+    if (probe.problem !== undefined) {
+      tried.push(`${candidate}: ${probe.problem}`);
+      continue;
+    }
     try {
       await activate(candidate, { refuseSoftware: true });
       return { name: candidate, reason: tried.length ? `${tried.join('; ')}; ${candidate} works` : `${candidate} works` };
     } catch (error) {
-      tried.push(`${candidate}: ${(error as Error).message.split('\n')[0]}`);
+      const problem = (error as Error).message.split('\n')[0]!;
+      probeLog?.(`backend ${candidate}: ${problem}`);
+      tried.push(`${candidate}: ${problem}`);
     }
   }
+  probeLog?.(`backend ${CPU_DEFAULT}: the CPU default`);
   await activate(CPU_DEFAULT);
   return { name: CPU_DEFAULT, reason: `${tried.join('; ')}; using the CPU default` };
 }

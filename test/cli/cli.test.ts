@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { catalog } from '../../compiler/diagnostics/catalog.js';
 import { runCli } from '../helpers.js';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -86,6 +87,15 @@ describe('moe explain', () => {
     const r = await runCli(['explain', 'MOE4102']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('top_groups * experts / groups');
+  });
+
+  it('shows the values a message fills in as <name>, never as raw {placeholders}', async () => {
+    const r = await runCli(['explain', 'MOE4102']);
+    expect(r.stdout).toContain('top_k (<top_k>) exceeds');
+    for (const code of Object.keys(catalog)) {
+      const each = await runCli(['explain', code]);
+      expect(each.stdout, code).not.toMatch(/\{\w+\}/);
+    }
   });
 
   it('exits 2 on an unknown code with a suggestion', async () => {

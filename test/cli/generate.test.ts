@@ -1,11 +1,11 @@
 /**
  * `moe generate`: a streamed completion equals the JSON one, JSONL prompts in give JSONL out with the
- * records' fields kept, the spec's tokenizer is found from the checkpoint, and bad input is refused
- * with file:line and exit 2.
+ * records' fields kept, the spec's tokenizer is found from the checkpoint, bad usage is refused with
+ * exit 2 and a bad prompts file with file:line and exit 1, and a folder as -o before anything runs.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers.js';
 
@@ -59,13 +59,31 @@ describe('moe generate', () => {
     expect(lines[1]!.ids).toEqual(alone.ids);
   });
 
+  it('refuses a folder as -o before generating and leaves nothing beside it; writes a single prompt\'s result to an -o file', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'moe-generate-out-'));
+    const before = readdirSync(dirname(out)).filter((n) => n.startsWith(basename(out))).sort();
+    const r = await runCli(['generate', checkpoint, '--prompt', 'a', '-o', out, ...cpu], repo);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: -o .* is a folder; moe generate writes one JSONL file: name it, e.g. -o .*generations\.jsonl$/m);
+    expect(r.stderr).not.toContain('internal error');
+    expect(readdirSync(dirname(out)).filter((n) => n.startsWith(basename(out)) || n.includes(`${basename(out)}.tmp`)).sort()).toEqual(before);
+    expect(readdirSync(out)).toEqual([]);
+
+    const file = join(out, 'generations.jsonl');
+    const written = await runCli(['generate', checkpoint, '--prompt', 'a', '--max-new-tokens', '3', '-o', file, ...cpu], repo);
+    expect(written.code).toBe(0);
+    // not streamed to stdout and dropped: the file holds the result
+    expect(written.stdout).toBe('');
+    const result = JSON.parse(readFileSync(file, 'utf8')) as { ids: number[]; finish: string };
+    expect(result.ids.length === 3 || result.finish === 'eos').toBe(true);
+  });
+
   it('refuses bad input with a message and exit 2', async () => {
     const bad = join(dir, 'bad.jsonl');
     writeFileSync(bad, '{"prompt": "ok"}\n{"question": "no prompt field"}\n');
     const cases: [string[], RegExp][] = [
       [['generate', checkpoint], /exactly one of --prompt/],
       [['generate', checkpoint, '--prompt', 'a', '--ids', '1'], /exactly one of --prompt/],
-      [['generate', checkpoint, '--prompts', bad], /bad\.jsonl:2: expected an object with a string `prompt` field/],
       [['generate', checkpoint, '--prompt', 'a', '--temperature', 'hot'], /--temperature takes a number, found `hot`/],
       [['generate', checkpoint, '--prompt', 'a', '--cache', 'big'], /--cache takes latent or naive/],
       // bounded like a stage's max_new_tokens (compiler/schema/limits.ts), before the checkpoint is loaded
@@ -79,6 +97,10 @@ describe('moe generate', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(message);
     }
+    // a prompts file that is not prompt records is bad data, not bad usage: exit 1 (as `moe score --input`)
+    const data = await runCli(['generate', checkpoint, '--prompts', bad, ...cpu], repo);
+    expect(data.code).toBe(1);
+    expect(data.stderr).toMatch(/bad\.jsonl:2: expected an object with a string `prompt` field/);
     const runtime = await runCli(['generate', checkpoint, '--prompt', 'a', '--top-p', '0', ...cpu], repo);
     expect(runtime.code).toBe(1);
     expect(runtime.stderr).toContain('top_p must be in (0, 1], found 0');

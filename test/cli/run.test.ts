@@ -56,7 +56,7 @@ describe('moe run', () => {
     let stdout = '';
     let stderr = '';
     const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), cwd: dir, color: false };
-    expect(await runRun('spec.moe', 'full', { backend: 'cpu', steps: '1' }, io, { sample: broken })).toBe(2);
+    expect(await runRun('spec.moe', 'full', { backend: 'cpu', steps: '1' }, io, { sample: broken })).toBe(1);
     expect(stderr).toMatch(/^error: stage rs failed: the sampler broke\nhelp: fix it/m);
     expect(row(stdout, 'cold')).toMatch(/ ran /);
     expect(row(stdout, 'rs')).toMatch(/^rs +sample +failed/);
@@ -79,20 +79,21 @@ describe('moe run', () => {
     const broken: StageRunner = () => Promise.reject(new RuntimeError('interrupted', 'run again'));
     const io = { stdout: () => undefined, stderr: () => undefined, cwd: dir, color: false };
     // a failed first attempt leaves the stage folders moe's (they hold .moe-run.json) and without outputs
-    expect(await runRun('spec.moe', 'full', { backend: 'cpu', steps: '1' }, io, { sample: broken })).toBe(2);
-    expect(await runRun('spec.moe', 'demo', { backend: 'cpu', steps: '1' }, io, { generate: broken })).toBe(2);
+    expect(await runRun('spec.moe', 'full', { backend: 'cpu', steps: '1' }, io, { sample: broken })).toBe(1);
+    expect(await runRun('spec.moe', 'demo', { backend: 'cpu', steps: '1' }, io, { generate: broken })).toBe(1);
     // the user keeps files of those names there
     const mine = '{"prompt": "2+2", "completion": "4", "note": "hand-checked"}\n';
     writeFileSync(join(dir, 'runs', 'rs', 'samples.jsonl'), mine);
     writeFileSync(join(dir, 'runs', 'demo', 'generations.jsonl'), mine);
 
     const sample = await runCli(['run', 'spec.moe', 'full', '--backend', 'cpu', '--steps', '1'], dir);
-    expect(sample.code).toBe(2);
+    // refused like `moe train` and `moe plot` refuse such a file: exit 1
+    expect(sample.code).toBe(1);
     expect(sample.stderr).toMatch(/^error: stage rs failed: .*runs\/rs\/samples\.jsonl was not written by moe; it is left as it is\nhelp: move it out of /m);
     expect(readFileSync(join(dir, 'runs', 'rs', 'samples.jsonl'), 'utf8')).toBe(mine);
 
     const generate = await runCli(['run', 'spec.moe', 'demo', '--backend', 'cpu', '--steps', '1'], dir);
-    expect(generate.code).toBe(2);
+    expect(generate.code).toBe(1);
     expect(generate.stderr).toMatch(/^error: stage demo failed: .*runs\/demo\/generations\.jsonl was not written by moe; it is left as it is\nhelp: move it out of /m);
     expect(readFileSync(join(dir, 'runs', 'demo', 'generations.jsonl'), 'utf8')).toBe(mine);
   });

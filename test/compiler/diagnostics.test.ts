@@ -26,6 +26,16 @@ describe('DiagnosticBag', () => {
     expect(bag.errorCount).toBe(12);
   });
 
+  it('keeps every error when hundreds of warnings come first, and counts what it left out', () => {
+    const bag = new DiagnosticBag(5);
+    for (let i = 0; i < 10; i++) bag.report('MOE7001', { file: '/a', start: i, end: i + 1 }, { count: i });
+    bag.report('MOE2002', { file: '/a', start: 50, end: 51 }, { name: 'late' });
+    const sorted = bag.sorted();
+    expect(sorted.filter((d) => d.code === 'MOE2002').map((d) => d.message)).toEqual([catalog.MOE2002.message.replace('{name}', 'late')]);
+    expect(sorted).toHaveLength(6);
+    expect(sorted[5]!.notes).toEqual(['6 more not shown (0 errors, 6 warnings); errors are shown before warnings']);
+  });
+
   it('drops exact duplicates', () => {
     const bag = new DiagnosticBag();
     bag.report('MOE3005', { file: '/a', start: 1, end: 2 }, {});

@@ -1,12 +1,13 @@
 /**
  * `npm run test:e2e`: the extension in a real VS Code. Packs the .vsix, installs it into code-server
  * (Node 24, from the npm registry, cached in /tmp/moe-e2e), opens examples/r1-tiny.moe with a planted
- * error (`std` misspelt as `sdt`) in headless chromium through playwright-core, and checks the highlighting,
+ * error (`std` misspelt as `sdt`) and a `custom` reward added (the server loads ts-morph for it,
+ * which the .vsix ships bundled) in headless chromium through playwright-core, and checks the highlighting,
  * the squiggle and the hover texts. Screenshots go to editors/vscode/e2e-output/. Not part of
  * `npm test`: it needs network for the first install and takes about a minute.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium } from './browser.mjs';
 import { startCodeServer } from './code-server.mjs';
@@ -26,7 +27,9 @@ function plantError(workspace: string): string {
   const text = readFileSync(join(repo, 'examples', 'r1-tiny.moe'), 'utf8');
   const planted = text.replace('init { std = 0.02 }', `init { ${ERROR_TOKEN} = 0.02 }`);
   if (planted === text) throw new Error('could not plant the error: examples/r1-tiny.moe changed');
-  writeFileSync(join(workspace, 'spec.moe'), planted);
+  // a custom reward rule: the server checks its signature with ts-morph, which a broken bundle lacked
+  writeFileSync(join(workspace, 'spec.moe'), `${planted}\nreward custom_check {\n  useful 1.0 = custom { function = "scores.reward.ts#nonEmpty" }\n}\n`);
+  copyFileSync(join(repo, 'test', 'fixtures', 'clean', 'scores.reward.ts'), join(workspace, 'scores.reward.ts'));
   return 'spec.moe';
 }
 

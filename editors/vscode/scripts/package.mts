@@ -13,6 +13,14 @@ const extensionDir = join(import.meta.dirname, '..');
 const repo = join(extensionDir, '..', '..');
 const require = createRequire(import.meta.url);
 
+/**
+ * The sources are ES modules that read `import.meta.url` (to `createRequire` a CommonJS package,
+ * to find files beside them); in a CommonJS bundle `import.meta` is empty, so each bundle defines
+ * it as its own file's URL.
+ */
+const IMPORT_META_URL = '__moeImportMetaUrl';
+const importMetaBanner = `var ${IMPORT_META_URL} = require('node:url').pathToFileURL(__filename).href;`;
+
 async function bundle(): Promise<void> {
   const dist = join(extensionDir, 'dist');
   rmSync(dist, { recursive: true, force: true });
@@ -25,9 +33,33 @@ async function bundle(): Promise<void> {
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+    define: { 'import.meta.url': IMPORT_META_URL },
+    banner: { js: importMetaBanner },
     minify: true,
     sourcemap: false,
     logLevel: 'warning',
+  });
+  await bundleTsMorph(dist);
+}
+
+/**
+ * The checker loads ts-morph only for a spec with a `custom` reward, by a runtime require from the
+ * bundle's folder (compiler/check/rules/custom-reward.ts), which esbuild cannot follow. So ts-morph
+ * (with the TypeScript compiler inside it) is bundled on its own as dist/node_modules/ts-morph.js,
+ * where Node's resolution of `require('ts-morph')` from dist/server.js finds it; the server loads
+ * it on the first such spec, as the CLI does.
+ */
+async function bundleTsMorph(dist: string): Promise<void> {
+  await build({
+    entryPoints: [require.resolve('ts-morph')],
+    outfile: join(dist, 'node_modules', 'ts-morph.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    minify: true,
+    sourcemap: false,
+    logLevel: 'error',
   });
 }
 
