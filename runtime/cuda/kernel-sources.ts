@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const CUDA_SOURCES = ['forward', 'backward'] as const;
+export const CUDA_SOURCES = ['forward', 'backward', 'grouped_bf16'] as const;
 
 /** PTX for compute_80: the driver JIT-compiles it for the GPU at hand (sm_80 and later). */
 export const NVCC_FLAGS = ['-ptx', '-arch=compute_80', '-O3', '-std=c++17'] as const;

@@ -126,17 +126,25 @@ export const experts: CudaOp = {
   },
 };
 
+/** The grouped GEMM kernel of a shape: tensor cores (grouped_bf16.cu, 128 threads) in bf16 mode, fp32 SIMT otherwise. */
+function grouped(ctx: Parameters<CudaOp['forward']>[0], shape: 'nt' | 'nn' | 'tn'): { name: string; block: number } {
+  return ctx.gpu.bf16 ? { name: `grouped_${shape}_bf16`, block: 128 } : { name: `grouped_gemm_${shape}`, block: 256 };
+}
+
 /** C[r, 0:n] = A[r, 0:k] · W(e)ᵀ, W's first `split` output rows from w1, the rest from w2 */
 function groupedNT(ctx: Parameters<CudaOp['forward']>[0], a: string, k: number, w1: DevicePtr, w2: DevicePtr, split: number, c: string, n: number, tiles: number): void {
-  launch(ctx.gpu, 'grouped_gemm_nt', [tiles, Math.ceil(n / EXPERT_TILE)], 256, [ptr(ctx.buffer(a)), i32(k), ptr(w1), ptr(w2), i32(split), ptr(ctx.buffer(c)), i32(n), ptr(ctx.buffer('tiles')), i32(n), i32(k)]);
+  const g = grouped(ctx, 'nt');
+  launch(ctx.gpu, g.name, [tiles, Math.ceil(n / EXPERT_TILE)], g.block, [ptr(ctx.buffer(a)), i32(k), ptr(w1), ptr(w2), i32(split), ptr(ctx.buffer(c)), i32(n), ptr(ctx.buffer('tiles')), i32(n), i32(k)]);
 }
 
 /** C[r, 0:k] = A[r, 0:n] · W(e)   (the input gradient of groupedNT) */
 function groupedNN(ctx: Parameters<CudaOp['forward']>[0], a: string, n: number, w1: DevicePtr, w2: DevicePtr, split: number, c: string, k: number, tiles: number): void {
-  launch(ctx.gpu, 'grouped_gemm_nn', [tiles, Math.ceil(k / EXPERT_TILE)], 256, [ptr(ctx.buffer(a)), i32(n), ptr(w1), ptr(w2), i32(split), ptr(ctx.buffer(c)), i32(k), ptr(ctx.buffer('tiles')), i32(n), i32(k)]);
+  const g = grouped(ctx, 'nn');
+  launch(ctx.gpu, g.name, [tiles, Math.ceil(k / EXPERT_TILE)], g.block, [ptr(ctx.buffer(a)), i32(n), ptr(w1), ptr(w2), i32(split), ptr(ctx.buffer(c)), i32(k), ptr(ctx.buffer('tiles')), i32(n), i32(k)]);
 }
 
 /** dW[e] += A_eᵀ · B_e over each expert's rows (A [rows, n] with row stride lda, B [rows, k]) */
 function groupedTN(ctx: Parameters<CudaOp['forward']>[0], a: DevicePtr, lda: number, bm: DevicePtr, ldb: number, dw: DevicePtr, n: number, k: number, E: number): void {
-  launch(ctx.gpu, 'grouped_gemm_tn', [Math.ceil(n / EXPERT_TILE), Math.ceil(k / EXPERT_TILE), E], 256, [ptr(a), i32(lda), ptr(bm), i32(ldb), ptr(dw), ptr(ctx.buffer('offsets')), i32(n), i32(k)]);
+  const g = grouped(ctx, 'tn');
+  launch(ctx.gpu, g.name, [Math.ceil(n / EXPERT_TILE), Math.ceil(k / EXPERT_TILE), E], g.block, [ptr(a), i32(lda), ptr(bm), i32(ldb), ptr(dw), ptr(ctx.buffer('offsets')), i32(n), i32(k)]);
 }

@@ -34,6 +34,8 @@ describe('generated CUDA kernels', () => {
     expect(launched.size).toBeGreaterThan(10);
     const ptx = Object.values(PTX).join('\n');
     for (const name of launched) expect(ptx, name).toContain(`.entry ${name}(`);
+    // the grouped GEMMs are named by shape and precision (ops/moe.ts `grouped`)
+    for (const shape of ['nt', 'nn', 'tn']) for (const name of [`grouped_gemm_${shape}`, `grouped_${shape}_bf16`]) expect(ptx, name).toContain(`.entry ${name}(`);
     expect(CUDA_OP_NAMES.length).toBe(15);
   });
 
