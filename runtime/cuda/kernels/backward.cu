@@ -4,50 +4,7 @@
 
 #include <cuda_bf16.h>
 
-#define WARP 32
-
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = WARP / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-__device__ float block_sum(float v) {
-  __shared__ float part[WARP];
-  __shared__ float total;
-  int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
-  v = warp_sum(v);
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    float s = lane < (int)(blockDim.x / WARP) ? part[lane] : 0.f;
-    s = warp_sum(s);
-    if (lane == 0) total = s;
-  }
-  __syncthreads();
-  float r = total;
-  __syncthreads();
-  return r;
-}
-
-__device__ float block_max(float v) {
-  __shared__ float part[WARP];
-  __shared__ float total;
-  int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
-  for (int o = WARP / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    float s = lane < (int)(blockDim.x / WARP) ? part[lane] : -INFINITY;
-    for (int o = WARP / 2; o > 0; o >>= 1) s = fmaxf(s, __shfl_xor_sync(0xffffffffu, s, o));
-    if (lane == 0) total = s;
-  }
-  __syncthreads();
-  float r = total;
-  __syncthreads();
-  return r;
-}
-
-#define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+#include "common.cuh"
 
 // y += a · x   (n elements)
 extern "C" __global__ void axpy(float* y, const float* x, float a, size_t n) {
@@ -301,14 +258,8 @@ extern "C" __global__ void expert_gather_bwd(const float* dxs, const int* slot, 
 extern "C" __global__ void cross_entropy_fwd(const float* logits, const int* ids, const float* mask, float* rowloss, float* rowweight, float* lse, int T, int V, int shift) {
   int row = blockIdx.x, t = row % T;
   const float* z = logits + (size_t)row * V;
-  float mx = -INFINITY;
-  for (int v = threadIdx.x; v < V; v += blockDim.x) mx = fmaxf(mx, z[v]);
-  mx = block_max(mx);
-  float sum = 0.f;
-  for (int v = threadIdx.x; v < V; v += blockDim.x) sum += expf(z[v] - mx);
-  sum = block_sum(sum);
+  float l = row_lse(z, V);
   if (threadIdx.x == 0) {
-    float l = mx + logf(sum);
     lse[row] = l;
     bool counted = t + shift < T;
     float w = counted ? mask[row + shift] : 0.f;
@@ -348,15 +299,8 @@ extern "C" __global__ void cross_entropy_finish(const float* sums, float* loss) 
 // z-loss rows: sq[r] = lse(z_r)², lse[r] kept   (one block per row)
 extern "C" __global__ void zloss_fwd(const float* z, float* sq, float* lse, int E) {
   int row = blockIdx.x;
-  const float* zr = z + (size_t)row * E;
-  float mx = -INFINITY;
-  for (int e = threadIdx.x; e < E; e += blockDim.x) mx = fmaxf(mx, zr[e]);
-  mx = block_max(mx);
-  float sum = 0.f;
-  for (int e = threadIdx.x; e < E; e += blockDim.x) sum += expf(zr[e] - mx);
-  sum = block_sum(sum);
+  float l = row_lse(z + (size_t)row * E, E);
   if (threadIdx.x == 0) {
-    float l = mx + logf(sum);
     lse[row] = l;
     sq[row] = l * l;
   }

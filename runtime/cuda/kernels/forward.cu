@@ -5,54 +5,7 @@
 // Compiled ahead to PTX by scripts/build-cuda.sh (nvcc, CUDA 13); the PTX ships in
 // runtime/cuda/kernels.generated.ts with a hash of this file (test/runtime/cuda/ptx.test.ts).
 
-#define WARP 32
-
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = WARP / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = WARP / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-
-// A sum over the block (blockDim a multiple of 32, at most 1024); every thread gets the result.
-__device__ float block_sum(float v) {
-  __shared__ float part[WARP];
-  __shared__ float total;
-  int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
-  v = warp_sum(v);
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    float s = lane < (int)(blockDim.x / WARP) ? part[lane] : 0.f;
-    s = warp_sum(s);
-    if (lane == 0) total = s;
-  }
-  __syncthreads();
-  float r = total;
-  __syncthreads();
-  return r;
-}
-
-__device__ float block_max(float v) {
-  __shared__ float part[WARP];
-  __shared__ float total;
-  int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
-  v = warp_max(v);
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    float s = lane < (int)(blockDim.x / WARP) ? part[lane] : -INFINITY;
-    s = warp_max(s);
-    if (lane == 0) total = s;
-  }
-  __syncthreads();
-  float r = total;
-  __syncthreads();
-  return r;
-}
+#include "common.cuh"
 
 // embedding: y[b,t,:] = W[ids[b,t+shift],:] if t+shift < T, else 0. One block a row.
 extern "C" __global__ void embedding_fwd(const int* ids, const float* W, float* y, int T, int D, int shift) {
@@ -311,74 +264,56 @@ __device__ __forceinline__ const float* stacked(const float* W1, const float* W2
   return n < split ? W1 + ((size_t)e * split + n) * K : W2 + ((size_t)e * (N - split) + (n - split)) * K;
 }
 
-// C[r, n] = Σ_k A[r, k] · W(e, n)[k]   (x · Wᵀ per expert; N output columns)
-extern "C" __global__ void grouped_gemm_nt(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
+// acc[i][j] += Σ_c As[c][ty·4 + i] · Bs[c][tx·4 + j]: one staged depth slice of a 64×64 tile, 4×4 per thread
+__device__ __forceinline__ void accumulate_tile(const float (*As)[GT + 1], const float (*Bs)[GT + 1], float (&acc)[4][4], int tx, int ty) {
+  for (int c = 0; c < GK; c++) {
+    float a[4], b[4];
+    for (int i = 0; i < 4; i++) a[i] = As[c][ty * 4 + i];
+    for (int j = 0; j < 4; j++) b[j] = Bs[c][tx * 4 + j];
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
+  }
+}
+
+// One expert tile of C = A · op(W(e)): NN = false gives C[r, n] = Σ_k A[r, k]·W(e, n)[k] (x · Wᵀ, N output
+// columns, contraction K); NN = true gives C[r, k] = Σ_n A[r, n]·W(e, n)[k] (dY · W, K output columns,
+// contraction N). Only the staging of the B tile differs.
+template <bool NN>
+__device__ void grouped_tile(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
   int tile = blockIdx.x;
   int e = tile_expert[tile];
   if (e < 0) return;
+  int outCols = NN ? K : N, depth = NN ? N : K;
   int row0 = tile * GT, col0 = blockIdx.y * GT;
   __shared__ float As[GK][GT + 1];
   __shared__ float Bs[GK][GT + 1];
   int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   float acc[4][4] = {{0.f}};
-  for (int k0 = 0; k0 < K; k0 += GK) {
+  for (int d0 = 0; d0 < depth; d0 += GK) {
     for (int i = threadIdx.x; i < GT * GK; i += blockDim.x) {
       int r = i / GK, c = i % GK;
-      int kk = k0 + c;
-      As[c][r] = kk < K ? A[(size_t)(row0 + r) * lda + kk] : 0.f;
-      int n = col0 + r;
-      Bs[c][r] = (kk < K && n < N) ? stacked(W1, W2, split, e, n, N, K)[kk] : 0.f;
+      int d = d0 + c, col = col0 + r;
+      As[c][r] = d < depth ? A[(size_t)(row0 + r) * lda + d] : 0.f;
+      bool in = d < depth && col < outCols;
+      Bs[c][r] = in ? (NN ? stacked(W1, W2, split, e, d, N, K)[col] : stacked(W1, W2, split, e, col, N, K)[d]) : 0.f;
     }
     __syncthreads();
-    for (int c = 0; c < GK; c++) {
-      float a[4], b[4];
-      for (int i = 0; i < 4; i++) a[i] = As[c][ty * 4 + i];
-      for (int j = 0; j < 4; j++) b[j] = Bs[c][tx * 4 + j];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
-    }
+    accumulate_tile(As, Bs, acc, tx, ty);
     __syncthreads();
   }
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 4; j++) {
-      int n = col0 + tx * 4 + j;
-      if (n < N) C[(size_t)(row0 + ty * 4 + i) * ldc + n] = acc[i][j];
+      int col = col0 + tx * 4 + j;
+      if (col < outCols) C[(size_t)(row0 + ty * 4 + i) * ldc + col] = acc[i][j];
     }
 }
 
-// C[r, k] = Σ_n A[r, n] · W(e, n)[k]   (dY · W per expert: the input gradient; K output columns)
+extern "C" __global__ void grouped_gemm_nt(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
+  grouped_tile<false>(A, lda, W1, W2, split, C, ldc, tile_expert, N, K);
+}
+
 extern "C" __global__ void grouped_gemm_nn(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
-  int tile = blockIdx.x;
-  int e = tile_expert[tile];
-  if (e < 0) return;
-  int row0 = tile * GT, col0 = blockIdx.y * GT;
-  __shared__ float As[GK][GT + 1];
-  __shared__ float Bs[GK][GT + 1];
-  int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  float acc[4][4] = {{0.f}};
-  for (int n0 = 0; n0 < N; n0 += GK) {
-    for (int i = threadIdx.x; i < GT * GK; i += blockDim.x) {
-      int r = i / GK, c = i % GK;
-      int n = n0 + c;
-      As[c][r] = n < N ? A[(size_t)(row0 + r) * lda + n] : 0.f;
-      int k = col0 + r;
-      Bs[c][r] = (n < N && k < K) ? stacked(W1, W2, split, e, n, N, K)[k] : 0.f;
-    }
-    __syncthreads();
-    for (int c = 0; c < GK; c++) {
-      float a[4], b[4];
-      for (int i = 0; i < 4; i++) a[i] = As[c][ty * 4 + i];
-      for (int j = 0; j < 4; j++) b[j] = Bs[c][tx * 4 + j];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
-    }
-    __syncthreads();
-  }
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++) {
-      int k = col0 + tx * 4 + j;
-      if (k < K) C[(size_t)(row0 + ty * 4 + i) * ldc + k] = acc[i][j];
-    }
+  grouped_tile<true>(A, lda, W1, W2, split, C, ldc, tile_expert, N, K);
 }
 
 // dW[e, n, k] += Σ_{r in expert e's rows} A[r, n] · B[r, k]   (the weight gradient; grid (N/64, K/64, E))
@@ -398,13 +333,7 @@ extern "C" __global__ void grouped_gemm_tn(const float* A, int lda, const float*
       Bs[c][j] = (r < end && k0 + j < K) ? B[(size_t)r * ldb + k0 + j] : 0.f;
     }
     __syncthreads();
-    for (int c = 0; c < GK; c++) {
-      float a[4], b[4];
-      for (int i = 0; i < 4; i++) a[i] = As[c][ty * 4 + i];
-      for (int j = 0; j < 4; j++) b[j] = Bs[c][tx * 4 + j];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
-    }
+    accumulate_tile(As, Bs, acc, tx, ty);
     __syncthreads();
   }
   for (int i = 0; i < 4; i++)

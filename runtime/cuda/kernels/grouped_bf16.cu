@@ -49,48 +49,37 @@ struct Smem {
   __nv_bfloat16 B[BN][LDS];
 };
 
-// C[r, n] = Σ_k A[r, k] · W(e, n)[k]   grid (tiles, ceil(N/64))
-extern "C" __global__ void __launch_bounds__(128) grouped_nt_bf16(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
+// One expert tile on tensor cores: NN = false gives C[r, n] = Σ_k A[r, k]·W(e, n)[k] (grid (tiles,
+// ceil(N/64))); NN = true gives C[r, k] = Σ_n A[r, n]·W(e, n)[k] (grid (tiles, ceil(K/64))).
+template <bool NN>
+__device__ void grouped_tile_bf16(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
   int e = tile_expert[blockIdx.x];
   if (e < 0) return;
   __shared__ union { Smem s; float c[BM][LDC]; } sh;
+  int outCols = NN ? K : N, depth = NN ? N : K;
   int row0 = blockIdx.x * BM, col0 = blockIdx.y * BN, warp = threadIdx.x / 32, wm = warp / 2, wn = warp % 2;
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
   for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
-  for (int k0 = 0; k0 < K; k0 += BK) {
+  for (int d0 = 0; d0 < depth; d0 += BK) {
     for (int idx = threadIdx.x; idx < BM * BK; idx += blockDim.x) {
-      int m = idx / BK, k = idx % BK, kk = k0 + k;
-      sh.s.A[m][k] = __float2bfloat16_rn(kk < K ? A[(size_t)(row0 + m) * lda + kk] : 0.f);
-      int n = col0 + m;
-      sh.s.B[m][k] = __float2bfloat16_rn(kk < K && n < N ? wrow(W1, W2, split, e, n, N, K)[kk] : 0.f);
+      int m = idx / BK, c = idx % BK, d = d0 + c, col = col0 + m;
+      sh.s.A[m][c] = __float2bfloat16_rn(d < depth ? A[(size_t)(row0 + m) * lda + d] : 0.f);
+      bool in = d < depth && col < outCols;
+      sh.s.B[m][c] = __float2bfloat16_rn(in ? (NN ? wrow(W1, W2, split, e, d, N, K)[col] : wrow(W1, W2, split, e, col, N, K)[d]) : 0.f);
     }
     __syncthreads();
     mma_tile(sh.s.A, sh.s.B, acc, wm, wn);
     __syncthreads();
   }
-  store_tile(acc, sh.c, wm, wn, C, ldc, row0, row0 + BM, col0, N, false);
+  store_tile(acc, sh.c, wm, wn, C, ldc, row0, row0 + BM, col0, outCols, false);
 }
 
-// C[r, k] = Σ_n A[r, n] · W(e, n)[k]   grid (tiles, ceil(K/64))
+extern "C" __global__ void __launch_bounds__(128) grouped_nt_bf16(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
+  grouped_tile_bf16<false>(A, lda, W1, W2, split, C, ldc, tile_expert, N, K);
+}
+
 extern "C" __global__ void __launch_bounds__(128) grouped_nn_bf16(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
-  int e = tile_expert[blockIdx.x];
-  if (e < 0) return;
-  __shared__ union { Smem s; float c[BM][LDC]; } sh;
-  int row0 = blockIdx.x * BM, col0 = blockIdx.y * BN, warp = threadIdx.x / 32, wm = warp / 2, wn = warp % 2;
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
-  for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
-  for (int n0 = 0; n0 < N; n0 += BK) {
-    for (int idx = threadIdx.x; idx < BM * BK; idx += blockDim.x) {
-      int m = idx / BK, c = idx % BK, n = n0 + c;
-      sh.s.A[m][c] = __float2bfloat16_rn(n < N ? A[(size_t)(row0 + m) * lda + n] : 0.f);
-      int k = col0 + m;
-      sh.s.B[m][c] = __float2bfloat16_rn(n < N && k < K ? wrow(W1, W2, split, e, n, N, K)[k] : 0.f);
-    }
-    __syncthreads();
-    mma_tile(sh.s.A, sh.s.B, acc, wm, wn);
-    __syncthreads();
-  }
-  store_tile(acc, sh.c, wm, wn, C, ldc, row0, row0 + BM, col0, K, false);
+  grouped_tile_bf16<true>(A, lda, W1, W2, split, C, ldc, tile_expert, N, K);
 }
 
 // dW[e, n, k] += Σ_{r in e's rows} A[r, n] · B[r, k]   grid (ceil(N/64), ceil(K/64), E)
