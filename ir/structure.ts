@@ -5,22 +5,29 @@
  *
  * Nodes are grouped by their `layer` (the IR field; names carry no meaning); model-level nodes have none.
  */
-import { attrsOf, readAttrs } from './attrs.js';
+import { attrsOf, readAttrs, type AttrsOf } from './attrs.js';
 import type { RopeConfig } from './rope.js';
 import type { Dim, ModelGraph, Node, Param } from './types.js';
 
+/** MLA's sizes, as its attributes state them (the kernels and the HF importer read the same ones). */
+export interface MlaDims {
+  readonly heads: number;
+  /** q_lora_rank; 0 means no query compression (a plain q_proj, as in DeepSeek-V2-Lite). */
+  readonly qRank: number;
+  readonly kvRank: number;
+  readonly nopeDim: number;
+  readonly ropeDim: number;
+  readonly vDim: number;
+}
+
+/** The sizes of an attention.mla node's attributes. */
+export function mlaDims(a: AttrsOf<'attention.mla'>): MlaDims {
+  return { heads: a.heads, qRank: a.q_rank, kvRank: a.kv_rank, nopeDim: a.nope_dim, ropeDim: a.rope_dim, vDim: a.v_dim };
+}
+
 /** An attention's shape: what the statistics (compiler/stats) and the emitters read. */
 export type AttentionShape =
-  | {
-      readonly kind: 'mla';
-      readonly heads: number;
-      /** q_lora_rank; 0 means no query compression (a plain q_proj, as in DeepSeek-V2-Lite). */
-      readonly qRank: number;
-      readonly kvRank: number;
-      readonly nopeDim: number;
-      readonly ropeDim: number;
-      readonly vDim: number;
-    }
+  | ({ readonly kind: 'mla' } & MlaDims)
   | {
       /** GQA; MHA is kvHeads = heads, MQA is kvHeads = 1. */
       readonly kind: 'gqa';
@@ -40,21 +47,25 @@ export interface DenseFfn {
   readonly hidden: number;
 }
 
-export interface MoeFfn {
-  readonly kind: 'moe';
+/** How a MoE layer routes, as its router's attributes state it (the HF importer and the test references read the same). */
+export interface RouterSettings {
   readonly experts: number;
   readonly topK: number;
+  readonly score: 'sigmoid' | 'softmax';
+  readonly groups: number;
+  readonly topGroups: number;
+  readonly normalize: boolean;
+  readonly scale: number;
+}
+
+export interface MoeFfn extends RouterSettings {
+  readonly kind: 'moe';
   /** intermediate size of one routed expert */
   readonly hidden: number;
   /** shared experts (their SwiGLU has `hidden × shared` units) */
   readonly shared: number;
-  readonly score: string;
-  readonly groups: number;
-  readonly topGroups: number;
   /** how a group is scored for group-limited routing: the sum of its top-2 scores, or its max */
   readonly groupScore: 'top2_sum' | 'max';
-  readonly normalize: boolean;
-  readonly scale: number;
   /** selection-bias update rate, null without bias balancing */
   readonly biasRate: number | null;
   /** capacity factor, null when dropless */
@@ -117,10 +128,7 @@ export interface ModelStructure {
 }
 
 function readAttention(node: Node): MlaAttention | GqaAttention {
-  if (node.op === 'attention.mla') {
-    const a = attrsOf(node, 'attention.mla');
-    return { kind: 'mla', heads: a.heads, qRank: a.q_rank, kvRank: a.kv_rank, nopeDim: a.nope_dim, ropeDim: a.rope_dim, vDim: a.v_dim };
-  }
+  if (node.op === 'attention.mla') return { kind: 'mla', ...mlaDims(attrsOf(node, 'attention.mla')) };
   const a = attrsOf(node, 'attention.gqa');
   return { kind: 'gqa', heads: a.heads, kvHeads: a.kv_heads, headDim: a.head_dim };
 }

@@ -11,21 +11,16 @@ export type HfJson = { readonly [k: string]: unknown };
 
 export type { RopeScaling } from '../../ir/rope.js';
 import type { RopeScaling } from '../../ir/rope.js';
+import type { MlaAttention, RouterSettings } from '../../ir/structure.js';
 
+/** MLA as the IR states it; GQA's head_dim is null where config.json has none (the spec then leaves it out). */
 export type HfAttention =
-  | { readonly kind: 'mla'; readonly heads: number; readonly qRank: number; readonly kvRank: number; readonly nopeDim: number; readonly ropeDim: number; readonly vDim: number }
+  | MlaAttention
   | { readonly kind: 'gqa'; readonly heads: number; readonly kvHeads: number; readonly headDim: number | null };
 
-export interface HfMoe {
-  readonly experts: number;
+export interface HfMoe extends RouterSettings {
   readonly shared: number;
   readonly hidden: number;
-  readonly topK: number;
-  readonly score: 'sigmoid' | 'softmax';
-  readonly groups: number;
-  readonly topGroups: number;
-  readonly normalize: boolean;
-  readonly scale: number;
   readonly aux: { readonly kind: 'sequence' | 'batch'; readonly alpha: number } | null;
 }
 

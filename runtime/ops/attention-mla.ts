@@ -8,19 +8,14 @@
 import { tf } from '../tf.js';
 import type { Kernel, KernelArgs } from './kernel.js';
 import { readAttrs } from '../../ir/attrs.js';
+import { mlaDims, type MlaDims } from '../../ir/structure.js';
 import { causalAttention, expectSequence, mergeHeads, splitHeadParts } from './attention-core.js';
 import { projectT } from './linear.js';
 import { rmsnorm } from './rms-norm.js';
 import { applyRotary, ropeTables, type RopeConfig } from './rope.js';
 
 /** MLA's attributes and the weights applied after the cache (kv_b, o), checked once. */
-export interface MlaShape {
-  readonly heads: number;
-  readonly qRank: number;
-  readonly kvRank: number;
-  readonly nopeDim: number;
-  readonly ropeDim: number;
-  readonly vDim: number;
+export interface MlaShape extends MlaDims {
   readonly eps: number;
   readonly scale: number;
   readonly rope: RopeConfig;
@@ -47,12 +42,7 @@ export function mlaShape({ params, attrs }: KernelArgs): MlaShape {
   // the parameter order of compiler/lower/model.ts: the query part, then kv_a, kv_a norm, kv_b, o
   const [wkvB, wo] = params.slice(-2) as [tf.Tensor, tf.Tensor];
   return {
-    heads: a.heads,
-    qRank,
-    kvRank: a.kv_rank,
-    nopeDim: a.nope_dim,
-    ropeDim: a.rope_dim,
-    vDim: a.v_dim,
+    ...mlaDims(a),
     eps: a.eps,
     scale: a.softmax_scale,
     rope: a.rope,

@@ -17,8 +17,8 @@ import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
 import { adamwConfig } from '../train/adamw.js';
 import { tfjsEngine, type TrainBatch, type TrainEngine } from '../train/engine.js';
-import { runSession, type SessionPlan, type SessionResult } from '../train/session.js';
-import { parseSchedule, parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
+import { runSession, stageSession, type SessionPlan, type SessionResult } from '../train/session.js';
+import { parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
 import { loadLatestCheckpoint, saveTrainingCheckpoint, type LoadedTrainingCheckpoint } from './checkpoints.js';
 import { METRICS_FILE } from './metrics.js';
 import { ownedEntries } from './ownership.js';
@@ -108,13 +108,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let validLoss: number | null = null;
   const valid = dataset.valid;
   const plan: SessionPlan = {
-    runDir: options.runDir,
-    name: stage.plan.name,
+    ...stageSession(stage.plan, config.lr, { runDir: options.runDir, start, resumed: resumed !== undefined }),
     steps,
-    start,
-    resumed: resumed !== undefined,
-    schedule: parseSchedule(stage.plan.hyper.schedule),
-    peakLr: config.lr,
     checkpointEvery: stage.checkpointEvery,
     evalEvery: stage.evalEvery,
     evalAtStart: true,

@@ -16,8 +16,7 @@ import { checkpointDir, checkpointSteps, loadLatestCheckpoint, saveRunCheckpoint
 import type { StageContext, StageOutcome } from './stage-runner.js';
 import { cappedSteps } from './train-runner.js';
 import { AdamW, adamwConfig } from '../train/adamw.js';
-import { parseSchedule } from '../train/schedule.js';
-import { runSession, type SessionPlan, type SessionResult } from '../train/session.js';
+import { runSession, stageSession, type SessionPlan, type SessionResult } from '../train/session.js';
 import { advantages, mean, std } from '../rl/advantages.js';
 import { policyBatch } from '../rl/batch.js';
 import { componentMeans, rollout, type RolloutItem } from '../rl/rollout.js';
@@ -57,13 +56,8 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
   }
   let example: RolloutItem | undefined;
   const plan: SessionPlan = {
-    runDir: ctx.runDir,
-    name: ctx.stage.name,
+    ...stageSession(ctx.stage, config.lr, { runDir: ctx.runDir, start, resumed: resumed !== undefined }),
     steps: settings.steps,
-    start,
-    resumed: resumed !== undefined,
-    schedule: parseSchedule(ctx.stage.hyper.schedule),
-    peakLr: config.lr,
     checkpointEvery: settings.checkpointEvery,
     nonFiniteHint: 'lower the learning rate or raise kl',
     progress: ctx.progress,

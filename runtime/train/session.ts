@@ -10,7 +10,8 @@ import { RuntimeError } from '../errors.js';
 import { appendMetrics, truncateMetrics } from '../run/metrics.js';
 import { Progress, type ProgressSink } from '../run/progress.js';
 import { nonFiniteMessage } from './finite.js';
-import { learningRate, type LrSchedule } from './schedule.js';
+import type { StagePlan } from '../../ir/types.js';
+import { learningRate, parseSchedule, type LrSchedule } from './schedule.js';
 
 export interface SessionPlan {
   readonly runDir: string;
@@ -33,6 +34,18 @@ export interface SessionPlan {
   readonly nonFiniteHint: string;
   readonly progress: ProgressSink;
   readonly log: (line: string) => void;
+}
+
+/**
+ * The plan fields that follow from the stage and its resume point alike for every training stage
+ * (pretrain, SFT, GRPO): its name, its lr schedule, the optimizer's peak lr, where it starts.
+ */
+export function stageSession(
+  stage: StagePlan,
+  peakLr: number,
+  from: { readonly runDir: string; readonly start: number; readonly resumed: boolean },
+): Pick<SessionPlan, 'runDir' | 'name' | 'start' | 'resumed' | 'schedule' | 'peakLr'> {
+  return { runDir: from.runDir, name: stage.name, start: from.start, resumed: from.resumed, schedule: parseSchedule(stage.hyper.schedule), peakLr };
 }
 
 export interface StepReport {

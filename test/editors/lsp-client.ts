@@ -4,7 +4,7 @@
  * since the server exits the process when a raw input stream ends; `processId` is null so it does
  * not watch a parent process; and `exit` is never sent, since the server calls process.exit().
  */
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import {
   createConnection,
   createProtocolConnection,
@@ -42,7 +42,19 @@ export async function startServer(host?: CompilerHost): Promise<TestServer> {
   const toClient = new PassThrough();
   const connection = createConnection(new StreamMessageReader(toServer), new StreamMessageWriter(toClient));
   serve(connection, { debounceMs: 0, ...(host ? { host } : {}) });
-  const client = createProtocolConnection(new StreamMessageReader(toClient), new StreamMessageWriter(toServer));
+  return connectClient(toClient, toServer, () => {
+    connection.dispose();
+    toServer.destroy();
+    toClient.destroy();
+  });
+}
+
+/**
+ * A protocol client on a server's output and input streams (in-process, or a child's stdio),
+ * initialised; `release` frees the server's side once the client is shut down and disposed.
+ */
+export async function connectClient(fromServer: Readable, toServer: Writable, release: () => void): Promise<TestServer> {
+  const client = createProtocolConnection(new StreamMessageReader(fromServer), new StreamMessageWriter(toServer));
   const latest = new Map<string, PublishDiagnosticsParams>();
   const waiting: { uri: string; version: number; resolve: (p: PublishDiagnosticsParams) => void }[] = [];
   client.onNotification(PublishDiagnosticsNotification.type, (params) => {
@@ -82,11 +94,12 @@ export async function startServer(host?: CompilerHost): Promise<TestServer> {
       return new Promise((resolve) => waiting.push({ uri, version: -Infinity, resolve }));
     },
     async stop() {
-      await client.sendRequest(ShutdownRequest.type);
-      client.dispose();
-      connection.dispose();
-      toServer.destroy();
-      toClient.destroy();
+      try {
+        await client.sendRequest(ShutdownRequest.type);
+      } finally {
+        client.dispose();
+        release();
+      }
     },
   };
 }

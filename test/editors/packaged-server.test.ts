@@ -14,21 +14,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createProtocolConnection,
-  DidOpenTextDocumentNotification,
-  HoverRequest,
-  InitializedNotification,
-  InitializeRequest,
-  PublishDiagnosticsNotification,
-  ShutdownRequest,
-  StreamMessageReader,
-  StreamMessageWriter,
-  type Hover,
-  type MarkupContent,
-  type ProtocolConnection,
-  type PublishDiagnosticsParams,
-} from 'vscode-languageserver/node';
+import { HoverRequest, type Hover, type MarkupContent } from 'vscode-languageserver/node';
+import { connectClient, type TestServer } from './lsp-client.js';
 
 const repo = join(import.meta.dirname, '..', '..');
 const extensionDir = join(repo, 'editors', 'vscode');
@@ -49,8 +36,7 @@ function installPackaged(): string {
 
 describe('the packaged language server', () => {
   let server: ChildProcess;
-  let client: ProtocolConnection;
-  const published = new Map<string, (p: PublishDiagnosticsParams) => void>();
+  let lsp: TestServer;
   const specDir = mkdtempSync(join(tmpdir(), 'moe-vsix-spec-'));
   const specPath = join(specDir, 'custom-reward-signature.moe');
   const specUri = pathToFileURL(specPath).href;
@@ -61,23 +47,17 @@ describe('the packaged language server', () => {
     copyFileSync(join(fixtures, 'signatures.reward.ts'), join(specDir, 'signatures.reward.ts'));
     const installed = installPackaged();
     server = spawn(process.execPath, [join(installed, 'dist', 'server.js'), '--stdio'], { cwd: installed, stdio: ['pipe', 'pipe', 'inherit'] });
-    client = createProtocolConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-    client.onNotification(PublishDiagnosticsNotification.type, (params) => published.get(params.uri)?.(params));
-    client.listen();
-    await client.sendRequest(InitializeRequest.type, { processId: null, rootUri: null, capabilities: {}, workspaceFolders: null });
-    await client.sendNotification(InitializedNotification.type, {});
+    lsp = await connectClient(server.stdout!, server.stdin!, () => server.kill());
   }, 300_000);
 
   afterAll(async () => {
-    await client?.sendRequest(ShutdownRequest.type).catch(() => undefined);
-    client?.dispose();
+    await lsp?.stop().catch(() => undefined);
     server?.kill();
   });
 
   it('publishes the checker\'s diagnostics for a spec with custom rewards, signature errors (ts-morph) included', { timeout: 120_000 }, async () => {
-    const diagnostics = new Promise<PublishDiagnosticsParams>((resolve) => published.set(specUri, resolve));
-    await client.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri: specUri, languageId: 'moe', version: 1, text: spec } });
-    const params = await diagnostics;
+    lsp.open(specUri, spec);
+    const params = await lsp.diagnostics(specUri);
     const signature = params.diagnostics.filter((d) => d.code === 'MOE6013');
     // the three `// expect: MOE6013` lines of the fixture, as `moe check` reports them
     expect(signature.map((d) => d.range.start.line)).toEqual([3, 4, 5]);
@@ -86,7 +66,7 @@ describe('the packaged language server', () => {
 
   it('answers hovers on that spec', { timeout: 60_000 }, async () => {
     const line = spec.split('\n').findIndex((l) => l.includes('normalize'));
-    const hover = (await client.sendRequest(HoverRequest.type, { textDocument: { uri: specUri }, position: { line, character: 4 } })) as Hover | null;
+    const hover = (await lsp.client.sendRequest(HoverRequest.type, { textDocument: { uri: specUri }, position: { line, character: 4 } })) as Hover | null;
     expect(hover).not.toBeNull();
     expect((hover!.contents as MarkupContent).value).toContain('normalize');
   });

@@ -6,7 +6,7 @@ import { ParamStore, type TensorData } from '../../../runtime/model/params.js';
 import { readCheckpoint, writeCheckpoint } from '../../../runtime/io/checkpoint.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../../runtime/io/safetensors.js';
 import { RuntimeError } from '../../../runtime/errors.js';
-import { lowerExample, sameTensors, tempDir, tensorsFor } from './helpers.js';
+import { lowerExample, refusal, sameTensors, tempDir, tensorsFor } from './helpers.js';
 
 const document = lowerExample('r1-tiny');
 const model = document.models[0]!;
@@ -16,16 +16,6 @@ function written(): string {
   const dir = join(tempDir(), 'ckpt');
   writeCheckpoint(dir, { document, model: 'R1Tiny', params, state });
   return dir;
-}
-
-function refusal(run: () => unknown): RuntimeError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RuntimeError);
-    return error as RuntimeError;
-  }
-  throw new Error('expected a refusal');
 }
 
 /** Rewrites the checkpoint's model.safetensors through `edit` on its (name → tensor) list. */

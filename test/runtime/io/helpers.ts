@@ -2,6 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { nodeHost } from '../../../compiler/bind/node-host.js';
 import { checkFile } from '../../../compiler/check/index.js';
 import type { GraphDocument, ModelGraph } from '../../../ir/types.js';
@@ -9,9 +10,21 @@ import { lowerSpec } from '../../../compiler/lower/index.js';
 import { initialValues, storedShape, type TensorData } from '../../../runtime/model/params.js';
 import { normalArray, tensorSeed } from '../../../runtime/random.js';
 import { writeCheckpoint } from '../../../runtime/io/checkpoint.js';
+import { RuntimeError } from '../../../runtime/errors.js';
 import { writeSafetensors, type Dtype, type Tensor } from '../../../runtime/io/safetensors.js';
 
 export const repo = join(import.meta.dirname, '..', '..', '..');
+
+/** The RuntimeError `run` throws; the test fails if it throws anything else, or nothing. */
+export function refusal(run: () => unknown): RuntimeError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(RuntimeError);
+    return error as RuntimeError;
+  }
+  throw new Error('expected a refusal');
+}
 
 export function tempDir(prefix = 'moe-io-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

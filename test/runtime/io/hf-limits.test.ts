@@ -6,19 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RuntimeError } from '../../../runtime/errors.js';
 import { importHf } from '../../../interop/hf/import.js';
-import { tempDir, tinyDeepseekFolder } from './helpers.js';
-
-function refusal(run: () => unknown): RuntimeError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RuntimeError);
-    return error as RuntimeError;
-  }
-  throw new Error('expected a refusal');
-}
+import { refusal, tempDir, tinyDeepseekFolder } from './helpers.js';
 
 function withConfig(change: Record<string, unknown>): string {
   const { dir } = tinyDeepseekFolder({ qLoraRank: 12, mtp: false });

@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { nodeHost } from '../../../compiler/bind/node-host.js';
 import { checkFile } from '../../../compiler/check/index.js';
 import { formatText } from '../../../compiler/syntax/format.js';
-import { RuntimeError } from '../../../runtime/errors.js';
 import { bf16ToF32, f32ToBf16 } from '../../../runtime/io/dtypes.js';
 import { readCheckpoint, writeCheckpoint } from '../../../runtime/io/checkpoint.js';
 import { exportHf } from '../../../interop/hf/export.js';
@@ -13,17 +12,7 @@ import { importHf, modelNameFor } from '../../../interop/hf/import.js';
 import { canonicalName, mixtralName } from '../../../interop/hf/names.js';
 import { readSafetensors, readSafetensorsHeader, type Tensor } from '../../../runtime/io/safetensors.js';
 import type { TensorData } from '../../../runtime/model/params.js';
-import { lateDenseCheckpoint, lowerExample, sameTensors, tempDir, tensorsFor, tinyDeepseekConfig, tinyDeepseekFolder, values, writeHfFolder } from './helpers.js';
-
-function refusal(run: () => unknown): RuntimeError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(RuntimeError);
-    return error as RuntimeError;
-  }
-  throw new Error('expected a refusal');
-}
+import { lateDenseCheckpoint, lowerExample, refusal, sameTensors, tempDir, tensorsFor, tinyDeepseekConfig, tinyDeepseekFolder, values, writeHfFolder } from './helpers.js';
 
 /** The float32 values the HF file holds (BF16 tensors as the rounded values). */
 function stored(t: Tensor): Float32Array {

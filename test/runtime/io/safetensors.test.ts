@@ -6,7 +6,7 @@ import { RuntimeError } from '../../../runtime/errors.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../../runtime/io/dtypes.js';
 import { readSafetensors, readSafetensorsHeader, readTensor, writeSafetensors, type Tensor } from '../../../runtime/io/safetensors.js';
 import { openTensorSource, readSourceTensor } from '../../../runtime/io/shards.js';
-import { tempDir } from './helpers.js';
+import { refusal, tempDir } from './helpers.js';
 
 const floats = new Float32Array([1, -2.5, 3.14159, 1e-8, 65504, -0, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 100000]);
 
@@ -26,14 +26,9 @@ function rawFile(header: string | object, data: number | Uint8Array = 0, length?
   return path;
 }
 
-function refusal(path: string): RuntimeError {
-  try {
-    readSafetensorsHeader(path);
-  } catch (error) {
-    expect(error).toBeInstanceOf(RuntimeError);
-    return error as RuntimeError;
-  }
-  throw new Error('expected a refusal');
+/** The refusal reading the header of the file at `path` throws. */
+function headerRefusal(path: string): RuntimeError {
+  return refusal(() => readSafetensorsHeader(path));
 }
 
 const f32 = (shape: number[], begin: number): object => ({ dtype: 'F32', shape, data_offsets: [begin, begin + 4 * shape.reduce((a, b) => a * b, 1)] });
@@ -132,70 +127,70 @@ describe('bad input is refused with the file and the tensor named', () => {
   it('a file shorter than the 8-byte length', () => {
     const path = join(tempDir(), 'short.safetensors');
     writeFileSync(path, Uint8Array.from([1, 2, 3]));
-    expect(refusal(path).message).toBe(`${path} is truncated: 3 bytes, but a safetensors file starts with an 8-byte header length`);
+    expect(headerRefusal(path).message).toBe(`${path} is truncated: 3 bytes, but a safetensors file starts with an 8-byte header length`);
   });
 
   it('a header length beyond the end of the file', () => {
     const path = rawFile('{}', 0, 1000n);
-    expect(refusal(path).message).toBe(`${path} is truncated: its header length (1000 bytes) runs past the end of the file (10 bytes)`);
+    expect(headerRefusal(path).message).toBe(`${path} is truncated: its header length (1000 bytes) runs past the end of the file (10 bytes)`);
   });
 
   it('a header length over 100 MB, before looking at the file size', () => {
     const path = rawFile('{}', 0, 100_000_001n);
-    const error = refusal(path);
+    const error = headerRefusal(path);
     expect(error.message).toBe(`${path}: header length 100000001 bytes is over the 100 MB limit`);
     expect(error.help).toMatch(/corrupt/);
-    expect(refusal(rawFile('{}', 0, 2n ** 64n - 1n)).message).toMatch(/over the 100 MB limit/);
+    expect(headerRefusal(rawFile('{}', 0, 2n ** 64n - 1n)).message).toMatch(/over the 100 MB limit/);
   });
 
   it('a header that is not JSON, or not a JSON object', () => {
     const path = rawFile('{"a": {"dtype": ');
-    expect(refusal(path).message).toMatch(new RegExp(`^${path}: the header is not valid JSON \\(`));
-    expect(refusal(rawFile('[1, 2]')).message).toMatch(/the header is not a JSON object/);
-    expect(refusal(rawFile(Buffer.from([0x7b, 0xff, 0x7d]).toString('latin1'))).message).toMatch(/not valid JSON/);
+    expect(headerRefusal(path).message).toMatch(new RegExp(`^${path}: the header is not valid JSON \\(`));
+    expect(headerRefusal(rawFile('[1, 2]')).message).toMatch(/the header is not a JSON object/);
+    expect(headerRefusal(rawFile(Buffer.from([0x7b, 0xff, 0x7d]).toString('latin1'))).message).toMatch(/not valid JSON/);
   });
 
   it('a truncated data section: offsets out of range', () => {
     const path = rawFile({ w: f32([4], 0) }, 10);
-    const error = refusal(path);
+    const error = headerRefusal(path);
     expect(error.message).toBe(`${path}: tensor w: data_offsets [0, 16] are out of range: the file holds 10 bytes of tensor data`);
     expect(error.help).toMatch(/truncated/);
   });
 
   it('overlapping tensors', () => {
     const path = rawFile({ a: f32([2], 0), b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, 12);
-    expect(refusal(path).message).toBe(`${path}: tensor b [4, 12] overlaps tensor a [0, 8]`);
+    expect(headerRefusal(path).message).toBe(`${path}: tensor b [4, 12] overlaps tensor a [0, 8]`);
   });
 
   it('a gap between tensors, and data not starting at 0', () => {
     const gap = rawFile({ a: f32([1], 0), b: f32([1], 8) }, 12);
-    expect(refusal(gap).message).toBe(`${gap}: a gap of 4 bytes after tensor a, before tensor b (tensors must be contiguous)`);
+    expect(headerRefusal(gap).message).toBe(`${gap}: a gap of 4 bytes after tensor a, before tensor b (tensors must be contiguous)`);
     const late = rawFile({ a: f32([1], 4) }, 8);
-    expect(refusal(late).message).toBe(`${late}: a gap of 4 bytes at the start of the data, before tensor a (tensors must be contiguous)`);
+    expect(headerRefusal(late).message).toBe(`${late}: a gap of 4 bytes at the start of the data, before tensor a (tensors must be contiguous)`);
   });
 
   it('bytes after the last tensor', () => {
     const path = rawFile({ a: f32([1], 0) }, 7);
-    expect(refusal(path).message).toBe(`${path}: 3 bytes after the last tensor (a) belong to no tensor`);
+    expect(headerRefusal(path).message).toBe(`${path}: 3 bytes after the last tensor (a) belong to no tensor`);
   });
 
   it('a byte length that does not match shape × dtype size', () => {
     const path = rawFile({ w: { dtype: 'BF16', shape: [2, 3], data_offsets: [0, 24] } }, 24);
-    expect(refusal(path).message).toBe(`${path}: tensor w: BF16[2, 3] needs 12 bytes, but data_offsets [0, 24] hold 24`);
+    expect(headerRefusal(path).message).toBe(`${path}: tensor w: BF16[2, 3] needs 12 bytes, but data_offsets [0, 24] hold 24`);
   });
 
   it('an unknown dtype, with advice for DeepSeek\'s fp8 files', () => {
     const path = rawFile({ w: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, 8);
-    expect(refusal(path).message).toBe(`${path}: tensor w has dtype F64, which is not supported (F32, F16, BF16, I64, I32)`);
-    const fp8 = refusal(rawFile({ w: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1));
+    expect(headerRefusal(path).message).toBe(`${path}: tensor w has dtype F64, which is not supported (F32, F16, BF16, I64, I32)`);
+    const fp8 = headerRefusal(rawFile({ w: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1));
     expect(fp8.help).toMatch(/bf16/);
   });
 
   it('malformed entries and metadata', () => {
-    expect(refusal(rawFile({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } })).message).toMatch(/tensor w: shape must be a list of non-negative integers/);
-    expect(refusal(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } })).message).toMatch(/tensor w: data_offsets must be \[begin, end\]/);
-    expect(refusal(rawFile({ w: 3 })).message).toMatch(/tensor w: the header entry is not an object/);
-    expect(refusal(rawFile({ __metadata__: { step: 3 } })).message).toMatch(/__metadata__ entry step is not a string/);
+    expect(headerRefusal(rawFile({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } })).message).toMatch(/tensor w: shape must be a list of non-negative integers/);
+    expect(headerRefusal(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } })).message).toMatch(/tensor w: data_offsets must be \[begin, end\]/);
+    expect(headerRefusal(rawFile({ w: 3 })).message).toMatch(/tensor w: the header entry is not an object/);
+    expect(headerRefusal(rawFile({ __metadata__: { step: 3 } })).message).toMatch(/__metadata__ entry step is not a string/);
   });
 
   it('the writer refuses a tensor whose data does not fit its shape, and writes nothing', () => {

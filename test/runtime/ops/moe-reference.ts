@@ -2,17 +2,11 @@
  * Plain-JavaScript references for the MoE ops (specs/ir.md §4.9–4.12, §5), written from the spec
  * with loops and doubles, no tfjs. Tensors are nested arrays; tokens are flattened (n = b·T + t).
  */
+import type { RouterSettings } from '../../../ir/structure.js';
 
 export type Matrix = number[][];
 
-export interface RouterRefOptions {
-  readonly experts: number;
-  readonly topK: number;
-  readonly score: 'sigmoid' | 'softmax';
-  readonly groups: number;
-  readonly topGroups: number;
-  readonly normalize: boolean;
-  readonly scale: number;
+export interface RouterRefOptions extends RouterSettings {
   readonly groupScore: 'top2_sum' | 'max';
   readonly bias?: readonly number[];
 }
