@@ -30,8 +30,11 @@ sampled() { # FILE CMD…: runs CMD while sampling the GPU's used memory (MiB) i
   return $rc
 }
 
-sampled "$work/ours.mem" timeout 300 node bin/moe.js train "$spec" --backend cuda --steps "$steps" -o "$work/run" > "$work/ours.log" 2>&1
-echo "ours fp32: exit $? — $(tail -1 "$work/ours.log")"
+# SKIP_FP32=1 leaves out our fp32 run (to save device time)
+if [[ -z ${SKIP_FP32:-} ]]; then
+  sampled "$work/ours.mem" timeout 300 node bin/moe.js train "$spec" --backend cuda --steps "$steps" -o "$work/run" > "$work/ours.log" 2>&1
+  echo "ours fp32: exit $? — $(tail -1 "$work/ours.log")"
+fi
 # the same stage in precision = bf16 (a copy of the spec with the setting added to its pretrain stage)
 sed -E 's/^(pretrain [A-Za-z0-9_]+ \{)$/\1\n  precision = bf16/' "$spec" > "$work/bf16.moe"
 sampled "$work/ours-bf16.mem" timeout 300 node bin/moe.js train "$work/bf16.moe" --backend cuda --steps "$steps" -o "$work/run-bf16" > "$work/ours-bf16.log" 2>&1
@@ -40,7 +43,7 @@ echo "ours bf16: exit $? — $(tail -1 "$work/ours-bf16.log")"
 MOE_CUDA_PROFILE=1 timeout 200 node bin/moe.js train "$work/bf16.moe" --backend cuda --steps 3 -o "$work/prof" > /dev/null 2> "$work/profile.txt"
 grep -A40 '^cuda profile' "$work/profile.txt" | head -40
 cp "$work/profile.txt" "$dest/cuda-profile.txt" 2>/dev/null
-sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps 10 --warmup 3 --dtype fp32,bf16 --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
+sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps ${HF_STEPS:-10} --warmup 3 --dtype fp32,bf16 --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
 echo "hf: exit $?"
 python3 - "$work" "$skip" "$dest/cuda-train.json" "$spec" <<'PY'
 import json, statistics, sys, os
