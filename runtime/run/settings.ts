@@ -55,7 +55,9 @@ const microBatches: Note = (stage, on) => {
 
 const recompute: Note = (stage, on) => {
   const p = parallelOf(stage);
-  if (p === undefined || stage.kind === 'sample' || stage.kind === 'generate') return null;
+  if (p === undefined) return null;
+  // nothing is differentiated while sampling: only an explicit `full` asks for something
+  if (stage.kind === 'sample' || stage.kind === 'generate') return p['recompute'] === 'full' ? `recompute = full is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
   return `recompute = ${String(p['recompute'] ?? 'selective')} is not available on ${where(on)}: autograd keeps every activation (same losses, more memory)`;
 };
 
@@ -127,7 +129,7 @@ const sampling = {
 
 const trainer = {
   ...common(STAGE),
-  'parallel.micro_batches': { read: TRAIN, key: 'micro_batches', note: microBatches },
+  'parallel.micro_batches': { read: STAGE, key: 'micro_batches', note: microBatches },
   precision: { read: TRAIN, note: precision },
   seq_len: { read: STAGE },
   steps: { read: STAGE },
