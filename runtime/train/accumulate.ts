@@ -58,10 +58,10 @@ export function countedWeight(batch: TrainBatch, from: number, to: number, shift
 
 /** Rows [from, to) of a batch, as tensors. */
 function rows(batch: TrainBatch, from: number, to: number): { inputIds: tf.Tensor2D; lossMask: tf.Tensor2D } {
-  const at = (a: { subarray(s: number, e: number): ArrayLike<number> }) => a.subarray(from * batch.seqLen, to * batch.seqLen);
+  const [start, end] = [from * batch.seqLen, to * batch.seqLen];
   return {
-    inputIds: tf.tensor2d(at(batch.inputIds) as Int32Array, [to - from, batch.seqLen], 'int32'),
-    lossMask: tf.tensor2d(at(batch.lossMask) as Float32Array, [to - from, batch.seqLen], 'float32'),
+    inputIds: tf.tensor2d(batch.inputIds.subarray(start, end), [to - from, batch.seqLen], 'int32'),
+    lossMask: tf.tensor2d(batch.lossMask.subarray(start, end), [to - from, batch.seqLen], 'float32'),
   };
 }
 

@@ -82,6 +82,17 @@ describe('micro_batches: gradient accumulation on tfjs', () => {
     expect(split).toBeLessThan(whole);
   });
 
+  it('leaves no tensor behind: the count is flat from step to step', async () => {
+    const engine = tfjsEngine(model, ParamStore.initialise(model, 3), adamwConfig(OPTIMIZER));
+    const counts: number[] = [];
+    for (let s = 0; s < 3; s++) {
+      await engine.step(batchOf(), { lr: 1e-2, clip: 1, microBatches: 2 });
+      counts.push(tf.memory().numTensors);
+    }
+    engine.dispose();
+    expect(new Set(counts).size).toBe(1);
+  });
+
   it('refuses a batch that does not split evenly', async () => {
     const engine = tfjsEngine(model, ParamStore.initialise(model, 3), adamwConfig(OPTIMIZER));
     await expect(engine.step(batchOf(), { lr: 1e-2, clip: 0, microBatches: 3 })).rejects.toThrow(/does not split into 3 micro-batches/);
