@@ -358,7 +358,9 @@ export const catalog = {
   MOE5007: {
     severity: 'error',
     message: '`parallel` needs a cluster: set `on = CLUSTER`',
-    explain: 'A parallel layout is checked against the devices of a cluster block.',
+    explain:
+      'A layout over several devices (data, tensor, pipeline or expert above 1, zero above 0, or a stated pipeline split) is ' +
+      'checked against the devices of a cluster block. `micro_batches` and `recompute` alone run on one device and need none.',
   },
 
   // ── 6xxx rewards and experiments ───────────────────────────────────────────────────────────

@@ -2,7 +2,7 @@
  * What a training stage needs from the IR document, resolved once: the stage plan, its model graph,
  * the data block and tokenizer block, and the numbers of its hyper-parameters.
  */
-import { CHECKPOINT_HYPER, EVAL_HYPER, TRAINING_HYPER, hyperBlock, stageHyper } from '../../ir/plan-fields.js';
+import { CHECKPOINT_HYPER, EVAL_HYPER, PARALLEL_HYPER, TRAINING_HYPER, hyperBlock, stageHyper } from '../../ir/plan-fields.js';
 import type { AttrValue, GraphDocument, ModelGraph, StagePlan } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import { modelOf } from '../load.js';
@@ -25,6 +25,8 @@ export interface TrainingStage {
   readonly keep: number;
   readonly evalEvery: number;
   readonly evalBatches: number;
+  /** `parallel { micro_batches }`: gradient accumulation over this many equal parts of the batch (1 without a parallel block) */
+  readonly microBatches: number;
 }
 
 /**
@@ -78,5 +80,6 @@ export function trainingStage(document: GraphDocument, name?: string): TrainingS
     keep: checkpoint.keep,
     evalEvery: evaluation.every,
     evalBatches: evaluation.batches,
+    microBatches: plan.hyper['parallel'] === undefined ? 1 : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).micro_batches,
   };
 }

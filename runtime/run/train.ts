@@ -24,7 +24,9 @@ import { METRICS_FILE } from './metrics.js';
 import { ownedEntries } from './ownership.js';
 import type { ProgressSink } from './progress.js';
 import { MEGATRON_HYPER, stageHyper } from '../../ir/plan-fields.js';
+import { settingNotes } from './settings.js';
 import { fromPlan, trainingStage, type TrainingStage } from './stage.js';
+import { tf } from '../tf.js';
 
 export interface TrainOptions {
   /** the IR document of the spec (from `lowerSpec`) and the spec's folder (data paths are relative to it) */
@@ -84,8 +86,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     : (options.initial ?? ParamStore.initialise(stage.model, stage.seed));
   const config = adamwConfig(stage.plan.hyper.optimizer);
   const precision = stageHyper(stage.plan, MEGATRON_HYPER).precision;
-  if (precision !== 'fp32' && !options.cuda) options.log(`precision = ${precision} is not available on this backend: training runs in fp32 (--backend cuda trains in bf16)`);
-  if (precision === 'fp16' && options.cuda) options.log('precision = fp16 is not available on cuda: training runs in bf16 (same range as fp32, no loss scaling needed)');
+  // each setting this run does not honour (precision on tfjs, recompute, zero, a multi-device layout): one line each
+  for (const line of settingNotes(stage.plan, { backend: tf.getBackend(), cuda: options.cuda !== undefined })) options.log(line);
   const engine = await engineFor(stage.model, store, config, resumed, options.cuda, precision === 'fp32' ? 'fp32' : 'bf16');
   let start = 0;
   if (resumed) {
@@ -126,6 +128,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const result = await engine.step(dataset.train.next(), {
           lr,
           clip: stage.clip,
+          microBatches: stage.microBatches,
           ...(biasRate === undefined ? {} : { biasRate: scalarAt(biasRate, step - 1, steps) }),
           ...(mtpWeight === undefined ? {} : { mtpWeight: scalarAt(mtpWeight, step - 1, steps) }),
         });

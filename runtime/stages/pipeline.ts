@@ -17,6 +17,7 @@ import { readDone, readStarted, writeDone, writeStarted, type DoneMarker, type S
 import { clearEntries, recordEntry } from '../run/ownership.js';
 import type { ProgressSink } from '../run/progress.js';
 import { checkRunFolder, openRunFolder, type OpenRunFolder } from '../run/run-folder.js';
+import { settingNotes } from '../run/settings.js';
 import { runnerFor, type StageRunners } from './runners.js';
 import { stageKey } from './stage-key.js';
 import { fromCheckpoint, loadWeights, withSamples, type Completed } from './stage-inputs.js';
@@ -135,6 +136,8 @@ async function runStage(options: PipelineOptions, stage: StagePlan, runDir: stri
     return { ...fromMarker(stage, runDir, done), status: 'skipped', reason: decision.reason, seconds: 0 };
   }
   options.log(`${stage.name} (${stage.kind}): ${decision.action === 'resume' ? decision.reason : `running: ${decision.reason}`}`);
+  // the training loop (run/train.ts) reports its own settings, with the engine it picks
+  if (stage.kind !== 'pretrain' && stage.kind !== 'sft') for (const line of settingNotes(stage, { backend: options.backend, cuda: false })) options.log(`${stage.name}: ${line}`);
   // starting over deletes only what moe wrote there: a user's notes or an hf-export/ stay
   if (decision.action === 'fresh') clearEntries(runDir);
   writeStarted(runDir, stamp);

@@ -10,6 +10,7 @@ import { forward } from '../model/forward.js';
 import type { ParamStore, TensorData } from '../model/params.js';
 import { tf } from '../tf.js';
 import { AdamW, type AdamWConfig, type AdamWState } from './adamw.js';
+import { accumulatedStep } from './accumulate.js';
 import { EvalGraph } from './eval-graph.js';
 import { stepPlan, trainStep } from './step.js';
 
@@ -26,6 +27,8 @@ export interface EngineStepOptions {
   readonly clip: number;
   readonly biasRate?: number;
   readonly mtpWeight?: number;
+  /** gradient accumulation: the batch in this many equal micro-batches, one optimizer step (default 1) */
+  readonly microBatches?: number;
 }
 
 export interface EngineStep {
@@ -62,6 +65,7 @@ export function tfjsEngine(model: ModelGraph, store: ParamStore, config: AdamWCo
   const tensors = (b: TrainBatch): [tf.Tensor2D, tf.Tensor2D] => [tf.tensor2d(b.inputIds, [b.batch, b.seqLen], 'int32'), tf.tensor2d(b.lossMask, [b.batch, b.seqLen], 'float32')];
   return {
     async step(batch, options) {
+      if ((options.microBatches ?? 1) > 1) return accumulatedStep(model, store, optimizer, batch, options.microBatches!, options, plan);
       const [inputIds, lossMask] = tensors(batch);
       try {
         return await trainStep(model, store, optimizer, { inputIds, lossMask }, options, plan);

@@ -39,7 +39,7 @@ export interface StepOptions {
   readonly biasRate?: number;
   /** MTP weight λ this step (a schedule's value); default the graph's own */
   readonly mtpWeight?: number;
-  /** false: leave the router biases alone (gradient accumulation does it once per step itself) */
+  /** false: leave the router biases alone (to compare objectives on unchanged routing); accumulate.ts updates them once per step itself */
   readonly updateBias?: boolean;
 }
 

@@ -29,6 +29,12 @@ function checkPipelineSplit(ctx: CheckContext, parallel: Config, pipeline: numbe
   ctx.diagnostics.report('MOE5003', parallel.spanOf(first === undefined ? 'last_stage_layers' : 'first_stage_layers'), { pipeline, layers }, { label });
 }
 
+/** A layout over several devices: data/tensor/pipeline/expert above 1, ZeRO sharding, or a stated pipeline split. */
+function needsCluster(parallel: Config): boolean {
+  const above = (key: string, floor: number): boolean => (parallel.num(key) ?? floor) > floor;
+  return above('data', 1) || above('tensor', 1) || above('pipeline', 1) || above('expert', 1) || above('zero', 0) || parallel.has('first_stage_layers') || parallel.has('last_stage_layers');
+}
+
 export const parallelLayout: Rule = {
   name: 'parallel-layout',
   check(ctx) {
@@ -36,7 +42,8 @@ export const parallelLayout: Rule = {
       const parallel = stage.config.sub('parallel');
       if (!parallel) continue;
       const cluster = clusterShape(ctx, stage);
-      if (!stage.config.has('on')) {
+      // micro_batches and recompute alone run on one device: only a layout needs a cluster
+      if (!stage.config.has('on') && needsCluster(parallel)) {
         ctx.diagnostics.report('MOE5007', parallel.span, {});
         continue;
       }

@@ -184,4 +184,13 @@ describe('moe run, the pipeline', () => {
     expect(statuses(report)).toEqual([['base', 'ran'], ['cold', 'ran'], ['rs', 'failed'], ['final', 'not run']]);
     expect(report.failure!.error.message).toMatch(/the sampler broke/);
   });
+
+  it('prints the settings a sample stage does not honour before running it', { timeout: 60_000 }, async () => {
+    const stub: StageRunner = (ctx) => Promise.resolve({ checkpoint: join(ctx.runDir, 'checkpoint-1'), summary: [] });
+    const spec = PIPELINE_SPEC.replace('max_new_tokens = 16 }', 'max_new_tokens = 16, precision = bf16, parallel { micro_batches = 2 } }');
+    const { report, log } = await run(tempDir(), 'rs', { document: lower(spec), runners: { pretrain: stub, sft: stub, sample: fakeSample } });
+    expect(report.failure).toBeUndefined();
+    expect(log).toContain('rs: precision = bf16 is not available for sample stages on the cpu backend: stage rs runs in fp32');
+    expect(log).toContain('rs: micro_batches = 2 is not used by sample stage rs: it applies to training steps');
+  });
 });

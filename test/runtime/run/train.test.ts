@@ -103,4 +103,18 @@ describe('moe train, the loop', () => {
     expect(Math.max(...bias.map(Math.abs))).toBeLessThanOrEqual(4e-3 + 1e-9);
     expect(Math.max(...bias.map(Math.abs))).toBeGreaterThan(0);
   });
+
+  it('honours micro_batches (the same losses) and reports recompute and precision in one line each', async () => {
+    const split = SPEC.replace('seed = 3', 'seed = 3\n  precision = bf16\n  parallel { micro_batches = 2, recompute = full }');
+    const checked = checkText(split);
+    expect(checked.diagnostics).toEqual([]);
+    const lines: string[] = [];
+    const accumulated = await train({ ...options(runDir(), { steps: 3, log: (l) => lines.push(l) }), document: lowerSpec(checked, '/mem') });
+    const whole = await train(options(runDir(), { steps: 3 }));
+    expect(Math.abs(accumulated.firstLoss - whole.firstLoss)).toBeLessThan(1e-5);
+    expect(Math.abs(accumulated.lastLoss - whole.lastLoss)).toBeLessThan(1e-4);
+    expect(lines).toContain('recompute = full is not available on the cpu backend: autograd keeps every activation (same losses, more memory)');
+    expect(lines).toContain('precision = bf16 is not available on the cpu backend: training runs in fp32 (--backend cuda trains in bf16)');
+    expect(lines.filter((l) => l.includes('micro_batches'))).toEqual([]);
+  });
 });
