@@ -39,7 +39,7 @@ export function cudaEngine(
         batch.inputIds,
         batch.batch,
         batch.seqLen,
-        { lr: options.lr, clip: options.clip, betas: config.betas, weightDecay: config.weightDecay, eps: config.eps, ...(options.biasRate === undefined ? {} : { biasRate: options.biasRate }), ...(weights ? { lossWeights: weights } : {}) },
+        { lr: options.lr, clip: options.clip, betas: config.betas, weightDecay: config.weightDecay, eps: config.eps, ...(options.biasRate === undefined ? {} : { biasRate: options.biasRate }), ...(weights ? { lossWeights: weights } : {}), ...(options.microBatches === undefined ? {} : { microBatches: options.microBatches }) },
         batch.lossMask,
       );
       return Promise.resolve(result);

@@ -18,6 +18,8 @@ import { gradName, hasGradient, lifetimes, opBuffer, shapesOf, type Mode } from 
 import { F32, grid1, launch, u64 } from './ops/context.js';
 import type { Bf16Operands } from './ops/context.js';
 import { cudaOp, type BackwardContext, type Gpu, type OpContext } from './ops/index.js';
+import { sumWeights } from './ops/losses.js';
+import { countedWeight } from '../train/accumulate.js';
 import { DeviceParams, layoutParams } from './params.js';
 import { planMemory, type MemoryPlan } from './plan.js';
 import type { CudaRuntime } from './runtime.js';
@@ -33,6 +35,8 @@ export interface CudaStepOptions {
   readonly biasRate?: number;
   /** the final loss.sum's weights this step (the MTP weight schedule); default the graph's */
   readonly lossWeights?: readonly number[];
+  /** gradient accumulation over this many equal parts of the batch's rows (parallel.micro_batches) */
+  readonly microBatches?: number;
 }
 
 export interface CudaStepResult {
@@ -65,7 +69,10 @@ export class CudaModel {
   private readonly state = new Map<string, { ptr: DevicePtr; host: Float32Array }>();
   private readonly rotary = new Map<string, { cos: DevicePtr; sin: DevicePtr; positions: number }>();
   private readonly prepared = new Map<string, Prepared>();
-  private lossWeights: readonly number[] | undefined;
+  /** the node that sums the objective (`loss`), and the shift of every cross-entropy value */
+  private readonly objective: Node | undefined;
+  private readonly shifts = new Map<string, number>();
+  private weightsOn: DevicePtr | undefined;
   private arena: { ptr: DevicePtr; bytes: number } | undefined;
   private report: DevicePtr | undefined;
   /** AdamW's per-step numbers on the device: [scale, shrink, β1, β2, sqrtBc2, stepSize, eps] */
@@ -112,6 +119,8 @@ export class CudaModel {
       this.state.set(s.name, { ptr: p, host });
     }
     this.routers = routersOf(model);
+    this.objective = model.nodes.find((n) => n.op === 'loss.sum' && n.outputs.includes('loss'));
+    for (const n of model.nodes) if (n.op === 'loss.cross_entropy' && typeof n.attrs.shift === 'number') this.shifts.set(n.outputs[0]!, n.attrs.shift);
     this.step = options.step ?? 0;
   }
 
@@ -184,7 +193,7 @@ export class CudaModel {
       state: (i) => (node.state[i] === undefined ? undefined : this.state.get(node.state[i])!.ptr),
       buffer: (name) => value(opBuffer(step, name)),
       rotary: (d) => this.rotaryTables(node, d, p.T),
-      ...(node.op === 'loss.sum' && node.outputs.includes('loss') && this.lossWeights ? { sumWeights: this.lossWeights } : {}),
+      ...(p.mode === 'train' && node.op === 'loss.sum' && node.outputs.includes('loss') ? { sumWeightsOn: this.objectiveWeights() } : {}),
     };
   }
 
@@ -231,22 +240,22 @@ export class CudaModel {
     return new Map(wanted.map((name) => [name, this.download(p, name)]));
   }
 
-  /** Forward and backward: parameter gradients (summed into the gradient arena, zeroed first). */
-  private runBackward(p: Prepared, lossWeights?: readonly number[]): void {
-    this.lossWeights = lossWeights;
-    try {
-      this.backwardSteps(p);
-    } finally {
-      this.lossWeights = undefined;
-    }
+  /** The device buffer of the objective's loss.sum weights (written before each micro-batch). */
+  private objectiveWeights(): DevicePtr {
+    const n = this.objective?.inputs.length ?? 0;
+    return (this.weightsOn ??= this.gpu.driver.alloc(Math.max(1, n) * F32));
   }
 
-  private backwardSteps(p: Prepared): void {
+  /**
+   * Backward: parameter gradients are ADDED to the gradient arena (zeroed first unless accumulating
+   * a later micro-batch).
+   */
+  private backwardSteps(p: Prepared, zeroParamGrads = true): void {
     const n = p.nodes.length;
     const zero = (step: number): void => {
       for (const g of p.zeroAt.get(step) ?? []) this.gpu.driver.zero(this.at(p, g), p.plan.buffers.get(g)!.bytes);
     };
-    this.params.zeroGrads();
+    if (zeroParamGrads) this.params.zeroGrads();
     zero(n);
     launch(this.gpu, 'fill', [1], 32, [ptr(this.at(p, gradName('loss'))), f32(1), u64(1)]);
     for (let i = n - 1; i >= 0; i--) {
@@ -265,12 +274,13 @@ export class CudaModel {
     }
   }
 
-  /** The loss and gradients of one batch, without an update (gradient checks, accumulation). */
+  /** The loss and gradients of one batch, without an update (gradient checks). */
   gradients(ids: Int32Array, B: number, T: number, mask?: Float32Array): { loss: number; grads: Map<string, TensorData> } {
     const p = this.plan(B, T, 'train', this.wanted());
     this.upload(p, ids, mask);
+    this.writeObjectiveWeights(this.baseWeights());
     this.runForward(p);
-    this.runBackward(p);
+    this.backwardSteps(p);
     this.gpu.driver.synchronize();
     const loss = this.download(p, 'loss')[0]!;
     const host = new Float32Array(this.params.layout.floats);
@@ -284,34 +294,56 @@ export class CudaModel {
     return ['loss', ...this.routers.map((r) => r.load)];
   }
 
-  /** One optimizer step on one batch (runtime/train/step.ts's contract): nothing updated when a value is not finite. */
+  /** The objective's loss.sum weights: the graph's, or this step's (the MTP weight schedule). */
+  private baseWeights(override?: readonly number[]): number[] {
+    if (!this.objective) return [];
+    return [...(override ?? sumWeights(this.objective))];
+  }
+
+  private writeObjectiveWeights(weights: readonly number[]): void {
+    if (this.objective) this.gpu.driver.upload(this.objectiveWeights(), Float32Array.from(weights));
+  }
+
+  /**
+   * One optimizer step on one batch (runtime/train/step.ts's contract): nothing updated when a value is
+   * not finite. With `microBatches` M the batch's rows run in M parts whose gradients add up in the
+   * gradient arena; each part's cross-entropy terms are weighted by its share of the batch's counted
+   * positions and the other terms by 1/M (runtime/train/accumulate.ts, specs/ir.md §5.1), so the loss
+   * and gradient are the whole batch's; one clip, one AdamW step, one bias update.
+   */
   trainStep(ids: Int32Array, B: number, T: number, options: CudaStepOptions, mask?: Float32Array): CudaStepResult {
-    const p = this.plan(B, T, 'train', this.wanted());
-    this.upload(p, ids, mask);
+    const M = options.microBatches ?? 1;
+    if (!Number.isInteger(M) || M < 1 || B % M !== 0) throw new RuntimeError(`micro_batches = ${M} does not divide the batch of ${B} rows`);
+    if (M > 1 && !this.objective) throw new RuntimeError('micro_batches on cuda needs the objective to be a loss.sum node (every lowered graph has one)');
+    const rows = B / M;
+    const p = this.plan(rows, T, 'train', this.wanted());
+    const fullMask = mask ?? new Float32Array(B * T).fill(1);
     const E = this.routers.map((r) => p.plan.buffers.get(r.load)!.bytes / F32);
     const reportFloats = 3 + E.reduce((a, b) => a + b, 0);
     if (reportFloats > 4096) throw new RuntimeError('too many routers for the step report');
     const report = (this.report ??= this.gpu.driver.alloc(4096 * F32));
-    // forward, backward and the report: [loss, Σg², non-finite flag, loads…]
-    const pass = (): void => {
-      this.lossWeights = options.lossWeights;
-      try {
+    const base = this.baseWeights(options.lossWeights);
+    for (let i = 0; i < M; i++) {
+      const [first, last] = [i === 0, i === M - 1];
+      this.upload(p, ids.subarray(i * rows * T, (i + 1) * rows * T), fullMask.subarray(i * rows * T, (i + 1) * rows * T));
+      this.writeObjectiveWeights(M === 1 ? base : this.microWeights(base, fullMask, B, T, i, M));
+      // forward, backward and the report: [loss, Σg², non-finite flag, loads…], summed over the parts
+      this.replayed(`step ${rows}×${T} ${first ? 'first' : 'later'} ${last ? 'last' : ''}`, () => {
         this.runForward(p);
-        this.backwardSteps(p);
-      } finally {
-        this.lossWeights = undefined;
-      }
-      this.gpu.driver.zero(report, 3 * F32);
-      this.gpu.driver.copy(report, this.at(p, 'loss'), F32);
-      const total = this.params.layout.floats;
-      launch(this.gpu, 'sumsq', grid1(total, 256), 256, [ptr(this.params.grads), ptr(report + BigInt(F32)), u64(total)]);
-      let at = 3;
-      this.routers.forEach((r, i) => {
-        this.gpu.driver.copy(report + BigInt(at * F32), this.at(p, r.load), E[i]! * F32);
-        at += E[i]!;
+        this.backwardSteps(p, first);
+        if (first) this.gpu.driver.zero(report, reportFloats * F32);
+        launch(this.gpu, 'axpy', [1], 32, [ptr(report), ptr(this.at(p, 'loss')), f32(1), u64(1)]);
+        let at = 3;
+        this.routers.forEach((r, k) => {
+          launch(this.gpu, 'axpy', grid1(E[k]!), 256, [ptr(report + BigInt(at * F32)), ptr(this.at(p, r.load)), f32(1), u64(E[k]!)]);
+          at += E[k]!;
+        });
+        if (last) {
+          const total = this.params.layout.floats;
+          launch(this.gpu, 'sumsq', grid1(total, 256), 256, [ptr(this.params.grads), ptr(report + BigInt(F32)), u64(total)]);
+        }
       });
-    };
-    this.replayed(`step ${B}×${T} ${options.lossWeights?.join(',') ?? ''}`, pass);
+    }
     const host = new Float32Array(reportFloats);
     this.gpu.driver.download(host, report);
     const [loss, sq, flag] = [host[0]!, host[1]!, host[2]!];
@@ -328,6 +360,19 @@ export class CudaModel {
     this.adamw(options, scale);
     this.updateBiases(loads, options.biasRate);
     return { loss, gradNorm, clipScale: scale, loads, nonFinite: null };
+  }
+
+  /** Micro-batch i's weights: each cross-entropy term by its share of the counted mask weight, the rest by 1/M. */
+  private microWeights(base: readonly number[], mask: Float32Array, B: number, T: number, i: number, M: number): number[] {
+    const node = this.objective!;
+    const rows = B / M;
+    const counted = (from: number, to: number, shift: number): number => countedWeight({ inputIds: new Int32Array(0), lossMask: mask, batch: B, seqLen: T }, from, to, shift);
+    return node.inputs.map((value, j) => {
+      const shift = this.shifts.get(value);
+      if (shift === undefined) return base[j]! / M;
+      const whole = counted(0, B, shift);
+      return whole > 0 ? (base[j]! * counted(i * rows, (i + 1) * rows, shift)) / whole : base[j]! / M;
+    });
   }
 
   /** Runs `work` eagerly (profiling, a key's first time) or through its captured graph. */
@@ -416,6 +461,7 @@ export class CudaModel {
     if (this.arena) this.gpu.driver.free(this.arena.ptr);
     if (this.report) this.gpu.driver.free(this.report);
     if (this.hyper) this.gpu.driver.free(this.hyper);
+    if (this.weightsOn) this.gpu.driver.free(this.weightsOn);
     for (const s of this.scratch) this.gpu.driver.free(s.ptr);
     for (const g of this.graphs.values()) g.dispose();
     this.graphs.clear();

@@ -46,11 +46,11 @@ const layout: Note = (stage, on) => {
 /** The uneven pipeline split only means something with pipeline > 1, which `layout` reports. */
 const pipelineSplit: Note = (stage, on) => (num(parallelOf(stage), 'pipeline', 1) > 1 ? layout(stage, on) : null);
 
-const microBatches: Note = (stage, on) => {
+/** micro_batches outside pretrain/SFT (which honour it on every backend) */
+const microBatches: Note = (stage) => {
   const m = num(parallelOf(stage), 'micro_batches', 1);
-  if (m <= 1) return null;
-  if (!training(stage)) return `micro_batches = ${m} is not used by ${stage.kind} stage ${stage.name}: ${stage.kind === 'grpo' ? 'each policy update runs on the whole rollout batch' : 'it applies to training steps'}`;
-  return on.cuda ? `micro_batches = ${m} runs as one batch on cuda (gradient accumulation is not implemented there): the whole batch's activations are kept` : null;
+  if (m <= 1 || training(stage)) return null;
+  return `micro_batches = ${m} is not used by ${stage.kind} stage ${stage.name}: ${stage.kind === 'grpo' ? 'each policy update runs on the whole rollout batch' : 'it applies to training steps'}`;
 };
 
 const recompute: Note = (stage, on) => {
@@ -129,7 +129,8 @@ const sampling = {
 
 const trainer = {
   ...common(STAGE),
-  'parallel.micro_batches': { read: STAGE, key: 'micro_batches', note: microBatches },
+  // honoured on every training backend (tfjs: train/accumulate.ts; cuda: executor.ts)
+  'parallel.micro_batches': { read: STAGE, key: 'micro_batches' },
   precision: { read: TRAIN, note: precision },
   seq_len: { read: STAGE },
   steps: { read: STAGE },
@@ -162,7 +163,7 @@ export const STAGE_FIELD_USE: Readonly<Record<StageKindName, Readonly<Record<str
     epochs: { note: unusedByGrpo('epochs', 'give its length in steps') },
     optimizer: { read: GRPO },
     clip_grad: { read: GENERATION },
-    schedule: { read: GRPO },
+    schedule: { read: 'runtime/train/session.ts' },
     checkpoint: { read: GENERATION },
     eval: { note: grpoEval },
     bias_rate: { note: unusedByGrpo('bias_rate', 'the policy update leaves the router biases alone') },

@@ -64,8 +64,12 @@ export interface OpContext extends NodeShapes {
   buffer(name: string): DevicePtr;
   /** cos/sin tables [≥T, d/2] of a rotary width, for this node's `rope` attribute */
   rotary(d: number): { readonly cos: DevicePtr; readonly sin: DevicePtr };
-  /** loss.sum only: this step's weights when the trainer replaces the graph's (the MTP weight schedule) */
-  readonly sumWeights?: readonly number[];
+  /**
+   * The objective's loss.sum only, when training: its weights on the device (the executor writes
+   * them before each micro-batch: the MTP weight schedule, each micro-batch's share of the counted
+   * positions), so a captured step graph replays with the step's own weights.
+   */
+  readonly sumWeightsOn?: DevicePtr;
 }
 
 export interface BackwardContext extends OpContext {

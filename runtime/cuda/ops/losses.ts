@@ -1,5 +1,6 @@
 /** The loss ops on CUDA (specs/ir.md §4.11, 4.12, 4.14, 4.15): scalars stay on the device. */
 import type { Node } from '../../../ir/types.js';
+import type { DevicePtr } from '../driver.js';
 import { f32, i32, ptr } from '../driver.js';
 import { F32, launch, num, u64, type CudaOp } from './context.js';
 
@@ -82,18 +83,25 @@ export function sumWeights(node: Node): readonly number[] {
   return w;
 }
 
+/** out += w_i · x (w_i from the node's attribute, or the i-th float of the device weights) */
+function weightedAdd(ctx: Parameters<CudaOp['forward']>[0], out: DevicePtr, x: DevicePtr, i: number): void {
+  const on = ctx.sumWeightsOn;
+  const [a, s] = on === undefined ? [sumWeights(ctx.node)[i]!, 0n] : [1, on + BigInt(i * F32)];
+  launch(ctx.gpu, 'scaled_add', [1], 32, [ptr(out), ptr(x), f32(a), ptr(s), u64(1)]);
+}
+
 export const lossSum: CudaOp = {
   buffers: () => [],
   forward(ctx) {
     ctx.gpu.driver.zero(ctx.output(0), F32);
-    (ctx.sumWeights ?? sumWeights(ctx.node)).forEach((w, i) => launch(ctx.gpu, 'scaled_add', [1], 32, [ptr(ctx.output(0)), ptr(ctx.input(i)), f32(w), ptr(0n), u64(1)]));
+    ctx.node.inputs.forEach((_, i) => weightedAdd(ctx, ctx.output(0), ctx.input(i), i));
   },
   backward(ctx) {
     const dloss = ctx.gradOut(0);
     if (!dloss) return;
-    (ctx.sumWeights ?? sumWeights(ctx.node)).forEach((w, i) => {
+    ctx.node.inputs.forEach((_, i) => {
       const d = ctx.gradIn(i);
-      if (d) launch(ctx.gpu, 'scaled_add', [1], 32, [ptr(d), ptr(dloss), f32(w), ptr(0n), u64(1)]);
+      if (d) weightedAdd(ctx, d, dloss, i);
     });
   },
 };

@@ -45,10 +45,7 @@ const CASES: Record<string, (kind: StagePlan['kind']) => Case> = {
     hyper: { parallel: { recompute: 'full' } },
     line: kind === 'sample' || kind === 'generate' ? /^recompute = full is not used by/ : /^recompute = full is not available on the cpu backend: autograd keeps every activation/,
   }),
-  'parallel.micro_batches': (kind) =>
-    kind === 'pretrain' || kind === 'sft'
-      ? { hyper: { parallel: { micro_batches: 2 } }, on: CUDA, line: /^micro_batches = 2 runs as one batch on cuda/ }
-      : { hyper: { parallel: { micro_batches: 2 } }, line: /^micro_batches = 2 is not used by/ },
+  'parallel.micro_batches': () => ({ hyper: { parallel: { micro_batches: 2 } }, line: /^micro_batches = 2 is not used by/ }),
   precision: (kind) =>
     kind === 'pretrain' || kind === 'sft'
       ? { hyper: { precision: 'bf16' }, line: /^precision = bf16 is not available on the cpu backend: training runs in fp32/ }
