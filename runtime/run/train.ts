@@ -144,6 +144,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           nonFinite: result.nonFinite,
           record: {
             loss: result.loss,
+            ...(result.parts ? { loss_parts: result.parts } : {}),
             lr,
             grad_norm: result.gradNorm,
             tokens_per_s: tokensPerStep / seconds,

@@ -72,6 +72,12 @@ describe('moe train', () => {
     const dir = tempSpec(spec('3e-3', 30));
     const straight = join(dir, 'straight');
     expect((await runCli(['train', 'spec.moe', '--backend', 'cpu', '--out', straight], dir)).code).toBe(0);
+    // every step logs its loss in parts that add up to it (this model: no MTP, aux or z loss)
+    for (const m of readMetrics(straight).filter((r) => r.step > 0)) {
+      const parts = m.loss_parts as Record<string, number>;
+      expect(Object.keys(parts).sort()).toEqual(['aux', 'lm', 'mtp', 'z']);
+      expect(parts.lm! + parts.mtp! + parts.aux! + parts.z!).toBeCloseTo(m.loss as number, 5);
+    }
 
     const run = join(dir, 'stopped');
     const child = spawn(process.execPath, [join(repo, 'bin', 'moe.js'), 'train', 'spec.moe', '--backend', 'cpu', '-o', 'stopped'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
