@@ -4,8 +4,7 @@
  * every record, then the Event / Summary / Value protobuf fields. The CRC is checked against the
  * standard CRC-32C check value, so writer and reader cannot share a wrong table unnoticed.
  */
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
