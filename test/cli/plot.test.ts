@@ -102,7 +102,7 @@ describe('moe plot', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^error: owned\/plot\.svg was not written by moe; it is left as it is\nhelp: write the plot elsewhere with -o FILE\.svg/);
     expect(readFileSync(join(owned, 'plot.svg'), 'utf8')).toBe('<svg>my hand-made figure</svg>\n');
-    expect(ownedEntries(owned)).toEqual(['metrics.jsonl']);
+    expect(ownedEntries(owned)).toEqual(['metrics.jsonl', 'events.out.tfevents.moe']);
 
     // a folder that is not moe's: a new plot.svg only, an existing one is the user's
     const foreign = await runCli(['plot', 'base'], root);
@@ -112,7 +112,7 @@ describe('moe plot', () => {
     // once the user's figure is gone, moe lists its plot before writing it and may rewrite it
     rmSync(join(owned, 'plot.svg'));
     expect((await runCli(['plot', 'owned'], root)).code).toBe(0);
-    expect(ownedEntries(owned)).toEqual(['metrics.jsonl', 'plot.svg']);
+    expect(ownedEntries(owned)).toEqual(['metrics.jsonl', 'events.out.tfevents.moe', 'plot.svg']);
     appendMetrics(owned, { step: 2, loss: 2 });
     expect((await runCli(['plot', 'owned'], root)).code).toBe(0);
     expect(readFileSync(join(owned, 'plot.svg'), 'utf8')).toContain('owned: 2 steps');
