@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { INTERRUPT_EXIT } from '../runtime/run/interrupt.js';
 
 /** Where the CLI writes: injected so tests run commands in-process and read what they printed. */
 export interface CliIo {
@@ -21,9 +22,10 @@ export const processIo = (): CliIo => ({
  * Exit statuses, the same in every command: 0 clean (warnings allowed); 1 errors in what the named
  * files hold (a spec's diagnostics, bad data or checkpoint contents, a file moe will not overwrite);
  * 2 usage (an unknown flag or value, a file or folder named on the command line that does not exist,
- * a name the spec lacks) and internal errors.
+ * a name the spec lacks) and internal errors; 130 training stopped by SIGINT/SIGTERM after writing a
+ * checkpoint (the shell's convention for Ctrl-C).
  */
-export const EXIT = { ok: 0, specErrors: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, specErrors: 1, usage: 2, interrupted: INTERRUPT_EXIT } as const;
 
 export class UsageError extends Error {
   constructor(

@@ -124,10 +124,10 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
 
   cli
     .command('plot')
-    .description('draw a run\'s loss, learning rate and expert load per layer as an SVG (RUN/plot.svg)')
-    .argument('<run>', 'run folder written by `moe train` (has metrics.jsonl)')
-    .option('-o, --out <file>', 'SVG file to write (default: RUN/plot.svg)')
-    .action(async (run: string, options: { out?: string }) => {
+    .description('draw a run\'s loss, learning rate and expert load per layer as an SVG (RUN/plot.svg); several runs overlaid')
+    .argument('<runs...>', 'run folders written by `moe train` or `moe run` (have metrics.jsonl)')
+    .option('-o, --out <file>', 'SVG file to write (default: RUN/plot.svg; needed for several runs)')
+    .action(async (run: string[], options: { out?: string }) => {
       const { runPlot } = await import('./commands/plot.js');
       setExit(runPlot(run, options, io));
     });

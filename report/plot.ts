@@ -161,6 +161,14 @@ function series(records: readonly MetricsRecord[], key: string): Series {
   return { steps, values };
 }
 
+/** One part of the training loss (`loss_parts: {lm, mtp, aux, z}`, written by moe train with the tfjs engine). */
+function partSeries(records: readonly MetricsRecord[], part: string): Series {
+  return series(
+    records.map((r) => ({ step: r.step, value: isObject(r.loss_parts) ? r.loss_parts[part] : undefined })),
+    'value',
+  );
+}
+
 /** One reward component's per-step mean (GRPO logs `components: {rule: mean}`). */
 function componentSeries(records: readonly MetricsRecord[], rule: string): Series {
   return series(
@@ -168,6 +176,16 @@ function componentSeries(records: readonly MetricsRecord[], rule: string): Serie
     'value',
   );
 }
+
+const PART_COLOURS = { lm: '#17becf', mtp: '#9467bd', aux: '#ff7f0e', z: '#8c564b' } as const;
+const PART_LABELS = { mtp: 'MTP', aux: 'balance (aux)', z: 'router z' } as const;
+
+/** GRPO's per-step figures beyond reward and KL: metrics key, class, legend, heading. */
+const GRPO_PANELS: readonly (readonly [string, string, string, string])[] = [
+  ['completion_length', 'completion-length', 'tokens', 'Mean completion length'],
+  ['entropy', 'entropy', 'entropy (nats)', 'Policy entropy of the sampled tokens'],
+  ['clip_fraction', 'clip-fraction', 'clip fraction', 'Fraction of tokens clipped by the surrogate'],
+];
 
 const COMPONENT_COLOURS = ['#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
@@ -507,11 +525,25 @@ export function plotRun(records: readonly MetricsRecord[], options: PlotOptions 
     y += LOSS_H + 66;
     linePanel(out, y, LR_H, xs, [{ s: series(sorted, 'kl'), colour: VALID_COLOUR, cls: 'kl', label: 'KL (k3)', points: 'line' }], 'KL', 'KL to the reference policy', true);
     y += LR_H + 66;
+    // what GRPO logs of its completions and its update, each on its own scale
+    for (const [key, cls, label, heading] of GRPO_PANELS) {
+      linePanel(out, y, LR_H, xs, [{ s: series(sorted, key), colour: COMPONENT_COLOURS[1]!, cls, label, points: 'line' }], label, heading, true);
+      y += LR_H + 66;
+    }
   } else {
-    const lossLines: Line[] = [{ s: loss, colour: LOSS_COLOUR, cls: 'loss', label: 'training loss', points: 'line' }];
-    if (valid.values.length) lossLines.push({ s: valid, colour: VALID_COLOUR, cls: 'valid-loss', label: 'validation loss', points: 'dots' });
+    const lm = partSeries(sorted, 'lm');
+    const lossLines: Line[] = [{ s: loss, colour: LOSS_COLOUR, cls: 'loss', label: lm.values.length ? 'training loss (total)' : 'training loss', points: 'line' }];
+    // validation is the next-token loss alone (loss.main): drawn beside the training loss's lm part, its like
+    if (lm.values.length) lossLines.push({ s: lm, colour: PART_COLOURS.lm, cls: 'lm-loss', label: 'training lm loss', points: 'line' });
+    if (valid.values.length) lossLines.push({ s: valid, colour: VALID_COLOUR, cls: 'valid-loss', label: lm.values.length ? 'validation (lm) loss' : 'validation loss', points: 'dots' });
     linePanel(out, y, LOSS_H, xs, lossLines, 'loss', 'Loss', false);
     y += LOSS_H + 66;
+    const extra = (['mtp', 'aux', 'z'] as const).map((part) => ({ part, s: partSeries(sorted, part) })).filter(({ s: p }) => p.values.some((v) => v !== 0));
+    if (extra.length) {
+      const lines = extra.map(({ part, s: p }): Line => ({ s: p, colour: PART_COLOURS[part], cls: `${part}-loss`, label: PART_LABELS[part], points: 'line' }));
+      linePanel(out, y, LR_H, xs, lines, 'loss', 'Other parts of the training loss (weighted as summed)', true);
+      y += LR_H + 66;
+    }
   }
   linePanel(out, y, LR_H, xs, [{ s: lr, colour: LR_COLOUR, cls: 'lr', label: 'learning rate', points: 'line' }], 'learning rate', 'Learning rate', true);
   y += LR_H + 66;
@@ -541,4 +573,56 @@ function document(body: readonly string[], height: number): string {
     '</svg>',
     '',
   ].join('\n');
+}
+
+export interface PlottedRun {
+  /** the legend's name for it, e.g. the run folder's */
+  readonly name: string;
+  readonly records: readonly MetricsRecord[];
+}
+
+const RUN_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+
+/** The figures several runs are overlaid on, each drawn where any run logged it: key, axis title, heading, from zero. */
+const OVERLAY_PANELS: readonly (readonly [string, string, string, boolean])[] = [
+  ['loss', 'loss', 'Training loss', false],
+  ['lm', 'loss', 'Training lm loss (what validation measures)', false],
+  ['valid_loss', 'loss', 'Validation loss', false],
+  ['reward', 'reward', 'Mean reward', true],
+  ['kl', 'KL', 'KL to the reference policy', true],
+  ['completion_length', 'tokens', 'Mean completion length', true],
+  ['entropy', 'entropy (nats)', 'Policy entropy of the sampled tokens', true],
+  ['clip_fraction', 'clip fraction', 'Fraction of tokens clipped by the surrogate', true],
+  ['lr', 'learning rate', 'Learning rate', true],
+];
+
+/**
+ * Several runs on one step axis, one colour per run: every figure of OVERLAY_PANELS that some run
+ * logged (a run without it is absent from that panel). Expert-load heatmaps are per run
+ * (`moe plot RUN`); one run alone is plotRun's picture.
+ */
+export function plotRuns(runs: readonly PlottedRun[], options: PlotOptions = {}): string {
+  if (runs.length === 1) return plotRun(runs[0]!.records, options);
+  const sorted = runs.map((r) => ({ name: r.name, records: r.records.filter((m) => isObject(m) && finite(m.step)).sort((a, b) => a.step - b.step) }));
+  const out: string[] = [];
+  let y = 34;
+  out.push(`<text x="${LEFT}" y="${y}" font-size="17" font-weight="700">${escapeXml(options.title ?? `${runs.length} runs`)}</text>`);
+  const steps = sorted.flatMap((r) => r.records.map((m) => m.step));
+  if (steps.length === 0) {
+    out.push(`<text x="${LEFT}" y="${y + 30}" font-size="13" fill="#777">no metrics recorded yet</text>`);
+    return document(out, y + 50);
+  }
+  out.push(`<text x="${LEFT}" y="${y + 18}" font-size="12" fill="#555">${escapeXml(`${runs.length} runs overlaid, one colour each; expert load: moe plot RUN for one run`)}</text>`);
+  y += 58;
+  const xs = xAxis(Math.min(...steps), Math.max(...steps));
+  for (const [key, yTitle, heading, fromZero] of OVERLAY_PANELS) {
+    const lines = sorted.map((r, i): Line => {
+      const s = key === 'lm' ? partSeries(r.records, 'lm') : series(r.records, key);
+      return { s, colour: RUN_COLOURS[i % RUN_COLOURS.length]!, cls: `${key.replace(/_/g, '-')}-run-${i}`, label: r.name, points: key === 'valid_loss' && s.steps.length < r.records.length / 2 ? 'dots' : 'line' };
+    });
+    if (lines.every((l) => l.s.values.length === 0)) continue;
+    linePanel(out, y, LOSS_H, xs, lines, yTitle, heading, fromZero);
+    y += LOSS_H + 66;
+  }
+  return document(out, y);
 }

@@ -1,10 +1,10 @@
-/** `moe plot RUN [-o FILE]`: an SVG of a run's loss, learning rate and expert load (RUN/plot.svg). */
+/** `moe plot RUN [RUN…] [-o FILE]`: an SVG of a run's loss, learning rate and expert load (RUN/plot.svg), or of several runs overlaid. */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { RuntimeError } from '../../runtime/errors.js';
-import { METRICS_FILE, readMetrics } from '../../runtime/run/metrics.js';
+import { METRICS_FILE, readMetrics, type MetricsRecord } from '../../runtime/run/metrics.js';
 import { claimEntry, isOwned, readManifest } from '../../runtime/run/ownership.js';
-import { plotRun } from '../../report/plot.js';
+import { plotRun, plotRuns } from '../../report/plot.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
 import { writeAtomic } from '../write-atomic.js';
 
@@ -25,7 +25,8 @@ function claimPlot(dir: string, name: string, run: string): void {
   if (ours) claimEntry(dir, name);
 }
 
-export function runPlot(run: string, options: PlotCliOptions, io: CliIo): number {
+/** The records of a run folder named on the command line; one that is not a run is a usage error. */
+function runRecords(run: string, io: CliIo): { dir: string; records: MetricsRecord[] } {
   const dir = resolve(io.cwd, run);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(`run folder \`${run}\` does not exist (a folder written by \`moe train\`)`);
@@ -35,12 +36,27 @@ export function runPlot(run: string, options: PlotCliOptions, io: CliIo): number
   }
   const records = readMetrics(dir);
   if (records.length === 0) throw new UsageError(`${join(run, METRICS_FILE)} has no records yet`);
+  return { dir, records };
+}
+
+/** `moe plot RUN [RUN…] [-o FILE.svg]`: one run's picture, or several overlaid (then -o is needed: no run folder is theirs). */
+export function runPlot(runs: readonly string[], options: PlotCliOptions, io: CliIo): number {
+  if (runs.length > 1 && options.out === undefined) throw new UsageError(`plotting ${runs.length} runs together needs -o FILE.svg: the overlay belongs to no one run folder`);
+  const read = runs.map((run) => runRecords(run, io));
+  const { dir, records } = read[0]!;
   const out = resolve(io.cwd, options.out ?? join(dir, 'plot.svg'));
   if (extname(out).toLowerCase() !== '.svg') {
     throw new UsageError(`moe plot writes SVG: name the output FILE.svg (found \`${options.out ?? out}\`); a browser shows it, and \`rsvg-convert -o plot.png plot.svg\` makes a PNG`);
   }
-  if (dirname(out) === dir) claimPlot(dir, basename(out), run);
-  writeAtomic(out, plotRun(records, { title: `${basename(dir)}: ${records.length} step${records.length === 1 ? '' : 's'}` }));
+  for (const [i, r] of read.entries()) if (dirname(out) === r.dir) claimPlot(r.dir, basename(out), runs[i]!);
+  const svg =
+    read.length === 1
+      ? plotRun(records, { title: `${basename(dir)}: ${records.length} step${records.length === 1 ? '' : 's'}` })
+      : plotRuns(
+          read.map((r, i) => ({ name: runs[i]!, records: r.records })),
+          { title: `${read.length} runs: ${runs.join(', ')}` },
+        );
+  writeAtomic(out, svg);
   const shown = relative(io.cwd, out);
   io.stdout(`${shown.startsWith('..') || shown === '' ? out : shown}\n`);
   return EXIT.ok;

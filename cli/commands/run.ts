@@ -1,5 +1,6 @@
 /** `moe run SPEC [TARGET] [--backend B] [--out DIR] [--force] [--steps N]` */
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { Interrupted, watchInterrupts } from '../../runtime/run/interrupt.js';
 import { selectBackend } from '../../runtime/backend/select.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { runPipeline, type PipelineReport, type StageReport } from '../../runtime/stages/pipeline.js';
@@ -8,6 +9,7 @@ import type { StageRunners } from '../../runtime/stages/runners.js';
 import { selectStages } from '../../runtime/stages/targets.js';
 import { EXIT, type CliIo } from '../io.js';
 import { parseBackend } from './logits.js';
+import { interruptedLines, shellWord } from './train.js';
 import { specDocument } from './spec-document.js';
 
 export interface RunCliOptions {
@@ -37,7 +39,10 @@ export async function runRun(spec: string, target: string | undefined, options: 
   const backend = await selectBackend(parseBackend(options.backend));
   io.stderr(`backend ${backend.name}: ${backend.reason}\n`);
   const outDir = resolve(io.cwd, options.out ?? 'runs');
-  const report = await runPipeline({
+  const unwatch = watchInterrupts((signal) => io.stderr(`\n${signal}: stopping after the current step to write a checkpoint (again to quit at once)\n`));
+  let report: PipelineReport;
+  try {
+    report = await runPipeline({
     document,
     specDir: dirname(path),
     specFile: path,
@@ -49,10 +54,20 @@ export async function runRun(spec: string, target: string | undefined, options: 
     ...(runners ? { runners } : {}),
     progress: { write: io.stderr, tty: io.color },
     log: (line) => io.stderr(`${line}\n`),
-  });
+    });
+  } finally {
+    unwatch();
+  }
   io.stdout(summaryTable(report, io.cwd));
   if (!report.failure) return EXIT.ok;
   const { stage, error } = report.failure;
+  if (error instanceof Interrupted) {
+    const words = ['moe', 'run', spec, ...(target === undefined ? [] : [target]), '-o', relative(io.cwd, outDir) || outDir];
+    if (options.backend !== undefined && options.backend !== 'auto') words.push('--backend', options.backend);
+    if (options.steps !== undefined) words.push('--steps', options.steps);
+    io.stderr(interruptedLines(error, io.cwd, join(outDir, stage), words.map(shellWord).join(' ')));
+    return EXIT.interrupted;
+  }
   const help = error instanceof RuntimeError && error.help ? `help: ${error.help}\n` : '';
   io.stderr(`error: stage ${stage} failed: ${error.message}\n${help}the stages before it stay done; \`moe run\` again resumes from ${stage}\n`);
   return error instanceof RuntimeError ? EXIT.specErrors : EXIT.usage;

@@ -13,7 +13,8 @@ import type { ParamStore } from '../../runtime/model/params.js';
 import { loadWeights } from '../../runtime/stages/stage-inputs.js';
 import { checkpointDir, checkpointSteps } from '../../runtime/run/checkpoints.js';
 import { trainingStage } from '../../runtime/run/stage.js';
-import { train, type TrainResult } from '../../runtime/run/train.js';
+import { Interrupted, watchInterrupts } from '../../runtime/run/interrupt.js';
+import { train, type TrainOptions, type TrainResult } from '../../runtime/run/train.js';
 import { clearEntries, ownedEntries } from '../../runtime/run/ownership.js';
 import { openRunFolder } from '../../runtime/run/run-folder.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
@@ -64,6 +65,36 @@ function stageNamed(document: GraphDocument, name: string | undefined): ReturnTy
   }
 }
 
+/** Training with SIGINT/SIGTERM turned into a clean stop (runtime/run/interrupt.ts) while it runs. */
+async function trainUntilInterrupted(io: CliIo, options: TrainOptions): Promise<TrainResult> {
+  const unwatch = watchInterrupts((signal) => io.stderr(`\n${signal}: stopping after the current step to write a checkpoint (again to quit at once)\n`));
+  try {
+    return await train(options);
+  } finally {
+    unwatch();
+  }
+}
+
+/** What an interrupted run prints: where it stopped and the command that continues it. */
+export function interruptedLines(error: Interrupted, cwd: string, runDir: string, command: string): string {
+  const saved = error.checkpoint ? `checkpoint ${relative(cwd, error.checkpoint) || error.checkpoint}` : error.step > 0 ? `its checkpoint at step ${error.step} in ${relative(cwd, runDir) || runDir}` : 'no checkpoint yet';
+  return `interrupted: ${error.stage} stopped after step ${error.step}; ${saved}\nresume with: ${command}\n`;
+}
+
+/** `moe train …` that continues this run: the same spec, stage, folder and settings, with --resume. */
+export function resumeCommand(spec: string, stage: string, out: string, options: TrainCliOptions): string {
+  const words = ['moe', 'train', spec, '--stage', stage, '-o', out, '--resume'];
+  if (options.backend !== undefined && options.backend !== 'auto') words.push('--backend', options.backend);
+  if (options.steps !== undefined) words.push('--steps', options.steps);
+  if (options.skipNonfinite === true) words.push('--skip-nonfinite');
+  return words.map(shellWord).join(' ');
+}
+
+/** A word as a POSIX shell reads it back: quoted only when it has to be. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo): Promise<number> {
   if (options.force === true && options.resume === true) throw new UsageError('--force starts a run over and --resume continues it: pass one of them');
   const input = specDocument(spec, options.steps, io);
@@ -86,8 +117,9 @@ export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo
       log(`--force: deleted the earlier run in ${relative(io.cwd, runDir) || runDir} (only what moe wrote)`);
     }
     const resuming = options.resume === true;
-    const initial = resuming ? undefined : startingWeights(document, stage.plan.name, io.cwd, specDir);
-    result = await train({
+    // a run resumed before its first checkpoint starts over, from the `from` weights too
+    const initial = resuming && checkpointSteps(runDir).length > 0 ? undefined : startingWeights(document, stage.plan.name, io.cwd, specDir);
+    result = await trainUntilInterrupted(io, {
       document,
       specDir,
       stage: stage.plan.name,
@@ -100,6 +132,10 @@ export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo
       progress: { write: io.stderr, tty: io.color },
       log,
     });
+  } catch (error) {
+    if (!(error instanceof Interrupted)) throw error;
+    io.stderr(interruptedLines(error, io.cwd, runDir, resumeCommand(spec, stage.plan.name, relative(io.cwd, runDir) || runDir, options)));
+    return EXIT.interrupted;
   } finally {
     folder.release();
   }
@@ -109,8 +145,6 @@ export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo
     return EXIT.ok;
   }
   const valid = result.validLoss === null ? '' : `, validation loss ${result.validLoss.toFixed(4)}`;
-  // every batch skipped (--skip-nonfinite) leaves no loss to show
-  const losses = Number.isNaN(result.firstLoss) ? 'every batch skipped' : `loss ${result.firstLoss.toFixed(4)} → ${result.lastLoss.toFixed(4)}`;
-  io.stdout(`${stage.plan.name}: ${result.steps} steps, ${losses}${valid}; checkpoint ${shownCheckpoint}\n`);
+  io.stdout(`${stage.plan.name}: ${result.steps} steps, loss ${result.firstLoss.toFixed(4)} → ${result.lastLoss.toFixed(4)}${valid}; checkpoint ${shownCheckpoint}\n`);
   return EXIT.ok;
 }

@@ -90,8 +90,8 @@ function replaceFolder(temp: string, target: string): void {
   rmSync(old, { recursive: true, force: true });
 }
 
-/** One text file, written under a staging name and renamed into place. */
-export function writeFileAtomic(path: string, text: string): void {
+/** One file (text or bytes), written under a staging name and renamed into place. */
+export function writeFileAtomic(path: string, text: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   cleanStaleStaging(dirname(path), basename(path));
   const temp = stagingPath(path);

@@ -93,8 +93,34 @@ export function loadLatestCheckpoint(runDir: string): LoadedTrainingCheckpoint |
     else if (name.startsWith('v.')) v.set(name.slice(2), { shape: t.shape, data: t.data });
     else throw new RuntimeError(`${dir}/${OPTIMIZER_STATE}: unexpected tensor ${name}`);
   }
-  const trainer = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8')) as { step: number };
+  const trainer = readTrainerState(join(dir, TRAINER_STATE));
   return { ...checkpoint, optimizer: { step: Number(metadata.step ?? trainer.step), m, v }, trainer };
+}
+
+/** `--resume` continues the stage that wrote the run folder, never another one (its state would not fit). */
+export function checkResumedStage(runDir: string, loaded: LoadedTrainingCheckpoint, stage: string): void {
+  const written = loaded.trainer['stage'];
+  if (written === stage) return;
+  const file = join(checkpointDir(runDir, loaded.trainer.step), TRAINER_STATE);
+  throw new RuntimeError(
+    `${file} is a checkpoint of stage ${typeof written === 'string' ? written : '(none recorded)'}, not of ${stage}`,
+    `resume it with --stage ${typeof written === 'string' ? written : 'NAME'}, or give ${stage} its own --out`,
+  );
+}
+
+/** A checkpoint's `trainer_state.json`: a JSON object with an integer `step`, or a one-line error naming the file. */
+function readTrainerState(path: string): { step: number } & Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new RuntimeError(`${path} is not valid JSON (${(error as Error).message})`, 'resume from an earlier checkpoint (delete this one) or start over with --force');
+  }
+  const step = (parsed as { step?: unknown } | null)?.step;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Number.isInteger(step) || (step as number) < 0) {
+    throw new RuntimeError(`${path} holds no trainer state: expected a JSON object with an integer \`step\``, 'resume from an earlier checkpoint (delete this one) or start over with --force');
+  }
+  return parsed as { step: number } & Record<string, unknown>;
 }
 
 /** What a trainer saves at a step: its weights, optimizer and JSON state (which must hold `step`). */

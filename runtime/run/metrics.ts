@@ -1,12 +1,14 @@
 /**
  * `metrics.jsonl`: one JSON object per line, appended as training goes (a crash loses at most the
  * line being written). On resume, lines after the resumed step are dropped so the file reads as one
- * uninterrupted run.
+ * uninterrupted run. Every record also goes to the TensorBoard event file beside it (tensorboard.ts),
+ * which a truncation rewrites to match.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { claimEntry } from './ownership.js';
+import { appendEvent, rewriteEvents } from './tensorboard.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
@@ -16,6 +18,7 @@ export type MetricsRecord = { readonly step: number } & Readonly<Record<string, 
 export function appendMetrics(runDir: string, record: MetricsRecord): void {
   claimEntry(runDir, METRICS_FILE);
   appendFileSync(join(runDir, METRICS_FILE), `${JSON.stringify(record)}\n`);
+  appendEvent(runDir, record);
 }
 
 export function readMetrics(runDir: string): MetricsRecord[] {
@@ -39,4 +42,5 @@ export function truncateMetrics(runDir: string, step: number): void {
   claimEntry(runDir, METRICS_FILE);
   const kept = readMetrics(runDir).filter((r) => r.step <= step);
   writeFileAtomic(join(runDir, METRICS_FILE), kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  rewriteEvents(runDir, kept);
 }

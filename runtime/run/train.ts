@@ -19,7 +19,7 @@ import { adamwConfig } from '../train/adamw.js';
 import { tfjsEngine, type TrainBatch, type TrainEngine } from '../train/engine.js';
 import { runSession, stageSession, type SessionPlan, type SessionResult } from '../train/session.js';
 import { parseScalarSchedule, scalarAt, type ScalarSchedule } from '../train/schedule.js';
-import { loadLatestCheckpoint, saveTrainingCheckpoint, type LoadedTrainingCheckpoint } from './checkpoints.js';
+import { checkResumedStage, loadLatestCheckpoint, saveTrainingCheckpoint, type LoadedTrainingCheckpoint } from './checkpoints.js';
 import { METRICS_FILE } from './metrics.js';
 import { ownedEntries } from './ownership.js';
 import type { ProgressSink } from './progress.js';
@@ -79,8 +79,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     warn: options.log,
   });
   const steps = options.steps ?? totalSteps(stage, dataset.train.records);
-  const resumed = options.resume ? resumePoint(options.runDir) : undefined;
-  if (!resumed) refuseEarlierRun(options.runDir);
+  const resumed = options.resume ? resumePoint(options.runDir, stage.plan.name, options.log) : undefined;
+  if (!options.resume) refuseEarlierRun(options.runDir);
   const store = resumed
     ? ParamStore.fromTensors(stage.model, resumed.params, resumed.state)
     : (options.initial ?? ParamStore.initialise(stage.model, stage.seed));
@@ -110,7 +110,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let validLoss: number | null = null;
   const valid = dataset.valid;
   const plan: SessionPlan = {
-    ...stageSession(stage.plan, config.lr, { runDir: options.runDir, start, resumed: resumed !== undefined }),
+    // a --resume of a run stopped before its first checkpoint starts over, dropping its metrics
+    ...stageSession(stage.plan, config.lr, { runDir: options.runDir, start, resumed: options.resume === true }),
     steps,
     checkpointEvery: stage.checkpointEvery,
     evalEvery: stage.evalEvery,
@@ -142,6 +143,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           nonFinite: result.nonFinite,
           record: {
             loss: result.loss,
+            ...(result.parts ? { loss_parts: result.parts } : {}),
             lr,
             grad_norm: result.gradNorm,
             tokens_per_s: tokensPerStep / seconds,
@@ -177,11 +179,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   return { steps, startStep: start, firstLoss, lastLoss, validLoss, checkpoint };
 }
 
-/** The checkpoint to resume from; a folder without one of ours is an error, not a fresh start. */
-function resumePoint(runDir: string): LoadedTrainingCheckpoint {
+/**
+ * The checkpoint to resume from, of this stage. A run of ours killed before its first checkpoint
+ * (metrics but no checkpoint) starts over from step 0 (undefined), its metrics dropped by the
+ * session; a folder without a run of ours is an error, not a fresh start.
+ */
+function resumePoint(runDir: string, stage: string, log: (line: string) => void): LoadedTrainingCheckpoint | undefined {
   const resumed = loadLatestCheckpoint(runDir);
-  if (!resumed) throw new RuntimeError(`${runDir} holds no checkpoint written by moe to resume from`, 'leave out --resume to start a run, or point --out at the run to resume');
-  return resumed;
+  if (resumed) {
+    checkResumedStage(runDir, resumed, stage);
+    return resumed;
+  }
+  if (ownedEntries(runDir).includes(METRICS_FILE)) {
+    log(`${runDir} holds no checkpoint yet (stopped before the first): ${stage} starts over from step 0`);
+    return undefined;
+  }
+  throw new RuntimeError(`${runDir} holds no checkpoint written by moe to resume from`, 'leave out --resume to start a run, or point --out at the run to resume');
 }
 
 /**

@@ -12,7 +12,7 @@ import { SampleOrder, type OrderState } from '../data/order.js';
 import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
 import { createRewardScorer } from '../reward/index.js';
-import { checkpointDir, checkpointSteps, loadLatestCheckpoint, saveRunCheckpoint } from '../run/checkpoints.js';
+import { checkpointDir, checkpointSteps, checkResumedStage, loadLatestCheckpoint, saveRunCheckpoint } from '../run/checkpoints.js';
 import type { StageContext, StageOutcome } from './stage-runner.js';
 import { cappedSteps } from './train-runner.js';
 import { AdamW, adamwConfig } from '../train/adamw.js';
@@ -42,6 +42,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
   // the reference is the `from` policy (or the seeded initialisation without one), frozen
   const fresh = (): ParamStore => ctx.loadInitial() ?? ParamStore.initialise(stage.model, stage.seed);
   const resumed = ctx.resume ? loadLatestCheckpoint(ctx.runDir) : undefined;
+  if (resumed) checkResumedStage(ctx.runDir, resumed, ctx.stage.name);
   const policy = resumed ? ParamStore.fromTensors(stage.model, resumed.params, resumed.state) : fresh();
   const reference = settings.kl > 0 ? fresh() : undefined;
   const config = adamwConfig(ctx.stage.hyper.optimizer);

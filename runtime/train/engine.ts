@@ -12,6 +12,7 @@ import { tf } from '../tf.js';
 import { AdamW, type AdamWConfig, type AdamWState } from './adamw.js';
 import { accumulatedStep } from './accumulate.js';
 import { EvalGraph } from './eval-graph.js';
+import type { LossParts } from './objective.js';
 import { stepPlan, trainStep } from './step.js';
 
 export interface TrainBatch {
@@ -35,6 +36,8 @@ export interface EngineStep {
   readonly loss: number;
   readonly gradNorm: number;
   readonly loads: ReadonlyMap<string, Float32Array>;
+  /** the loss's parts (lm, mtp, aux, z) where the engine reads them with the loss (the tfjs one does) */
+  readonly parts?: LossParts;
   /** what was not finite (nothing was updated), or null */
   readonly nonFinite: string | null;
 }

@@ -4,9 +4,12 @@
  * step the learning rate from the schedule → one step (the caller's) → the device error guard →
  * non-finite handling → evaluation when due → one metrics record → progress → a checkpoint on the
  * cadence and at the last step. What a step, an evaluation and a checkpoint are is the caller's.
+ * A SIGINT/SIGTERM (run/interrupt.ts) stops it between steps: the step in flight finishes, a
+ * checkpoint is written at it, and `Interrupted` is thrown for the CLI to print the resume command.
  */
 import { deviceErrorGuard } from '../backend/webgpu-errors.js';
 import { RuntimeError } from '../errors.js';
+import { Interrupted, interruptRequested } from '../run/interrupt.js';
 import { appendMetrics, truncateMetrics } from '../run/metrics.js';
 import { Progress, type ProgressSink } from '../run/progress.js';
 import { nonFiniteMessage } from './finite.js';
@@ -76,7 +79,8 @@ export interface SessionResult {
 
 export async function runSession(plan: SessionPlan, hooks: SessionHooks): Promise<SessionResult> {
   if (plan.resumed) {
-    truncateMetrics(plan.runDir, plan.start);
+    // resuming at 0 (killed before its first checkpoint) starts over: even a step-0 line is logged again
+    truncateMetrics(plan.runDir, plan.start === 0 ? -1 : plan.start);
     plan.log(`resumed ${plan.name} at step ${plan.start} from ${plan.runDir}`);
   }
   const progress = new Progress(plan.progress, plan.start);
@@ -86,9 +90,20 @@ export async function runSession(plan: SessionPlan, hooks: SessionHooks): Promis
   }
   const values: number[] = [];
   let checkpoint = '';
+  let savedAt = plan.start;
   const gpu = deviceErrorGuard();
   try {
     for (let step = plan.start + 1; step <= plan.steps; step++) {
+      // a step on a synchronous backend (tfjs cpu) never reaches the event loop, where signals are
+      // handled: yield to it once per step, or Ctrl-C would wait for the end of training
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const signal = interruptRequested();
+      if (signal !== null) {
+        const done = step - 1;
+        // at `savedAt` the run is already saved (by this session, or the checkpoint resumed from)
+        if (done > savedAt) checkpoint = await hooks.save(done);
+        throw new Interrupted(signal, plan.name, done, checkpoint);
+      }
       const lr = learningRate(plan.schedule, step - 1, plan.steps, plan.peakLr);
       const report = await hooks.step(step, lr);
       gpu.check(step);
@@ -103,11 +118,17 @@ export async function runSession(plan: SessionPlan, hooks: SessionHooks): Promis
       const evaluated = due ? await hooks.evaluate!(step) : {};
       appendMetrics(plan.runDir, { step, ...report.record, ...evaluated });
       progress.update({ step, steps: plan.steps, loss: report.value, tokensPerSecond: report.tokensPerSecond, lr, ...(report.label ? { label: report.label } : {}) });
-      if (step % plan.checkpointEvery === 0 || step === plan.steps) checkpoint = await hooks.save(step);
+      if (step % plan.checkpointEvery === 0 || step === plan.steps) {
+        checkpoint = await hooks.save(step);
+        savedAt = step;
+      }
     }
   } finally {
     gpu.stop();
     progress.done();
+  }
+  if (values.length === 0 && plan.steps > plan.start) {
+    throw new RuntimeError(`every one of the ${plan.steps - plan.start} steps was skipped as not finite: nothing was trained`, plan.nonFiniteHint.replace(/, or pass --skip-nonfinite$/, ''));
   }
   return { checkpoint, values };
 }

@@ -26,7 +26,7 @@ import { stepTensors, type AdamW } from './adamw.js';
 import { routerLoads, updateRouterBiases, type RouterLoad } from './bias.js';
 import { clipScale, gradNormSquared } from './clip.js';
 import { firstFlagged, nonFiniteFlags } from './finite.js';
-import { mtpTerms, reweightedLoss, type MtpTerm } from './objective.js';
+import { lossParts, lossTerms, mtpTerms, reweightedLoss, type LossParts, type LossTerm, type MtpTerm } from './objective.js';
 
 export interface StepOptions {
   /** this step's learning rate (schedule.ts `learningRate`) */
@@ -52,6 +52,8 @@ export interface StepResult {
   readonly clipScale: number;
   /** per router load value name: expert counts of this batch */
   readonly loads: Map<string, Float32Array>;
+  /** the loss's parts (lm, mtp, aux, z), read with it: they add up to `loss` (absent for accumulated micro-batches) */
+  readonly parts?: LossParts;
   /**
    * The first non-finite tensor ('loss' or a parameter name), or null. When set, nothing was
    * updated: no optimizer step, no bias change; the trainer stops or skips the batch.
@@ -63,6 +65,8 @@ export interface StepResult {
 export interface StepPlan {
   readonly routers: readonly RouterLoad[];
   readonly mtp: readonly MtpTerm[];
+  /** every term of the loss, for its parts in the metrics */
+  readonly terms: readonly LossTerm[];
   /** parameter name of each tfjs variable (variableGrads keys gradients by the variable's own name) */
   readonly byVariable: ReadonlyMap<string, string>;
   readonly variables: readonly tf.Variable[];
@@ -73,7 +77,7 @@ export interface StepPlan {
 export function stepPlan(model: ModelGraph, store: ParamStore): StepPlan {
   const byVariable = new Map<string, string>();
   for (const [name, v] of store.params) byVariable.set(v.name, name);
-  return { routers: routerLoads(model), mtp: mtpTerms(model), byVariable, variables: [...store.params.values()], graphs: StepGraphs.forBackend() };
+  return { routers: routerLoads(model), mtp: mtpTerms(model), terms: lossTerms(model), byVariable, variables: [...store.params.values()], graphs: StepGraphs.forBackend() };
 }
 
 /** What the forward + backward pass leaves for the host read and the update. */
@@ -91,7 +95,8 @@ function passWanted(plan: StepPlan, options: StepOptions): { wanted: string[]; l
   const allLoads = plan.routers.map((r) => r.load);
   const loadNames = [...new Set([...allLoads, ...(options.loadOutputs ?? allLoads)])];
   const reweight = options.mtpWeight !== undefined && plan.mtp.length > 0;
-  return { wanted: ['loss', ...(reweight ? plan.mtp.map((t) => t.value) : []), ...loadNames], loadNames, reweight };
+  const wanted = ['loss', ...(reweight ? plan.mtp.map((t) => t.value) : []), ...loadNames];
+  return { wanted: [...new Set([...wanted, ...plan.terms.map((t) => t.value)])], loadNames, reweight };
 }
 
 function runPass(model: ModelGraph, store: ParamStore, batch: ForwardInputs, options: StepOptions, plan: StepPlan): Pass {
@@ -110,6 +115,8 @@ function runPass(model: ModelGraph, store: ParamStore, batch: ForwardInputs, opt
       tf.reshape(gradNormSquared(grads.values()), [1]),
       nonFiniteFlags([value, ...grads.values()]),
       ...loadNames.map((n) => tf.reshape(tf.cast(values.get(n)!, 'float32'), [-1])),
+      // the loss's terms last, for its parts
+      ...plan.terms.map((t) => tf.reshape(t.value === 'loss' ? value : values.get(t.value)!, [1])),
     ]),
   ) as tf.Tensor1D;
   return { value, values, grads, packed, loadNames };
@@ -123,7 +130,7 @@ function disposePass(pass: Pass): void {
 }
 
 /** The host read unpacked; `nonFinite` set means nothing may be updated. */
-function unpack(host: ArrayLike<number>, pass: Pass, reported: readonly string[]): Omit<StepResult, 'clipScale'> {
+function unpack(host: ArrayLike<number>, pass: Pass, reported: readonly string[], plan: StepPlan, options: StepOptions): Omit<StepResult, 'clipScale'> {
   const names = ['loss', ...pass.grads.keys()];
   const loss = host[0]!;
   const gradNorm = Math.sqrt(host[1]!);
@@ -136,7 +143,9 @@ function unpack(host: ArrayLike<number>, pass: Pass, reported: readonly string[]
     if (reported.includes(n)) loads.set(n, Float32Array.from({ length: size }, (_, i) => host[at + i]!));
     at += size;
   }
-  return { loss, gradNorm, loads, nonFinite };
+  const terms = Array.from({ length: plan.terms.length }, (_, i) => host[at + i]!);
+  const reweighted = options.mtpWeight !== undefined && plan.mtp.length > 0 ? options.mtpWeight : undefined;
+  return { loss, gradNorm, loads, parts: lossParts(plan.terms, terms, reweighted), nonFinite };
 }
 
 export async function trainStep(
@@ -158,7 +167,7 @@ export async function trainStep(
 /** The host read, then the update through tfjs; disposes the pass. */
 async function finishPlainly(pass: Pass, store: ParamStore, optimizer: AdamW, options: StepOptions, plan: StepPlan, reported: readonly string[]): Promise<StepResult> {
   try {
-    const read = unpack((await pass.packed.data()) as Float32Array, pass, reported);
+    const read = unpack((await pass.packed.data()) as Float32Array, pass, reported, plan, options);
     if (read.nonFinite !== null) return { ...read, clipScale: 1 };
     const scale = clipScale(read.gradNorm, options.clip);
     optimizer.apply(pass.grads, { lr: options.lr, gradScale: scale });
@@ -219,7 +228,7 @@ export class StepGraphs {
     if (run.mode === 'plain') return finishPlainly(run.result, store, optimizer, options, plan, loads);
     const pass = run.result;
     const encoded = performance.now();
-    const read = unpack(await run.graph.read(pass.packed), pass, loads);
+    const read = unpack(await run.graph.read(pass.packed), pass, loads, plan, options);
     if (this.trace) console.error(`graph step: capture/replay encode ${(encoded - began).toFixed(1)} ms, GPU wait ${(performance.now() - encoded).toFixed(1)} ms`);
     if (read.nonFinite !== null) return { ...read, clipScale: 1 };
     const scale = clipScale(read.gradNorm, options.clip);

@@ -42,6 +42,26 @@ describe('moe plot', () => {
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
   });
 
+  it('overlays several runs into the -o file, one line per run; several runs without -o is a usage error', async () => {
+    const other = join(root, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, 'metrics.jsonl'), `${[1, 2, 3, 4, 5].map((step) => JSON.stringify({ step, loss: 8 - step, lr: 2e-3 })).join('\n')}\n`);
+    const r = await runCli(['plot', 'base', 'other', '-o', 'both.svg'], root);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('both.svg\n');
+    const svg = readFileSync(join(root, 'both.svg'), 'utf8');
+    expect(svg).toContain('2 runs: base, other');
+    expect(svg).toMatch(/<polyline class="loss-run-0"[^>]* points="(\S+ ){2}\S+"/);
+    expect(svg).toMatch(/<polyline class="loss-run-1"[^>]* points="(\S+ ){4}\S+"/);
+    expect(svg).toMatch(/<g class="valid-loss-run-0-points"[^>]*><circle[^>]*\/><\/g>/);
+    expect(svg).not.toContain('valid-loss-run-1');
+    expect(svg).toMatch(/>other</);
+    const missing = await runCli(['plot', 'base', 'other'], root);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: plotting 2 runs together needs -o FILE\.svg/);
+  });
+
   it('writes where -o says', async () => {
     const r = await runCli(['plot', run, '-o', 'pictures/run.svg'], root);
     expect(r.code).toBe(0);
@@ -82,7 +102,7 @@ describe('moe plot', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^error: owned\/plot\.svg was not written by moe; it is left as it is\nhelp: write the plot elsewhere with -o FILE\.svg/);
     expect(readFileSync(join(owned, 'plot.svg'), 'utf8')).toBe('<svg>my hand-made figure</svg>\n');
-    expect(ownedEntries(owned)).toEqual(['metrics.jsonl']);
+    expect(ownedEntries(owned)).toEqual(['metrics.jsonl', 'events.out.tfevents.moe']);
 
     // a folder that is not moe's: a new plot.svg only, an existing one is the user's
     const foreign = await runCli(['plot', 'base'], root);
@@ -92,7 +112,7 @@ describe('moe plot', () => {
     // once the user's figure is gone, moe lists its plot before writing it and may rewrite it
     rmSync(join(owned, 'plot.svg'));
     expect((await runCli(['plot', 'owned'], root)).code).toBe(0);
-    expect(ownedEntries(owned)).toEqual(['metrics.jsonl', 'plot.svg']);
+    expect(ownedEntries(owned)).toEqual(['metrics.jsonl', 'events.out.tfevents.moe', 'plot.svg']);
     appendMetrics(owned, { step: 2, loss: 2 });
     expect((await runCli(['plot', 'owned'], root)).code).toBe(0);
     expect(readFileSync(join(owned, 'plot.svg'), 'utf8')).toContain('owned: 2 steps');

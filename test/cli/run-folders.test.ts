@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
-import { readMetrics } from '../../runtime/run/metrics.js';
+import { appendMetrics, readMetrics } from '../../runtime/run/metrics.js';
+import { openRunFolder } from '../../runtime/run/run-folder.js';
 import { runCli } from '../helpers.js';
 import { PIPELINE_SPEC } from '../runtime/run/pipeline-spec.js';
 import { MINI_MODEL } from '../runtime/micro-spec.js';
@@ -158,6 +159,41 @@ describe('moe train, run folders', () => {
     expect(readdirSync(run).filter((n) => n.startsWith('checkpoint-')).sort()).toEqual(['checkpoint-6', 'checkpoint-9', 'checkpoint-99']);
     expect(steps(run)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expectIntact(run, user);
+  });
+
+  it('resumes only the stage that wrote the folder; a corrupt trainer_state.json is one error naming it; a run stopped before its first checkpoint starts over without repeated steps', { timeout: 120_000 }, async () => {
+    const dir = tempSpec(`${TRAIN_SPEC}pretrain more {
+  model = Mini, data = arith, tokenizer = bytes
+  seq_len = 32, batch = 4 sequences, steps = 30
+  optimizer adamw { lr = 1e-3 }
+  seed = 2
+}
+`);
+    expect((await train(dir, 'r', '--steps', '3')).code).toBe(0);
+    const state = join(dir, 'r', 'checkpoint-3', 'trainer_state.json');
+    const other = await train(dir, 'r', '--steps', '6', '--stage', 'more', '--resume');
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/^error: .*\/r\/checkpoint-3\/trainer_state\.json is a checkpoint of stage base, not of more\nhelp: resume it with --stage base, or give more its own --out\n$/m);
+
+    const kept = readFileSync(state, 'utf8');
+    writeFileSync(state, kept.slice(0, 20));
+    const corrupt = await train(dir, 'r', '--steps', '6', '--resume');
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.stderr).toMatch(/^error: .*\/r\/checkpoint-3\/trainer_state\.json is not valid JSON \(.*\)$/m);
+    expect(corrupt.stderr).not.toMatch(/internal error/);
+    writeFileSync(state, '[1, 2]\n');
+    expect((await train(dir, 'r', '--steps', '6', '--resume')).stderr).toMatch(/trainer_state\.json holds no trainer state: expected a JSON object with an integer `step`/);
+
+    // what a kill before the first checkpoint leaves: metrics of steps 0-2, no checkpoint
+    const early = join(dir, 'early');
+    const opened = openRunFolder(early, () => undefined);
+    for (const step of [0, 1, 2]) appendMetrics(early, { step, loss: 9 });
+    opened.release();
+    const restarted = await train(dir, 'early', '--steps', '3', '--resume');
+    expect(restarted.code).toBe(0);
+    expect(restarted.stderr).toMatch(/holds no checkpoint yet \(stopped before the first\): base starts over from step 0/);
+    expect(readMetrics(early).map((m) => m.step)).toEqual([0, 1, 2, 3]);
+    expect(readMetrics(early).some((m) => m.loss === 9)).toBe(false);
   });
 
   it('lets one command at a time write a run folder: a second refuses naming the first one\'s pid; a dead pid\'s lock is taken over', { timeout: 120_000 }, async () => {

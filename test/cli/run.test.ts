@@ -3,7 +3,8 @@
  * stage's message when a stage fails, the real sample, GRPO and generate stages on a micro spec,
  * usage errors for targets that name nothing.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,7 +34,34 @@ function tempSpec(text = PIPELINE_SPEC): string {
 
 const row = (stdout: string, stage: string): string => stdout.split('\n').find((l) => l.startsWith(`${stage} `)) ?? '';
 
+const repo = join(import.meta.dirname, '..', '..');
+
 describe('moe run', () => {
+  it('stops on SIGINT after the step in flight: a checkpoint there, exit 130, the command that resumes it', { timeout: 180_000 }, async () => {
+    const dir = tempSpec(PIPELINE_SPEC.replace('seq_len = 32, batch = 4 sequences, steps = 3', 'seq_len = 32, batch = 4 sequences, steps = 40'));
+    const base = join(dir, 'out', 'base');
+    const child = spawn(process.execPath, [join(repo, 'bin', 'moe.js'), 'run', 'spec.moe', 'warm', '-o', 'out', '--backend', 'cpu'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    const logged = (): boolean => existsSync(join(base, 'metrics.jsonl')) && readMetrics(base).some((m) => m.step >= 2);
+    while (!logged() && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const last = Math.max(...readMetrics(base).map((m) => m.step));
+    expect(last).toBeLessThan(40);
+    expect(existsSync(join(base, `checkpoint-${last}`, 'trainer_state.json'))).toBe(true);
+    expect(output).toMatch(new RegExp(`^interrupted: base stopped after step ${last}; checkpoint out/base/checkpoint-${last}$`, 'm'));
+    const command = /^resume with: (.*)$/m.exec(output)?.[1];
+    expect(command).toBe('moe run spec.moe warm -o out --backend cpu');
+
+    const resumed = await runCli(command!.split(' ').slice(1), dir);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`resumed base at step ${last}`));
+    expect(readMetrics(base).filter((m) => m.step > 0).map((m) => m.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
   it('prints a summary table; a second run skips the completed stages', { timeout: 120_000 }, async () => {
     const dir = tempSpec();
     const first = await runCli(['run', 'spec.moe', 'warm', '--backend', 'cpu', '--steps', '2'], dir);

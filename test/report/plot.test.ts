@@ -1,7 +1,7 @@
 /** `plotRun`: a well-formed SVG with loss, learning rate and one expert-load heatmap per MoE layer. */
 import { describe, expect, it } from 'vitest';
 import type { MetricsRecord } from '../../runtime/run/metrics.js';
-import { MAX_HEATMAP_COLUMNS, escapeXml, formatNumber, layerLabel, niceTicks, plotRun } from '../../report/plot.js';
+import { MAX_HEATMAP_COLUMNS, escapeXml, formatNumber, layerLabel, niceTicks, plotRun, plotRuns } from '../../report/plot.js';
 
 /** Throws unless `xml` is one well-formed element: balanced tags, quoted attributes, escaped text. */
 function checkWellFormed(xml: string): void {
@@ -155,6 +155,47 @@ describe('plotRun', () => {
     expect(svg).toMatch(/>format</);
     expect(svg).not.toContain('class="loss"');
     expect(svg).toContain('GRPO does not log it');
+  });
+
+  it('draws GRPO\'s completion length, entropy and clip fraction, each in its own panel', () => {
+    const records: MetricsRecord[] = Array.from({ length: 5 }, (_, i) => ({ step: i + 1, reward: i / 5, kl: 0.01, lr: 1e-4, completion_length: 20 + i, entropy: 2 - i * 0.1, clip_fraction: i * 0.05 }));
+    const svg = plotRun(records);
+    checkWellFormed(svg);
+    for (const cls of ['completion-length', 'entropy', 'clip-fraction']) expect(polylinePoints(svg, cls)).toHaveLength(5);
+    expect(svg).toContain('Mean completion length');
+    expect(svg).toContain('Policy entropy of the sampled tokens');
+    expect(svg).toContain('Fraction of tokens clipped by the surrogate');
+  });
+
+  it('draws the training loss\'s lm part beside validation (like for like) and the other parts apart', () => {
+    const records = run(6, 4, (step) => ({ loss: 3 + 1 / step, loss_parts: { lm: 2 + 1 / step, mtp: 0.6, aux: 0.4, z: 0 }, ...(step % 3 === 0 ? { valid_loss: 2.2 } : {}) }));
+    const svg = plotRun(records);
+    checkWellFormed(svg);
+    expect(polylinePoints(svg, 'loss')).toHaveLength(6);
+    expect(polylinePoints(svg, 'lm-loss')).toHaveLength(6);
+    expect(polylinePoints(svg, 'mtp-loss')).toHaveLength(6);
+    expect(polylinePoints(svg, 'aux-loss')).toHaveLength(6);
+    // a part that is 0 throughout is not drawn
+    expect(polylinePoints(svg, 'z-loss')).toHaveLength(0);
+    expect(svg).toContain('training lm loss');
+    expect(svg).toContain('validation (lm) loss');
+    expect(svg).toContain('training loss (total)');
+  });
+
+  it('overlays runs: one line per run and figure, a figure only where some run logged it; one run is plotRun', () => {
+    const a = run(4, 4);
+    const b: MetricsRecord[] = [1, 2, 3, 4, 5, 6].map((step) => ({ step, reward: step / 10, entropy: 1, lr: 1e-4 }));
+    const svg = plotRuns([{ name: 'a', records: a }, { name: 'b <rl>', records: b }]);
+    checkWellFormed(svg);
+    expect(polylinePoints(svg, 'loss-run-0')).toHaveLength(4);
+    expect(polylinePoints(svg, 'loss-run-1')).toHaveLength(0);
+    expect(polylinePoints(svg, 'reward-run-1')).toHaveLength(6);
+    expect(polylinePoints(svg, 'entropy-run-1')).toHaveLength(6);
+    expect(polylinePoints(svg, 'lr-run-0')).toHaveLength(4);
+    expect(polylinePoints(svg, 'lr-run-1')).toHaveLength(6);
+    expect(svg).not.toContain('Mean completion length');
+    expect(svg).toContain('b &lt;rl&gt;');
+    expect(plotRuns([{ name: 'a', records: a }], { title: 't' })).toBe(plotRun(a, { title: 't' }));
   });
 
   it('averages long runs into at most MAX_HEATMAP_COLUMNS buckets', () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../../runtime/errors.js';
+import { Interrupted, watchInterrupts } from '../../../runtime/run/interrupt.js';
 import { appendMetrics, readMetrics } from '../../../runtime/run/metrics.js';
 import { openRunFolder } from '../../../runtime/run/run-folder.js';
 import { runSession, type SessionHooks, type SessionPlan } from '../../../runtime/train/session.js';
@@ -91,5 +92,58 @@ describe('the training session', () => {
     expect(calls).toEqual(['step 3 lr 0.5', 'eval 3', 'save 3']);
     expect(readMetrics(dir).map((m) => m.step)).toEqual([0, 1, 2, 3]);
     expect(result.values).toEqual([7]);
+  });
+
+  it('fails when --skip-nonfinite skipped every step: nothing was trained', async () => {
+    const dir = runDir();
+    const all: SessionHooks = { ...hooks(0, []), step: async () => ({ value: NaN, tokensPerSecond: 1, nonFinite: 'loss', record: {} }) };
+    const run = runSession(plan(dir, { skipNonFinite: true, nonFiniteHint: 'lower it, or pass --skip-nonfinite' }), all);
+    await expect(run).rejects.toThrow(/^every one of the 5 steps was skipped as not finite: nothing was trained$/);
+    await expect(run).rejects.toMatchObject({ help: 'lower it' });
+  });
+
+  it('stops on SIGINT after the step in flight: a checkpoint at that step, then Interrupted', async () => {
+    const dir = runDir();
+    const calls: string[] = [];
+    const base = hooks(0, calls);
+    const notices: string[] = [];
+    const unwatch = watchInterrupts((signal) => notices.push(signal));
+    try {
+      const run = runSession(plan(dir, { steps: 9, checkpointEvery: 2 }), {
+        ...base,
+        step: async (step, lr) => {
+          // the signal arrives while step 3 runs
+          if (step === 3) process.emit('SIGINT', 'SIGINT');
+          return base.step(step, lr);
+        },
+      });
+      await expect(run).rejects.toBeInstanceOf(Interrupted);
+      await expect(run).rejects.toMatchObject({ signal: 'SIGINT', stage: 'base', step: 3, checkpoint: 'checkpoint-3' });
+    } finally {
+      unwatch();
+    }
+    expect(notices).toEqual(['SIGINT']);
+    expect(calls.filter((c) => !c.startsWith('eval'))).toEqual(['step 1 lr 0.5', 'step 2 lr 0.5', 'save 2', 'step 3 lr 0.5', 'save 3']);
+    expect(readMetrics(dir).map((m) => m.step)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('on SIGINT right after a checkpoint writes no second one', async () => {
+    const dir = runDir();
+    const calls: string[] = [];
+    const base = hooks(0, calls);
+    const unwatch = watchInterrupts(() => undefined);
+    try {
+      const run = runSession(plan(dir, { steps: 9, checkpointEvery: 2, evalAtStart: false }), {
+        ...base,
+        step: async (step, lr) => {
+          if (step === 2) process.emit('SIGINT', 'SIGINT');
+          return base.step(step, lr);
+        },
+      });
+      await expect(run).rejects.toMatchObject({ step: 2, checkpoint: 'checkpoint-2' });
+    } finally {
+      unwatch();
+    }
+    expect(calls.filter((c) => c.startsWith('save'))).toEqual(['save 2']);
   });
 });

@@ -80,6 +80,38 @@ describe('trainStep', () => {
     inputIds.dispose();
   });
 
+  it('reports the loss in its parts (lm, mtp, aux, z), read with it, adding up to the loss, with a scheduled λ too', async () => {
+    const inputIds = tf.tensor2d(IDS, [2, 8], 'int32');
+    const of = (op: string): string[] => model.nodes.filter((n) => n.op === op).flatMap((n) => n.outputs);
+    const [balance, z] = [of('loss.balance'), of('loss.z')];
+    expect(balance.length).toBeGreaterThan(0);
+    expect(z.length).toBeGreaterThan(0);
+    const probe = ParamStore.initialise(model, 5);
+    const out = forward(model, probe, { inputIds }, ['loss', 'loss.main', 'mtp.1.loss', ...balance, ...z]);
+    const read = async (names: readonly string[]): Promise<number> => (await Promise.all(names.map(async (n) => (await out.get(n)!.data())[0]!))).reduce((a, b) => a + b, 0);
+    const expected = { lm: await read(['loss.main']), mtp: await read(['mtp.1.loss']), aux: await read(balance), z: await read(z) };
+    out.forEach((t) => t.dispose());
+    probe.dispose();
+    for (const lambda of [undefined, 0.1]) {
+      const store = ParamStore.initialise(model, 5);
+      const opt = AdamW.forStore(store, CONFIG);
+      const r = await trainStep(model, store, opt, { inputIds }, { lr: 1e-3, clip: 0, updateBias: false, ...(lambda === undefined ? {} : { mtpWeight: lambda }) });
+      // the micro model's λ is 0.3 over one MTP depth
+      expect(r.parts).toBeDefined();
+      const parts = r.parts!;
+      expect(parts.lm).toBeCloseTo(expected.lm, 5);
+      expect(parts.mtp).toBeCloseTo((lambda ?? 0.3) * expected.mtp, 5);
+      expect(parts.aux).toBeCloseTo(expected.aux, 6);
+      expect(parts.z).toBeCloseTo(expected.z, 6);
+      expect(parts.aux).toBeGreaterThan(0);
+      expect(parts.z).toBeGreaterThan(0);
+      expect(parts.lm + parts.mtp + parts.aux + parts.z).toBeCloseTo(r.loss, 5);
+      opt.dispose();
+      store.dispose();
+    }
+    inputIds.dispose();
+  });
+
   it('stops before the update when the loss is NaN, naming it', async () => {
     const store = ParamStore.initialise(model, 2);
     const opt = AdamW.forStore(store, CONFIG);
