@@ -18,7 +18,7 @@ node bin/moe.js compile "$spec" --emit graph,hf-config -o "$work/c" > "$work/com
 config=$(ls "$work"/c/*.config.json | head -1)
 read -r batch seq < <(python3 -c "
 import json,sys; d=json.load(open(sys.argv[1])); s=[s for s in d['plan']['stages'] if s['kind']=='pretrain'][0]['hyper']
-print(s["batch_sequences"], s["seq_len"])" "$(ls "$work"/c/*.graph.json | head -1)")
+print(s['batch_sequences'], s['seq_len'])" "$(ls "$work"/c/*.graph.json | head -1)")
 echo "spec $spec: batch $batch × seq $seq, $steps steps"
 
 sampled() { # FILE CMD…: runs CMD while sampling the GPU's used memory (MiB) into FILE
