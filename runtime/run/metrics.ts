@@ -8,11 +8,12 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { claimEntry } from './ownership.js';
+import type { MetricsRecord } from './metrics-record.js';
 import { appendEvent, rewriteEvents } from './tensorboard.js';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
-export type MetricsRecord = { readonly step: number } & Readonly<Record<string, unknown>>;
+export type { MetricsRecord } from './metrics-record.js';
 
 /** Appends to the metrics of a run folder we own (a `metrics.jsonl` we did not write is refused). */
 export function appendMetrics(runDir: string, record: MetricsRecord): void {

@@ -9,7 +9,7 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { MetricsRecord } from './metrics.js';
+import type { MetricsRecord } from './metrics-record.js';
 import { claimEntry } from './ownership.js';
 
 /** One fixed name (TensorBoard reads any file whose name holds `tfevents`): rewritten whole when metrics are truncated. */

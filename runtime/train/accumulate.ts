@@ -25,7 +25,7 @@ import { tf } from '../tf.js';
 import type { AdamW } from './adamw.js';
 import { updateRouterBiases } from './bias.js';
 import { clipScale, gradNormSquared } from './clip.js';
-import type { TrainBatch } from './engine.js';
+import type { TrainBatch } from './batch.js';
 import { firstFlagged, nonFiniteFlags } from './finite.js';
 import { reweightedLoss } from './objective.js';
 import type { StepOptions, StepPlan, StepResult } from './step.js';

@@ -11,16 +11,12 @@ import type { ParamStore, TensorData } from '../model/params.js';
 import { tf } from '../tf.js';
 import { AdamW, type AdamWConfig, type AdamWState } from './adamw.js';
 import { accumulatedStep } from './accumulate.js';
+import type { TrainBatch } from './batch.js';
 import { EvalGraph } from './eval-graph.js';
 import type { LossParts } from './objective.js';
 import { stepPlan, trainStep } from './step.js';
 
-export interface TrainBatch {
-  readonly inputIds: Int32Array;
-  readonly lossMask: Float32Array;
-  readonly batch: number;
-  readonly seqLen: number;
-}
+export type { TrainBatch } from './batch.js';
 
 export interface EngineStepOptions {
   readonly lr: number;
