@@ -3,6 +3,10 @@
  * shared expert, sigmoid routing with groups and bias, balance and z losses, MTP) and a fixed batch
  * of token ids, shared by the whole-model and training-step tests.
  */
+import type { ModelGraph } from '../../ir/types.js';
+import { lowerSpec } from '../../compiler/lower/index.js';
+import { checkText } from '../helpers.js';
+
 export const MICRO = `model Micro {
   vocab = 40, dim = 16, layers = 2, context = 64
   init { std = 0.2 }
@@ -34,3 +38,10 @@ export const MINI_MODEL = `model Mini {
   layers 0..0 { ffn swiglu { hidden = 32 } }
   layers 1..1 { moe { experts = 4, hidden = 8, top_k = 2, router { balance = bias { rate = 1e-3 } } } }
 }`;
+
+/** The micro spec's model graph, lowered (its check must be clean). */
+export function microModel(): ModelGraph {
+  const checked = checkText(MICRO);
+  if (checked.diagnostics.length > 0) throw new Error(`the micro spec does not check clean: ${checked.diagnostics.map((d) => d.code).join(', ')}`);
+  return lowerSpec(checked, '/mem').models[0]!;
+}

@@ -5,15 +5,13 @@
  * of the cross-entropies matters), and its peak tensor memory on cpu is lower.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { lowerSpec } from '../../../compiler/lower/index.js';
 import type { ModelGraph } from '../../../ir/types.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
 import { ParamStore } from '../../../runtime/model/params.js';
 import { tf } from '../../../runtime/tf.js';
 import { adamwConfig } from '../../../runtime/train/adamw.js';
 import { tfjsEngine, type TrainBatch } from '../../../runtime/train/engine.js';
-import { checkText } from '../../helpers.js';
-import { MICRO } from '../micro-spec.js';
+import { microModel } from '../micro-spec.js';
 
 const OPTIMIZER = { kind: 'adamw', lr: 1e-2, betas: [0.9, 0.95], weight_decay: 0.1, eps: 1e-8 };
 
@@ -47,9 +45,7 @@ describe('micro_batches: gradient accumulation on tfjs', () => {
   let model: ModelGraph;
   beforeAll(async () => {
     await selectBackend('cpu');
-    const checked = checkText(MICRO);
-    expect(checked.diagnostics).toEqual([]);
-    model = lowerSpec(checked, '/mem').models[0]!;
+    model = microModel();
   });
 
   it('gives the whole batch\'s loss, gradient, loads and update with 2 and 4 micro-batches', async () => {

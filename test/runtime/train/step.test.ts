@@ -4,7 +4,6 @@
  * bias moves, the MTP weight can be overridden, a NaN stops the step untouched, no tensor leaks.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { lowerSpec } from '../../../compiler/lower/index.js';
 import type { ModelGraph } from '../../../ir/types.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
 import { forward } from '../../../runtime/model/forward.js';
@@ -12,8 +11,7 @@ import { ParamStore } from '../../../runtime/model/params.js';
 import { tf } from '../../../runtime/tf.js';
 import { AdamW } from '../../../runtime/train/adamw.js';
 import { stepPlan, trainStep } from '../../../runtime/train/step.js';
-import { checkText } from '../../helpers.js';
-import { MICRO, IDS } from '../micro-spec.js';
+import { IDS, microModel } from '../micro-spec.js';
 
 const CONFIG = { betas: [0.9, 0.95] as const, weightDecay: 0.1, eps: 1e-8 };
 
@@ -21,9 +19,7 @@ describe('trainStep', () => {
   let model: ModelGraph;
   beforeAll(async () => {
     await selectBackend('cpu');
-    const checked = checkText(MICRO);
-    expect(checked.diagnostics).toEqual([]);
-    model = lowerSpec(checked, '/mem').models[0]!;
+    model = microModel();
   });
 
   it('reduces the loss on a fixed batch over 20 steps at lr 1e-2 with flat tensor memory', async () => {
