@@ -1,5 +1,6 @@
 /** `moe logits CHECKPOINT --ids 3,17,42 [--json] [--backend NAME]`: logits at every position. */
 import { BACKENDS, type BackendName } from '../../runtime/backend/select.js';
+import { cudaFor } from '../../runtime/cuda/runtime.js';
 import { cudaLogits, openCudaCheckpoint } from '../../runtime/cuda/session.js';
 import { logitsFor, openCheckpoint, type Session } from '../../runtime/session.js';
 import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
@@ -43,8 +44,9 @@ function top(row: readonly number[], k: number): [number, number][] {
 }
 
 async function logitsOn(dir: string, backend: string | undefined, ids: readonly number[]): Promise<{ logits: number[][]; header: string }> {
-  if (backend === 'cuda') {
-    const session = await openCudaCheckpoint(dir);
+  const opened = await cudaFor(backend);
+  if (opened) {
+    const session = await openCudaCheckpoint(dir, opened.runtime);
     try {
       return { logits: cudaLogits(session, ids), header: `backend cuda (${session.description}); model ${session.model.model.name}` };
     } finally {

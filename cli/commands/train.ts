@@ -18,7 +18,7 @@ import { train, type TrainOptions, type TrainResult } from '../../runtime/run/tr
 import { clearEntries, ownedEntries } from '../../runtime/run/ownership.js';
 import { openRunFolder } from '../../runtime/run/run-folder.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
-import { openCuda } from '../../runtime/cuda/runtime.js';
+import { cudaFor } from '../../runtime/cuda/runtime.js';
 import { parseBackend } from './logits.js';
 import { specDocument } from './spec-document.js';
 
@@ -101,9 +101,11 @@ export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo
   if (typeof input === 'number') return input;
   const { path, document, steps } = input;
   const stage = stageNamed(document, options.stage);
-  const cuda = options.backend === 'cuda' ? await openCuda() : undefined;
+  // `auto` trains on cuda when it opens (runtime/cuda), else on the tfjs backend auto picks
+  const opened = await cudaFor(options.backend);
+  const cuda = opened?.runtime;
   // on cuda, tfjs only initialises and holds weights on the host: the plain cpu backend
-  const backend = cuda ? { name: 'cuda', reason: cuda.description } : await selectBackend(parseBackend(options.backend));
+  const backend = opened ? { name: 'cuda', reason: opened.reason } : await selectBackend(parseBackend(options.backend));
   if (cuda) await selectBackend('cpu');
   io.stderr(`training ${stage.plan.name} (${stage.plan.kind}, model ${stage.model.name}) on ${backend.name}: ${backend.reason}\n`);
   const specDir = dirname(path);

@@ -46,3 +46,24 @@ export async function openCuda(host: SearchHost = nodeSearchHost()): Promise<Cud
   const description = `${info.name} (compute ${info.computeCapability}, ${(info.totalBytes / 2 ** 30).toFixed(0)} GiB), driver ${info.driverVersion}, cuBLASLt ${lt.version()} from ${ltLib.path}`;
   return { driver, lt, kernel, description };
 }
+
+/**
+ * The cuda runtime a `--backend` choice asks for: `cuda` must open (its failure is the user's one-line
+ * error); `auto` (or no choice) takes it when it opens and otherwise falls back quietly to the tfjs
+ * backends; any other choice never opens it.
+ */
+export async function cudaFor(choice: string | undefined, host?: SearchHost): Promise<{ readonly runtime: CudaRuntime; readonly reason: string } | undefined> {
+  const asked = choice ?? 'auto';
+  if (asked === 'cuda') {
+    const runtime = await openCuda(host);
+    return { runtime, reason: `as asked: ${runtime.description}` };
+  }
+  if (asked !== 'auto') return undefined;
+  try {
+    const runtime = await openCuda(host);
+    return { runtime, reason: `cuda works: ${runtime.description}` };
+  } catch (error) {
+    if (error instanceof RuntimeError) return undefined;
+    throw error;
+  }
+}

@@ -2,16 +2,16 @@
 import { readCheckpoint } from '../io/checkpoint.js';
 import { RuntimeError } from '../errors.js';
 import { CudaModel } from './executor.js';
-import { openCuda } from './runtime.js';
+import { openCuda, type CudaRuntime } from './runtime.js';
 
 export interface CudaSession {
   readonly description: string;
   readonly model: CudaModel;
 }
 
-export async function openCudaCheckpoint(dir: string): Promise<CudaSession> {
+export async function openCudaCheckpoint(dir: string, runtime?: CudaRuntime): Promise<CudaSession> {
   const checkpoint = readCheckpoint(dir);
-  const gpu = await openCuda();
+  const gpu = runtime ?? (await openCuda());
   return { description: gpu.description, model: new CudaModel(gpu, checkpoint.model, checkpoint.params, checkpoint.state) };
 }
 
