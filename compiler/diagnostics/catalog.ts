@@ -362,6 +362,16 @@ export const catalog = {
       'A layout over several devices (data, tensor, pipeline or expert above 1, zero above 0, or a stated pipeline split) is ' +
       'checked against the devices of a cluster block. `micro_batches` and `recompute` alone run on one device and need none.',
   },
+  MOE5008: {
+    severity: 'warning',
+    message: 'vocab {vocab} is not a multiple of 128 × tensor {tensor} = {multiple}, to which Megatron-Core pads the vocabulary',
+    explain:
+      'A pretrain stage on a cluster can be exported with `moe compile --emit megatron`. Megatron-Core pads the ' +
+      'tokenizer\'s vocabulary to a multiple of `--make-vocab-size-divisible-by` (default 128) × tensor parallel; ' +
+      'the script then sets that divisor so the padded size is the spec\'s vocab (a slower output layer), or, ' +
+      'when vocab is not even a multiple of tensor, cannot reproduce it. A vocab of a multiple of 128 × tensor ' +
+      'keeps Megatron\'s default and the spec\'s shapes alike.',
+  },
 
   // ── 6xxx rewards and experiments ───────────────────────────────────────────────────────────
   MOE6001: {
