@@ -19,6 +19,7 @@ import {
 } from '../../ir/plan-fields.js';
 import type { AttrValue, GraphDocument, StagePlan } from '../../ir/types.js';
 import { MEGATRON_VOCAB_DIVISOR } from '../check/rules/megatron-vocab.js';
+import { BYTE_TOKENIZER_SIZE } from '../check/rules/tokenizer-vocab.js';
 import { modelStructure, uniformDense, uniformMoe, type ModelStructure, type MoeFfn } from '../../ir/structure.js';
 
 export type MegatronResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
@@ -329,21 +330,28 @@ function layout(stage: StagePlan, devices: number): View<typeof PARALLEL_HYPER> 
 /**
  * Megatron-Core builds its embedding from the tokenizer's size padded up to a multiple of
  * `--make-vocab-size-divisible-by` × tensor parallel; the spec's vocab is the size the model must
- * have. Keep the default 128 where vocab is such a multiple; else pad to vocab itself (divisor
- * vocab / TP); else no divisor gives it (the checker warns, MOE5008).
+ * have. Keep the default 128 where it pads to vocab (the tokenizer's size known, or vocab a multiple
+ * of 128 × TP when it is not); else divisor vocab / TP, which pads any tokenizer of at most vocab
+ * tokens to vocab exactly; when vocab is no multiple of TP no divisor does (the checker warns, MOE5008).
  */
 function vocabArgs(g: Group, vocab: number, tp: number, tokens: number | undefined): void {
-  const divisor = vocab % (MEGATRON_VOCAB_DIVISOR * tp) === 0 ? MEGATRON_VOCAB_DIVISOR : vocab % tp === 0 ? vocab / tp : undefined;
-  if (divisor === undefined) {
+  if (vocab % tp !== 0) {
     g.note(`WARNING: the spec's vocab ${vocab} is not a multiple of tensor parallel ${tp}: Megatron pads the vocabulary to a multiple of it, so the embedding will not have the spec's size`);
     return;
   }
-  const step = divisor * tp;
-  const fits = `a tokenizer of ${vocab - step + 1} .. ${vocab} tokens is padded to the spec's vocab ${vocab}`;
-  g.add('--make-vocab-size-divisible-by', divisor, divisor === MEGATRON_VOCAB_DIVISOR ? `Megatron default: ${fits}` : `not the default 128 (vocab ${vocab} is no multiple of ${MEGATRON_VOCAB_DIVISOR * tp}): ${fits}`);
-  if (tokens !== undefined && (tokens > vocab || tokens <= vocab - step)) {
-    g.note(`WARNING: the stage's tokenizer has ${tokens} tokens; Megatron pads that to ${Math.ceil(tokens / step) * step}, not the spec's vocab ${vocab}`);
+  const padded = (n: number, divisor: number): number => Math.ceil(n / (divisor * tp)) * divisor * tp;
+  if (tokens !== undefined && tokens > vocab) {
+    g.note(`WARNING: the stage's tokenizer has ${tokens} tokens, more than the spec's vocab ${vocab}: no divisor pads it to the spec's size`);
+    return;
   }
+  const keepDefault = tokens !== undefined && tokens <= vocab ? padded(tokens, MEGATRON_VOCAB_DIVISOR) === vocab : vocab % (MEGATRON_VOCAB_DIVISOR * tp) === 0;
+  const divisor = keepDefault ? MEGATRON_VOCAB_DIVISOR : vocab / tp;
+  const size = tokens === undefined ? `a tokenizer of ${keepDefault ? vocab - MEGATRON_VOCAB_DIVISOR * tp + 1 : 1} .. ${vocab} tokens` : `the tokenizer's ${tokens} tokens`;
+  g.add(
+    '--make-vocab-size-divisible-by',
+    divisor,
+    keepDefault ? `Megatron default: ${size} pad to the spec's vocab ${vocab}` : `not the default 128: ${size} pad to the spec's vocab ${vocab}; 128 gives ${padded(tokens ?? vocab, MEGATRON_VOCAB_DIVISOR)}`,
+  );
 }
 
 /** The Megatron-Core versions the flags of `--emit megatron` exist in (checked against 0.20.0's arguments.py). */
@@ -458,7 +466,8 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   data.add('--tokenizer-type', 'HuggingFaceTokenizer');
   data.add('--tokenizer-model', '$TOKENIZER', tokenizer ? `tokenizer ${tokenizer}` : undefined);
   const tokenizerAttrs: Attrs = (tokenizer && doc.plan.tokenizers[tokenizer]) || {};
-  vocabArgs(data, s.vocab, tp, typeof tokenizerAttrs.vocab === 'number' ? tokenizerAttrs.vocab : undefined);
+  const tokens = tokenizerAttrs.kind === 'byte' ? BYTE_TOKENIZER_SIZE : typeof tokenizerAttrs.vocab === 'number' ? tokenizerAttrs.vocab : undefined;
+  vocabArgs(data, s.vocab, tp, tokens);
   data.add('--save', '$CHECKPOINT_DIR');
   data.add('--load', '$CHECKPOINT_DIR', 'resumes when a checkpoint is there');
   const checkpoint = hyperBlock(stage, 'checkpoint', CHECKPOINT_HYPER);
