@@ -364,13 +364,12 @@ export const catalog = {
   },
   MOE5008: {
     severity: 'warning',
-    message: 'vocab {vocab} is not a multiple of 128 × tensor {tensor} = {multiple}, to which Megatron-Core pads the vocabulary',
+    message: 'vocab {vocab} is not a multiple of tensor {tensor}: a Megatron-Core export cannot have this vocabulary',
     explain:
       'A pretrain stage on a cluster can be exported with `moe compile --emit megatron`. Megatron-Core pads the ' +
-      'tokenizer\'s vocabulary to a multiple of `--make-vocab-size-divisible-by` (default 128) × tensor parallel; ' +
-      'the script then sets that divisor so the padded size is the spec\'s vocab (a slower output layer), or, ' +
-      'when vocab is not even a multiple of tensor, cannot reproduce it. A vocab of a multiple of 128 × tensor ' +
-      'keeps Megatron\'s default and the spec\'s shapes alike.',
+      'tokenizer\'s vocabulary to a multiple of `--make-vocab-size-divisible-by` (default 128) × tensor parallel. ' +
+      'The script sets the divisor so the padding lands on the spec\'s vocab (vocab / tensor where vocab is no ' +
+      'multiple of 128 × tensor, at the cost of a slower output layer), which needs vocab to be a multiple of tensor.',
   },
 
   // ── 6xxx rewards and experiments ───────────────────────────────────────────────────────────
