@@ -409,6 +409,9 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
     moeArgs(moe, moeCheck.moe, s, ep, stageScalar(stage, 'bias_rate'), steps);
     groups.push(moe);
   }
+  if (s.mtp.length === 0 && stageScalar(stage, 'mtp_weight') !== undefined) {
+    warnings.push(`the stage's mtp_weight has no effect: model ${graph.name} has no MTP modules`);
+  }
   if (s.mtp.length > 0) {
     const mtp = new Group('MTP_ARGS', 'multi-token prediction');
     mtp.add('--mtp-num-layers', s.mtp.length);
