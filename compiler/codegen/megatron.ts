@@ -18,6 +18,8 @@ import {
   stageHyper,
 } from '../../ir/plan-fields.js';
 import type { AttrValue, GraphDocument, StagePlan } from '../../ir/types.js';
+import { MEGATRON_VOCAB_DIVISOR } from '../check/rules/megatron-vocab.js';
+import { BYTE_TOKENIZER_SIZE } from '../check/rules/tokenizer-vocab.js';
 import { modelStructure, uniformDense, uniformMoe, type ModelStructure, type MoeFfn } from '../../ir/structure.js';
 
 export type MegatronResult = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: string };
@@ -102,7 +104,59 @@ export function layerPattern(s: ModelStructure): string {
   return `(${parts.join('+')})`;
 }
 
-function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: number): void {
+/** A stage scalar (`bias_rate`, `mtp_weight`): a constant, or breakpoints `[fraction, value]` (§1.10). */
+type StageScalar = number | readonly (readonly [number, number])[];
+
+/** The stage's scalar, or undefined when the stage does not set it (the model's value holds). */
+function stageScalar(stage: StagePlan, key: 'bias_rate' | 'mtp_weight'): StageScalar | undefined {
+  const attr = stage.hyper[key];
+  if (typeof attr === 'number') return attr;
+  if (!Array.isArray(attr)) return undefined;
+  const points = (attr as readonly AttrValue[]).flatMap((p): (readonly [number, number])[] => {
+    if (Array.isArray(p) && typeof p[0] === 'number' && typeof p[1] === 'number') return [[p[0], p[1]]];
+    const r = p !== null && typeof p === 'object' && !Array.isArray(p) ? (p as Attrs) : {};
+    return typeof r.at === 'number' && typeof r.value === 'number' ? [[r.at, r.value]] : [];
+  });
+  return points.length > 0 ? points : undefined;
+}
+
+/**
+ * Megatron holds these scalars constant for the whole run. For a schedule, the closest constant is
+ * the value held over the most steps (the runtime's rule: a breakpoint applies from step
+ * round(fraction × steps); before the first, the first value); the WARNING lines say what differs
+ * and how to follow the schedule exactly: stop at the breakpoint and resume with the next value.
+ */
+function constantOf(schedule: StageScalar, steps: number, flag: string, what: string): { value: number; warnings: string[] } {
+  if (typeof schedule === 'number') return { value: schedule, warnings: [] };
+  const points = [...schedule].map(([f, v]) => [Math.min(steps, Math.round(f * steps)), v] as const).sort((a, b) => a[0] - b[0]);
+  const held = new Map<number, number>();
+  let from = 0;
+  let value = points[0]![1];
+  for (const [at, v] of points) {
+    held.set(value, (held.get(value) ?? 0) + (at - from));
+    from = at;
+    value = v;
+  }
+  held.set(value, (held.get(value) ?? 0) + (steps - from));
+  const [best, bestSteps] = [...held].reduce((a, b) => (b[1] > a[1] ? b : a));
+  if (held.size === 1) return { value: best, warnings: [] };
+  const text = points.map(([at, v]) => `${pyNumber(v)} from step ${at}`).join(', ');
+  const changes: string[] = [];
+  points.reduce((before, [at, v]) => {
+    if (at > 0 && v !== before) changes.push(`step ${at} (then ${flag} ${pyFloat(v)})`);
+    return v;
+  }, points[0]![1]);
+  return {
+    value: best,
+    warnings: [
+      `WARNING: the spec's ${what} schedule is ${text}; Megatron holds ${flag} constant:`,
+      `${pyNumber(best)}, the value of ${bestSteps} of the ${steps} steps. To follow the schedule, stop at`,
+      `${changes.join(', ')} with --exit-interval and resume from the checkpoint with the new value.`,
+    ],
+  };
+}
+
+function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: number, biasRate: StageScalar | undefined, steps: number): void {
   g.add('--num-experts', moe.experts, 'routed experts per MoE layer');
   g.add('--moe-layer-freq', layerPattern(s), '0 = dense SwiGLU layer, 1 = MoE layer');
   g.add('--moe-ffn-hidden-size', moe.hidden, 'per routed expert');
@@ -128,9 +182,15 @@ function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: numbe
     }
   }
   if (moe.scale !== 1) g.add('--moe-router-topk-scaling-factor', pyFloat(moe.scale), 'routed_scaling_factor');
+  // the spec's router casts x and W to fp32 (specs/ir.md §1, §4.9)
+  g.add('--moe-router-dtype', 'fp32', 'router logits and scores in fp32, as the spec computes them');
   if (moe.biasRate !== null) {
     g.add('--moe-router-enable-expert-bias', undefined, 'auxiliary-loss-free balancing: selection-only bias');
-    g.add('--moe-router-bias-update-rate', pyFloat(moe.biasRate));
+    const rate = constantOf(biasRate ?? moe.biasRate, steps, '--moe-router-bias-update-rate', 'bias_rate γ');
+    for (const w of rate.warnings) g.note(w);
+    g.add('--moe-router-bias-update-rate', pyFloat(rate.value), biasRate === undefined ? 'the router\'s rate' : 'the stage\'s bias_rate γ');
+  } else if (biasRate !== undefined) {
+    g.note('the stage\'s bias_rate has no effect: no router of the model has bias balancing');
   }
   const balance = moe.balance ? (moe.balance.kind === 'sequence' ? 'seq_aux_loss' : 'aux_loss') : 'none';
   g.add('--moe-router-load-balancing-type', balance, moe.balance ? `${moe.balance.kind}-wise balance loss` : 'no auxiliary balance loss');
@@ -159,10 +219,11 @@ function architecture(s: ModelStructure, dense: number | null, moe: MoeFfn | nul
     model.add('--kv-channels', attention.headDim, 'head_dim');
   }
   model.add('--max-position-embeddings', s.context);
-  model.add('--position-embedding-type', 'rope');
+  const scaling = s.rope.scaling;
+  const gqaYarn = attention.kind !== 'mla' && scaling.kind === 'yarn';
+  model.add('--position-embedding-type', gqaYarn ? 'yarn' : 'rope', gqaYarn ? 'YaRN RoPE (Megatron-Core >= 0.18)' : undefined);
   const theta = Math.round(s.rope.theta);
   model.add('--rotary-base', theta, theta === s.rope.theta ? undefined : `the spec says ${s.rope.theta}; Megatron reads an integer`);
-  const scaling = s.rope.scaling;
   if (attention.kind === 'mla') {
     if (scaling.kind === 'yarn') {
       model.add('--rope-type', 'yarn');
@@ -180,8 +241,16 @@ function architecture(s: ModelStructure, dense: number | null, moe: MoeFfn | nul
     }
   } else if (scaling.kind === 'linear' && Number.isInteger(scaling.factor)) {
     model.add('--rotary-seq-len-interpolation-factor', scaling.factor, 'linear position interpolation');
-  } else if (scaling.kind !== 'none') {
-    model.note(`WARNING: ${scaling.kind} rope scaling is not available for non-MLA attention in Megatron`);
+  } else if (scaling.kind === 'yarn') {
+    model.add('--rotary-scaling-factor', pyFloat(scaling.factor));
+    model.add('--mscale', pyFloat(scaling.mscale));
+    model.add('--mscale-all-dim', pyFloat(scaling.mscaleAllDim));
+    model.add('--yarn-original-max-position-embeddings', scaling.originalContext, 'Megatron-Core >= 0.19');
+    model.add('--yarn-beta-fast', pyFloat(scaling.betaFast));
+    model.add('--yarn-beta-slow', pyFloat(scaling.betaSlow));
+    model.note('the correction range is rounded to integers, as in the spec (Megatron default)');
+  } else if (scaling.kind === 'linear') {
+    model.note(`WARNING: linear rope scaling ×${scaling.factor} is not an integer; Megatron reads --rotary-seq-len-interpolation-factor as one`);
   }
   model.add('--normalization', 'RMSNorm');
   model.add('--norm-epsilon', pyFloat(s.normEps));
@@ -258,6 +327,45 @@ function layout(stage: StagePlan, devices: number): View<typeof PARALLEL_HYPER> 
   return { data: devices, tensor: 1, pipeline: 1, expert: 1, micro_batches: 1, zero: 0, recompute: 'selective', first_stage_layers: undefined, last_stage_layers: undefined };
 }
 
+/**
+ * Megatron-Core builds its embedding from the tokenizer's size padded up to a multiple of
+ * `--make-vocab-size-divisible-by` × tensor parallel; the spec's vocab is the size the model must
+ * have. Keep the default 128 where it pads to vocab (the tokenizer's size known, or vocab a multiple
+ * of 128 × TP when it is not); else divisor vocab / TP, which pads any tokenizer of at most vocab
+ * tokens to vocab exactly; when vocab is no multiple of TP no divisor does (the checker warns, MOE5008).
+ */
+function vocabArgs(g: Group, vocab: number, tp: number, tokens: number | undefined): void {
+  if (vocab % tp !== 0) {
+    g.note(`WARNING: the spec's vocab ${vocab} is not a multiple of tensor parallel ${tp}: Megatron pads the vocabulary to a multiple of it, so the embedding will not have the spec's size`);
+    return;
+  }
+  const padded = (n: number, divisor: number): number => Math.ceil(n / (divisor * tp)) * divisor * tp;
+  if (tokens !== undefined && tokens > vocab) {
+    g.note(`WARNING: the stage's tokenizer has ${tokens} tokens, more than the spec's vocab ${vocab}: no divisor pads it to the spec's size`);
+    return;
+  }
+  const keepDefault = tokens !== undefined && tokens <= vocab ? padded(tokens, MEGATRON_VOCAB_DIVISOR) === vocab : vocab % (MEGATRON_VOCAB_DIVISOR * tp) === 0;
+  const divisor = keepDefault ? MEGATRON_VOCAB_DIVISOR : vocab / tp;
+  const size = tokens === undefined ? `a tokenizer of ${keepDefault ? vocab - MEGATRON_VOCAB_DIVISOR * tp + 1 : 1} .. ${vocab} tokens` : `the tokenizer's ${tokens} tokens`;
+  g.add(
+    '--make-vocab-size-divisible-by',
+    divisor,
+    keepDefault ? `Megatron default: ${size} pad to the spec's vocab ${vocab}` : `not the default 128: ${size} pad to the spec's vocab ${vocab}; 128 gives ${padded(tokens ?? vocab, MEGATRON_VOCAB_DIVISOR)}`,
+  );
+}
+
+/** The Megatron-Core versions the flags of `--emit megatron` exist in (checked against 0.20.0's arguments.py). */
+export const MEGATRON_CHECKED = '0.20';
+
+/** The version range a script needs: its newest flag decides the floor. */
+export function megatronRange(s: ModelStructure): string {
+  const gqaYarn = s.layers[0]!.attention.kind !== 'mla' && s.rope.scaling.kind === 'yarn';
+  const floor = gqaYarn
+    ? '>= 0.19 (--yarn-beta-fast/--yarn-beta-slow; 0.18 added --position-embedding-type yarn)'
+    : '>= 0.14 (--rope-type; older versions were not checked)';
+  return `${floor}; its flags were checked against ${MEGATRON_CHECKED}`;
+}
+
 /** The script of one pretrain stage, or why there is none. */
 export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronResult {
   const fail = (reason: string): MegatronResult => ({ ok: false, reason: `stage ${stage.name}: ${reason}` });
@@ -298,13 +406,19 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   const groups = architecture(s, denseCheck.hidden, moeCheck.moe);
   if (moeCheck.moe) {
     const moe = new Group('MOE_ARGS', 'mixture of experts');
-    moeArgs(moe, moeCheck.moe, s, ep);
+    moeArgs(moe, moeCheck.moe, s, ep, stageScalar(stage, 'bias_rate'), steps);
     groups.push(moe);
+  }
+  if (s.mtp.length === 0 && stageScalar(stage, 'mtp_weight') !== undefined) {
+    warnings.push(`the stage's mtp_weight has no effect: model ${graph.name} has no MTP modules`);
   }
   if (s.mtp.length > 0) {
     const mtp = new Group('MTP_ARGS', 'multi-token prediction');
     mtp.add('--mtp-num-layers', s.mtp.length);
-    mtp.add('--mtp-loss-scaling-factor', pyFloat(s.mtpWeight), 'λ: the mean of the MTP losses is scaled by it');
+    const stageWeight = stageScalar(stage, 'mtp_weight');
+    const weight = constantOf(stageWeight ?? s.mtpWeight, steps, '--mtp-loss-scaling-factor', 'mtp_weight λ');
+    for (const w of weight.warnings) mtp.note(w);
+    mtp.add('--mtp-loss-scaling-factor', pyFloat(weight.value), `λ${stageWeight === undefined ? '' : ' (the stage\'s mtp_weight)'}: the mean of the MTP losses is scaled by it`);
     groups.push(mtp);
   }
 
@@ -354,6 +468,9 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   const tokenizer = hyper.tokenizer;
   data.add('--tokenizer-type', 'HuggingFaceTokenizer');
   data.add('--tokenizer-model', '$TOKENIZER', tokenizer ? `tokenizer ${tokenizer}` : undefined);
+  const tokenizerAttrs: Attrs = (tokenizer && doc.plan.tokenizers[tokenizer]) || {};
+  const tokens = tokenizerAttrs.kind === 'byte' ? BYTE_TOKENIZER_SIZE : typeof tokenizerAttrs.vocab === 'number' ? tokenizerAttrs.vocab : undefined;
+  vocabArgs(data, s.vocab, tp, tokens);
   data.add('--save', '$CHECKPOINT_DIR');
   data.add('--load', '$CHECKPOINT_DIR', 'resumes when a checkpoint is there');
   const checkpoint = hyperBlock(stage, 'checkpoint', CHECKPOINT_HYPER);
@@ -366,7 +483,6 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   }
   groups.push(data);
 
-  const tokenizerAttrs: Attrs = (tokenizer && doc.plan.tokenizers[tokenizer]) || {};
   const tokenizerVocab = typeof tokenizerAttrs.vocab === 'number' ? `vocab ${tokenizerAttrs.vocab}` : undefined;
   const tokenizerKind = typeof tokenizerAttrs.kind === 'string' ? tokenizerAttrs.kind : undefined;
   const tokenizerText = tokenizer ? `${tokenizer} (${[tokenizerKind, tokenizerVocab].filter(Boolean).join(', ')})` : 'the model';
@@ -376,6 +492,7 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
     `# ${stage.name}.megatron.sh: Megatron-Core pretraining for stage ${stage.name} of ${doc.source}:`,
     `# model ${graph.name} on cluster ${clusterName}, ${devices} devices = ${nodes} node${nodes === 1 ? '' : 's'} × ${perNode}.`,
     '# Generated by moe compile --emit megatron. Run it on every node with NODE_RANK set (0 .. nodes-1).',
+    `# Needs Megatron-Core ${megatronRange(s)}.`,
     ...warnings.map((w) => `# WARNING: ${w}`),
     'set -euo pipefail',
     '',

@@ -362,6 +362,15 @@ export const catalog = {
       'A layout over several devices (data, tensor, pipeline or expert above 1, zero above 0, or a stated pipeline split) is ' +
       'checked against the devices of a cluster block. `micro_batches` and `recompute` alone run on one device and need none.',
   },
+  MOE5008: {
+    severity: 'warning',
+    message: 'vocab {vocab} is not a multiple of tensor {tensor}: a Megatron-Core export cannot have this vocabulary',
+    explain:
+      'A pretrain stage on a cluster can be exported with `moe compile --emit megatron`. Megatron-Core pads the ' +
+      'tokenizer\'s vocabulary to a multiple of `--make-vocab-size-divisible-by` (default 128) × tensor parallel. ' +
+      'The script sets the divisor so the padding lands on the spec\'s vocab (vocab / tensor where vocab is no ' +
+      'multiple of 128 × tensor, at the cost of a slower output layer), which needs vocab to be a multiple of tensor.',
+  },
 
   // ── 6xxx rewards and experiments ───────────────────────────────────────────────────────────
   MOE6001: {

@@ -273,3 +273,156 @@ pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch =
     expect(run.stderr).toContain('DATA_PATH: set DATA_PATH to the Megatron-preprocessed prefix of data corpus (data/corpus.txt)');
   });
 });
+
+/**
+ * The checks of Megatron-Core's `validate_args` (megatron/training/arguments.py, 0.20) and of the
+ * config and batch calculator it builds that a script's flags decide on their own, given the world
+ * size of its torchrun line. Each returns the rule broken, or nothing.
+ */
+function validateArgs(text: string): string[] {
+  const f = flags(text);
+  const launch = /--nproc_per_node=(\d+) --nnodes=(\d+)/.exec(text);
+  if (!launch) return ['no torchrun line'];
+  const world = Number(launch[1]) * Number(launch[2]);
+  const int = (flag: string, fallback: number): number => (f.has(flag) ? Number(f.get(flag)) : fallback);
+  const tp = int('--tensor-model-parallel-size', 1);
+  const pp = int('--pipeline-model-parallel-size', 1);
+  const ep = int('--expert-model-parallel-size', 1);
+  const broken: string[] = [];
+  const rule = (ok: boolean, what: string): void => {
+    if (!ok) broken.push(what);
+  };
+  rule(!f.has('--save') || int('--save-interval', 0) > 0, '--save needs --save-interval > 0');
+  rule(world % (tp * pp) === 0, 'world size divisible by tensor × pipeline');
+  const dp = world / (tp * pp);
+  // expert tensor parallel defaults to tensor parallel
+  rule((world / pp) % (ep * tp) === 0, 'world / pipeline divisible by expert × expert-tensor parallel');
+  rule(int('--global-batch-size', 0) % (int('--micro-batch-size', 0) * dp) === 0, 'global batch divisible by micro batch × data parallel');
+  rule(int('--max-position-embeddings', 0) >= int('--seq-length', 0), 'max position embeddings >= seq length');
+  rule(int('--num-attention-heads', 0) % tp === 0, 'heads divisible by tensor parallel');
+  rule(!f.has('--num-query-groups') || int('--num-query-groups', 0) % tp === 0, 'query groups divisible by tensor parallel');
+  rule(!f.has('--num-experts') || int('--num-experts', 0) % ep === 0, 'experts divisible by expert parallel');
+  rule(!f.has('--moe-router-group-topk') || f.has('--moe-router-num-groups'), '--moe-router-group-topk needs --moe-router-num-groups');
+  rule(!f.has('--moe-router-num-groups') || int('--num-experts', 0) % int('--moe-router-num-groups', 1) === 0, 'experts divisible by router groups');
+  rule(!(f.has('--bf16') && f.has('--fp16')), 'not both --bf16 and --fp16');
+  rule(!f.has('--eval-iters') || int('--eval-interval', 0) > 0, '--eval-iters needs --eval-interval > 0');
+  const layers = int('--num-layers', 0);
+  const first = f.has('--decoder-first-pipeline-num-layers') ? 1 : 0;
+  const last = f.has('--decoder-last-pipeline-num-layers') ? 1 : 0;
+  const middle = layers - int('--decoder-first-pipeline-num-layers', 0) - int('--decoder-last-pipeline-num-layers', 0);
+  rule(pp - first - last === 0 ? middle === 0 : middle % (pp - first - last) === 0, 'layers split evenly over the pipeline stages');
+  return broken;
+}
+
+/** Megatron-Core's `_vocab_size_with_padding`: the tokenizer's size up to a multiple of divisor × TP. */
+function megatronVocab(tokens: number, divisor: number, tp: number): number {
+  const multiple = divisor * tp;
+  return Math.ceil(tokens / multiple) * multiple;
+}
+
+const SCHEDULED = (stage: string): string =>
+  tinyModel(
+    `  layers 0..3 { moe { experts = 4, hidden = 8, top_k = 2, router { score = sigmoid, balance = bias { rate = 1e-3 } } } }`,
+    '  mtp { depth = 1, weight = 0.3 }',
+  ) +
+  `cluster one { devices = 8, memory = 80GiB }
+tokenizer bytes { kind = byte }
+data text { synthetic = arithmetic { samples = 10 } }
+pretrain p {
+  model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch = 8 sequences, steps = 100, on = one
+${stage}
+}
+`;
+
+describe('megatron: what the stage and the spec set reaches the script', () => {
+  it('passes the validate_args rules for the declared clusters of both examples', () => {
+    expect(validateArgs(script(example('deepseek-v3'), 'base'))).toEqual([]);
+    expect(validateArgs(script(example('mixtral'), 'continue'))).toEqual([]);
+    expect(flags(script(example('mixtral'), 'continue')).get('--save-interval')).toBe('500');
+  });
+
+  it('emits the stage\'s scalar bias_rate γ and mtp_weight λ over the model\'s', () => {
+    const f = flags(script(lowerText(SCHEDULED('  bias_rate = 0.002\n  mtp_weight = 0.1')), 'p'));
+    expect(f.get('--moe-router-bias-update-rate')).toBe('0.002');
+    expect(f.get('--mtp-loss-scaling-factor')).toBe('0.1');
+    // without them, the model's
+    const model = flags(script(lowerText(SCHEDULED('')), 'p'));
+    expect(model.get('--moe-router-bias-update-rate')).toBe('0.001');
+    expect(model.get('--mtp-loss-scaling-factor')).toBe('0.3');
+  });
+
+  it('turns γ and λ schedules into the constant held longest, with a WARNING stating the difference', () => {
+    const text = script(lowerText(SCHEDULED('  bias_rate = [0% -> 1e-3, 90% -> 0]\n  mtp_weight = [0% -> 0.3, 20% -> 0.1]')), 'p');
+    const f = flags(text);
+    // γ 0.001 for 90 of 100 steps; λ 0.1 for 80 of 100
+    expect(f.get('--moe-router-bias-update-rate')).toBe('0.001');
+    expect(f.get('--mtp-loss-scaling-factor')).toBe('0.1');
+    expect(text).toContain("# WARNING: the spec's bias_rate γ schedule is 0.001 from step 0, 0 from step 90; Megatron holds --moe-router-bias-update-rate constant:");
+    expect(text).toContain('# 0.001, the value of 90 of the 100 steps. To follow the schedule, stop at');
+    expect(text).toContain('# step 90 (then --moe-router-bias-update-rate 0.0) with --exit-interval and resume from the checkpoint with the new value.');
+    expect(text).toContain("# WARNING: the spec's mtp_weight λ schedule is 0.3 from step 0, 0.1 from step 20; Megatron holds --mtp-loss-scaling-factor constant:");
+    expect(text).toContain('# step 20 (then --mtp-loss-scaling-factor 0.1) with --exit-interval');
+  });
+
+  it('routes in fp32, as the spec\'s router computes', () => {
+    expect(flags(script(example('deepseek-v3'), 'base')).get('--moe-router-dtype')).toBe('fp32');
+    expect(flags(script(example('mixtral'), 'continue')).get('--moe-router-dtype')).toBe('fp32');
+  });
+
+  it('uses Megatron-Core\'s YaRN for GQA with every YaRN number, and says it needs 0.19', () => {
+    const doc = lowerText(`model G {
+  vocab = 384
+  dim = 16
+  layers = 2
+  context = 64
+  rope { theta = 10000, scaling yarn { factor = 4, original_context = 16, beta_fast = 16, beta_slow = 2, mscale = 1, mscale_all_dim = 0 } }
+  attention gqa { heads = 4, kv_heads = 2 }
+  layers 0..1 { ffn swiglu { hidden = 32 } }
+}
+cluster one { devices = 1, memory = 80GiB }
+tokenizer bytes { kind = byte }
+data text { synthetic = arithmetic { samples = 10 } }
+pretrain p { model = G, data = text, tokenizer = bytes, seq_len = 64, batch = 8 sequences, steps = 10, on = one }
+`);
+    const text = script(doc, 'p');
+    expect(Object.fromEntries(flags(text))).toMatchObject({
+      '--position-embedding-type': 'yarn',
+      '--rotary-scaling-factor': '4.0',
+      '--mscale': '1.0',
+      '--mscale-all-dim': '0.0',
+      '--yarn-original-max-position-embeddings': '16',
+      '--yarn-beta-fast': '16.0',
+      '--yarn-beta-slow': '2.0',
+    });
+    expect(text).not.toContain('WARNING');
+    expect(text).toContain('# Needs Megatron-Core >= 0.19 (--yarn-beta-fast/--yarn-beta-slow; 0.18 added --position-embedding-type yarn)');
+  });
+
+  it('states the Megatron-Core version range in the header', () => {
+    for (const text of [script(example('deepseek-v3'), 'base'), script(example('mixtral'), 'continue')]) {
+      const header = text.split('set -euo pipefail')[0]!;
+      expect(header).toContain('# Needs Megatron-Core >= 0.14 (--rope-type; older versions were not checked); its flags were checked against 0.20.');
+    }
+  });
+
+  it('pads the tokenizer\'s vocabulary to the spec\'s vocab, as Megatron-Core computes it', () => {
+    // DeepSeek-V3: a BPE of 128000 tokens; the default 128 would give 128000, not 129280
+    const v3 = flags(script(example('deepseek-v3'), 'base'));
+    expect(megatronVocab(128_000, Number(v3.get('--make-vocab-size-divisible-by')), 1)).toBe(129_280);
+    // Mixtral's stage trains on bytes: 259 tokens, vocab 32000
+    const mixtral = flags(script(example('mixtral'), 'continue'));
+    expect(megatronVocab(259, Number(mixtral.get('--make-vocab-size-divisible-by')), 1)).toBe(32_000);
+    // where the default already lands on vocab it is kept: bytes padded to 384 with tensor 1
+    const spec = (vocab: number, parallel: string): string =>
+      tinyModel(`  layers 0..3 { ${MOE} }`).replace('vocab   = 320', `vocab = ${vocab}`) +
+      `cluster two { devices = 2, memory = 80GiB }
+tokenizer bytes { kind = byte }
+data text { synthetic = arithmetic { samples = 10 } }
+pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch = 8 sequences, steps = 10, on = two, parallel { ${parallel} } }
+`;
+    expect(flags(script(lowerText(spec(384, 'data = 2')), 'p')).get('--make-vocab-size-divisible-by')).toBe('128');
+    // tensor 2: 128 × 2 = 256 would pad 259 to 512
+    const tp2 = flags(script(lowerText(spec(384, 'data = 1, tensor = 2')), 'p'));
+    expect(megatronVocab(259, Number(tp2.get('--make-vocab-size-divisible-by')), 2)).toBe(384);
+  });
+});

@@ -6,6 +6,7 @@ import { customReward } from './custom-reward.js';
 import { dataSource } from './data-source.js';
 import { grpoClip } from './grpo-clip.js';
 import { layerCoverage } from './layer-coverage.js';
+import { megatronVocab } from './megatron-vocab.js';
 import { memoryFit } from './memory-fit.js';
 import { moeRouting } from './moe-routing.js';
 import { parallelLayout } from './parallel-layout.js';
@@ -39,5 +40,6 @@ export const rules: readonly Rule[] = [
   pipelineOrder,
   parallelLayout,
   memoryFit,
+  megatronVocab,
   unusedConst,
 ];
