@@ -1,7 +1,7 @@
 /**
  * The `moe` command line. Every user mistake ends in a message and an exit status, never a stack
- * trace: 0 clean, 1 errors in the specs or data, 2 usage or internal errors (cli/io.ts EXIT says
- * which mistake is which; MOE_DEBUG=1 shows the stack).
+ * trace: 0 clean, 1 errors in the specs or data, 2 usage or internal errors, 130 interrupted with a
+ * checkpoint written (cli/io.ts EXIT says which mistake is which; MOE_DEBUG=1 shows the stack).
  */
 import { Command, CommanderError } from 'commander';
 import { runCheck } from './commands/check.js';
@@ -97,7 +97,7 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .description('run a pretrain or sft stage of a spec: metrics.jsonl and checkpoints in runs/STAGE')
     .argument('<spec>', '.moe spec file')
     .option('--stage <name>', 'the stage (default: the first pretrain stage)')
-    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu, tensorflow or cuda (auto: cuda when it opens)', 'auto')
     .option('--steps <n>', 'train this many steps instead of the stage\'s length')
     .option('-o, --out <dir>', 'run folder (default: runs/STAGE)')
     .option('--resume', 'continue from the run folder\'s latest checkpoint')
@@ -150,7 +150,7 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .argument('<checkpoint>', 'checkpoint folder')
     .requiredOption('--ids <ids>', 'comma-separated token ids')
     .option('--json', 'print {"logits": number[][]} with every logit')
-    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu, tensorflow or cuda (auto: cuda when it opens)', 'auto')
     .action(async (checkpoint: string, options: { ids: string; json?: boolean; backend?: string }) => {
       const { runLogits } = await import('./commands/logits.js');
       setExit(await runLogits(checkpoint, options, io));

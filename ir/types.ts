@@ -1,7 +1,7 @@
 /**
  * The execution graph (IR): the only contract between the compiler and a runtime. A document holds
  * one graph per model and the experiment plan. Exact op semantics: specs/ir.md. Structure:
- * compiler/ir/graph.schema.json (validated with ajv), then `verify` (order, producers, shapes, use).
+ * ir/graph.schema.json (validated with ajv), then `verify` (order, producers, shapes, use).
  */
 
 /** 2: nodes carry `layer` (§1.6); version 1 documents (older checkpoints) are upgraded on load (upgrade.ts). */
@@ -60,7 +60,7 @@ export interface Node {
   /** state names the op reads (and a runtime may update between steps) */
   readonly state: readonly string[];
   readonly outputs: readonly string[];
-  /** checked and typed by compiler/ir/attrs.ts (`readAttrs`, `attrsOf`) */
+  /** checked and typed by ir/attrs.ts (`readAttrs`, `attrsOf`) */
   readonly attrs: { readonly [k: string]: AttrValue };
   readonly loc: SourceLoc;
   /**

@@ -1,6 +1,6 @@
 /**
  * A loaded model ready to run: the backend chosen, the checkpoint read and checked, the parameters
- * on the device. Commands (`moe logits`, later generate and train) start from here.
+ * on the device. `moe logits` and `moe generate` on the tfjs backends start from here (runtime/cuda/session.ts is the cuda counterpart).
  */
 import type { GraphDocument, ModelGraph } from '../ir/types.js';
 import { selectBackend, type BackendName, type Selected } from './backend/select.js';

@@ -2,14 +2,14 @@
  * The attribute tables of specs/ir.md §4, generated from ir/attrs.ts: each op section holds
  * a region `<!-- attrs: OP -->` … `<!-- /attrs -->` rewritten from the table, so the spec and the
  * table cannot disagree (test/generated.test.ts). Likewise §1.10's regions `<!-- fields: TABLE -->` from
- * compiler/ir/plan-fields.ts (model config, stage settings, clusters).
+ * ir/plan-fields.ts (model config, stage settings, clusters).
  */
 import { OP_ATTRS } from '../ir/attrs.js';
 import { fieldType, type FieldSpec } from '../ir/fields.js';
 import { PLAN_TABLES } from '../ir/plan-fields.js';
 
 const REGION = /<!-- attrs: (\S+) -->\n[\s\S]*?<!-- \/attrs -->/g;
-/** §1.10: the plan's declared maps (compiler/ir/plan-fields.ts), one region per table */
+/** §1.10: the plan's declared maps (ir/plan-fields.ts), one region per table */
 const FIELDS_REGION = /<!-- fields: ([^>]+?) -->\n[\s\S]*?<!-- \/fields -->/g;
 
 function rows(table: Readonly<Record<string, FieldSpec>>, head: string): string {
