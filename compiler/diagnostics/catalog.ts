@@ -443,6 +443,15 @@ export const catalog = {
       'as fitting; annotate the parameters and the return type to have them checked.',
   },
 
+  MOE6014: {
+    severity: 'error',
+    message: 'eval stage `{stage}`: {reason}',
+    explain:
+      'An eval stage scores completions with the rules of its reward and counts a prompt as right when ' +
+      'its answer rule scores 1. `answer = RULE` names that rule; without it the reward must have exactly ' +
+      'one rule of kind `answer` (e.g. `accuracy 1.0 = answer { compare = numeric }`), which is used.',
+  },
+
   // ── 7xxx tool and runtime ──────────────────────────────────────────────────────────────────
   MOE7001: {
     severity: 'warning',
