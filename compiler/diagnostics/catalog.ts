@@ -148,7 +148,7 @@ export const catalog = {
   },
   MOE2013: {
     severity: 'error',
-    message: '`{name}` is a {found}, but {field} needs a {expected} block',
+    message: '`{name}` is {found}, but {field} needs a {expected} block',
     explain: 'A reference field names a block of a particular kind, e.g. `model = ...` names a model.',
   },
   MOE2014: {
