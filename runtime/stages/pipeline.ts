@@ -81,7 +81,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
   const folders = openStageFolders(dirs, options.log);
   try {
     const report = await runStages(options, selection);
-    writeRunSummary(options.outDir, options.document.plan, report);
+    writeRunSummary(options.outDir, options.document.plan, report.stages);
     return report;
   } finally {
     for (const folder of folders) folder.release();

@@ -10,9 +10,19 @@
 import { join, relative } from 'node:path';
 import type { Plan, StagePlan } from '../../ir/types.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { PipelineReport, StageReport } from './pipeline.js';
+import type { StageFigures } from './stage-runner.js';
 
 export const SUMMARY_FILE = 'summary.json';
+
+/** What the summary needs of a stage's report (pipeline.ts's StageReport). */
+export interface SummaryStage {
+  readonly name: string;
+  readonly kind: StagePlan['kind'];
+  readonly status: string;
+  readonly seconds: number;
+  readonly checkpoint?: string;
+  readonly figures?: StageFigures;
+}
 
 type Entry = Readonly<Record<string, string | number | null | Readonly<Record<string, number>>>>;
 
@@ -22,7 +32,7 @@ function evalFrom(plan: StagePlan | undefined): string | null {
   return 'stage' in from ? from.stage : from.path;
 }
 
-export function summaryEntry(report: StageReport, plan: StagePlan | undefined, outDir: string): Entry {
+export function summaryEntry(report: SummaryStage, plan: StagePlan | undefined, outDir: string): Entry {
   const figures = report.figures ?? {};
   const base = {
     name: report.name,
@@ -45,8 +55,8 @@ export function summaryEntry(report: StageReport, plan: StagePlan | undefined, o
   }
 }
 
-export function writeRunSummary(outDir: string, plan: Plan, report: PipelineReport): void {
+export function writeRunSummary(outDir: string, plan: Plan, reports: readonly SummaryStage[]): void {
   const plans = new Map(plan.stages.map((s) => [s.name, s]));
-  const stages = report.stages.map((s) => summaryEntry(s, plans.get(s.name), outDir));
+  const stages = reports.map((s) => summaryEntry(s, plans.get(s.name), outDir));
   writeFileAtomic(join(outDir, SUMMARY_FILE), `${JSON.stringify({ stages }, null, 2)}\n`);
 }

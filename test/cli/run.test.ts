@@ -26,6 +26,13 @@ generate demo { from = rl, prompt = "What is 1+1?", max_new_tokens = 8 }
 pipeline reinforce { base -> cold -> rl -> demo }
 `;
 
+// the micro pipeline spec plus an eval of the pretrained model on 4 held-out prompts
+const JUDGE_SPEC = `${PIPELINE_SPEC}
+data heldout { synthetic = arithmetic { samples = 4, style = plain, seed = 5 } }
+eval judged { from = base, prompts = heldout, reward = exact, max_new_tokens = 8 }
+pipeline judge { base -> judged }
+`;
+
 function tempSpec(text = PIPELINE_SPEC): string {
   const dir = mkdtempSync(join(tmpdir(), 'moe-run-cli-'));
   writeFileSync(join(dir, 'spec.moe'), text);
@@ -79,7 +86,7 @@ describe('moe run', () => {
   });
 
   it('runs an eval stage after pretraining: its accuracy in the table and in summary.json, which lists every stage; a user\'s summary.json is refused', { timeout: 120_000 }, async () => {
-    const dir = tempSpec();
+    const dir = tempSpec(JUDGE_SPEC);
     const first = await runCli(['run', 'spec.moe', 'judge', '--backend', 'cpu', '--steps', '2'], dir);
     expect(first.stderr).not.toMatch(/^error/m);
     expect(first.code).toBe(0);
@@ -112,7 +119,7 @@ describe('moe run', () => {
     ]);
 
     // a summary.json moe did not write is left alone, and nothing runs
-    const other = tempSpec();
+    const other = tempSpec(JUDGE_SPEC);
     mkdirSync(join(other, 'runs'));
     writeFileSync(join(other, 'runs', 'summary.json'), 'mine');
     const refused = await runCli(['run', 'spec.moe', 'judge', '--backend', 'cpu', '--steps', '2'], other);

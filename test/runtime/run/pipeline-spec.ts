@@ -1,7 +1,6 @@
 /**
  * A micro spec for the `moe run` tests: pretrain → sft → sample → sft on the samples, small enough
- * to train in seconds on the cpu backend, with a two-stage and a four-stage pipeline, and an eval
- * of the pretrained model on 4 held-out prompts.
+ * to train in seconds on the cpu backend, with a two-stage and a four-stage pipeline.
  */
 import { MINI_MODEL } from '../micro-spec.js';
 
@@ -9,7 +8,6 @@ export const PIPELINE_SPEC = `${MINI_MODEL}
 tokenizer bytes { kind = byte }
 data arith { synthetic = arithmetic { samples = 200, style = r1 } }
 data questions { synthetic = arithmetic { samples = 20, style = plain, seed = 2 } }
-data heldout { synthetic = arithmetic { samples = 4, style = plain, seed = 5 } }
 reward exact {
   accuracy 1.0 = answer { compare = numeric }
 }
@@ -34,8 +32,6 @@ sft final {
   seq_len = 64, batch = 4 sequences, epochs = 1
   eval { every = 1000 steps, batches = 1 }
 }
-eval judged { from = base, prompts = heldout, reward = exact, max_new_tokens = 8 }
 pipeline warm { base -> cold }
-pipeline judge { base -> judged }
 pipeline full { base -> cold -> rs -> final }
 `;
