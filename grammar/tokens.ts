@@ -98,10 +98,11 @@ export const BLOCK_KINDS = [
   'grpo',
   'sample',
   'generate',
+  'eval',
 ] as const;
 export type BlockKindName = (typeof BLOCK_KINDS)[number];
-export type StageKindName = 'pretrain' | 'sft' | 'grpo' | 'sample' | 'generate';
-export const STAGE_KINDS: readonly StageKindName[] = ['pretrain', 'sft', 'grpo', 'sample', 'generate'];
+export type StageKindName = 'pretrain' | 'sft' | 'grpo' | 'sample' | 'generate' | 'eval';
+export const STAGE_KINDS: readonly StageKindName[] = ['pretrain', 'sft', 'grpo', 'sample', 'generate', 'eval'];
 
 /** Units (soft keywords), each with its dimension and factor to the dimension's base unit. */
 export const UNITS = {

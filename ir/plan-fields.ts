@@ -76,7 +76,7 @@ const sampling = {
   reward: { type: 'str', optional: true, doc: 'the reward block' },
 } as const;
 
-/** The settings of a sample or generate stage (and the sampling part of grpo). */
+/** The settings of a sample, generate or eval stage (and the sampling part of grpo). */
 export const GENERATION_HYPER = sampling;
 
 /** The settings of a sample stage beyond sampling. */
@@ -85,6 +85,13 @@ export const SAMPLE_HYPER = {
   n: count('completions per prompt'),
   keep: { type: 'enum', values: ['best', 'all'], doc: 'keep the best completion per prompt or all above min_reward' },
   min_reward: { type: 'num', min: 0, max: 1, doc: 'lowest reward kept' },
+} as const;
+
+/** The settings of an eval stage beyond sampling. */
+export const EVAL_STAGE_HYPER = {
+  ...sampling,
+  n: count('completions per prompt; accuracy is pass@n'),
+  answer: { type: 'str', doc: 'the reward rule whose score 1 marks a right answer (the spec\'s `answer`, else the reward\'s one rule of kind `answer`)' },
 } as const;
 
 /** The settings of a grpo stage. */
@@ -154,8 +161,9 @@ export const PLAN_TABLES = {
   'hyper.checkpoint': CHECKPOINT_HYPER,
   'hyper.eval': EVAL_HYPER,
   'hyper (pretrain, sft)': TRAINING_HYPER,
-  'hyper (sample, generate)': GENERATION_HYPER,
+  'hyper (sample, generate, eval)': GENERATION_HYPER,
   'hyper (sample)': SAMPLE_HYPER,
+  'hyper (eval)': EVAL_STAGE_HYPER,
   'hyper (grpo)': GRPO_HYPER,
   'hyper (megatron)': MEGATRON_HYPER,
   'hyper.optimizer': OPTIMIZER_HYPER,
@@ -181,7 +189,7 @@ export function modelConfig(graph: ModelGraph): ModelConfig {
   return cached(graph.config, MODEL_CONFIG, () => readFields(MODEL_CONFIG, graph.config, `model ${graph.name} config`));
 }
 
-type HyperTable = typeof TRAINING_HYPER | typeof GENERATION_HYPER | typeof SAMPLE_HYPER | typeof GRPO_HYPER | typeof MEGATRON_HYPER;
+type HyperTable = typeof TRAINING_HYPER | typeof GENERATION_HYPER | typeof SAMPLE_HYPER | typeof EVAL_STAGE_HYPER | typeof GRPO_HYPER | typeof MEGATRON_HYPER;
 type BlockTable = typeof CHECKPOINT_HYPER | typeof EVAL_HYPER | typeof OPTIMIZER_HYPER | typeof SCHEDULE_HYPER | typeof PARALLEL_HYPER;
 
 /** A stage's settings checked against a table (an open map: undeclared settings are other readers'). */

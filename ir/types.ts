@@ -86,7 +86,7 @@ export interface ModelGraph {
 
 export interface StagePlan {
   readonly name: string;
-  readonly kind: 'pretrain' | 'sft' | 'grpo' | 'sample' | 'generate';
+  readonly kind: 'pretrain' | 'sft' | 'grpo' | 'sample' | 'generate' | 'eval';
   readonly loc: SourceLoc;
   readonly model: string | null;
   /** the stage whose final checkpoint this one starts from, or a checkpoint path */

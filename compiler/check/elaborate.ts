@@ -80,7 +80,7 @@ export class Elaborator {
       } else if (baseDecl?.kind !== 'block') {
         this.baseless.add(name);
         if (baseDecl) {
-          this.diagnostics.report('MOE2013', base.span, { name: base.name, found: baseDecl.kind, field: '`extends`', expected: decl.blockKind });
+          this.diagnostics.report('MOE2013', base.span, { name: base.name, found: withArticle(baseDecl.kind), field: '`extends`', expected: decl.blockKind });
         } else if (!this.unresolvable(base.name)) {
           const known = [...this.program.decls].filter(([, d]) => d.kind === 'block' && d.blockKind === decl.blockKind).map(([n]) => n);
           this.diagnostics.report('MOE2002', base.span, { name: base.name }, { help: didYouMean(base.name, known) });
@@ -430,7 +430,7 @@ export class Elaborator {
     }
     if (decl.kind !== 'block' || !spec.to.includes(decl.blockKind)) {
       const found = decl.kind === 'block' ? decl.blockKind : decl.kind;
-      diagnostics.report('MOE2013', raw.span, { name: raw.name, found, field: what, expected: spec.to.join(' or ') });
+      diagnostics.report('MOE2013', raw.span, { name: raw.name, found: withArticle(found), field: what, expected: spec.to.join(' or ') });
       return undefined;
     }
     return { kind: 'ref', name: raw.name, blockKind: decl.blockKind as BlockKindName };
@@ -740,4 +740,9 @@ function defaultValue(field: FieldSpec, build: (spec: BlockSpec, tag?: string) =
     default:
       return field.default;
   }
+}
+
+/** `a pretrain`, `an eval`: the kind a reference found, for MOE2013. */
+function withArticle(kind: string): string {
+  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }

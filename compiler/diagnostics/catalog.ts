@@ -148,7 +148,7 @@ export const catalog = {
   },
   MOE2013: {
     severity: 'error',
-    message: '`{name}` is a {found}, but {field} needs a {expected} block',
+    message: '`{name}` is {found}, but {field} needs a {expected} block',
     explain: 'A reference field names a block of a particular kind, e.g. `model = ...` names a model.',
   },
   MOE2014: {
@@ -450,6 +450,15 @@ export const catalog = {
       'types, more required parameters, or return something else. The check type-checks the file ' +
       'without following its imports or loading the standard library, so types it cannot know count ' +
       'as fitting; annotate the parameters and the return type to have them checked.',
+  },
+
+  MOE6014: {
+    severity: 'error',
+    message: 'eval stage `{stage}`: {reason}',
+    explain:
+      'An eval stage scores completions with the rules of its reward and counts a prompt as right when ' +
+      'its answer rule scores 1. `answer = RULE` names that rule; without it the reward must have exactly ' +
+      'one rule of kind `answer` (e.g. `accuracy 1.0 = answer { compare = numeric }`), which is used.',
   },
 
   // ── 7xxx tool and runtime ──────────────────────────────────────────────────────────────────

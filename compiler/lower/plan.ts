@@ -78,7 +78,25 @@ function hyper(ctx: CheckContext, stage: CheckedBlock & { readonly kind: StageKi
   if (samples !== undefined) out.data = { stage: samples };
   const tokenizer = inheritedOrOnly(ctx, stage, 'tokenizer');
   if (tokenizer) out.tokenizer = tokenizer;
+  if (stage.kind === 'eval') {
+    const answer = answerRule(ctx, c);
+    if (answer !== undefined) out.answer = answer;
+  }
   return out;
+}
+
+/**
+ * The rule an eval stage counts right answers by: its `answer`, else its reward's one rule of kind
+ * `answer` (the checker refuses a spec where that is not exactly one), written out so a runtime
+ * never picks one itself.
+ */
+function answerRule(ctx: CheckContext, stage: Config): string | undefined {
+  const named = stage.str('answer');
+  if (named !== undefined) return named;
+  const reward = stage.ref('reward');
+  const rules = reward?.kind === 'ref' ? (ctx.blocks.get(reward.name)?.config.rules ?? []) : [];
+  const answers = rules.filter((r) => r.ruleKind === 'answer');
+  return answers.length === 1 ? answers[0]!.name : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-/** The experiment stages: `pretrain`, `sft`, `grpo`, `sample`, `generate`. */
+/** The experiment stages: `pretrain`, `sft`, `grpo`, `sample`, `generate`, `eval`. */
 import type { StageKindName } from '../../grammar/tokens.js';
 import {
   block,
@@ -214,5 +214,20 @@ export const stageSpecs: Readonly<Record<StageKindName, BlockSpec>> = {
       prompts,
     },
     'inference',
+  ),
+  eval: block(
+    {
+      ...common,
+      ...sampling,
+      temperature: num('sampling temperature; 0 = greedy', { min: 0, default: 0 }),
+      prompts,
+      reward: ref(['reward'], 'the reward whose rules score each completion'),
+      n: int('completions per prompt; accuracy is pass@n (a prompt counts when any of its n completions is right)', { min: 1, max: MAX_GROUP, default: 1 }),
+      answer: str('the reward rule that decides whether a completion is right (default: the reward\'s one rule of kind `answer`)', {
+        word: true,
+        optional: true,
+      }),
+    },
+    'held-out evaluation: accuracy and each reward rule\'s mean on the prompts, for the `from` policy',
   ),
 };

@@ -90,6 +90,23 @@ export function claimEntry(runDir: string, name: string): void {
   writeManifest(runDir, { ...manifest, entries: [...manifest.entries, name] });
 }
 
+/**
+ * `claimEntry` in a folder that holds moe's run folders but is not one (`moe run`'s output folder):
+ * a folder without a manifest gets one listing only `name`, so what else is there (the stage
+ * folders, anything of the user's) is never an entry a command may delete. Refuses, changing
+ * nothing, when `name` is already there and not ours.
+ */
+export function claimInFolder(dir: string, name: string): void {
+  if (!readManifest(dir)) {
+    if (existsSync(join(dir, name))) {
+      throw new RuntimeError(`${join(dir, name)} was not written by moe; it is left as it is`, `move it out of ${dir}, or choose another output folder`);
+    }
+    mkdirSync(dir, { recursive: true });
+    writeManifest(dir, { tool: 'moe', version: 1, created: new Date().toISOString(), entries: [] });
+  }
+  claimEntry(dir, name);
+}
+
 /** Records an entry a stage runner reported writing (a samples or generations file). */
 export function recordEntry(runDir: string, name: string): void {
   if (!isPlainName(name)) return;

@@ -57,7 +57,7 @@ const recompute: Note = (stage, on) => {
   const p = parallelOf(stage);
   if (p === undefined) return null;
   // nothing is differentiated while sampling: only an explicit `full` asks for something
-  if (stage.kind === 'sample' || stage.kind === 'generate') return p['recompute'] === 'full' ? `recompute = full is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
+  if (stage.kind === 'sample' || stage.kind === 'generate' || stage.kind === 'eval') return p['recompute'] === 'full' ? `recompute = full is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
   return `recompute = ${String(p['recompute'] ?? 'selective')} is not available on ${where(on)}: autograd keeps every activation (same losses, more memory)`;
 };
 
@@ -188,6 +188,12 @@ export const STAGE_FIELD_USE: Readonly<Record<StageKindName, Readonly<Record<str
   generate: {
     ...generation,
     prompt: { read: 'runtime/stages/generate.ts' },
+  },
+  eval: {
+    ...generation,
+    reward: { read: GENERATION },
+    n: { read: 'runtime/stages/eval.ts' },
+    answer: { read: 'runtime/stages/eval.ts' },
   },
 };
 

@@ -51,7 +51,7 @@ export function trainingStage(document: GraphDocument, name?: string): TrainingS
     throw new RuntimeError(name === undefined ? 'the spec has no pretrain or sft stage' : `the spec has no stage ${name}; training stages: ${names}`);
   }
   if (plan.kind !== 'pretrain' && plan.kind !== 'sft') {
-    throw new RuntimeError(`stage ${plan.name} is a ${plan.kind} stage; \`moe train\` runs pretrain and sft stages`, `run it with \`moe run SPEC ${plan.name}\``);
+    throw new RuntimeError(`stage ${plan.name} is ${/^[aeiou]/.test(plan.kind) ? 'an' : 'a'} ${plan.kind} stage; \`moe train\` runs pretrain and sft stages`, `run it with \`moe run SPEC ${plan.name}\``);
   }
   if (!plan.model) throw new RuntimeError(`stage ${plan.name} has no model`);
   const hyper = fromPlan(() => stageHyper(plan, TRAINING_HYPER));

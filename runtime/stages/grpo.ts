@@ -135,7 +135,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
     if (last === undefined) throw new RuntimeError(`grpo stage ${ctx.stage.name} ran no step and has no checkpoint`);
     checkpoint = checkpointDir(ctx.runDir, last);
   }
-  return { checkpoint, summary: summary(rewards, example) };
+  return { checkpoint, summary: summary(rewards, example), figures: { steps: settings.steps } };
 }
 
 /** Reward over the first and last fifth of the steps run now, and the best completion of the last step. */

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { claimEntry } from '../run/ownership.js';
+import type { StageFigures } from './stage-runner.js';
 
 export const DONE_FILE = 'done.json';
 export const STARTED_FILE = 'stage.json';
@@ -33,6 +34,8 @@ export interface DoneMarker extends StageStamp {
   readonly samples: string | null;
   readonly outputs: readonly string[];
   readonly summary: readonly string[];
+  /** the stage's numbers for summary.json; absent in markers written before they were recorded */
+  readonly figures?: StageFigures;
   readonly seconds: number;
   readonly finished: string;
 }

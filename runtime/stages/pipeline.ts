@@ -14,14 +14,15 @@ import { RuntimeError } from '../errors.js';
 import { checkpointSteps } from '../run/checkpoints.js';
 import { decide } from './decide.js';
 import { readDone, readStarted, writeDone, writeStarted, type DoneMarker, type StageStamp } from './markers.js';
-import { clearEntries, recordEntry } from '../run/ownership.js';
+import { claimInFolder, clearEntries, recordEntry } from '../run/ownership.js';
 import type { ProgressSink } from '../run/progress.js';
 import { checkRunFolder, openRunFolder, type OpenRunFolder } from '../run/run-folder.js';
 import { settingNotes } from '../run/settings.js';
 import { runnerFor, type StageRunners } from './runners.js';
 import { stageKey } from './stage-key.js';
 import { fromCheckpoint, loadWeights, withSamples, type Completed } from './stage-inputs.js';
-import type { StageOutcome } from './stage-runner.js';
+import type { StageFigures, StageOutcome } from './stage-runner.js';
+import { SUMMARY_FILE, writeRunSummary } from './summary.js';
 import { selectStages, type Selection } from './targets.js';
 
 export interface PipelineOptions {
@@ -59,6 +60,8 @@ export interface StageReport {
   readonly samples?: string;
   readonly outputs: readonly string[];
   readonly summary: readonly string[];
+  /** the stage's numbers (steps, kept, accuracy, rules) when it ran or was skipped as done */
+  readonly figures?: StageFigures;
 }
 
 export interface PipelineReport {
@@ -71,9 +74,15 @@ export interface PipelineReport {
 export async function runPipeline(options: PipelineOptions): Promise<PipelineReport> {
   const selection = selectStages(options.document.plan, options.specFile, options.target);
   options.log(`running ${selection.label}: ${selection.order.join(' → ')} (run folders in ${options.outDir})`);
-  const folders = openStageFolders(selection.order.map((name) => join(options.outDir, name)), options.log);
+  const dirs = selection.order.map((name) => join(options.outDir, name));
+  // every refusal before anything changes: the stage folders, then a summary.json not of moe's
+  dirs.forEach(checkRunFolder);
+  claimInFolder(options.outDir, SUMMARY_FILE);
+  const folders = openStageFolders(dirs, options.log);
   try {
-    return await runStages(options, selection);
+    const report = await runStages(options, selection);
+    writeRunSummary(options.outDir, options.document.plan, report.stages);
+    return report;
   } finally {
     for (const folder of folders) folder.release();
   }
@@ -185,6 +194,7 @@ function doneMarker(stage: StagePlan, runDir: string, stamp: StageStamp, outcome
     samples: inRun(outcome.samples),
     outputs: (outcome.outputs ?? []).map((p) => relative(runDir, p)),
     summary: [...outcome.summary],
+    ...(outcome.figures ? { figures: outcome.figures } : {}),
     seconds,
     finished: new Date().toISOString(),
   };
@@ -199,6 +209,7 @@ function fromMarker(stage: StagePlan, runDir: string, done: DoneMarker): Omit<St
     ...(done.samples === null ? {} : { samples: join(runDir, done.samples) }),
     outputs: done.outputs.map((p) => join(runDir, p)),
     summary: done.summary,
+    ...(done.figures ? { figures: done.figures } : {}),
   };
 }
 

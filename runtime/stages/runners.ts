@@ -2,6 +2,7 @@
  * Which code runs each kind of stage; tests and embedders can pass overrides to `runPipeline`.
  */
 import type { StageKind, StageRunner } from './stage-runner.js';
+import { evalRunner } from './eval.js';
 import { generateRunner } from './generate.js';
 import { grpoRunner } from './grpo.js';
 import { sampleRunner } from './sample.js';
@@ -13,6 +14,7 @@ export const STAGE_RUNNERS: Readonly<Record<StageKind, StageRunner>> = {
   grpo: grpoRunner,
   sample: sampleRunner,
   generate: generateRunner,
+  eval: evalRunner,
 };
 
 export type StageRunners = Partial<Readonly<Record<StageKind, StageRunner>>>;

@@ -61,5 +61,6 @@ export async function sampleRunner(ctx: StageContext): Promise<StageOutcome> {
   return {
     samples: path,
     summary: [`${records.length} prompts × ${n}: mean reward ${(rewardSum / Math.max(total, 1)).toFixed(3)}, kept ${kept.length} (${keep}, reward ≥ ${minReward})`],
+    figures: { kept: kept.length },
   };
 }

@@ -44,6 +44,20 @@ export interface StageOutcome {
   readonly outputs?: readonly string[];
   /** a few short lines for the summary table: losses, rewards, kept samples */
   readonly summary: readonly string[];
+  /** the numbers `summary.json` reports for the stage (summary.ts) */
+  readonly figures?: StageFigures;
+}
+
+/** A stage's numbers: training stages give `steps`, sample stages `kept`, eval stages the rest. */
+export interface StageFigures {
+  /** optimizer steps the stage's final checkpoint has had */
+  readonly steps?: number;
+  /** completions a sample stage kept */
+  readonly kept?: number;
+  /** share of prompts whose answer rule scored 1 */
+  readonly accuracy?: number;
+  /** each reward rule's mean score */
+  readonly rules?: Readonly<Record<string, number>>;
 }
 
 export type StageRunner = (ctx: StageContext) => Promise<StageOutcome>;

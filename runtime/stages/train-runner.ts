@@ -19,7 +19,7 @@ export const trainRunner: StageRunner = async (ctx) => {
   });
   const valid = result.validLoss === null ? '' : `, validation ${result.validLoss.toFixed(4)}`;
   const losses = Number.isNaN(result.firstLoss) ? 'all trained in an earlier run' : `loss ${result.firstLoss.toFixed(4)} → ${result.lastLoss.toFixed(4)}`;
-  return { checkpoint: result.checkpoint, summary: [`${result.steps} steps, ${losses}${valid}`] };
+  return { checkpoint: result.checkpoint, summary: [`${result.steps} steps, ${losses}${valid}`], figures: { steps: result.steps } };
 };
 
 /**

@@ -4,7 +4,7 @@
  * usage errors for targets that name nothing.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +24,13 @@ grpo rl {
 }
 generate demo { from = rl, prompt = "What is 1+1?", max_new_tokens = 8 }
 pipeline reinforce { base -> cold -> rl -> demo }
+`;
+
+// the micro pipeline spec plus an eval of the pretrained model on 4 held-out prompts
+const JUDGE_SPEC = `${PIPELINE_SPEC}
+data heldout { synthetic = arithmetic { samples = 4, style = plain, seed = 5 } }
+eval judged { from = base, prompts = heldout, reward = exact, max_new_tokens = 8 }
+pipeline judge { base -> judged }
 `;
 
 function tempSpec(text = PIPELINE_SPEC): string {
@@ -76,6 +83,50 @@ describe('moe run', () => {
     expect(second.code).toBe(0);
     expect(row(second.stdout, 'base')).toMatch(/^base +pretrain +skipped +- +runs\/base\/checkpoint-2 +2 steps/);
     expect(row(second.stdout, 'cold')).toMatch(/^cold +sft +skipped/);
+  });
+
+  it('runs an eval stage after pretraining: its accuracy in the table and in summary.json, which lists every stage; a user\'s summary.json is refused', { timeout: 120_000 }, async () => {
+    const dir = tempSpec(JUDGE_SPEC);
+    const first = await runCli(['run', 'spec.moe', 'judge', '--backend', 'cpu', '--steps', '2'], dir);
+    expect(first.stderr).not.toMatch(/^error/m);
+    expect(first.code).toBe(0);
+    const shown = /^judged +eval +ran +\d+s +runs\/judged\/eval\.jsonl +accuracy (\d\.\d{3}) \((\d)\/4 prompts, rule accuracy\); rule means: accuracy (\d\.\d{3})$/.exec(row(first.stdout, 'judged'));
+    expect(shown).not.toBeNull();
+    // the figures agree with the scored completions the stage wrote: 4 prompts, greedy, one each
+    const scored = readFileSync(join(dir, 'runs', 'judged', 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; components: { accuracy: number } });
+    expect(scored).toHaveLength(4);
+    const right = scored.filter((s) => s.components.accuracy === 1).length;
+    const mean = scored.reduce((a, s) => a + s.components.accuracy, 0) / 4;
+    expect(Number(shown![2])).toBe(right);
+    expect(shown![1]).toBe((right / 4).toFixed(3));
+    expect(shown![3]).toBe(mean.toFixed(3));
+
+    const summary = () => JSON.parse(readFileSync(join(dir, 'runs', 'summary.json'), 'utf8')) as { stages: Record<string, unknown>[] };
+    const { stages } = summary();
+    expect(stages.map((s) => [s.name, s.kind, s.status])).toEqual([['base', 'pretrain', 'ran'], ['judged', 'eval', 'ran']]);
+    expect(stages[0]).toMatchObject({ checkpoint: 'base/checkpoint-2', steps: 2 });
+    expect(stages[0]!.seconds).toBeGreaterThan(0);
+    expect(stages[1]).toMatchObject({ checkpoint: null, from: 'base', accuracy: right / 4, rules: { accuracy: mean } });
+    expect(Object.keys(stages[1]!).sort()).toEqual(['accuracy', 'checkpoint', 'from', 'kind', 'name', 'rules', 'seconds', 'status']);
+    expect((JSON.parse(readFileSync(join(dir, 'runs', '.moe-run.json'), 'utf8')) as { entries: string[] }).entries).toEqual(['summary.json']);
+
+    // a second run skips both and says so, with the figures of the completed stages
+    const second = await runCli(['run', 'spec.moe', 'judge', '--backend', 'cpu', '--steps', '2'], dir);
+    expect(second.code).toBe(0);
+    expect(summary().stages).toMatchObject([
+      { name: 'base', status: 'skipped', seconds: 0, steps: 2 },
+      { name: 'judged', status: 'skipped', accuracy: right / 4, rules: { accuracy: mean } },
+    ]);
+
+    // a summary.json moe did not write is left alone, and nothing runs
+    const other = tempSpec(JUDGE_SPEC);
+    mkdirSync(join(other, 'runs'));
+    writeFileSync(join(other, 'runs', 'summary.json'), 'mine');
+    const refused = await runCli(['run', 'spec.moe', 'judge', '--backend', 'cpu', '--steps', '2'], other);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/summary\.json was not written by moe; it is left as it is/);
+    expect(readFileSync(join(other, 'runs', 'summary.json'), 'utf8')).toBe('mine');
+    expect(existsSync(join(other, 'runs', 'base'))).toBe(false);
   });
 
   it('stops at a failing stage: exit 2, its message, the completed stages kept; then resumes there', { timeout: 120_000 }, async () => {

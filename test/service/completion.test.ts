@@ -25,7 +25,7 @@ function labels(marked: string): string[] {
 describe('completion', () => {
   it('block kinds and declarations at the top level', () => {
     const items = complete(`${MODEL}¦`);
-    expect(items.map((c) => c.label)).toEqual(['cluster', 'data', 'tokenizer', 'model', 'reward', 'pretrain', 'sft', 'grpo', 'sample', 'generate', 'import', 'const', 'pipeline']);
+    expect(items.map((c) => c.label)).toEqual(['cluster', 'data', 'tokenizer', 'model', 'reward', 'pretrain', 'sft', 'grpo', 'sample', 'generate', 'eval', 'import', 'const', 'pipeline']);
     expect(items.find((c) => c.label === 'model')).toMatchObject({ snippet: true, insertText: 'model ${1:Name} {\n\t$0\n}' });
   });
 

@@ -4,6 +4,7 @@ import { attentionHeads } from './attention-heads.js';
 import { batchTokens } from './batch-tokens.js';
 import { customReward } from './custom-reward.js';
 import { dataSource } from './data-source.js';
+import { evalAnswer } from './eval-answer.js';
 import { grpoClip } from './grpo-clip.js';
 import { layerCoverage } from './layer-coverage.js';
 import { megatronVocab } from './megatron-vocab.js';
@@ -36,6 +37,7 @@ export const rules: readonly Rule[] = [
   grpoClip,
   schedule,
   rewardWeights,
+  evalAnswer,
   customReward,
   pipelineOrder,
   parallelLayout,

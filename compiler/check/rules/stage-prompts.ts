@@ -1,4 +1,4 @@
-/** Stages that generate need prompts: `prompt` or `prompts` (GRPO and sampling: `prompts`). */
+/** Stages that generate need prompts: `prompt` or `prompts` (GRPO, sampling and eval: `prompts`). */
 import type { Rule } from '../context.js';
 
 export const stagePrompts: Rule = {
@@ -9,7 +9,7 @@ export const stagePrompts: Rule = {
       if (stage.kind === 'generate' && !stage.config.sets('prompt') && !stage.config.sets('prompts')) {
         ctx.diagnostics.report('MOE6009', span, { stage: stage.name, what: '`prompt = "..."` or `prompts = DATA`' });
       }
-      if ((stage.kind === 'grpo' || stage.kind === 'sample') && !stage.config.sets('prompts')) {
+      if ((stage.kind === 'grpo' || stage.kind === 'sample' || stage.kind === 'eval') && !stage.config.sets('prompts')) {
         ctx.diagnostics.report('MOE6009', span, { stage: stage.name, what: '`prompts = DATA`' });
       }
       if (stage.kind === 'generate' && stage.config.sets('prompt') && stage.config.sets('prompts')) {
