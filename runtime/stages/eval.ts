@@ -10,17 +10,14 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { claimEntry } from '../run/ownership.js';
 import { createRewardScorer, type RewardProblem } from '../reward/index.js';
 import type { StageContext, StageOutcome } from './stage-runner.js';
-import { tensorSeed } from '../random.js';
-import { rollout, type RolloutItem } from '../rl/rollout.js';
+import type { RolloutItem } from '../rl/rollout.js';
 import { EVAL_STAGE_HYPER, stageHyper } from '../../ir/plan-fields.js';
 import { fromPlan } from '../run/stage.js';
 import { generationStage, promptRecords, rewardBlock } from './generation.js';
+import { rolloutInBatches } from './rollouts.js';
 import { evalFigures, evalLine } from './eval-score.js';
 
 const EVAL_FILE = 'eval.jsonl';
-
-/** Prompts per generation batch: n completions each. */
-const PROMPTS_PER_BATCH = 8;
 
 export async function evalRunner(ctx: StageContext): Promise<StageOutcome> {
   // listed as ours before anything is generated or written: an eval.jsonl of the user's is refused, never replaced
@@ -35,21 +32,12 @@ export async function evalRunner(ctx: StageContext): Promise<StageOutcome> {
   const problems: RewardProblem[] = [];
   const ruleNames = scorer.rules;
   try {
-    for (let start = 0; start < records.length; start += PROMPTS_PER_BATCH) {
-      const batch = records.slice(start, start + PROMPTS_PER_BATCH);
-      const result = await rollout(stage.model, policy, stage.tokenizer, scorer, batch, {
-        group: n,
-        maxNewTokens: stage.maxNewTokens,
-        sampling: stage.sampling,
-        seed: tensorSeed(stage.seed, `eval batch ${start}`),
-        stop: stage.stop,
-      });
+    await rolloutInBatches(ctx, { stage, policy, scorer, records, n, verb: 'evaluate' }, (result) => {
       items.push(...result.items);
       problems.push(...result.problems);
-      ctx.progress.write(`${ctx.progress.tty ? '\r\u001b[2K' : ''}evaluated ${Math.min(start + batch.length, records.length)}/${records.length} prompts${ctx.progress.tty ? '' : '\n'}`);
-    }
+      return '';
+    });
   } finally {
-    if (ctx.progress.tty) ctx.progress.write('\n');
     await scorer.close();
     policy.dispose();
   }

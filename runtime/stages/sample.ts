@@ -11,17 +11,14 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { claimEntry } from '../run/ownership.js';
 import { createRewardScorer } from '../reward/index.js';
 import type { StageContext, StageOutcome } from './stage-runner.js';
-import { tensorSeed } from '../random.js';
 import { keptItems } from '../rl/rejection.js';
-import { rollout, type RolloutItem } from '../rl/rollout.js';
+import type { RolloutItem } from '../rl/rollout.js';
 import { SAMPLE_HYPER, stageHyper } from '../../ir/plan-fields.js';
 import { fromPlan } from '../run/stage.js';
 import { generationStage, promptRecords, rewardBlock } from './generation.js';
+import { rolloutInBatches } from './rollouts.js';
 
 const SAMPLES_FILE = 'samples.jsonl';
-
-/** Prompts per generation batch: n completions each. */
-const PROMPTS_PER_BATCH = 8;
 
 export async function sampleRunner(ctx: StageContext): Promise<StageOutcome> {
   // listed as ours before anything is sampled or written: a samples.jsonl of the user's is refused, never replaced
@@ -36,22 +33,13 @@ export async function sampleRunner(ctx: StageContext): Promise<StageOutcome> {
   let total = 0;
   let rewardSum = 0;
   try {
-    for (let start = 0; start < records.length; start += PROMPTS_PER_BATCH) {
-      const batch = records.slice(start, start + PROMPTS_PER_BATCH);
-      const result = await rollout(stage.model, policy, stage.tokenizer, scorer, batch, {
-        group: n,
-        maxNewTokens: stage.maxNewTokens,
-        sampling: stage.sampling,
-        seed: tensorSeed(stage.seed, `sample batch ${start}`),
-        stop: stage.stop,
-      });
+    await rolloutInBatches(ctx, { stage, policy, scorer, records, n, verb: 'sample' }, (result) => {
       kept.push(...keptItems(result.items, n, keep, minReward));
       total += result.items.length;
       rewardSum += result.items.reduce((a, it) => a + it.reward, 0);
-      ctx.progress.write(`${ctx.progress.tty ? '\r\u001b[2K' : ''}sampled ${Math.min(start + batch.length, records.length)}/${records.length} prompts, kept ${kept.length}${ctx.progress.tty ? '' : '\n'}`);
-    }
+      return `, kept ${kept.length}`;
+    });
   } finally {
-    if (ctx.progress.tty) ctx.progress.write('\n');
     await scorer.close();
     policy.dispose();
   }
