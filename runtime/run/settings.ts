@@ -58,7 +58,8 @@ const recompute: Note = (stage, on) => {
   if (p === undefined) return null;
   // nothing is differentiated while sampling: only an explicit `full` asks for something
   if (stage.kind === 'sample' || stage.kind === 'generate' || stage.kind === 'eval') return p['recompute'] === 'full' ? `recompute = full is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
-  return `recompute = ${String(p['recompute'] ?? 'selective')} is not available on ${where(on)}: autograd keeps every activation (same losses, more memory)`;
+  const why = on.cuda ? 'every activation the backward reads is kept' : 'autograd keeps every activation';
+  return `recompute = ${String(p['recompute'] ?? 'selective')} is not available on ${where(on)}: ${why} (same losses, more memory)`;
 };
 
 const zero: Note = (stage, on) => {
