@@ -85,6 +85,8 @@ def tokenizer_into(folder):
 
 
 def family(name, make, buffers=(), tokenizer=False):
+    if not wanted(name):
+        return
     try:
         folder = build(name, make(), buffers)
         if tokenizer:
@@ -95,6 +97,13 @@ def family(name, make, buffers=(), tokenizer=False):
 
 
 C = transformers
+ONLY = sys.argv[2:]
+
+
+def wanted(name):
+    return not ONLY or name in ONLY
+
+
 family("deepseek-v2-micro", lambda: C.DeepseekV2Config(
     vocab_size=128, hidden_size=32, intermediate_size=64, moe_intermediate_size=16, num_hidden_layers=3,
     first_k_dense_replace=1, num_attention_heads=4, num_key_value_heads=4, n_shared_experts=1, n_routed_experts=8,
@@ -111,7 +120,7 @@ family("qwen2-moe-sliding-micro", lambda: C.Qwen2MoeConfig(
     num_experts=8, num_experts_per_tok=2, norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[],
     num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
     rope_theta=10000.0, rms_norm_eps=1e-6, tie_word_embeddings=False, use_sliding_window=True, sliding_window=5,
-    max_window_layers=0))
+    max_window_layers=1, layer_types=["sliding_attention", "full_attention"]))
 family("qwen3-moe-micro", lambda: C.Qwen3MoeConfig(
     vocab_size=128, hidden_size=32, intermediate_size=64, moe_intermediate_size=16, num_experts=8,
     num_experts_per_tok=2, norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[], num_hidden_layers=2,
