@@ -43,7 +43,8 @@ echo "ours bf16: exit $? — $(tail -1 "$work/ours-bf16.log")"
 MOE_CUDA_PROFILE=1 timeout 200 node bin/moe.js train "$work/bf16.moe" --backend cuda --steps 3 -o "$work/prof" > /dev/null 2> "$work/profile.txt"
 grep -A40 '^cuda profile' "$work/profile.txt" | head -40
 cp "$work/profile.txt" "$dest/cuda-profile.txt" 2>/dev/null
-sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps ${HF_STEPS:-10} --warmup 3 --dtype fp32,bf16 --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
+# SKIP_HF=1 leaves out the HF peer (a quick iteration; a reported ratio needs it in the same run)
+[[ -z ${SKIP_HF:-} ]] && sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps ${HF_STEPS:-10} --warmup 3 --dtype ${HF_DTYPES:-fp32,bf16,amp} --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
 echo "hf: exit $?"
 python3 - "$work" "$skip" "$dest/cuda-train.json" "$spec" <<'PY'
 import json, statistics, sys, os
@@ -68,7 +69,7 @@ except Exception as e:
 res["hf_peak_gpu_mib_sampled"] = max(map(int, open(f"{work}/hf.mem").read().split())) if os.path.exists(f"{work}/hf.mem") else None
 for mine in ("ours", "ours_bf16"):
     mine_tps = res[mine]["tokens_per_s"]
-    for dt in ("fp32", "bf16"):
+    for dt in ("fp32", "bf16", "amp"):
         hf = res["hf"].get(dt, {}) if isinstance(res["hf"], dict) else {}
         if mine_tps and isinstance(hf, dict) and hf.get("tokens_per_s"):
             res[f"{mine}_vs_hf_{dt}"] = mine_tps / hf["tokens_per_s"]

@@ -8,7 +8,7 @@ for name in deepseek-v3-micro mixtral-micro; do
   rm -rf "/tmp/ck-$name"
   node bin/moe.js import hf "test/reference/hf/$name" -o "/tmp/ck-$name" >/dev/null
   ids=$(python3 -c "import json;print(','.join(map(str,json.load(open('test/reference/hf/$name.logits.json'))['ids'][0])))")
-  for backend in webgpu wasm cpu; do
+  for backend in ${BACKENDS:-cuda webgpu wasm cpu}; do
     start=$(date +%s.%N)
     node bin/moe.js logits "/tmp/ck-$name" --ids "$ids" --json --backend "$backend" > "$out/$name.$backend.json" 2> "$out/$name.$backend.err"
     status=$?

@@ -12,6 +12,9 @@ figure is the median over the steps after the warm-up. One JSON object on stdout
   fp32  float32 weights, optimizer state and math; TF32 off (torch's default), as our fp32 trainer
   bf16  bfloat16 weights and optimizer state (the model cast with .to(bfloat16)): the fastest plain
         HF set-up, an upper bound for what mixed precision would give
+  amp   float32 weights, gradients and AdamW state, the forward under torch.autocast(bfloat16):
+        PyTorch's mixed precision, the same recipe as our precision = bf16 (fp32 master weights and
+        optimizer state, bf16 products)
 A dtype that fails (out of memory, an unsupported kernel) is tried again with the eager experts loop,
 then reports its error(s), and the others still run;
 --out FILE keeps the finished dtypes when a timeout kills the script.
@@ -27,7 +30,7 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoModelForCausalLM
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "amp": torch.float32}
 
 
 def load_config(path):
@@ -93,7 +96,8 @@ def run(config, dtype_name, args, experts=None):
         ids = batches[step]
         torch.cuda.synchronize()
         started = time.perf_counter()
-        loss = model(input_ids=ids, labels=ids).loss
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype_name == "amp"):
+            loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
         if args.clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
@@ -141,7 +145,7 @@ def main():
     parser.add_argument("--seq", type=int, required=True)
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument("--dtype", default="fp32", help="comma-separated: fp32, bf16")
+    parser.add_argument("--dtype", default="fp32", help="comma-separated: fp32, bf16, amp")
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--betas", type=lambda s: tuple(float(x) for x in s.split(",")), default=(0.9, 0.95))
     parser.add_argument("--weight-decay", type=float, default=0.1)

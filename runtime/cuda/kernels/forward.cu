@@ -53,53 +53,6 @@ extern "C" __global__ void rope_fwd(float* x, const float* cs, const float* sn, 
   }
 }
 
-// Causal attention, one block per (t, h, b). q/k/v addressed by row (b*T+t) and head strides; the key
-// is two parts (MLA: per-head nope part and a rotary part shared by the heads, head stride 0), the
-// kv head of query head h is h / group. o[row, h*dv + j]; lse[(b*H+h)*T+t] kept for the backward.
-// Scores live in dynamic shared memory (T floats). A reference kernel: correct for any T that fits
-// shared memory, O(T) work per row; the flash kernel replaces it for speed.
-extern "C" __global__ void attention_fwd(
-    const float* q, int sq, int hq,
-    const float* k1, int sk1, int hk1, int d1,
-    const float* k2, int sk2, int hk2, int d2,
-    const float* v, int sv, int hv, int dv,
-    float* o, int so, float* lse, int T, int H, int group, float scale) {
-  extern __shared__ float smem[];
-  float* p = smem;            // T scores
-  float* qs = smem + T;       // d1 + d2 query values
-  int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, g = h / group;
-  size_t base = (size_t)b * T;
-  const float* qrow = q + (base + t) * sq + (size_t)h * hq;
-  for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x) qs[i] = qrow[i];
-  __syncthreads();
-  float mx = -INFINITY;
-  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
-    const float* a = k1 + (base + u) * sk1 + (size_t)g * hk1;
-    const float* c = k2 + (base + u) * sk2 + (size_t)g * hk2;
-    float s = 0.f;
-    for (int i = 0; i < d1; i++) s += qs[i] * a[i];
-    for (int i = 0; i < d2; i++) s += qs[d1 + i] * c[i];
-    s *= scale;
-    p[u] = s;
-    mx = fmaxf(mx, s);
-  }
-  mx = block_max(mx);
-  float sum = 0.f;
-  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
-    float e = expf(p[u] - mx);
-    p[u] = e;
-    sum += e;
-  }
-  sum = block_sum(sum);
-  float inv = 1.f / sum;
-  for (int j = threadIdx.x; j < dv; j += blockDim.x) {
-    float acc = 0.f;
-    for (int u = 0; u <= t; u++) acc += p[u] * v[(base + u) * sv + (size_t)g * hv + j];
-    o[(base + t) * so + (size_t)h * dv + j] = acc * inv;
-  }
-  if (threadIdx.x == 0 && lse) lse[((size_t)b * H + h) * T + t] = mx + logf(sum);
-}
-
 __device__ __forceinline__ float silu(float x) { return x / (1.f + expf(-x)); }
 
 // SwiGLU's gate: a = silu(g) * u, where g and u are the two halves of one row of `gu` (width 2F).
