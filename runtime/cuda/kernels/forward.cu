@@ -145,34 +145,28 @@ __device__ __forceinline__ void route_token(
   const float* zr = z + (size_t)n * E;
   float* s = scores + (size_t)n * E;
   float* u = work + (size_t)n * E;
-  float sv[PER], uv[PER];  // this lane's experts e = lane + 32·j
+  // this lane's biased scores (experts e = lane + 32·j) in registers up to 256 experts; past that they
+  // are read back from `work` (L1), so the kernel's register count stays that of the common case
+  constexpr bool REG = PER <= 8;
+  float uv[REG ? PER : 1];
   if (softmax) {
     float mx = -INFINITY;
-#pragma unroll
-    for (int j = 0; j < PER; j++) if (lane + WARP * j < E) mx = fmaxf(mx, zr[lane + WARP * j]);
+    for (int e = lane; e < E; e += WARP) mx = fmaxf(mx, zr[e]);
     mx = warp_max(mx);
-#pragma unroll
-    for (int j = 0; j < PER; j++) if (lane + WARP * j < E) s[lane + WARP * j] = expf(zr[lane + WARP * j] - mx);
+    for (int e = lane; e < E; e += WARP) s[e] = expf(zr[e] - mx);
     __syncwarp();
     float sum = 0.f;
     if (lane == 0) for (int e = 0; e < E; e++) sum += s[e];
     sum = __shfl_sync(0xffffffffu, sum, 0);
-#pragma unroll
-    for (int j = 0; j < PER; j++) if (lane + WARP * j < E) sv[j] = s[lane + WARP * j] / sum;
+    __syncwarp();  // lane 0 has read every s[e] before they are overwritten
+    for (int e = lane; e < E; e += WARP) s[e] /= sum;
   } else {
-#pragma unroll
-    for (int j = 0; j < PER; j++) if (lane + WARP * j < E) sv[j] = 1.f / (1.f + expf(-zr[lane + WARP * j]));
+    for (int e = lane; e < E; e += WARP) s[e] = 1.f / (1.f + expf(-zr[e]));
   }
+  for (int e = lane; e < E; e += WARP) u[e] = s[e] + (bias ? bias[e] : 0.f);
+  if (REG) {
 #pragma unroll
-  for (int j = 0; j < PER; j++) {
-    int e = lane + WARP * j;
-    if (e < E) {
-      s[e] = sv[j];
-      uv[j] = sv[j] + (bias ? bias[e] : 0.f);
-      u[e] = uv[j];
-    } else {
-      uv[j] = -INFINITY;
-    }
+    for (int j = 0; j < (REG ? PER : 1); j++) uv[j] = lane + WARP * j < E ? u[lane + WARP * j] : -INFINITY;
   }
   __syncwarp();
   if (Gsel < G) {
@@ -204,11 +198,14 @@ __device__ __forceinline__ void route_token(
       }
       kept |= 1ull << bi;
     }
-#pragma unroll
+#pragma unroll(REG ? PER : 1)
     for (int j = 0; j < PER; j++) {
       int e = lane + WARP * j;
       int g = e / per;  // experts past G·per belong to no group and stay (as in a scan over the groups)
-      if (e < E && g < G && !(kept >> g & 1ull)) { uv[j] = -INFINITY; u[e] = -INFINITY; }
+      if (e < E && g < G && !(kept >> g & 1ull)) {
+        if (REG) uv[REG ? j : 0] = -INFINITY;
+        u[e] = -INFINITY;
+      }
     }
   }
   unsigned taken = 0u;  // bit j: expert lane + 32·j already chosen
@@ -217,10 +214,12 @@ __device__ __forceinline__ void route_token(
   for (int k = 0; k < K; k++) {
     float bv = -INFINITY;
     int bi = 1 << 30;  // none yet: loses every tie against a real expert
-#pragma unroll
+#pragma unroll(REG ? PER : 1)
     for (int j = 0; j < PER; j++) {
       int e = lane + WARP * j;
-      if (e < E && !(taken >> j & 1u) && (bi == 1 << 30 || uv[j] > bv)) { bv = uv[j]; bi = e; }
+      if (e >= E || (taken >> j & 1u)) continue;
+      float v = REG ? uv[REG ? j : 0] : u[e];
+      if (bi == 1 << 30 || v > bv) { bv = v; bi = e; }
     }
     for (int o = WARP / 2; o > 0; o >>= 1) {
       float ov = __shfl_xor_sync(0xffffffffu, bv, o);
