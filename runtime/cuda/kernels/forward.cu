@@ -198,6 +198,7 @@ __device__ __forceinline__ void route_token(
       }
       kept |= 1ull << bi;
     }
+    __syncwarp();  // every lane has read u for its groups before the masked ones are overwritten
 #pragma unroll(REG ? PER : 1)
     for (int j = 0; j < PER; j++) {
       int e = lane + WARP * j;
