@@ -54,18 +54,25 @@ extern "C" __global__ void rmsnorm_bwd_w(const float* x, int sx, const float* rs
 
 __device__ __forceinline__ float sigmoidf(float x) { return 1.f / (1.f + expf(-x)); }
 
-// SwiGLU gate backward: a = silu(g)·u → dg = da·u·silu'(g), du = da·silu(g) (written, not added: dgu is a temporary)
-extern "C" __global__ void swiglu_gate_bwd(const float* gu, const float* da, float* dgu, size_t rows, int F) {
+// SwiGLU gate backward: a = silu(g)·u → dg = da·u·silu'(g), du = da·silu(g) (written, not added: dgu is a
+// temporary), as fp32 (swiglu_gate_bwd) or bf16 (swiglu_gate_bwd_bf16: the grouped GEMMs' operand in
+// precision = bf16)
+template <typename T>
+__device__ __forceinline__ void swiglu_gate_grad(const float* gu, const float* da, T* dgu, size_t rows, int F) {
   GRID_STRIDE(i, rows * F) {
     size_t r = i / F;
     int j = i % F;
     float g = gu[r * 2 * F + j], u = gu[r * 2 * F + F + j];
     float s = sigmoidf(g);
     float d = da[i];
-    dgu[r * 2 * F + j] = d * u * s * (1.f + g * (1.f - s));
-    dgu[r * 2 * F + F + j] = d * g * s;
+    dgu[r * 2 * F + j] = store_as<T>(d * u * s * (1.f + g * (1.f - s)));
+    dgu[r * 2 * F + F + j] = store_as<T>(d * g * s);
   }
 }
+
+extern "C" __global__ void swiglu_gate_bwd(const float* gu, const float* da, float* dgu, size_t rows, int F) { swiglu_gate_grad(gu, da, dgu, rows, F); }
+
+extern "C" __global__ void swiglu_gate_bwd_bf16(const float* gu, const float* da, __nv_bfloat16* dgu, size_t rows, int F) { swiglu_gate_grad(gu, da, dgu, rows, F); }
 
 // concat backward: da += dy[:, 0:p], db += dy[:, p:p+q]
 extern "C" __global__ void concat_bwd(const float* dy, float* da, float* db, size_t rows, int p, int q) {
@@ -121,8 +128,11 @@ extern "C" __global__ void router_bwd(
   if (dlogits) for (int e = 0; e < E; e++) out[e] += dlogits[(size_t)n * E + e];
 }
 
-// expert_combine backward: dout[slot] = w·dy[n] (rows not written stay zero), dweights[n,k] += out[slot]·dy[n]
-extern "C" __global__ void expert_combine_bwd(const float* out, const float* weights, const int* slot, const float* dy, float* dout, float* dweights, int D, int K) {
+// expert_combine backward: dout[slot] = w·dy[n] (rows not written stay zero), dweights[n,k] += out[slot]·dy[n];
+// dout as fp32 (expert_combine_bwd) or bf16 (expert_combine_bwd_bf16: the grouped GEMMs' operand in
+// precision = bf16)
+template <typename T>
+__device__ __forceinline__ void combine_grad(const float* out, const float* weights, const int* slot, const float* dy, T* dout, float* dweights, int D, int K) {
   int n = blockIdx.x;
   for (int k = 0; k < K; k++) {
     int s = slot[(size_t)n * K + k];
@@ -131,12 +141,20 @@ extern "C" __global__ void expert_combine_bwd(const float* out, const float* wei
     float dot = 0.f;
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
       float g = dy[(size_t)n * D + d];
-      dout[(size_t)s * D + d] = w * g;
+      dout[(size_t)s * D + d] = store_as<T>(w * g);
       dot += out[(size_t)s * D + d] * g;
     }
     dot = block_sum(dot);
     if (threadIdx.x == 0 && dweights) dweights[(size_t)n * K + k] += dot;
   }
+}
+
+extern "C" __global__ void expert_combine_bwd(const float* out, const float* weights, const int* slot, const float* dy, float* dout, float* dweights, int D, int K) {
+  combine_grad(out, weights, slot, dy, dout, dweights, D, K);
+}
+
+extern "C" __global__ void expert_combine_bwd_bf16(const float* out, const float* weights, const int* slot, const float* dy, __nv_bfloat16* dout, float* dweights, int D, int K) {
+  combine_grad(out, weights, slot, dy, dout, dweights, D, K);
 }
 
 // expert_gather backward: dx[n] += Σ_k dxs[slot[n,k]]  (per token: deterministic, no atomics)
