@@ -20,6 +20,10 @@ read -r batch seq < <(python3 -c "
 import json,sys; d=json.load(open(sys.argv[1])); s=[s for s in d['plan']['stages'] if s['kind']=='pretrain'][0]['hyper']
 print(s['batch_sequences'], s['seq_len'])" "$(ls "$work"/c/*.graph.json | head -1)")
 echo "spec $spec: batch $batch × seq $seq, $steps steps"
+# training FLOPs per token (forward + backward, the checker's count at the stage's sequence length) for MFU
+node bin/moe.js check "$spec" --stats --json > "$work/stats.json" 2>/dev/null
+# dense bf16 peak of the card (H100 SXM and H200: 989 TFLOP/s; MFU is against it for every precision)
+peak=${PEAK_TFLOPS:-989}
 
 sampled() { # FILE CMD…: runs CMD while sampling the GPU's used memory (MiB) into FILE
   local file=$1; shift
@@ -46,10 +50,18 @@ cp "$work/profile.txt" "$dest/cuda-profile.txt" 2>/dev/null
 # SKIP_HF=1 leaves out the HF peer (a quick iteration; a reported ratio needs it in the same run)
 [[ -z ${SKIP_HF:-} ]] && sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps ${HF_STEPS:-10} --warmup 3 --dtype ${HF_DTYPES:-fp32,bf16,amp} --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
 echo "hf: exit $?"
-python3 - "$work" "$skip" "$dest/cuda-train.json" "$spec" <<'PY'
+python3 - "$work" "$skip" "$dest/cuda-train.json" "$spec" "$peak" <<'PY'
 import json, statistics, sys, os
-work, skip, out, spec = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+work, skip, out, spec, peak = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
 res = {"spec": spec}
+try:
+    flops = json.load(open(f"{work}/stats.json"))["files"][0]["stats"]["models"][0]["flops"]
+    res["training_flops_per_token"], res["flops_seq_len"], res["peak_tflops"] = flops["training"], flops["seqLen"], peak
+except Exception as e:  # noqa: BLE001 - MFU is then left out
+    flops = None
+    res["mfu_error"] = str(e)
+def mfu(tps):
+    return round(tps * flops["training"] / (peak * 1e12), 4) if flops and tps else None
 recs = [json.loads(l) for l in open(f"{work}/run/metrics.jsonl")] if os.path.exists(f"{work}/run/metrics.jsonl") else []
 steps = [r for r in recs if "tokens_per_s" in r]
 def ours(run, mem):
@@ -67,6 +79,11 @@ try:
 except Exception as e:
     res["hf"] = {"error": str(e), "stderr": open(f"{work}/hf.err").read()[-2000:]}
 res["hf_peak_gpu_mib_sampled"] = max(map(int, open(f"{work}/hf.mem").read().split())) if os.path.exists(f"{work}/hf.mem") else None
+for mine in ("ours", "ours_bf16"):
+    res[mine]["mfu"] = mfu(res[mine]["tokens_per_s"])
+for dt, hf in (res["hf"].items() if isinstance(res["hf"], dict) else []):
+    if isinstance(hf, dict) and hf.get("tokens_per_s"):
+        hf["mfu"] = mfu(hf["tokens_per_s"])
 for mine in ("ours", "ours_bf16"):
     mine_tps = res[mine]["tokens_per_s"]
     for dt in ("fp32", "bf16", "amp"):
