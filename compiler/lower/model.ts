@@ -11,6 +11,7 @@ import type { Locate } from './loc.js';
 import { ropeAttrs, softmaxScale } from './rope.js';
 import { schemaNumber } from '../schema/defaults.js';
 import { modelSpec } from '../schema/model.js';
+import { layerWindows } from '../check/model-shape.js';
 
 /** `init` is an optional block: absent, the schema's std applies. */
 const initStd = (model: Config): number => model.sub('init')?.num('std') ?? schemaNumber(modelSpec, 'init', 'std');
@@ -118,19 +119,6 @@ function layersOf(model: Config, layerCount: number): LayerSource[] {
     out.push({ config: range.config, span: range.rangeSpan });
   }
   return out;
-}
-
-/**
- * Each main layer's sliding window: the attention's `window` for the layers of `window_layers`
- * (every layer when that is absent), null (full attention) for the others and without a window.
- */
-export function layerWindows(model: Config, layerCount: number): (number | null)[] {
-  const a = model.sub('attention');
-  const window = a?.num('window');
-  if (window === undefined) return new Array<number | null>(layerCount).fill(null);
-  const listed = a?.list('window_layers');
-  const sliding = listed === undefined ? null : new Set(listed.filter((v): v is number => typeof v === 'number'));
-  return Array.from({ length: layerCount }, (_, i) => (sliding === null || sliding.has(i) ? window : null));
 }
 
 function attention(
