@@ -1,6 +1,7 @@
 /**
  * `moe export hf`: our checkpoint → a folder HF transformers loads: `config.json` (from the graph,
- * ir/hf-config.ts) and `model.safetensors` under HF names, F32 or BF16. MLA models
+ * ir/hf-config.ts), `model.safetensors` under HF names, F32 or BF16, the checkpoint's tokenizer
+ * files and a `generation_config.json` with its special ids. MLA models
  * export as deepseek_v3 (with DeepSeek's MTP layout, duplicates included, specs/ir.md §7), GQA
  * models as mixtral with Mixtral's released names. Written atomically.
  */
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { hfConfig, hfConfigText, type HfConfig } from '../../ir/hf-config.js';
 import type { ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../../runtime/errors.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, readTokenizerFolder, tokenizerFromFiles, writeTokenizerFiles, type ReadTokenizerFiles } from '../../runtime/data/tokenizer-files.js';
 import type { TensorData } from '../../runtime/model/params.js';
 import { writeFolderAtomic } from '../../runtime/io/atomic.js';
 import { readCheckpoint } from '../../runtime/io/checkpoint.js';
@@ -33,7 +35,20 @@ export interface ExportResult {
   readonly tensors: number;
 }
 
-const OWN_FILES = ['config.json', 'model.safetensors'];
+const OWN_FILES = ['config.json', 'model.safetensors', 'generation_config.json', TOKENIZER_FILE, TOKENIZER_CONFIG_FILE];
+
+/** The special ids HF's generate reads (generation_config.json), when moe can read the tokenizer. */
+function specialIds(tokenizer: ReadTokenizerFiles | undefined): { bos_token_id: number; eos_token_id: number; pad_token_id: number } | Record<string, never> {
+  if (!tokenizer) return {};
+  try {
+    const t = tokenizerFromFiles(tokenizer, TOKENIZER_FILE);
+    return { bos_token_id: t.bos, eos_token_id: t.eos, pad_token_id: t.pad };
+  } catch (error) {
+    // a tokenizer moe cannot read (SentencePiece) is still written; HF reads its ids itself
+    if (error instanceof RuntimeError) return {};
+    throw error;
+  }
+}
 
 /** The HF-named tensors of a model in the export dtype. */
 function exportTensors(
@@ -75,14 +90,18 @@ export function exportHf(checkpointDir: string, outDir: string, options: ExportO
     );
   }
   const torchDtype = dtype === 'bf16' ? 'bfloat16' : 'float32';
-  const config: HfConfig = { ...result.config, torch_dtype: torchDtype, dtype: torchDtype };
+  const tokenizer = readTokenizerFolder(checkpointDir);
+  const ids = specialIds(tokenizer);
+  const config: HfConfig = { ...result.config, ...ids, torch_dtype: torchDtype, dtype: torchDtype };
   const mixtral = config.model_type === 'mixtral';
   const tensors = exportTensors(model, params, state, dtype, mixtral);
   const depth = typeof config.num_nextn_predict_layers === 'number' ? config.num_nextn_predict_layers : 0;
   if (!mixtral && depth > 0) tensors.push(...mtpCopies(tensors, Number(config.num_hidden_layers), depth, config.tie_word_embeddings === true));
   writeFolderAtomic(outDir, OWN_FILES, (temp) => {
     writeFileSync(join(temp, 'config.json'), hfConfigText(config));
+    writeFileSync(join(temp, 'generation_config.json'), `${JSON.stringify(ids, null, 2)}\n`);
     writeSafetensors(join(temp, 'model.safetensors'), tensors, { format: 'pt' });
+    if (tokenizer) writeTokenizerFiles(temp, tokenizer.files);
   });
   return { model: model.name, dir: outDir, modelType: String(config.model_type), tensors: tensors.length };
 }
