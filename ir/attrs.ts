@@ -4,8 +4,10 @@
  * specs/ir.md (generated tables, test/generated.test.ts) share. `AttrsOf<'moe.router'>` is an op's
  * typed view; `readAttrs` checks a node's attributes once and returns that view.
  *
- * No attribute has a default here: the lowering writes every attribute, and the user-facing
- * defaults live in the language schema (compiler/schema), applied by the checker.
+ * The lowering writes every attribute, and the user-facing defaults live in the language schema
+ * (compiler/schema), applied by the checker. The only defaults here are of attributes added after
+ * graphs were first written to checkpoints (issue 20's `window`, `qk_norm`, `qkv_bias`, `eps` of
+ * attention.gqa): absent, they read as the feature off, which is what those older graphs computed.
  * Cross-attribute constraints (top_k ≤ experts, kv_heads divides heads) stay with the ops.
  */
 import { readFields, type AttrMap, type FieldSpec, type View } from './fields.js';
@@ -15,6 +17,13 @@ const positiveInt = (doc: string) => ({ type: 'int', min: 1, doc }) as const;
 const score = { type: 'enum', values: ['sigmoid', 'softmax'], doc: 'how router logits become affinities' } as const;
 const softmaxScale = { type: 'num', min: 0, exclusiveMin: true, doc: 'the attention logit scale, computed by the lowering (§3.2)' } as const;
 const rope = { type: 'rope', doc: 'rotary embedding: theta, scaling, interleaved (§3.2)' } as const;
+const window = {
+  type: 'int',
+  min: 1,
+  nullable: true,
+  default: null,
+  doc: 'sliding window W: query t sees keys u with t − W < u ≤ t; null = full causal attention (§3.3)',
+} as const;
 
 export const OP_ATTRS = {
   embedding: {
@@ -36,6 +45,7 @@ export const OP_ATTRS = {
     eps: { type: 'num', min: 0, exclusiveMin: true, doc: 'eps of the two inner norms (the lowering writes 1e-6, as HF and DeepSeek do)' },
     softmax_scale: softmaxScale,
     rope,
+    window,
   },
   'attention.gqa': {
     heads: positiveInt('query heads H'),
@@ -43,8 +53,18 @@ export const OP_ATTRS = {
     head_dim: { type: 'int', min: 2, doc: 'per-head width d' },
     softmax_scale: softmaxScale,
     rope,
+    qk_norm: {
+      type: 'enum',
+      values: ['none', 'head', 'full'],
+      default: 'none',
+      doc: 'RMSNorm of q and k before rotary: head = weights [d] over each head, full = weights [H·d] and [G·d] over the whole projection (§4.7)',
+    },
+    qkv_bias: { type: 'bool', default: false, doc: 'the q, k and v projections add biases [H·d], [G·d], [G·d] (o has none)' },
+    eps: { type: 'num', min: 0, exclusiveMin: true, default: 1e-6, doc: 'eps of the q/k norms (the model\'s norm eps)' },
+    window,
   },
   'ffn.swiglu': {},
+  'moe.shared_gate': {},
   'moe.router': {
     experts: positiveInt('routed experts E'),
     top_k: positiveInt('experts per token K (≤ E)'),

@@ -68,6 +68,19 @@ function withAttrs(op: OpName, def: OpDef): OpDef {
   };
 }
 
+/**
+ * attention.gqa's parameter shapes in node order: q [H·d, D], k [G·d, D], v [G·d, D], o [D, H·d];
+ * with qkv_bias the biases q [H·d], k [G·d], v [G·d]; with qk_norm the norm weights q, k
+ * ([d] and [d] per head, [H·d] and [G·d] full width).
+ */
+export function gqaParamShapes(h: number, kv: number, hd: number, d: number, qkNorm: 'none' | 'head' | 'full', bias: boolean): number[][] {
+  const shapes = [[h * hd, d], [kv * hd, d], [kv * hd, d], [d, h * hd]];
+  if (bias) shapes.push([h * hd], [kv * hd], [kv * hd]);
+  if (qkNorm === 'head') shapes.push([hd], [hd]);
+  if (qkNorm === 'full') shapes.push([h * hd], [kv * hd]);
+  return shapes;
+}
+
 const TABLE: { readonly [op in OpName]: OpDef } = {
   embedding: {
     doc: 'rows of the table for token ids (optionally shifted left by `shift` positions for MTP)',
@@ -127,13 +140,14 @@ const TABLE: { readonly [op in OpName]: OpDef } = {
     },
   },
   'attention.gqa': {
-    doc: 'grouped-query attention with rotary embeddings, causal',
-    arity: { inputs: 1, outputs: 1, params: 4 },
+    doc: 'grouped-query attention with rotary embeddings (optional q/k/v biases, q/k norm, sliding window), causal',
+    arity: { inputs: 1, outputs: 1 },
     infer({ inputs: [x], params, attrs }) {
-      const { heads: h, kv_heads: kv, head_dim: hd } = readAttrs('attention.gqa', attrs);
+      const { heads: h, kv_heads: kv, head_dim: hd, qk_norm: qkNorm, qkv_bias: bias } = readAttrs('attention.gqa', attrs);
       const d = last(x!) as number;
       if (h % kv !== 0) return 'kv_heads must divide heads';
-      const expected = [[h * hd, d], [kv * hd, d], [kv * hd, d], [d, h * hd]];
+      const expected = gqaParamShapes(h, kv, hd, d, qkNorm, bias);
+      if (params.length !== expected.length) return `expected ${expected.length} parameters, found ${params.length}`;
       const err = first(expectDtype(x, 'f32', 'x'), ...expected.map((e, i) => expectParam(params[i], e, `parameter ${i}`)));
       return err ?? [x!];
     },
@@ -151,6 +165,20 @@ const TABLE: { readonly [op in OpName]: OpDef } = {
         expectParam(down, [d, hidden], 'down_proj'),
       );
       return err ?? [x!];
+    },
+  },
+  'moe.shared_gate': {
+    doc: 'y · σ(x · wᵀ) with w [1, D]: the shared experts\' output y scaled per token by a sigmoid gate on the layer input x',
+    arity: { inputs: 2, outputs: 1, params: 1 },
+    infer({ inputs: [x, y], params: [w] }) {
+      const d = last(x!) as number;
+      const err = first(
+        expectDtype(x, 'f32', 'x'),
+        expectDtype(y, 'f32', 'y'),
+        x && y && sameShape(x.shape, y.shape) ? undefined : 'x and y must have the same shape',
+        expectParam(w, [1, d], 'shared_expert_gate'),
+      );
+      return err ?? [y!];
     },
   },
   'moe.router': {

@@ -39,6 +39,19 @@ export type AttentionShape =
 export type MlaAttention = Extract<AttentionShape, { readonly kind: 'mla' }>;
 export type GqaAttention = Extract<AttentionShape, { readonly kind: 'gqa' }>;
 
+/**
+ * What an attention node adds to its shape (issue 20): q/k norm and q/k/v biases (GQA only; MLA
+ * has neither) and the sliding window, which may differ from layer to layer.
+ */
+export interface AttentionFeatures {
+  /** RMSNorm of q and k before rotary: per head (weights [headDim]) or full width ([heads·headDim], [kvHeads·headDim]) */
+  readonly qkNorm: 'none' | 'head' | 'full';
+  /** biases on the q, k and v projections */
+  readonly qkvBias: boolean;
+  /** sliding window, null for full causal attention */
+  readonly window: number | null;
+}
+
 /** The rotary settings of the model's attention, as the IR's `rope` attribute states them. */
 export type Rope = RopeConfig;
 
@@ -64,6 +77,8 @@ export interface MoeFfn extends RouterSettings {
   readonly hidden: number;
   /** shared experts (their SwiGLU has `hidden × shared` units) */
   readonly shared: number;
+  /** the shared experts' output is scaled by σ(x·w) (Qwen2-MoE's shared_expert_gate) */
+  readonly sharedGate: boolean;
   /** how a group is scored for group-limited routing: the sum of its top-2 scores, or its max */
   readonly groupScore: 'top2_sum' | 'max';
   /** selection-bias update rate, null without bias balancing */
@@ -82,6 +97,7 @@ export interface Block {
   /** the HF layer index (`model.layers.N`) */
   readonly index: number;
   readonly attention: MlaAttention | GqaAttention;
+  readonly features: AttentionFeatures;
   readonly ffn: Ffn;
   /** the residual stream entering the block */
   readonly input: string;
@@ -125,6 +141,12 @@ export interface ModelStructure {
   readonly mainLoss: Node;
   readonly totalLoss: Node;
   readonly lossTerms: readonly LossTerm[];
+}
+
+function readFeatures(node: Node): AttentionFeatures {
+  if (node.op === 'attention.mla') return { qkNorm: 'none', qkvBias: false, window: attrsOf(node, 'attention.mla').window };
+  const a = attrsOf(node, 'attention.gqa');
+  return { qkNorm: a.qk_norm, qkvBias: a.qkv_bias, window: a.window };
 }
 
 function readAttention(node: Node): MlaAttention | GqaAttention {
@@ -175,6 +197,7 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
         topK: r.top_k,
         hidden,
         shared: hidden > 0 ? Math.round(sharedHidden / hidden) : 0,
+        sharedGate: nodes.some((n) => n.op === 'moe.shared_gate'),
         score: r.score,
         groups: r.groups,
         topGroups: r.top_groups,
@@ -193,7 +216,7 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
       ffn = { kind: 'dense', hidden: shape(dense.params[0])[0] ?? 0 };
     }
     const output = nodes.findLast((n) => n.op === 'add')?.outputs[0] ?? '';
-    return { index, attention: readAttention(attention), ffn, input: norm?.inputs[0] ?? attention.inputs[0] ?? '', output };
+    return { index, attention: readAttention(attention), features: readFeatures(attention), ffn, input: norm?.inputs[0] ?? attention.inputs[0] ?? '', output };
   };
 
   const layers: Block[] = [];
@@ -282,10 +305,10 @@ export function uniformMoe(layers: readonly Block[]): { ok: true; moe: MoeFfn | 
         reason: `every MoE layer must have the same experts/top_k/hidden (layer ${first.index}: ${describe(a)}; layer ${l.index}: ${describe(b)})`,
       };
     }
-    if (a.shared !== b.shared) {
+    if (a.shared !== b.shared || a.sharedGate !== b.sharedGate) {
       return {
         ok: false,
-        reason: `every MoE layer must have the same number of shared experts (layer ${first.index}: ${a.shared}; layer ${l.index}: ${b.shared})`,
+        reason: `every MoE layer must have the same shared experts (layer ${first.index}: ${a.shared}${a.sharedGate ? ' gated' : ''}; layer ${l.index}: ${b.shared}${b.sharedGate ? ' gated' : ''})`,
       };
     }
     const differs = (['score', 'groups', 'topGroups', 'groupScore', 'normalize', 'scale', 'biasRate', 'capacity', 'zLoss'] as const).find((k) => a[k] !== b[k]);

@@ -15,7 +15,10 @@ const FIELDS_REGION = /<!-- fields: ([^>]+?) -->\n[\s\S]*?<!-- \/fields -->/g;
 function rows(table: Readonly<Record<string, FieldSpec>>, head: string): string {
   const fields = Object.entries(table);
   if (fields.length === 0) return 'No attributes (the map is empty).\n';
-  const lines = fields.map(([name, spec]) => `| \`${name}\` | ${fieldType(spec)}${spec.optional ? ', optional' : ''} | ${spec.doc.replaceAll('|', '\\|')} |`);
+  const lines = fields.map(
+    ([name, spec]) =>
+      `| \`${name}\` | ${fieldType(spec)}${spec.optional ? ', optional' : ''}${'default' in spec ? `, default ${JSON.stringify(spec.default)}` : ''} | ${spec.doc.replaceAll('|', '\\|')} |`,
+  );
   return [`| ${head} | type | meaning |`, '|---|---|---|', ...lines, ''].join('\n');
 }
 

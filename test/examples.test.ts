@@ -11,7 +11,9 @@ const examples = readdirSync(dir).filter((f) => f.endsWith('.moe'));
 
 describe('examples', () => {
   it('are all here', () => {
-    expect(examples).toEqual(expect.arrayContaining(['deepseek-v3.moe', 'deepseek-v2-lite.moe', 'mixtral.moe', 'r1-tiny.moe']));
+    expect(examples).toEqual(
+      expect.arrayContaining(['deepseek-v3.moe', 'deepseek-v2-lite.moe', 'mixtral.moe', 'r1-tiny.moe', 'qwen3-30b-a3b.moe', 'olmoe-1b-7b.moe', 'qwen1.5-moe-a2.7b.moe']),
+    );
   });
 
   for (const file of examples) {
@@ -39,6 +41,23 @@ describe('examples', () => {
     it(`${model} has exactly HF transformers' parameter count (${hf.counts[model]?.toLocaleString('en-US')})`, () => {
       expect(hf.counts[model]).toBeGreaterThan(0);
       expect(total(file, model)).toBe(hf.counts[model]);
+    });
+  }
+
+  // Issue 20's families (q/k norm, q/k/v biases, the shared-expert gate), measured with transformers
+  // 5.17 from the hub configs into test/reference/hf/param-counts.json, keyed by the HF model name.
+  const hf20 = JSON.parse(readFileSync(join(import.meta.dirname, 'reference', 'hf', 'param-counts.json'), 'utf8')) as {
+    counts: Record<string, number>;
+  };
+  const cases20: [file: string, model: string, hfName: string][] = [
+    ['qwen3-30b-a3b.moe', 'Qwen3_30B_A3B', 'Qwen3-30B-A3B'],
+    ['olmoe-1b-7b.moe', 'OLMoE_1B_7B', 'OLMoE-1B-7B-0924'],
+    ['qwen1.5-moe-a2.7b.moe', 'Qwen15MoeA27B', 'Qwen1.5-MoE-A2.7B'],
+  ];
+  for (const [file, model, hfName] of cases20) {
+    it(`${hfName} has exactly HF transformers' parameter count (${hf20.counts[hfName]?.toLocaleString('en-US')})`, () => {
+      expect(hf20.counts[hfName]).toBeGreaterThan(0);
+      expect(total(file, model)).toBe(hf20.counts[hfName]);
     });
   }
 

@@ -21,6 +21,9 @@ export function modelShape(model: Config): ModelShape | undefined {
     context,
     tieEmbeddings: model.bool('tie_embeddings') ?? false,
     attention,
+    qkNorm: (model.sub('attention')?.str('qk_norm') ?? 'none') as 'none' | 'head' | 'full',
+    qkvBias: model.sub('attention')?.bool('qkv_bias') ?? false,
+    windows: layerWindows(model, layerCount),
     layers,
     mtpDepth: mtp ? (mtp.num('depth') ?? 0) : 0,
   };
@@ -67,11 +70,24 @@ export function ffnShape(range: Config): FfnShape | undefined {
     const hidden = moe.num('hidden');
     const topK = moe.num('top_k');
     if (experts === undefined || hidden === undefined || topK === undefined) return undefined;
-    return { kind: 'moe', experts, shared: moe.num('shared') ?? 0, hidden, topK };
+    return { kind: 'moe', experts, shared: moe.num('shared') ?? 0, hidden, topK, sharedGate: moe.bool('shared_gate') ?? false };
   }
   if (ffn && !moe) {
     const hidden = ffn.num('hidden');
     return hidden === undefined ? undefined : { kind: 'dense', hidden };
   }
   return undefined;
+}
+
+/**
+ * Each main layer's sliding window: the attention's `window` for the layers of `window_layers`
+ * (every layer when that is absent), null (full attention) for the others and without a window.
+ */
+export function layerWindows(model: Config, layerCount: number): (number | null)[] {
+  const a = model.sub('attention');
+  const window = a?.num('window');
+  if (window === undefined) return new Array<number | null>(layerCount).fill(null);
+  const listed = a?.list('window_layers');
+  const sliding = listed === undefined ? null : new Set(listed.filter((v): v is number => typeof v === 'number'));
+  return Array.from({ length: layerCount }, (_, i) => (sliding === null || sliding.has(i) ? window : null));
 }

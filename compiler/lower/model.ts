@@ -11,6 +11,7 @@ import type { Locate } from './loc.js';
 import { ropeAttrs, softmaxScale } from './rope.js';
 import { schemaNumber } from '../schema/defaults.js';
 import { modelSpec } from '../schema/model.js';
+import { layerWindows } from '../check/model-shape.js';
 
 /** `init` is an optional block: absent, the schema's std applies. */
 const initStd = (model: Config): number => model.sub('init')?.num('std') ?? schemaNumber(modelSpec, 'init', 'std');
@@ -41,11 +42,11 @@ export function lowerModel(name: string, model: Config, nameSpan: Span, locate: 
 
   const losses: { value: string; weight: number }[] = [];
   const loads: string[] = [];
-  const block = (prefix: string, input: string, output: string, source: LayerSource): void => {
+  const block = (prefix: string, input: string, output: string, source: LayerSource, window: number | null): void => {
     const attnLoc = locate(model.spanOf('attention'));
     const ln1 = g.param(`${prefix}.input_layernorm.weight`, [dim], ONES);
     g.node('rms_norm', [input], [`${output}.attn_in`], attnLoc, { params: [ln1], attrs: { eps } });
-    attention(g, model, prefix, `${output}.attn_in`, `${output}.attn_out`, attnLoc, normal);
+    attention(g, model, prefix, `${output}.attn_in`, `${output}.attn_out`, attnLoc, normal, window);
     g.node('add', [input, `${output}.attn_out`], [`${output}.mid`], attnLoc);
     const ffnLoc = locate(source.span);
     const ln2 = g.param(`${prefix}.post_attention_layernorm.weight`, [dim], ONES);
@@ -62,7 +63,8 @@ export function lowerModel(name: string, model: Config, nameSpan: Span, locate: 
     g.node('add', [`${output}.mid`, `${output}.ffn_out`], [output], ffnLoc);
   };
 
-  layerSources.forEach((source, i) => g.inLayer(i, () => block(`model.layers.${i}`, `h.${i}`, `h.${i + 1}`, source)));
+  const windows = layerWindows(model, layerCount);
+  layerSources.forEach((source, i) => g.inLayer(i, () => block(`model.layers.${i}`, `h.${i}`, `h.${i + 1}`, source, windows[i]!)));
 
   const final = `h.${layerCount}`;
   const norm = g.param('model.norm.weight', [dim], ONES);
@@ -89,7 +91,8 @@ export function lowerModel(name: string, model: Config, nameSpan: Span, locate: 
       g.node('rms_norm', [previous], [v('h_norm')], loc, { params: [g.param(`${prefix}.hnorm.weight`, [dim], ONES)], attrs: { eps } });
       g.node('concat', [v('emb_norm'), v('h_norm')], [v('cat')], loc);
       g.node('linear', [v('cat')], [v('in')], loc, { params: [g.param(`${prefix}.eh_proj.weight`, [dim, 2 * dim], normal)] });
-      block(prefix, v('in'), v('h'), layerSources[layerSources.length - 1]!);
+      // an MTP module attends fully, whatever the main layers' windows (no checkpoint has a windowed one)
+      block(prefix, v('in'), v('h'), layerSources[layerSources.length - 1]!, null);
       const headNorm = g.param(`${prefix}.shared_head.norm.weight`, [dim], ONES);
       g.node('rms_norm', [v('h')], [v('final')], loc, { params: [headNorm], attrs: { eps } });
       g.node('lm_head', [v('final')], [v('logits')], loc, { params: [head] });
@@ -126,6 +129,7 @@ function attention(
   output: string,
   loc: SourceLoc,
   normal: Init,
+  window: number | null,
 ): void {
   const a = model.sub('attention')!;
   const dim = model.num('dim') ?? 0;
@@ -159,20 +163,45 @@ function attention(
         eps: 1e-6,
         softmax_scale: softmaxScale(model, nope + rope),
         rope: ropeAttrs(model, true),
+        window,
       },
     });
     return;
   }
   const headDim = a.num('head_dim') ?? dim / heads;
   const kvHeads = a.tag === 'mha' ? heads : a.tag === 'mqa' ? 1 : (a.num('kv_heads') ?? heads);
+  const qkNorm = (a.str('qk_norm') ?? 'none') as 'none' | 'head' | 'full';
+  const qkvBias = a.bool('qkv_bias') ?? false;
+  // HF names: Qwen2-MoE's `q_proj.bias`, Qwen3-MoE's and OLMoE's `q_norm.weight` / `k_norm.weight`
+  const biases = qkvBias
+    ? [p('q_proj.bias', [heads * headDim], ZEROS), p('k_proj.bias', [kvHeads * headDim], ZEROS), p('v_proj.bias', [kvHeads * headDim], ZEROS)]
+    : [];
+  const norms =
+    qkNorm === 'none'
+      ? []
+      : qkNorm === 'head'
+        ? [p('q_norm.weight', [headDim], ONES), p('k_norm.weight', [headDim], ONES)]
+        : [p('q_norm.weight', [heads * headDim], ONES), p('k_norm.weight', [kvHeads * headDim], ONES)];
   g.node('attention.gqa', [input], [output], loc, {
     params: [
       p('q_proj.weight', [heads * headDim, dim]),
       p('k_proj.weight', [kvHeads * headDim, dim]),
       p('v_proj.weight', [kvHeads * headDim, dim]),
       p('o_proj.weight', [dim, heads * headDim]),
+      ...biases,
+      ...norms,
     ],
-    attrs: { heads, kv_heads: kvHeads, head_dim: headDim, softmax_scale: 1 / Math.sqrt(headDim), rope: ropeAttrs(model, false) },
+    attrs: {
+      heads,
+      kv_heads: kvHeads,
+      head_dim: headDim,
+      softmax_scale: 1 / Math.sqrt(headDim),
+      rope: ropeAttrs(model, false),
+      qk_norm: qkNorm,
+      qkv_bias: qkvBias,
+      eps: model.sub('norm')?.num('eps') ?? 1e-6,
+      window,
+    },
   });
 }
 
@@ -238,7 +267,15 @@ function moeLayer(
   });
   if (shared > 0) {
     swiglu(g, `${prefix}.mlp.shared_experts`, input, `${output}.shared`, loc, dim, hidden * shared, normal);
-    g.node('add', [routed, `${output}.shared`], [output], loc);
+    let sharedOut = `${output}.shared`;
+    if (moe.bool('shared_gate') ?? false) {
+      // Qwen2-MoE's `mlp.shared_expert_gate`: σ(x·wᵀ) per token scales the shared experts' output
+      g.node('moe.shared_gate', [input, sharedOut], [`${output}.shared_gated`], loc, {
+        params: [g.param(`${prefix}.mlp.shared_expert_gate.weight`, [1, dim], normal)],
+      });
+      sharedOut = `${output}.shared_gated`;
+    }
+    g.node('add', [routed, sharedOut], [output], loc);
   }
   const losses: { value: string; weight: number }[] = [];
   const aux = router.sub('aux_loss');
@@ -260,7 +297,8 @@ function moeLayer(
 function modelConfig(model: Config): ModelGraph['config'] {
   const attention = model.sub('attention')!;
   const attn: Record<string, AttrValue> = { kind: attention.tag ?? 'mla' };
-  for (const [k, e] of attention.fields) if (typeof e.value === 'number') attn[k] = e.value;
+  // the sizes; the per-layer features (window, q/k norm, biases) are the attention nodes' attributes
+  for (const [k, e] of attention.fields) if (typeof e.value === 'number' && k !== 'window') attn[k] = e.value;
   return {
     vocab: model.num('vocab') ?? 0,
     dim: model.num('dim') ?? 0,

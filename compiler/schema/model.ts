@@ -1,5 +1,5 @@
 /** The `model` block: architecture of a DeepSeek-style MoE transformer (HF deepseek_v3 vocabulary). */
-import { block, bool, empty, int, num, oneOf, variant } from './dsl.js';
+import { block, bool, empty, int, list, num, oneOf, variant } from './dsl.js';
 import { MAX_COUNT, MAX_LAYERS, MAX_TOKENS, MAX_VOCAB, MAX_WIDTH } from './limits.js';
 
 /** a width: dim, hidden sizes, ranks, head sizes */
@@ -61,7 +61,15 @@ const router = block(
 const moe = block(
   {
     experts: count('routed experts (HF `n_routed_experts`)'),
-    shared: int('shared, always-on experts (HF `n_shared_experts`)', { min: 0, max: MAX_COUNT, default: 0 }),
+    shared: int('shared, always-on experts (HF `n_shared_experts`; Qwen2-MoE: `shared_expert_intermediate_size` / `moe_intermediate_size`)', {
+      min: 0,
+      max: MAX_COUNT,
+      default: 0,
+    }),
+    shared_gate: bool(
+      'a sigmoid gate on the shared experts\' output: shared(x) · σ(x·w), w of shape [1, dim] (Qwen2-MoE `shared_expert_gate`); needs `shared` ≥ 1',
+      { default: false },
+    ),
     hidden: size('intermediate size of each expert (HF `moe_intermediate_size`)'),
     top_k: count('experts activated per token (HF `num_experts_per_tok`)'),
     router: { ...router, optional: false },
@@ -78,9 +86,32 @@ const ffn = variant(
 
 const layerRange = block({ ffn, moe }, 'the feed-forward of layers a..b (inclusive); exactly one of `ffn` or `moe`');
 
+/** sliding-window attention, for every attention kind (a mask: the cache keeps every column) */
+const windowFields = {
+  window: int(
+    'sliding-window attention: a query sees itself and the window − 1 tokens before it (HF `sliding_window`); absent = full causal attention',
+    { min: 1, max: MAX_TOKENS, optional: true },
+  ),
+  window_layers: list(int('layer index', { min: 0, max: MAX_LAYERS }), 'the layers that use `window` (HF `layer_types` entries `sliding_attention`); the others attend fully. Defaults to every layer; MTP modules always attend fully', {
+    optional: true,
+  }),
+};
+
+/** q/k norm and q/k/v biases: fields of every attention kind, refused on mla by the checker (MOE4111) */
+const projectionFields = {
+  qk_norm: oneOf(
+    ['none', 'head', 'full'],
+    'RMSNorm on queries and keys before rotary, eps the model\'s norm eps: `head` = one weight of head_dim shared by all heads (Qwen3 `q_norm`/`k_norm`), `full` = over all heads\' channels, heads·head_dim for q and kv_heads·head_dim for k (OLMoE); gqa/mha/mqa only',
+    { default: 'none' },
+  ),
+  qkv_bias: bool('biases on the q, k and v projections, none on o (Qwen2-MoE / Qwen1.5-MoE); gqa/mha/mqa only', { default: false }),
+};
+
 const gqaFields = {
   heads: count('query heads'),
   head_dim: int('size of each head; defaults to dim / heads', { min: 1, max: MAX_WIDTH, optional: true }),
+  ...projectionFields,
+  ...windowFields,
 };
 
 const attention = variant(
@@ -93,6 +124,8 @@ const attention = variant(
         nope_dim: size('per-head query/key size without rotary embedding (HF `qk_nope_head_dim`)'),
         rope_dim: size('per-head decoupled rotary size (HF `qk_rope_head_dim`)'),
         v_dim: size('per-head value size (HF `v_head_dim`)'),
+        ...projectionFields,
+        ...windowFields,
       },
       'multi-head latent attention (DeepSeek-V2/V3)',
     ),

@@ -8,6 +8,9 @@
  *   over a sequence of S tokens the average attended length is (S + 1) / 2. Per layer that is
  *   2·heads·qkHeadDim·L (QKᵀ) + 2·heads·vHeadDim·L (softmax·V), with qk = nope + rope and
  *   v = vDim for MLA (uncompressed, as in training) and headDim for both in GQA.
+ * - A sliding-window layer (window W) attends to min(i, W) keys at position i, so on average
+ *   (W(W+1)/2 + (S − W)·W) / S keys when S > W. MTP modules attend fully.
+ * - q/k/v biases are additions, not matmul FLOPs; they and the norms are left out.
  * - Training = 3 × forward (backward is twice the forward). MTP modules add their own forward
  *   × 3: eh_proj, one layer shaped like the last, and the shared output head.
  */
@@ -33,14 +36,15 @@ export interface FlopsPerToken {
   readonly training: number;
 }
 
-/** Keys a query attends to on average under a causal mask over `seqLen` tokens. */
-export function averageAttendedLength(seqLen: number): number {
-  return (seqLen + 1) / 2;
+/** Keys a query attends to on average under a causal mask over `seqLen` tokens (a sliding `window`: at most that many). */
+export function averageAttendedLength(seqLen: number, window: number | null = null): number {
+  if (window === null || window >= seqLen) return (seqLen + 1) / 2;
+  return ((window * (window + 1)) / 2 + (seqLen - window) * window) / seqLen;
 }
 
 /** Score (QKᵀ) and value (softmax·V) FLOPs of one layer for one query token. */
-export function attentionFlopsPerLayer(attention: AttentionShape, seqLen: number): number {
-  const attended = averageAttendedLength(seqLen);
+export function attentionFlopsPerLayer(attention: AttentionShape, seqLen: number, window: number | null = null): number {
+  const attended = averageAttendedLength(seqLen, window);
   const { qkHeadDim, vHeadDim } =
     attention.kind === 'mla'
       ? { qkHeadDim: attention.nopeDim + attention.ropeDim, vHeadDim: attention.vDim }
@@ -48,9 +52,9 @@ export function attentionFlopsPerLayer(attention: AttentionShape, seqLen: number
   return 2 * attention.heads * qkHeadDim * attended + 2 * attention.heads * vHeadDim * attended;
 }
 
-/** A layer's active parameters that are matmul weights: everything active except its norms. */
+/** A layer's active parameters that are matmul weights: everything active except its norms and biases. */
 export function layerMatmulParams(layer: LayerParams): number {
-  return layerActive(layer) - layer.norms;
+  return layerActive(layer) - layer.norms - layer.attentionBiases;
 }
 
 /** The output projection to the vocabulary; it runs whether or not its weights are tied. */
@@ -75,7 +79,7 @@ export function mtpModuleForwardFlops(model: ModelShape, seqLen: number): number
 export function flopsPerToken(model: ModelShape, seqLen: number = model.context): FlopsPerToken {
   const matmulParams = matmulParamsPerToken(model);
   const matmul = 2 * matmulParams;
-  const attention = model.layers.length * attentionFlopsPerLayer(model.attention, seqLen);
+  const attention = model.layers.reduce((acc, _, i) => acc + attentionFlopsPerLayer(model.attention, seqLen, model.windows?.[i] ?? null), 0);
   const forward = matmul + attention;
   const mtpForward = model.mtpDepth > 0 ? model.mtpDepth * mtpModuleForwardFlops(model, seqLen) : 0;
   return {

@@ -1,7 +1,9 @@
 /**
  * Parameter counts, exactly as HuggingFace transformers counts them
  * (`sum(p.numel() for p in model.parameters())`) for the equivalent `deepseek_v3` (MLA) or
- * Mixtral/Llama-style (GQA) model. No linear layer has a bias.
+ * Mixtral/Llama/Qwen/OLMoE-style (GQA) model. Only GQA's q, k and v projections may have biases
+ * (`qkv_bias`, Qwen2-MoE); GQA's q/k norms (`qk_norm`) count with the norms, Qwen2-MoE's shared
+ * expert gate ([1, dim]) with the shared experts.
  *
  * Conventions:
  * - `norms` gathers every RMSNorm weight vector: each layer's input and post-attention norms,
@@ -18,7 +20,10 @@ import type { AttentionShape, FfnShape, ModelShape } from './shape.js';
 
 /** One decoder layer's parameters, split the way the breakdown reports them. */
 export interface LayerParams {
+  /** projections and their biases */
   readonly attention: number;
+  /** the q/k/v biases within `attention` (not matmul weights) */
+  readonly attentionBiases: number;
   readonly norms: number;
   readonly denseFfn: number;
   readonly router: number;
@@ -73,10 +78,23 @@ export function attentionProjectionParams(attention: AttentionShape, dim: number
   return query + keyValue + output;
 }
 
-/** RMSNorms inside the attention block: MLA's q_a_layernorm (only with qRank > 0) and kv_a_layernorm. */
-export function attentionNormParams(attention: AttentionShape): number {
-  if (attention.kind === 'gqa') return 0;
-  return attention.qRank + attention.kvRank;
+/**
+ * RMSNorms inside the attention block: MLA's q_a_layernorm (only with qRank > 0) and
+ * kv_a_layernorm; GQA's q_norm and k_norm (per head: headDim each; full width: heads·headDim and
+ * kvHeads·headDim).
+ */
+export function attentionNormParams(attention: AttentionShape, qkNorm: ModelShape['qkNorm'] = 'none'): number {
+  if (attention.kind === 'mla') return attention.qRank + attention.kvRank;
+  const { heads, kvHeads, headDim } = attention;
+  if (qkNorm === 'head') return 2 * headDim;
+  if (qkNorm === 'full') return (heads + kvHeads) * headDim;
+  return 0;
+}
+
+/** GQA's q, k and v biases (`qkv_bias`): heads·headDim + 2·kvHeads·headDim. */
+export function attentionBiasParams(attention: AttentionShape, qkvBias: boolean): number {
+  if (attention.kind === 'mla' || !qkvBias) return 0;
+  return (attention.heads + 2 * attention.kvHeads) * attention.headDim;
 }
 
 /** A gated MLP (gate_proj, up_proj, down_proj). */
@@ -86,10 +104,12 @@ export function mlpParams(dim: number, hidden: number): number {
 
 export function layerParams(model: ModelShape, ffn: FfnShape): LayerParams {
   const { dim, attention } = model;
+  const attentionBiases = attentionBiasParams(attention, model.qkvBias ?? false);
   const common = {
-    attention: attentionProjectionParams(attention, dim),
+    attention: attentionProjectionParams(attention, dim) + attentionBiases,
+    attentionBiases,
     // input_layernorm + post_attention_layernorm
-    norms: 2 * dim + attentionNormParams(attention),
+    norms: 2 * dim + attentionNormParams(attention, model.qkNorm),
   };
   if (ffn.kind === 'dense') {
     const denseFfn = mlpParams(dim, ffn.hidden);
@@ -101,8 +121,8 @@ export function layerParams(model: ModelShape, ffn: FfnShape): LayerParams {
     denseFfn: 0,
     router: ffn.experts * dim,
     routedExperts: ffn.experts * expert,
-    // HF builds the shared experts as one MLP of intermediate size hidden × shared.
-    sharedExperts: mlpParams(dim, ffn.hidden * ffn.shared),
+    // HF builds the shared experts as one MLP of intermediate size hidden × shared (+ Qwen2-MoE's gate [1, dim]).
+    sharedExperts: mlpParams(dim, ffn.hidden * ffn.shared) + (ffn.sharedGate && ffn.shared > 0 ? dim : 0),
     activeRoutedExperts: Math.min(ffn.topK, ffn.experts) * expert,
   };
 }

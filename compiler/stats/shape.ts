@@ -18,6 +18,8 @@ export type FfnShape =
       /** per-expert intermediate size */
       readonly hidden: number;
       readonly topK: number;
+      /** a sigmoid gate [1, dim] scales the shared experts' output (Qwen2-MoE); absent = none */
+      readonly sharedGate?: boolean;
     };
 
 export interface ModelShape {
@@ -26,6 +28,12 @@ export interface ModelShape {
   readonly context: number;
   readonly tieEmbeddings: boolean;
   readonly attention: AttentionShape;
+  /** RMSNorm of queries and keys (GQA): per head or full width; absent = none */
+  readonly qkNorm?: 'none' | 'head' | 'full';
+  /** biases on the q, k and v projections (GQA); absent = none */
+  readonly qkvBias?: boolean;
+  /** per main layer, its sliding window or null for full attention; absent = every layer full */
+  readonly windows?: readonly (number | null)[];
   /** one entry per layer, index = layer number */
   readonly layers: readonly FfnShape[];
   /** number of multi-token-prediction modules (0 = none) */

@@ -1,6 +1,7 @@
 /**
  * The attention ops with a KV cache: the same math as runtime/ops/attention-{gqa,mla}.ts, for T new
- * columns per row against every cached column, with per-row positions and a padding mask.
+ * columns per row against every cached column, with per-row positions and a padding mask (which
+ * also hides the columns outside a sliding window: the cache keeps every column).
  *
  * MLA in latent mode caches c = norm(x·W_kv_a) [kv_rank] and the rotated k_pe [rope_dim] and never
  * expands keys or values: with kv_b split per head into W_uk [dn, R] and W_uv [dv, R],
@@ -11,8 +12,8 @@
  * give the training forward's logits up to rounding (test/runtime/infer).
  */
 import { tf } from '../tf.js';
-import { expectSequence, grouped, mergeHeads, permute, splitHeadParts, splitHeads } from '../ops/attention-core.js';
-import { gqaShape } from '../ops/attention-gqa.js';
+import { expectSequence, grouped, mergeHeads, permute, splitHeadParts } from '../ops/attention-core.js';
+import { gqaProjections, gqaShape } from '../ops/attention-gqa.js';
 import { mlaProjections, mlaShape, type MlaProjections } from '../ops/attention-mla.js';
 import { rmsnorm } from '../ops/rms-norm.js';
 import type { KernelArgs } from '../ops/kernel.js';
@@ -25,8 +26,8 @@ import { rotate } from './rotary.js';
 export interface StepInputs {
   /** rotary tables of this step's positions for a rope config and width (shared by the layers) */
   readonly rotary: (config: RopeConfig, d: number) => RotaryTables;
-  /** additive mask [B, 1, T, Tk] over all cached columns (this step's included) */
-  readonly mask: tf.Tensor;
+  /** additive mask [B, 1, T, Tk] over all cached columns (this step's included), for a sliding window or null (full) */
+  readonly mask: (window: number | null) => tf.Tensor;
   /** where this step's columns go in a fixed-capacity cache (int32 [1]); undefined for growing caches */
   readonly at: tf.Tensor1D | undefined;
   readonly mlaCache: MlaCacheMode;
@@ -44,13 +45,11 @@ function maskedAttention(pairs: readonly (readonly [tf.Tensor, tf.Tensor])[], v:
 export function cachedGqa(args: KernelArgs, cache: LayerCache, step: StepInputs): tf.Tensor {
   const x = args.inputs[0]!;
   expectSequence(x, 'attention.gqa');
-  const { heads, kv_heads: kvHeads, head_dim: d, softmax_scale: scale, rope, weights } = gqaShape(args);
-  const [wq, wk, wv, wo] = weights;
-  const tables = step.rotary(rope, d);
-  const q = rotate(splitHeads(projectT(x, wq), heads, d), tables);
-  const k = rotate(splitHeads(projectT(x, wk), kvHeads, d), tables);
-  const [keys, values] = cache.append([k, splitHeads(projectT(x, wv), kvHeads, d)], step.at) as [tf.Tensor, tf.Tensor];
-  return projectT(mergeHeads(maskedAttention([[q, keys]], values, scale, step.mask)), wo);
+  const p = gqaShape(args);
+  const { q, k, v } = gqaProjections(x, p);
+  const tables = step.rotary(p.rope, p.head_dim);
+  const [keys, values] = cache.append([rotate(k, tables), v], step.at) as [tf.Tensor, tf.Tensor];
+  return projectT(mergeHeads(maskedAttention([[rotate(q, tables), keys]], values, p.softmax_scale, step.mask(p.window))), p.wo);
 }
 
 /** [B, H, T, a] × per-head [H, a, b] (or its transpose) → [B, H, T, b]: one batched matmul over heads. */
@@ -105,7 +104,7 @@ export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs)
     const k = tf.concat([kNope, tf.tile(kRot, [1, p.heads, 1, 1])], 3);
     const [keys, values] = cache.append([k, v], step.at) as [tf.Tensor, tf.Tensor];
     const q = tf.concat([p.qNope, qRot], 3);
-    return projectT(mergeHeads(maskedAttention([[q, keys]], values, p.scale, step.mask)), p.wo);
+    return projectT(mergeHeads(maskedAttention([[q, keys]], values, p.scale, step.mask(p.window))), p.wo);
   }
 
   const [latents, ropeKeys] = cache.append([tf.reshape(p.latent, [batch, 1, time, p.kvRank]), kRot], step.at) as [tf.Tensor, tf.Tensor];
@@ -116,6 +115,6 @@ export function cachedMla(args: KernelArgs, cache: LayerCache, step: StepInputs)
     return [tf.mul(uk!, p.scale), uv!];
   }) as [tf.Tensor, tf.Tensor];
   const qLatent = perHead(p.qNope, wUk, false);
-  const oLatent = maskedAttention([[qLatent, latents], [qRot, ropeKeys]], latents, 1, step.mask);
+  const oLatent = maskedAttention([[qLatent, latents], [qRot, ropeKeys]], latents, 1, step.mask(p.window));
   return projectT(mergeHeads(perHead(oLatent, wUv, true)), p.wo);
 }

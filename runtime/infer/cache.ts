@@ -121,9 +121,11 @@ export class BatchState {
   /**
    * The additive mask [B, 1, Tq, Tk] of the last `queries` columns against every cached column
    * (Tk = `width` for a fixed-capacity cache): 0 where the key is a real token at or before the
-   * query, HIDDEN elsewhere.
+   * query (and, with a sliding `window`, fewer than `window` columns before it), HIDDEN elsewhere.
+   * Left padding precedes a row's tokens and nothing is inserted between them, so a column
+   * distance is a token distance, as in HF's sliding-window mask over cache positions.
    */
-  mask(queries: number, width?: number): tf.Tensor4D {
+  mask(queries: number, width?: number, window: number | null = null): tf.Tensor4D {
     const filled = this.valid[0]?.length ?? 0;
     // a fixed-capacity cache: the columns not written yet are hidden like padding
     const keys = width ?? filled;
@@ -132,7 +134,8 @@ export class BatchState {
       for (let t = 0; t < queries; t++) {
         const column = filled - queries + t;
         const base = (b * queries + t) * keys;
-        for (let u = 0; u <= column; u++) if (row[u]) values[base + u] = 0;
+        const from = window === null ? 0 : Math.max(0, column - window + 1);
+        for (let u = from; u <= column; u++) if (row[u]) values[base + u] = 0;
       }
     });
     return tf.tensor4d(values, [this.rows, 1, queries, keys]);

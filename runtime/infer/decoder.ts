@@ -28,7 +28,8 @@ const ATTENTION = new Set(['attention.gqa', 'attention.mla']);
 /** A step's inputs as tensors, made on the host before the step runs (a captured graph replays them). */
 interface StepTensors {
   readonly ids: tf.Tensor2D;
-  readonly mask: tf.Tensor4D;
+  /** the additive masks by sliding window (null: full causal attention), one per window the model's attention nodes use */
+  readonly masks: ReadonlyMap<number | null, tf.Tensor4D>;
   /** the first cache column this step writes (fixed-capacity caches only) */
   readonly at: tf.Tensor1D | undefined;
   /** rotary tables by JSON.stringify([config, d]) */
@@ -46,6 +47,16 @@ function rotaryNeeds(nodes: readonly Node[]): Map<string, [RopeConfig, number]> 
     needs.set(JSON.stringify([config, d]), [config, d]);
   }
   return needs;
+}
+
+/** The sliding windows (null: full attention) of the model's attention nodes. */
+function windowNeeds(nodes: readonly Node[]): (number | null)[] {
+  const windows = new Set<number | null>();
+  for (const node of nodes) {
+    if (node.op === 'attention.mla') windows.add(readAttrs('attention.mla', node.attrs).window);
+    else if (node.op === 'attention.gqa') windows.add(readAttrs('attention.gqa', node.attrs).window);
+  }
+  return [...windows];
 }
 
 /**
@@ -67,6 +78,7 @@ export class Decoder {
   /** MLA's per-head W_uk and W_uv split from kv_b, and the like: see StepInputs.derived */
   private readonly derived = new Map<tf.Tensor, tf.Tensor[]>();
   private readonly rotary: Map<string, [RopeConfig, number]>;
+  private readonly windows: (number | null)[];
   /** cache length of a graph-decoded batch, else null */
   private readonly capacity: number | null;
   /** rows still generating, as indices into the batch the decoder began with (graph mode) */
@@ -96,6 +108,7 @@ export class Decoder {
     this.prepare = runtimeEnv().graphPrepare;
     for (const node of this.nodes) if (ATTENTION.has(node.op)) this.caches.set(node, new LayerCache(this.capacity));
     this.rotary = rotaryNeeds(this.nodes);
+    this.windows = windowNeeds(this.nodes);
     this.rowState = new BatchState(rows);
     this.live = Array.from({ length: rows }, (_, i) => i);
   }
@@ -223,7 +236,7 @@ export class Decoder {
 
   private graphStep(inputs: StepTensors, time: number): { tensor: tf.Tensor; graph: CommandGraph | null } {
     const run = (): tf.Tensor => this.frozen(() => this.forwardStep(inputs));
-    const flat = [inputs.ids, inputs.mask, inputs.at!, ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])];
+    const flat = [inputs.ids, ...inputs.masks.values(), inputs.at!, ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])];
     if (time > 1) return { tensor: run(), graph: null };
     // the weights count as state: uploaded before recording (never captured as constants) and checked by reusable()
     const step = this.graph!.run(run, flat, () => this.graphState());
@@ -242,14 +255,14 @@ export class Decoder {
     for (const [key, [config, d]] of this.rotary) tables.set(key, rowTables(config, d, positions));
     return {
       ids: tf.tensor2d(ids.flat(), [ids.length, time], 'int32'),
-      mask: this.batch.mask(time, this.capacity ?? undefined),
+      masks: new Map(this.windows.map((w) => [w, this.batch.mask(time, this.capacity ?? undefined, w)])),
       at,
       tables,
     };
   }
 
   private disposeInputs(inputs: StepTensors): void {
-    tf.dispose([inputs.ids, inputs.mask, ...(inputs.at ? [inputs.at] : []), ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])]);
+    tf.dispose([inputs.ids, ...inputs.masks.values(), ...(inputs.at ? [inputs.at] : []), ...[...inputs.tables.values()].flatMap((t) => [t.cos, t.sin, t.rot])]);
   }
 
   private forwardStep(inputs: StepTensors): tf.Tensor2D {
@@ -264,7 +277,12 @@ export class Decoder {
         if (!views) this.derived.set(weight, (views = make().map((t) => tf.keep(t))));
         return views;
       };
-      const step: StepInputs = { rotary, mask: inputs.mask, at: inputs.at, mlaCache: this.mlaCache, derived };
+      const mask = (window: number | null): tf.Tensor => {
+        const m = inputs.masks.get(window);
+        if (!m) throw new Error(`no attention mask for window ${window}`);
+        return m;
+      };
+      const step: StepInputs = { rotary, mask, at: inputs.at, mlaCache: this.mlaCache, derived };
       const values = new Map<string, tf.Tensor>([['input_ids', inputs.ids]]);
       for (const node of this.nodes) {
         const outputs = this.run(node, values, step);

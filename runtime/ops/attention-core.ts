@@ -1,22 +1,30 @@
 /**
- * Causal scaled-dot-product attention (specs/ir.md §3.3) shared by `attention.gqa` and
+ * Causal scaled-dot-product attention (specs/ir.md §3.3; optionally a sliding window) shared by `attention.gqa` and
  * `attention.mla`, plus the attribute and layout helpers both use. All heads go through one batched
  * matmul; grouped-query attention folds the heads that share a kv head into the query axis, so K and
  * V are never repeated.
  */
 import { tf } from '../tf.js';
 
-/** Additive causal masks [T, T]: 0 where key u ≤ query t, −∞ after. Cached by T (arrays only). */
-const masks = new Map<number, Float32Array>();
+/**
+ * Additive causal masks [T, T]: 0 where key u ≤ query t (and t − u < window), −∞ elsewhere.
+ * Cached by T and window (arrays only).
+ */
+const masks = new Map<string, Float32Array>();
 
-function causalMask(time: number): tf.Tensor2D {
-  let mask = masks.get(time);
+export function causalMask(time: number, window: number | null = null): tf.Tensor2D {
+  const key = `${time}/${window}`;
+  let mask = masks.get(key);
   if (!mask) {
     mask = new Float32Array(time * time);
-    for (let t = 0; t < time; t++) mask.fill(-Infinity, t * time + t + 1, (t + 1) * time);
+    for (let t = 0; t < time; t++) {
+      mask.fill(-Infinity, t * time + t + 1, (t + 1) * time);
+      // a sliding window: the keys before t − window + 1 are out of sight (HF kv_idx > q_idx − window)
+      if (window !== null && t - window + 1 > 0) mask.fill(-Infinity, t * time, t * time + t - window + 1);
+    }
     // training uses one T, decoding a growing one: keep only the most recent few
     if (masks.size >= 16) masks.delete(masks.keys().next().value!);
-    masks.set(time, mask);
+    masks.set(key, mask);
   }
   // a fresh tensor per call: it belongs to the caller's tidy scope (the cache holds only the array)
   return tf.tensor2d(mask, [time, time]);
@@ -41,15 +49,15 @@ export function grouped(a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.Ten
  * pairs (q_i [B, H, T, n_i], k_i [B, G_i, T, n_i]). One pair is plain attention; MLA passes
  * (q_nope, k_nope) and (q_pe, k_pe) with one shared rotary key head, which equals ⟨[q_nope; q_pe],
  * [k_nope; k_pe]⟩ without concatenating or broadcasting. v [B, G, T, dv] → o [B, H, T, dv].
- * Softmax over keys in fp32.
+ * Softmax over keys in fp32. A `window` W limits each query to itself and the W − 1 keys before it.
  */
-export function causalAttention(pairs: readonly (readonly [tf.Tensor, tf.Tensor])[], v: tf.Tensor, scale: number): tf.Tensor {
+export function causalAttention(pairs: readonly (readonly [tf.Tensor, tf.Tensor])[], v: tf.Tensor, scale: number, window: number | null = null): tf.Tensor {
   if (pairs.length === 0) throw new Error('attention needs at least one query/key pair');
   const time = pairs[0]![0].shape[2]!;
   // scaling q (T·n values) is cheaper than scaling the T×T scores and equal in exact arithmetic
   const parts = pairs.map(([q, k]) => grouped(tf.mul(q, scale), k, true));
   const scores = parts.length === 1 ? parts[0]! : tf.addN(parts);
-  const probs = tf.softmax(tf.add(scores, causalMask(time)));
+  const probs = tf.softmax(tf.add(scores, causalMask(time, window)));
   return grouped(probs, v, false);
 }
 

@@ -19,6 +19,8 @@ export interface MlaShape extends MlaDims {
   readonly eps: number;
   readonly scale: number;
   readonly rope: RopeConfig;
+  /** sliding window, null for full causal attention */
+  readonly window: number | null;
   /** kv_b [H·(nope + v), kv_rank] and o [D, H·v] */
   readonly wkvB: tf.Tensor;
   readonly wo: tf.Tensor;
@@ -46,6 +48,7 @@ export function mlaShape({ params, attrs }: KernelArgs): MlaShape {
     eps: a.eps,
     scale: a.softmax_scale,
     rope: a.rope,
+    window: a.window,
     wkvB,
     wo,
   };
@@ -76,5 +79,5 @@ export const attentionMla: Kernel = (args) => {
   const tables = ropeTables(p.rope, p.ropeDim, time);
   const qRot = applyRotary(p.qPe, tables);
   const kRot = applyRotary(p.kPe, tables);
-  return [projectT(mergeHeads(causalAttention([[p.qNope, kNope], [qRot, kRot]], v, p.scale)), p.wo)];
+  return [projectT(mergeHeads(causalAttention([[p.qNope, kNope], [qRot, kRot]], v, p.scale, p.window)), p.wo)];
 };

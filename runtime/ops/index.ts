@@ -18,6 +18,7 @@ import { lossSum } from './loss-sum.js';
 import { lossZ } from './loss-z.js';
 import { moeExperts } from './moe-experts.js';
 import { moeRouter } from './moe-router.js';
+import { moeSharedGate } from './moe-shared-gate.js';
 import { rmsNorm } from './rms-norm.js';
 import { swiglu } from './swiglu.js';
 
@@ -32,6 +33,7 @@ export const KERNELS: { readonly [op: string]: Kernel } = {
   'ffn.swiglu': swiglu,
   'moe.router': moeRouter,
   'moe.experts': moeExperts,
+  'moe.shared_gate': moeSharedGate,
   'loss.balance': lossBalance,
   'loss.z': lossZ,
   lm_head: lmHead,

@@ -102,29 +102,50 @@ export function ropeRef(x: Vec, t: number, cfg: RopeRef, interleaved: boolean): 
   return out;
 }
 
-/** §3.3 for one head: q [T][dk], k [T][dk], v [T][dv] → o [T][dv]. */
-export function causalAttentionRef(q: Mat, k: Mat, v: Mat, scale: number): Mat {
+/** §3.3 for one head: q [T][dk], k [T][dk], v [T][dv] → o [T][dv]; a window W keeps keys t − W < u ≤ t. */
+export function causalAttentionRef(q: Mat, k: Mat, v: Mat, scale: number, window: number | null = null): Mat {
   return q.map((qt, t) => {
-    const scores = k.slice(0, t + 1).map((ku) => scale * ku.reduce((s, kj, j) => s + kj * qt[j]!, 0));
+    const from = window === null ? 0 : Math.max(0, t - window + 1);
+    const scores = k.slice(from, t + 1).map((ku) => scale * ku.reduce((s, kj, j) => s + kj * qt[j]!, 0));
     const m = Math.max(...scores);
     const e = scores.map((s) => Math.exp(s - m));
     const z = e.reduce((a, b) => a + b, 0);
-    return v[0]!.map((_, j) => e.reduce((s, p, u) => s + (p / z) * v[u]![j]!, 0));
+    return v[0]!.map((_, j) => e.reduce((s, p, u) => s + (p / z) * v[from + u]![j]!, 0));
   });
 }
 
 const cols = (m: Mat, from: number, to: number): Mat => m.map((r) => r.slice(from, to));
 
-/** §4.7 for one row x [T][D]. */
-export function gqaRef(x: Mat, w: { q: Mat; k: Mat; v: Mat; o: Mat }, a: { heads: number; kvHeads: number; d: number; scale: number; rope: RopeRef }): Mat {
-  const [Q, K, V] = [linearRef(x, w.q), linearRef(x, w.k), linearRef(x, w.v)];
+/** The optional parts of §4.7: q/k/v biases, q/k norm (per head or full width), a sliding window. */
+export interface GqaRefFeatures {
+  bias?: { q: Vec; k: Vec; v: Vec };
+  qkNorm?: { kind: 'head' | 'full'; q: Vec; k: Vec; eps: number };
+  window?: number;
+}
+
+/** §4.7 for one row x [T][D], written the way HF Qwen2-MoE / Qwen3-MoE / OLMoE write it. */
+export function gqaRef(
+  x: Mat,
+  w: { q: Mat; k: Mat; v: Mat; o: Mat },
+  a: { heads: number; kvHeads: number; d: number; scale: number; rope: RopeRef },
+  f: GqaRefFeatures = {},
+): Mat {
+  const addBias = (m: Mat, b: Vec | undefined): Mat => (b ? m.map((r) => r.map((v, j) => v + b[j]!)) : m);
+  let [Q, K] = [addBias(linearRef(x, w.q), f.bias?.q), addBias(linearRef(x, w.k), f.bias?.k)];
+  const V = addBias(linearRef(x, w.v), f.bias?.v);
+  const norm = f.qkNorm;
+  if (norm?.kind === 'full') {
+    Q = Q.map((r) => rmsnormRef(r, norm.q, norm.eps));
+    K = K.map((r) => rmsnormRef(r, norm.k, norm.eps));
+  }
+  const headNorm = (m: Mat, weight: Vec | undefined): Mat => (norm?.kind === 'head' ? m.map((r) => rmsnormRef(r, weight!, norm.eps)) : m);
   const rot = (m: Mat): Mat => m.map((r, t) => ropeRef(r, t, a.rope, false));
   const outs: Mat[] = [];
   for (let h = 0; h < a.heads; h++) {
     const g = Math.floor(h / (a.heads / a.kvHeads));
-    const q = rot(cols(Q, h * a.d, (h + 1) * a.d));
-    const k = rot(cols(K, g * a.d, (g + 1) * a.d));
-    outs.push(causalAttentionRef(q, k, cols(V, g * a.d, (g + 1) * a.d), a.scale));
+    const q = rot(headNorm(cols(Q, h * a.d, (h + 1) * a.d), norm?.q));
+    const k = rot(headNorm(cols(K, g * a.d, (g + 1) * a.d), norm?.k));
+    outs.push(causalAttentionRef(q, k, cols(V, g * a.d, (g + 1) * a.d), a.scale, f.window ?? null));
   }
   return linearRef(x.map((_, t) => outs.flatMap((o) => o[t]!)), w.o);
 }
@@ -144,7 +165,7 @@ export interface MlaRefWeights {
 export function mlaRef(
   x: Mat,
   w: MlaRefWeights,
-  a: { heads: number; kvRank: number; dn: number; dr: number; dv: number; eps: number; scale: number; rope: RopeRef },
+  a: { heads: number; kvRank: number; dn: number; dr: number; dv: number; eps: number; scale: number; rope: RopeRef; window?: number },
 ): Mat {
   const Q = w.q ? linearRef(x, w.q) : linearRef(linearRef(x, w.qA!).map((r) => rmsnormRef(r, w.qNorm!, a.eps)), w.qB!);
   const KVa = linearRef(x, w.kvA);
@@ -159,7 +180,7 @@ export function mlaRef(
     const base = h * (a.dn + a.dv);
     const kh = KV.map((r, t) => [...r.slice(base, base + a.dn), ...kPe[t]!]);
     const vh = KV.map((r) => r.slice(base + a.dn, base + a.dn + a.dv));
-    outs.push(causalAttentionRef(qh, kh, vh, a.scale));
+    outs.push(causalAttentionRef(qh, kh, vh, a.scale, a.window ?? null));
   }
   return linearRef(x.map((_, t) => outs.flatMap((o) => o[t]!)), w.o);
 }
