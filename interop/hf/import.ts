@@ -180,7 +180,7 @@ function mtpDepth(arch: HfArchitecture, names: ReadonlyMap<string, Provider>): n
 }
 
 function hasRouterBias(arch: HfArchitecture, names: ReadonlyMap<string, Provider>): boolean {
-  for (let i = arch.denseLayers; i < arch.layers; i++) if (names.has(`model.layers.${i}.mlp.gate.e_score_correction_bias`)) return true;
+  for (let i = 0; i < arch.layers; i++) if (!arch.denseLayers.includes(i) && names.has(`model.layers.${i}.mlp.gate.e_score_correction_bias`)) return true;
   return false;
 }
 
