@@ -4,7 +4,9 @@
  *   checkpoint.json    {"format": "moe-checkpoint", "version": 1, "model": NAME}
  *   graph.json         the IR document the weights belong to, as `moe compile` writes it
  *   model.safetensors  F32 tensors under HF names (stacked experts expanded, router bias as HF's buffer)
- *   config.json        the HF config, when HF transformers can express the model (informative)
+ *   config.json        the HF config, when a transformers family computes the model and names its
+ *                      tensors as the IR does (deepseek_v2/v3, llama, qwen3_moe, olmoe); Mixtral and
+ *                      Qwen2-MoE name them otherwise: `moe export hf` writes those
  *   tokenizer.json, tokenizer_config.json
  *                      the tokenizer the weights were trained with, as HF files (runtime/data/
  *                      tokenizer-files.ts), so the folder turns text into ids wherever it is copied
@@ -16,7 +18,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfConfig, hfConfigText } from '../../ir/hf-config.js';
+import { SAME_NAMES, hfConfig, hfConfigText } from '../../ir/hf-config.js';
 import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { TokenizerFiles } from '../data/tokenizer.js';
@@ -88,7 +90,7 @@ export function writeCheckpoint(dir: string, contents: CheckpointContents): void
     const meta = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: model.name };
     writeFileSync(join(temp, FILES.meta), `${JSON.stringify(meta, null, 2)}\n`);
     writeFileSync(join(temp, FILES.graph), `${JSON.stringify(contents.document, null, 1)}\n`);
-    if (config.ok) writeFileSync(join(temp, FILES.config), hfConfigText({ ...config.config, torch_dtype: 'float32', dtype: 'float32' }));
+    if (config.ok && SAME_NAMES.has(String(config.config.model_type))) writeFileSync(join(temp, FILES.config), hfConfigText({ ...config.config, torch_dtype: 'float32', dtype: 'float32' }));
     writeSafetensors(join(temp, FILES.weights), fileTensors(model, contents.params, contents.state));
     if (contents.tokenizer) writeTokenizerFiles(temp, contents.tokenizer);
   });

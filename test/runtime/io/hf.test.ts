@@ -336,7 +336,7 @@ describe('export', () => {
     const dir = join(parent, 'ckpt');
     const late = lateDenseCheckpoint(dir);
     const error = refusal(() => exportHf(late, join(parent, 'hf')));
-    expect(error.message).toBe('cannot export model Late for HF transformers: dense layers must be the first k layers for deepseek_v3 (layer 1 is dense after MoE layers)');
+    expect(error.message).toBe('MOE7201: model Late cannot be exported to HF transformers: dense layers must be the first k layers for deepseek_v3 (layer 1 is dense after MoE layers)');
     expect(error.help).toMatch(/stays usable/);
     expect(existsSync(join(parent, 'hf'))).toBe(false);
   });
