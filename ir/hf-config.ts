@@ -355,7 +355,9 @@ function qwen3Moe(s: ModelStructure, a: GqaAttention, moe: MoeFfn, dense: { only
       ...gqaFields(s, a),
       ...qwenMoeFields(moe, dense),
       head_dim: a.headDim,
+      // transformers 5 names it num_local_experts, earlier versions num_experts: both, equal
       num_experts: moe.experts,
+      num_local_experts: moe.experts,
       attention_bias: false,
       use_sliding_window: false,
       sliding_window: null,
