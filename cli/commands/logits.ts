@@ -3,6 +3,9 @@ import { BACKENDS, type BackendName } from '../../runtime/backend/select.js';
 import { cudaFor } from '../../runtime/cuda/runtime.js';
 import { cudaLogits, openCudaCheckpoint } from '../../runtime/cuda/session.js';
 import { logitsFor, openCheckpoint, type Session } from '../../runtime/session.js';
+import { loadGraph } from '../../runtime/load.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 
 export interface LogitsOptions {
@@ -44,7 +47,9 @@ function top(row: readonly number[], k: number): [number, number][] {
 }
 
 async function logitsOn(dir: string, backend: string | undefined, ids: readonly number[]): Promise<{ logits: number[][]; header: string }> {
-  const opened = await cudaFor(backend);
+  // the checkpoint's models, for cuda to refuse what it does not implement (a missing graph is openCheckpoint's to report)
+  const graph = join(dir, 'graph.json');
+  const opened = await cudaFor(backend, undefined, existsSync(graph) ? loadGraph(graph).models : []);
   if (opened) {
     const session = await openCudaCheckpoint(dir, opened.runtime);
     try {

@@ -102,7 +102,7 @@ export async function runTrain(spec: string, options: TrainCliOptions, io: CliIo
   const { path, document, steps } = input;
   const stage = stageNamed(document, options.stage);
   // `auto` trains on cuda when it opens (runtime/cuda), else on the tfjs backend auto picks
-  const opened = await cudaFor(options.backend);
+  const opened = await cudaFor(options.backend, undefined, [stage.model]);
   const cuda = opened?.runtime;
   // on cuda, tfjs only initialises and holds weights on the host: the plain cpu backend
   const backend = opened ? { name: 'cuda', reason: opened.reason } : await selectBackend(parseBackend(options.backend));

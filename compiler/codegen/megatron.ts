@@ -161,6 +161,7 @@ function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: numbe
   g.add('--moe-layer-freq', layerPattern(s), '0 = dense SwiGLU layer, 1 = MoE layer');
   g.add('--moe-ffn-hidden-size', moe.hidden, 'per routed expert');
   if (moe.shared > 0) g.add('--moe-shared-expert-intermediate-size', moe.hidden * moe.shared, `${moe.shared} shared expert${moe.shared === 1 ? '' : 's'} × ${moe.hidden}`);
+  if (moe.sharedGate) g.add('--moe-shared-expert-gate', undefined, 'sigmoid gate on the shared experts (Qwen2-MoE); a recent Megatron-Core flag');
   g.add('--moe-router-topk', moe.topK);
   g.add('--moe-router-score-function', moe.score);
   if (moe.score === 'softmax' && !moe.normalize) {
@@ -202,6 +203,26 @@ function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: numbe
   }
   else g.note('dropless: --moe-expert-capacity-factor left unset');
   if (expertParallel > 1) g.add('--moe-token-dispatcher-type', 'alltoall', 'recommended with expert parallelism');
+}
+
+/** q/k norm, q/k/v biases and sliding windows (issue 20): a flag where Megatron has one, else a WARNING. */
+function attentionFeatures(model: Group, s: ModelStructure): void {
+  const features = s.layers[0]!.features;
+  if (features.qkvBias) model.add('--add-qkv-bias', undefined, 'biases on q, k and v only (o has none)');
+  if (features.qkNorm === 'head') model.add('--qk-layernorm', undefined, 'RMSNorm of each head of q and k before rotary');
+  if (features.qkNorm === 'full') {
+    model.add('--qk-layernorm', undefined, 'the closest setting: per head');
+    model.note('WARNING: the spec normalises q and k over all heads at once (OLMoE); Megatron\'s --qk-layernorm normalises');
+    model.note('each head separately, with a weight of head_dim: no flag gives the full-width norm');
+  }
+  const windows = s.layers.map((l) => l.features.window);
+  const window = windows.find((w) => w !== null);
+  if (window === undefined || window === null) return;
+  model.add('--window-size', `${window - 1},0`, `sliding window ${window}: a query sees itself and ${window - 1} tokens before it`);
+  if (windows.some((w) => w === null)) {
+    model.add('--window-attn-skip-freq', `[${windows.map((w) => (w === null ? 0 : 1)).join(',')}]`, '1 = sliding-window layer, 0 = full attention');
+  }
+  if (s.mtp.length > 0) model.note('WARNING: the spec\'s MTP modules attend fully; Megatron applies --window-size to them too');
 }
 
 function architecture(s: ModelStructure, dense: number | null, moe: MoeFfn | null): Group[] {
@@ -258,6 +279,7 @@ function architecture(s: ModelStructure, dense: number | null, moe: MoeFfn | nul
   if (!s.tied) model.add('--untie-embeddings-and-output-weights');
   else model.note('embeddings tied to the output head (Megatron default)');
   model.add('--disable-bias-linear');
+  attentionFeatures(model, s);
   model.add('--attention-dropout', '0.0', 'the spec has no dropout; Megatron defaults to 0.1');
   model.add('--hidden-dropout', '0.0');
   model.add('--init-method-std', pyFloat(s.initStd));

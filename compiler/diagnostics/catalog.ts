@@ -318,6 +318,44 @@ export const catalog = {
     explain: 'The prompt and the generated tokens together must fit the model context, so max_new_tokens must be below it.',
   },
 
+  MOE4111: {
+    severity: 'error',
+    message: '`{field}` is not supported with mla attention',
+    explain:
+      'q/k norm (`qk_norm`) and q/k/v biases (`qkv_bias`) are defined for gqa, mha and mqa attention, ' +
+      'as Qwen3-MoE, OLMoE and Qwen2-MoE use them. MLA already normalises its compressed query and ' +
+      'its latent (q_a_layernorm, kv_a_layernorm), and no MLA checkpoint has these weights.',
+  },
+  MOE4112: {
+    severity: 'error',
+    message: '`window_layers` without a `window`',
+    explain:
+      '`window_layers` lists the layers that use the sliding window `window`; without a window it ' +
+      'would be ignored. Set `window = N` or remove `window_layers`.',
+  },
+  MOE4113: {
+    severity: 'error',
+    message: 'window_layers: {reason}',
+    explain:
+      'Each entry of `window_layers` is a main layer index 0..layers-1, listed once (HF `layer_types` ' +
+      'entries `sliding_attention`). MTP modules always attend fully.',
+  },
+  MOE4114: {
+    severity: 'warning',
+    message: 'window ({window}) is not below the context ({context}): the sliding window never hides a token',
+    explain:
+      'A query sees itself and the window - 1 tokens before it. With a window as long as the context ' +
+      'every query sees every earlier token, which is full causal attention: drop `window`, or set it ' +
+      'below the context.',
+  },
+  MOE4115: {
+    severity: 'error',
+    message: '`shared_gate` needs shared experts, but shared = 0',
+    explain:
+      'The shared-expert gate (Qwen2-MoE) scales the shared experts\' output by sigmoid(x · w); a layer ' +
+      'without shared experts has nothing to gate. Set `shared` ≥ 1 or remove `shared_gate`.',
+  },
+
   // ── 5xxx parallel layout and memory ────────────────────────────────────────────────────────
   MOE5001: {
     severity: 'error',

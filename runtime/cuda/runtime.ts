@@ -4,6 +4,8 @@
  * and how to get it (never a stack trace).
  */
 import { RuntimeError } from '../errors.js';
+import type { ModelGraph } from '../../ir/types.js';
+import { refuseUnsupported } from './unsupported.js';
 import { CublasLt } from './cublaslt.js';
 import { CudaDriver } from './driver.js';
 import { PTX } from './kernels.generated.js';
@@ -48,18 +50,25 @@ export async function openCuda(host: SearchHost = nodeSearchHost()): Promise<Cud
 }
 
 /**
- * The cuda runtime a `--backend` choice asks for: `cuda` must open (its failure is the user's one-line
- * error); `auto` (or no choice) takes it when it opens and otherwise falls back quietly to the tfjs
- * backends; any other choice never opens it.
+ * The cuda runtime a `--backend` choice asks for: `cuda` must open and implement every feature of
+ * `models` (either failure is the user's one-line error); `auto` (or no choice) takes it when it
+ * opens and implements them, and otherwise falls back quietly to the tfjs backends; any other
+ * choice never opens it.
  */
-export async function cudaFor(choice: string | undefined, host?: SearchHost): Promise<{ readonly runtime: CudaRuntime; readonly reason: string } | undefined> {
+export async function cudaFor(
+  choice: string | undefined,
+  host?: SearchHost,
+  models: readonly ModelGraph[] = [],
+): Promise<{ readonly runtime: CudaRuntime; readonly reason: string } | undefined> {
   const asked = choice ?? 'auto';
   if (asked === 'cuda') {
+    refuseUnsupported(models);
     const runtime = await openCuda(host);
     return { runtime, reason: `as asked: ${runtime.description}` };
   }
   if (asked !== 'auto') return undefined;
   try {
+    refuseUnsupported(models);
     const runtime = await openCuda(host);
     return { runtime, reason: `cuda works: ${runtime.description}` };
   } catch (error) {

@@ -221,6 +221,52 @@ pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch =
     });
   });
 
+  describe('issue 20 features', () => {
+    const doc = (attention: string, moe: string, extra = ''): GraphDocument =>
+      lowerText(
+        `model Tiny {
+  vocab = 320, dim = 16, layers = 4, context = 32
+  attention ${attention}
+  layers 0..3 { ${moe} }
+${extra}
+}
+cluster one { devices = 8, memory = 80GiB }
+tokenizer bytes { kind = byte }
+data text { synthetic = arithmetic { samples = 10 } }
+pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch = 8 sequences, steps = 10, on = one }
+`,
+      );
+    const gated = 'moe { experts = 4, shared = 2, shared_gate = true, hidden = 8, top_k = 2, router { score = softmax } }';
+
+    it('q/k/v biases, per-head q/k norm and the shared-expert gate become their flags', () => {
+      const f = flags(script(doc('gqa { heads = 4, kv_heads = 2, qkv_bias = true, qk_norm = head }', gated), 'p'));
+      expect(Object.fromEntries(f)).toMatchObject({ '--add-qkv-bias': '', '--qk-layernorm': '', '--moe-shared-expert-gate': '', '--disable-bias-linear': '' });
+      const plain = flags(script(doc('gqa { heads = 4, kv_heads = 2 }', MOE), 'p'));
+      for (const flag of ['--add-qkv-bias', '--qk-layernorm', '--moe-shared-expert-gate', '--window-size', '--window-attn-skip-freq']) expect(plain.has(flag), flag).toBe(false);
+    });
+
+    it('a full-width q/k norm is the closest per-head flag with a WARNING', () => {
+      const text = script(doc('mha { heads = 4, qk_norm = full }', MOE), 'p');
+      expect(flags(text).has('--qk-layernorm')).toBe(true);
+      expect(text).toContain('# WARNING: the spec normalises q and k over all heads at once (OLMoE)');
+    });
+
+    it('a sliding window on every layer is --window-size W-1,0; on some layers also the layer pattern', () => {
+      const all = flags(script(doc('gqa { heads = 4, kv_heads = 2, window = 8 }', MOE), 'p'));
+      expect(all.get('--window-size')).toBe('7,0');
+      expect(all.has('--window-attn-skip-freq')).toBe(false);
+      const some = flags(script(doc('gqa { heads = 4, kv_heads = 2, window = 8, window_layers = [0, 2] }', MOE), 'p'));
+      expect(some.get('--window-size')).toBe('7,0');
+      expect(some.get('--window-attn-skip-freq')).toBe('"[1,0,1,0]"');
+    });
+
+    it('warns that Megatron windows the MTP modules the spec attends fully with', () => {
+      const text = script(doc('mla { heads = 2, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4, window = 8 }', MOE, '  mtp { depth = 1 }'), 'p');
+      expect(flags(text).get('--window-size')).toBe('7,0');
+      expect(text).toContain("# WARNING: the spec's MTP modules attend fully; Megatron applies --window-size to them too");
+    });
+  });
+
   it('warns where Megatron scores expert groups differently from the spec', () => {
     const spec = (balance: string): GraphDocument =>
       lowerText(

@@ -10,6 +10,7 @@ import { hfExport } from './hf-export.js';
 import { layerCoverage } from './layer-coverage.js';
 import { megatronVocab } from './megatron-vocab.js';
 import { memoryFit } from './memory-fit.js';
+import { modelFeatures } from './model-features.js';
 import { moeRouting } from './moe-routing.js';
 import { parallelLayout } from './parallel-layout.js';
 import { pipelineOrder } from './pipeline-order.js';
@@ -27,6 +28,7 @@ export const rules: readonly Rule[] = [
   layerCoverage,
   attentionHeads,
   moeRouting,
+  modelFeatures,
   yarnScaling,
   stageContext,
   tokenizerVocab,

@@ -85,7 +85,7 @@ describe('the causal core with a sliding window', () => {
     const v = sample([B, G, T, 5], 3);
     for (const window of [1, 2, 4]) {
       const o = await causalAttention([[q.t, k.t]], v.t, 0.7, window).data();
-      const [qs, ks, vs] = [nest(q.a, [B, H, T, 3]), nest(k.a, [B, G, T, 3]), nest(v.a, [B, G, T, 5])] as Mat[][][];
+      const [qs, ks, vs] = [nest(q.a, [B, H, T, 3]), nest(k.a, [B, G, T, 3]), nest(v.a, [B, G, T, 5])] as [Mat[][], Mat[][], Mat[][]];
       const expected: number[] = [];
       for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) expected.push(...causalAttentionRef(qs[b]![h]!, ks[b]![h >> 1]!, vs[b]![h >> 1]!, 0.7, window).flat());
       expectClose(o, expected);
