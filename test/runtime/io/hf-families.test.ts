@@ -129,3 +129,28 @@ describe('a spec that asks for HF export', () => {
     expect(readdirSync(cwd).sort()).toEqual(['c.txt', 'spec.moe']);
   });
 });
+
+describe('a trained checkpoint', () => {
+  it('holds its byte tokenizer as HF files; copied elsewhere it generates text and exports them', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'moe-trained-tok-'));
+    const text = readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'clean', 'hf-export-families.moe'), 'utf8');
+    writeFileSync(
+      join(cwd, 'spec.moe'),
+      `${text}\ntokenizer bytes { kind = byte }\ndata corpus { source = "c.txt" }\npretrain base { model = SoftmaxMlaV2, data = corpus, tokenizer = bytes, seq_len = 8, batch = 1, steps = 2 }\n`,
+    );
+    writeFileSync(join(cwd, 'c.txt'), 'hello world, hello moe\n\nanother paragraph of text\n');
+    const trained = await runCli(['train', 'spec.moe', '--backend', 'cpu', '-o', 'run'], cwd);
+    expect(trained.code).toBe(0);
+    const checkpoint = readdirSync(join(cwd, 'run')).find((n) => n.startsWith('checkpoint-'))!;
+    expect(readdirSync(join(cwd, 'run', checkpoint))).toEqual(expect.arrayContaining(['tokenizer.json', 'tokenizer_config.json']));
+    const elsewhere = mkdtempSync(join(tmpdir(), 'moe-trained-elsewhere-'));
+    cpSync(join(cwd, 'run', checkpoint), join(elsewhere, 'ck'), { recursive: true });
+    const r = await runCli(['generate', 'ck', '--prompt', 'hello', '--max-new-tokens', '3', '--json', '--backend', 'cpu'], elsewhere);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as { ids: number[]; text: string };
+    // the byte tokenizer's ids: bytes below 256, specials 256 … 258
+    expect(result.ids.every((id) => id < 259)).toBe(true);
+    exportHf(join(elsewhere, 'ck'), join(elsewhere, 'hf'));
+    expect(JSON.parse(readFileSync(join(elsewhere, 'hf', 'generation_config.json'), 'utf8'))).toEqual({ bos_token_id: 256, eos_token_id: 257, pad_token_id: 258 });
+  });
+});
