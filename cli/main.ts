@@ -175,7 +175,7 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .option('--stop <strings...>', 'stop a completion once it contains one of these')
     .option('--batch <n>', 'prompts per batch', '32')
     .option('--cache <mode>', 'MLA cache: latent (compressed, absorbed) or naive (expanded keys/values)', 'latent')
-    .option('--tokenizer <file>', 'an HF tokenizer.json (default: the checkpoint spec\'s tokenizer)')
+    .option('--tokenizer <file>', 'an HF tokenizer.json (default: the checkpoint\'s own tokenizer.json)')
     .option('--json', 'print {"ids", "text", "finish"} instead of streaming text')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow', 'auto')
     .action(async (checkpoint: string, options: GenerateCliOptions) => {

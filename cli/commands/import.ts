@@ -18,5 +18,9 @@ export function runImport(format: string, dir: string, options: ImportOptions, i
   const shown = (path: string): string => relative(io.cwd, path) || path;
   io.stdout(`wrote ${shown(result.checkpoint)} (model ${result.model}, ${result.tensors} tensors)\n`);
   io.stdout(`wrote ${shown(result.spec)}\n`);
+  const t = result.tokenizer;
+  if (!t.copied) io.stderr('note: the HF folder has no tokenizer.json, so the checkpoint has none: moe generate needs --ids or --tokenizer\n');
+  else if (t.unreadable !== undefined) io.stderr(`note: copied the tokenizer, which moe cannot read (${t.unreadable}): moe generate needs --ids; moe export hf writes it back\n`);
+  else io.stdout('copied the tokenizer (tokenizer.json, tokenizer_config.json) into the checkpoint\n');
   return EXIT.ok;
 }

@@ -517,6 +517,19 @@ export const catalog = {
   },
 
   // ── 71xx data read by the runtime (issue 19) ──────────────────────────────────────────────
+  MOE7201: {
+    severity: 'error',
+    message: 'model {model} cannot be exported to HF transformers: {reason}',
+    explain:
+      'A model is exported to HF transformers (`moe export hf`) as the family whose transformers code computes ' +
+      'the same model: deepseek_v3 (MLA, sigmoid routing), deepseek_v2 (MLA, softmax routing that is never ' +
+      'renormalised), llama (GQA, every layer dense), qwen3_moe (per-head q/k norm), olmoe (full-width q/k norm), ' +
+      'mixtral (softmax routing renormalised, no shared experts) or qwen2_moe (q/k/v biases, a shared expert behind ' +
+      'a sigmoid gate). A setting none of them computes (a softmax MLA router that renormalises, a shared expert ' +
+      'without the gate, a sliding window where the family has none, token-dropping capacity, …) would load in ' +
+      'transformers as a different model, so the export is refused, naming the setting. A model block with ' +
+      '`export = hf` is checked for this by `moe check`, so `moe train` refuses it before any training.',
+  },
   MOE7101: {
     severity: 'error',
     message: '{file} is not {format}: {reason}',

@@ -146,6 +146,11 @@ export const modelSpec = block(
     layers: int('transformer layers (HF `num_hidden_layers`); the bound keeps a typo from building a billion layers', { min: 1, max: MAX_LAYERS }),
     context: int('maximum sequence length (HF `max_position_embeddings`)', { min: 1, max: MAX_TOKENS }),
     tie_embeddings: bool('share the embedding and output head weights', { default: false }),
+    export: oneOf(
+      ['none', 'hf'],
+      'where the trained model must go: `hf` = HF transformers (`moe export hf`); `moe check` (and so `moe train`) refuses a model no transformers class computes (MOE7201) before any training',
+      { default: 'none' },
+    ),
     init: block(
       {
         std: num('standard deviation of the normal initialiser', { min: 0, default: 0.02 }),

@@ -1,31 +1,50 @@
 /**
- * A HF `config.json` read into the architecture a `.moe` spec states. Sizes must be written; the
- * behavioural fields fall back to the defaults of HF's config class (DeepseekV3Config,
- * MixtralConfig), because that is what transformers itself runs when a field is absent. Anything
- * our IR cannot express (another rope type, attention biases, non-interleaved MLA rotary rows, …)
- * is refused with the field that says so.
+ * A HF `config.json` read into the architecture a `.moe` spec states, for the seven families
+ * `moe import hf` reads (deepseek_v2, deepseek_v3, mixtral, llama, qwen2_moe, qwen3_moe, olmoe).
+ * Sizes must be written; the behavioural fields fall back to the defaults of HF's config class,
+ * because that is what transformers itself runs when a field is absent. What transformers computes
+ * decides, not what a field's name suggests: DeepseekV2 never renormalises the top-k weights, so a
+ * `norm_topk_prob: true` it would ignore is refused rather than read. Anything our IR cannot
+ * express (another rope type, biases it has no place for, …) is refused with the field that says so.
  */
 import { RuntimeError } from '../../runtime/errors.js';
 
 export type HfJson = { readonly [k: string]: unknown };
 
 export type { RopeScaling } from '../../ir/rope.js';
-import type { RopeScaling } from '../../ir/rope.js';
+import { yarnMscale, type RopeScaling } from '../../ir/rope.js';
 import type { MlaAttention, RouterSettings } from '../../ir/structure.js';
+
+/** GQA's own features (issue 20): q/k norm and q/k/v biases. */
+export interface GqaFeatures {
+  readonly qkNorm: 'none' | 'head' | 'full';
+  readonly qkvBias: boolean;
+}
 
 /** MLA as the IR states it; GQA's head_dim is null where config.json has none (the spec then leaves it out). */
 export type HfAttention =
   | MlaAttention
-  | { readonly kind: 'gqa'; readonly heads: number; readonly kvHeads: number; readonly headDim: number | null };
+  | ({ readonly kind: 'gqa'; readonly heads: number; readonly kvHeads: number; readonly headDim: number | null } & GqaFeatures);
 
 export interface HfMoe extends RouterSettings {
   readonly shared: number;
+  /** Qwen2-MoE's sigmoid gate on the shared expert */
+  readonly sharedGate: boolean;
   readonly hidden: number;
   readonly aux: { readonly kind: 'sequence' | 'batch'; readonly alpha: number } | null;
 }
 
+/** Sliding-window attention: the window and the layers using it (null: every layer). */
+export interface HfWindow {
+  readonly size: number;
+  readonly layers: readonly number[] | null;
+}
+
+export const SUPPORTED_TYPES = ['deepseek_v2', 'deepseek_v3', 'mixtral', 'llama', 'qwen2_moe', 'qwen3_moe', 'olmoe'] as const;
+export type HfModelType = (typeof SUPPORTED_TYPES)[number];
+
 export interface HfArchitecture {
-  readonly modelType: 'deepseek_v3' | 'mixtral';
+  readonly modelType: HfModelType;
   readonly vocab: number;
   readonly dim: number;
   readonly layers: number;
@@ -36,15 +55,14 @@ export interface HfArchitecture {
   readonly ropeTheta: number;
   readonly rope: RopeScaling;
   readonly attention: HfAttention;
-  /** the first `denseLayers` layers are dense SwiGLU of `denseHidden`; the rest are MoE */
-  readonly denseLayers: number;
+  readonly window: HfWindow | null;
+  /** the layers that are dense SwiGLU of `denseHidden`; the rest are MoE (all of them when `moe` is null) */
+  readonly denseLayers: readonly number[];
   readonly denseHidden: number;
-  readonly moe: HfMoe;
+  readonly moe: HfMoe | null;
   /** MTP modules the config announces (DeepSeek's `num_nextn_predict_layers`) */
   readonly mtpLayers: number;
 }
-
-export const SUPPORTED_TYPES = ['deepseek_v3', 'mixtral'] as const;
 
 /** Typed access to config fields, with HF's class defaults and errors naming the field. */
 class ConfigReader {
@@ -101,18 +119,43 @@ class ConfigReader {
     }
   }
 
+  /** A list of layer indices (mlp_only_layers), each below `layers`. */
+  layerList(key: string, layers: number): number[] {
+    const v = this.raw(key) ?? [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0 || x >= layers)) this.fail(key, `a list of layer indices below ${layers}`);
+    return [...new Set(v as number[])].sort((a, b) => a - b);
+  }
+
+  /** A list of strings (layer_types). */
+  strings(key: string): string[] | null {
+    const v = this.raw(key);
+    if (v === undefined || v === null) return null;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) this.fail(key, 'a list of strings');
+    return v as string[];
+  }
+
+  has(key: string): boolean {
+    const v = this.raw(key);
+    return v !== undefined && v !== null;
+  }
+
   record(key: string): HfJson | null {
     const v = this.json[key];
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as HfJson) : null;
   }
 }
 
-const DEEPSEEK_DEFAULTS: HfJson = {
-  max_position_embeddings: 4096,
-  rms_norm_eps: 1e-6,
+const COMMON_DEFAULTS: HfJson = {
   tie_word_embeddings: false,
   initializer_range: 0.02,
   rope_theta: 10000,
+  hidden_act: 'silu',
+};
+
+const DEEPSEEK_V3_DEFAULTS: HfJson = {
+  ...COMMON_DEFAULTS,
+  max_position_embeddings: 4096,
+  rms_norm_eps: 1e-6,
   n_shared_experts: 1,
   routed_scaling_factor: 2.5,
   n_group: 8,
@@ -125,16 +168,59 @@ const DEEPSEEK_DEFAULTS: HfJson = {
   num_nextn_predict_layers: 0,
 };
 
+const DEEPSEEK_V2_DEFAULTS: HfJson = {
+  ...COMMON_DEFAULTS,
+  max_position_embeddings: 2048,
+  rms_norm_eps: 1e-6,
+  routed_scaling_factor: 1,
+  first_k_dense_replace: 0,
+  norm_topk_prob: false,
+  topk_method: 'greedy',
+  aux_loss_alpha: 0,
+  seq_aux: true,
+};
+
 const MIXTRAL_DEFAULTS: HfJson = {
+  ...COMMON_DEFAULTS,
   num_key_value_heads: 8,
   head_dim: null,
   max_position_embeddings: 4096 * 32,
   rms_norm_eps: 1e-5,
   rope_theta: 1e6,
   router_aux_loss_coef: 0.001,
-  tie_word_embeddings: false,
-  initializer_range: 0.02,
 };
+
+const LLAMA_DEFAULTS: HfJson = { ...COMMON_DEFAULTS, max_position_embeddings: 2048, rms_norm_eps: 1e-6, head_dim: null, attention_bias: false, mlp_bias: false };
+
+const QWEN2_MOE_DEFAULTS: HfJson = {
+  ...COMMON_DEFAULTS,
+  max_position_embeddings: 32768,
+  rms_norm_eps: 1e-6,
+  num_key_value_heads: 16,
+  decoder_sparse_step: 1,
+  norm_topk_prob: false,
+  router_aux_loss_coef: 0.001,
+  mlp_only_layers: [],
+  use_sliding_window: false,
+  max_window_layers: 28,
+  qkv_bias: true,
+};
+
+const QWEN3_MOE_DEFAULTS: HfJson = {
+  ...COMMON_DEFAULTS,
+  max_position_embeddings: 32768,
+  rms_norm_eps: 1e-6,
+  num_key_value_heads: 4,
+  decoder_sparse_step: 1,
+  norm_topk_prob: false,
+  router_aux_loss_coef: 0.001,
+  mlp_only_layers: [],
+  attention_bias: false,
+  use_sliding_window: false,
+  sliding_window: null,
+};
+
+const OLMOE_DEFAULTS: HfJson = { ...COMMON_DEFAULTS, max_position_embeddings: 4096, rms_norm_eps: 1e-5, norm_topk_prob: false, router_aux_loss_coef: 0.01, attention_bias: false, clip_qkv: null };
 
 /** transformers 4 writes `rope_theta` + `rope_scaling`; transformers 5 writes `rope_parameters`. */
 function readRope(c: ConfigReader, context: number, path: string): { theta: number; scaling: RopeScaling } {
@@ -176,6 +262,7 @@ function readScore(c: ConfigReader, path: string): 'sigmoid' | 'softmax' {
 
 /** The fields every supported architecture reads the same way. */
 function sharedFields(c: ConfigReader, path: string) {
+  c.require('hidden_act', 'silu', 'the feed-forward is SwiGLU (silu)');
   const context = c.int('max_position_embeddings');
   const rope = readRope(c, context, path);
   return {
@@ -191,35 +278,43 @@ function sharedFields(c: ConfigReader, path: string) {
   } as const;
 }
 
+function mla(c: ConfigReader): MlaAttention {
+  return {
+    kind: 'mla',
+    heads: c.int('num_attention_heads'),
+    qRank: c.intOrNull('q_lora_rank') ?? 0,
+    kvRank: c.int('kv_lora_rank'),
+    nopeDim: c.int('qk_nope_head_dim'),
+    ropeDim: c.int('qk_rope_head_dim'),
+    vDim: c.int('v_head_dim'),
+  };
+}
+
+/** The first `k` of `layers` (DeepSeek's first_k_dense_replace). */
+function firstLayers(k: number, layers: number): number[] {
+  return Array.from({ length: Math.min(k, layers) }, (_, i) => i);
+}
+
 function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
-  c.require('hidden_act', 'silu', 'the feed-forward is SwiGLU (silu)');
   c.require('attention_bias', false, 'the attention projections have no biases');
   c.require('rope_interleave', true, 'MLA rotary rows are read in DeepSeek\'s interleaved order (specs/ir.md §7)');
-  const experts = c.int('n_routed_experts');
-  const groups = c.int('n_group');
   const alpha = c.num('aux_loss_alpha');
   const shared = sharedFields(c, path);
   return {
     modelType: 'deepseek_v3',
     ...shared,
-    attention: {
-      kind: 'mla',
-      heads: c.int('num_attention_heads'),
-      qRank: c.intOrNull('q_lora_rank') ?? 0,
-      kvRank: c.int('kv_lora_rank'),
-      nopeDim: c.int('qk_nope_head_dim'),
-      ropeDim: c.int('qk_rope_head_dim'),
-      vDim: c.int('v_head_dim'),
-    },
-    denseLayers: Math.min(c.int('first_k_dense_replace', 0), shared.layers),
+    attention: mla(c),
+    window: null,
+    denseLayers: firstLayers(c.int('first_k_dense_replace', 0), shared.layers),
     denseHidden: c.int('intermediate_size'),
     moe: {
-      experts,
+      experts: c.int('n_routed_experts'),
       shared: c.int('n_shared_experts', 0),
+      sharedGate: false,
       hidden: c.int('moe_intermediate_size'),
       topK: c.int('num_experts_per_tok'),
       score: readScore(c, path),
-      groups,
+      groups: c.int('n_group'),
       topGroups: c.int('topk_group'),
       normalize: c.bool('norm_topk_prob'),
       scale: c.num('routed_scaling_factor'),
@@ -229,42 +324,215 @@ function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
   };
 }
 
-function mixtral(c: ConfigReader, path: string): HfArchitecture {
-  c.require('hidden_act', 'silu', 'the feed-forward is SwiGLU (silu)');
-  c.require('sliding_window', null, 'attention spans the whole context (no sliding window)');
-  const topK = c.int('num_experts_per_tok');
-  // our exporter writes router_aux_loss_coef = alpha / top_k (HF's loss is top_k times the IR's)
-  const coef = c.num('router_aux_loss_coef');
+/**
+ * HF's DeepseekV2 (transformers 5) routes by softmax, never renormalises the top-k weights (it
+ * reads no `norm_topk_prob`), scores a group by its best expert and always adds its shared experts.
+ */
+function deepseekV2(c: ConfigReader, path: string): HfArchitecture {
+  c.require('attention_bias', false, 'the attention projections have no biases');
+  c.require('mlp_bias', false, 'the feed-forward projections have no biases');
+  c.require('scoring_func', 'softmax', 'HF\'s DeepseekV2 always routes by softmax');
+  c.require('norm_topk_prob', false, 'HF\'s DeepseekV2 never renormalises the top-k weights, whatever this field says');
+  const method = c.str('topk_method');
+  if (method !== 'greedy' && method !== 'group_limited_greedy') {
+    throw new RuntimeError(`${path}: topk_method ${JSON.stringify(method)} is not supported: HF's DeepseekV2 computes greedy and group_limited_greedy`);
+  }
   const shared = sharedFields(c, path);
+  if (shared.rope.kind === 'yarn' && yarnMscale(shared.rope.factor, shared.rope.mscaleAllDim) !== 1) {
+    throw new RuntimeError(
+      `${path}: rope_scaling.mscale_all_dim = ${shared.rope.mscaleAllDim} is not supported for deepseek_v2: HF's DeepseekV2 leaves YaRN's mscale² out of the attention scale, which a .moe MLA model always applies (as DeepSeek's own code and HF's DeepseekV3 do)`,
+      'the .moe language has no setting for HF DeepseekV2\'s attention scale under YaRN',
+    );
+  }
+  const alpha = c.num('aux_loss_alpha');
+  const grouped = method === 'group_limited_greedy';
   return {
-    modelType: 'mixtral',
+    modelType: 'deepseek_v2',
     ...shared,
-    attention: { kind: 'gqa', heads: c.int('num_attention_heads'), kvHeads: c.int('num_key_value_heads'), headDim: c.intOrNull('head_dim') },
-    denseLayers: 0,
-    denseHidden: 0,
+    attention: mla(c),
+    window: null,
+    denseLayers: firstLayers(c.int('first_k_dense_replace', 0), shared.layers),
+    denseHidden: c.int('intermediate_size'),
     moe: {
-      experts: c.int('num_local_experts'),
-      shared: 0,
-      hidden: c.int('intermediate_size'),
-      topK,
+      experts: c.int('n_routed_experts'),
+      shared: c.int('n_shared_experts'),
+      sharedGate: false,
+      hidden: c.int('moe_intermediate_size'),
+      topK: c.int('num_experts_per_tok'),
       score: 'softmax',
-      groups: 1,
-      topGroups: 1,
-      normalize: true,
-      scale: 1,
-      aux: coef > 0 ? { kind: 'batch', alpha: coef * topK } : null,
+      groups: grouped ? c.int('n_group') : 1,
+      topGroups: grouped ? c.int('topk_group') : 1,
+      normalize: false,
+      scale: c.num('routed_scaling_factor'),
+      aux: alpha > 0 ? { kind: c.bool('seq_aux') ? 'sequence' : 'batch', alpha } : null,
     },
     mtpLayers: 0,
   };
 }
 
+/** A GQA attention; `num_key_value_heads` absent means as many as the query heads. */
+function gqa(c: ConfigReader, features: GqaFeatures, headDim: boolean): HfAttention {
+  const heads = c.int('num_attention_heads');
+  return {
+    kind: 'gqa',
+    heads,
+    kvHeads: c.has('num_key_value_heads') ? c.int('num_key_value_heads') : heads,
+    headDim: headDim ? c.intOrNull('head_dim') : null,
+    ...features,
+  };
+}
+
+/** HF's load_balancing_loss_func is top_k times the IR's batch balance loss (specs/ir.md §4.11). */
+function batchAux(c: ConfigReader, topK: number): HfMoe['aux'] {
+  const coef = c.num('router_aux_loss_coef');
+  return coef > 0 ? { kind: 'batch', alpha: coef * topK } : null;
+}
+
+/** A softmax router without groups, bias or scale: Mixtral's, Qwen's and OLMoE's. */
+function softmaxRouter(c: ConfigReader, experts: number, topK: number, normalize: boolean) {
+  return { experts, topK, score: 'softmax', groups: 1, topGroups: 1, normalize, scale: 1, aux: batchAux(c, topK) } as const;
+}
+
+/** Qwen's dense layers: those of `mlp_only_layers`, and those `decoder_sparse_step` skips. */
+function qwenDenseLayers(c: ConfigReader, layers: number): number[] {
+  const only = new Set(c.layerList('mlp_only_layers', layers));
+  const step = c.int('decoder_sparse_step');
+  return Array.from({ length: layers }, (_, i) => i).filter((i) => only.has(i) || (i + 1) % step !== 0);
+}
+
+/** Qwen2's sliding window: the `sliding_attention` layers of `layer_types`, or HF's rule from `max_window_layers`. */
+function qwenWindow(c: ConfigReader, path: string, layers: number): HfWindow | null {
+  const types = c.strings('layer_types');
+  if (types) {
+    if (types.length !== layers) throw new RuntimeError(`${path}: layer_types has ${types.length} entries for ${layers} layers`);
+    const odd = types.find((t) => t !== 'full_attention' && t !== 'sliding_attention');
+    if (odd !== undefined) throw new RuntimeError(`${path}: layer_types entry ${JSON.stringify(odd)} is not supported (full_attention, sliding_attention)`);
+  }
+  const sliding = types ? types.flatMap((t, i) => (t === 'sliding_attention' ? [i] : [])) : null;
+  if (!c.bool('use_sliding_window')) {
+    if (sliding && sliding.length > 0) {
+      throw new RuntimeError(`${path}: layer_types names sliding layers but use_sliding_window is false`, 'set use_sliding_window, or make those layers full_attention');
+    }
+    return null;
+  }
+  const size = c.int('sliding_window');
+  const windowed = sliding ?? Array.from({ length: layers }, (_, i) => i).filter((i) => i >= c.int('max_window_layers', 0));
+  if (windowed.length === 0) return null;
+  return { size, layers: windowed.length === layers ? null : windowed };
+}
+
+function mixtral(c: ConfigReader, path: string): HfArchitecture {
+  const topK = c.int('num_experts_per_tok');
+  const shared = sharedFields(c, path);
+  // Mixtral's sliding_window applies to every layer
+  const window = c.has('sliding_window') ? { size: c.int('sliding_window'), layers: null } : null;
+  return {
+    modelType: 'mixtral',
+    ...shared,
+    attention: gqa(c, { qkNorm: 'none', qkvBias: false }, true),
+    window,
+    denseLayers: [],
+    denseHidden: 0,
+    // our exporter writes router_aux_loss_coef = alpha / top_k (HF's loss is top_k times the IR's)
+    moe: { ...softmaxRouter(c, c.int('num_local_experts'), topK, true), shared: 0, sharedGate: false, hidden: c.int('intermediate_size') },
+    mtpLayers: 0,
+  };
+}
+
+function llama(c: ConfigReader, path: string): HfArchitecture {
+  c.require('attention_bias', false, 'the attention projections have no biases (q/k/v biases alone are qwen2_moe\'s; llama\'s include o_proj)');
+  c.require('mlp_bias', false, 'the feed-forward projections have no biases');
+  const shared = sharedFields(c, path);
+  return {
+    modelType: 'llama',
+    ...shared,
+    attention: gqa(c, { qkNorm: 'none', qkvBias: false }, true),
+    window: null,
+    denseLayers: Array.from({ length: shared.layers }, (_, i) => i),
+    denseHidden: c.int('intermediate_size'),
+    moe: null,
+    mtpLayers: 0,
+  };
+}
+
+/** Qwen2-MoE: q/k/v biases, a shared expert of its own width behind a sigmoid gate. */
+function qwen2Moe(c: ConfigReader, path: string): HfArchitecture {
+  const shared = sharedFields(c, path);
+  const hidden = c.int('moe_intermediate_size');
+  const sharedHidden = c.int('shared_expert_intermediate_size', 0);
+  if (sharedHidden % hidden !== 0) {
+    throw new RuntimeError(
+      `${path}: shared_expert_intermediate_size = ${sharedHidden} is not a multiple of moe_intermediate_size = ${hidden}`,
+      'a .moe spec sizes the shared experts as `shared` × the experts\' hidden size',
+    );
+  }
+  const topK = c.int('num_experts_per_tok');
+  return {
+    modelType: 'qwen2_moe',
+    ...shared,
+    attention: gqa(c, { qkNorm: 'none', qkvBias: c.bool('qkv_bias') }, false),
+    window: qwenWindow(c, path, shared.layers),
+    denseLayers: qwenDenseLayers(c, shared.layers),
+    denseHidden: c.int('intermediate_size'),
+    moe: { ...softmaxRouter(c, c.int('num_experts'), topK, c.bool('norm_topk_prob')), shared: sharedHidden / hidden, sharedGate: sharedHidden > 0, hidden },
+    mtpLayers: 0,
+  };
+}
+
+/** Qwen3-MoE: a per-head RMSNorm on queries and keys, no shared expert. */
+function qwen3Moe(c: ConfigReader, path: string): HfArchitecture {
+  c.require('attention_bias', false, 'the attention projections have no biases');
+  c.require('sliding_window', null, 'attention spans the whole context (no sliding window)');
+  const shared = sharedFields(c, path);
+  const topK = c.int('num_experts_per_tok');
+  // transformers 5 writes num_local_experts, earlier versions num_experts
+  const experts = c.has('num_local_experts') ? c.int('num_local_experts') : c.int('num_experts');
+  return {
+    modelType: 'qwen3_moe',
+    ...shared,
+    attention: gqa(c, { qkNorm: 'head', qkvBias: false }, true),
+    window: null,
+    denseLayers: qwenDenseLayers(c, shared.layers),
+    denseHidden: c.int('intermediate_size'),
+    moe: { ...softmaxRouter(c, experts, topK, c.bool('norm_topk_prob')), shared: 0, sharedGate: false, hidden: c.int('moe_intermediate_size') },
+    mtpLayers: 0,
+  };
+}
+
+/** OLMoE: a full-width RMSNorm on the query and key projections, every layer MoE. */
+function olmoe(c: ConfigReader, path: string): HfArchitecture {
+  c.require('attention_bias', false, 'the attention projections have no biases');
+  c.require('clip_qkv', null, 'queries, keys and values are not clipped');
+  const shared = sharedFields(c, path);
+  const topK = c.int('num_experts_per_tok');
+  return {
+    modelType: 'olmoe',
+    ...shared,
+    attention: gqa(c, { qkNorm: 'full', qkvBias: false }, false),
+    window: null,
+    denseLayers: [],
+    denseHidden: 0,
+    moe: { ...softmaxRouter(c, c.int('num_experts'), topK, c.bool('norm_topk_prob')), shared: 0, sharedGate: false, hidden: c.int('intermediate_size') },
+    mtpLayers: 0,
+  };
+}
+
+const READERS: Readonly<Record<HfModelType, { read: (c: ConfigReader, path: string) => HfArchitecture; defaults: HfJson }>> = {
+  deepseek_v2: { read: deepseekV2, defaults: DEEPSEEK_V2_DEFAULTS },
+  deepseek_v3: { read: deepseekV3, defaults: DEEPSEEK_V3_DEFAULTS },
+  mixtral: { read: mixtral, defaults: MIXTRAL_DEFAULTS },
+  llama: { read: llama, defaults: LLAMA_DEFAULTS },
+  qwen2_moe: { read: qwen2Moe, defaults: QWEN2_MOE_DEFAULTS },
+  qwen3_moe: { read: qwen3Moe, defaults: QWEN3_MOE_DEFAULTS },
+  olmoe: { read: olmoe, defaults: OLMOE_DEFAULTS },
+};
+
 /** The architecture of a parsed config.json, or a RuntimeError naming what cannot be expressed. */
 export function readHfArchitecture(json: HfJson, path: string): HfArchitecture {
   const type = json.model_type;
-  if (type === 'deepseek_v3') return deepseekV3(new ConfigReader(json, path, DEEPSEEK_DEFAULTS), path);
-  if (type === 'mixtral') return mixtral(new ConfigReader(json, path, MIXTRAL_DEFAULTS), path);
-  throw new RuntimeError(
-    `${path}: model_type ${JSON.stringify(type)} is not supported`,
-    `moe import hf reads ${SUPPORTED_TYPES.join(' and ')} checkpoints`,
-  );
+  const reader = typeof type === 'string' && Object.hasOwn(READERS, type) ? READERS[type as HfModelType] : undefined;
+  if (!reader) {
+    throw new RuntimeError(`${path}: model_type ${JSON.stringify(type)} is not supported`, `moe import hf reads ${SUPPORTED_TYPES.join(', ')} checkpoints`);
+  }
+  return reader.read(new ConfigReader(json, path, reader.defaults), path);
 }

@@ -1,6 +1,7 @@
 /**
- * `moe import hf`: a HF checkpoint folder (config.json + model.safetensors or shards) of a
- * deepseek_v3 or mixtral model → an equivalent `.moe` spec and our checkpoint of it.
+ * `moe import hf`: a HF checkpoint folder (config.json + model.safetensors or shards, and its
+ * tokenizer files when it has them) → an equivalent `.moe` spec and our checkpoint of it, the
+ * tokenizer copied in.
  *
  * The spec is generated from config.json (hf-spec.ts) and compiled with the real compiler, so the
  * checkpoint's graph is exactly what `moe compile` makes of that spec. Every HF tensor must then
@@ -18,6 +19,7 @@ import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { readJsonFile } from '../../runtime/data/json-file.js';
+import { TOKENIZER_FILE, readTokenizerFolder, tokenizerFromFiles, type ReadTokenizerFiles } from '../../runtime/data/tokenizer-files.js';
 import { defaultMemoryLimit } from '../../runtime/model/params.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { refuseIfTooBig, writeCheckpoint } from '../../runtime/io/checkpoint.js';
@@ -37,11 +39,15 @@ export interface ImportOptions {
   readonly limitBytes?: number;
 }
 
+/** The HF folder's tokenizer as copied into the checkpoint: none, or whether moe itself can read it. */
+export type ImportedTokenizer = { readonly copied: false } | { readonly copied: true; readonly unreadable?: string };
+
 export interface ImportResult {
   readonly model: string;
   readonly spec: string;
   readonly checkpoint: string;
   readonly tensors: number;
+  readonly tokenizer: ImportedTokenizer;
 }
 
 /** A tensor of the IR's naming, and how to get its float32 values out of the HF files. */
@@ -174,7 +180,7 @@ function mtpDepth(arch: HfArchitecture, names: ReadonlyMap<string, Provider>): n
 }
 
 function hasRouterBias(arch: HfArchitecture, names: ReadonlyMap<string, Provider>): boolean {
-  for (let i = arch.denseLayers; i < arch.layers; i++) if (names.has(`model.layers.${i}.mlp.gate.e_score_correction_bias`)) return true;
+  for (let i = 0; i < arch.layers; i++) if (!arch.denseLayers.includes(i) && names.has(`model.layers.${i}.mlp.gate.e_score_correction_bias`)) return true;
   return false;
 }
 
@@ -220,6 +226,21 @@ function matchTensors(model: ModelGraph, provided: ReadonlyMap<string, Provider>
   if (problems.length > 0) throw mismatchError(`cannot import ${dir}: its tensors do not match its config.json`, problems);
 }
 
+/**
+ * Whether moe can turn text into ids with the HF folder's tokenizer. It is copied either way (its
+ * files belong with the weights, and `moe export hf` writes them back); one moe cannot read
+ * (SentencePiece, WordPiece) is named, so `moe generate` needing `--ids` is no surprise.
+ */
+function readable(tokenizer: ReadTokenizerFiles): { unreadable?: string } {
+  try {
+    tokenizerFromFiles(tokenizer, TOKENIZER_FILE);
+    return {};
+  } catch (error) {
+    if (error instanceof RuntimeError) return { unreadable: error.message };
+    throw error;
+  }
+}
+
 /** Imports a HF checkpoint folder: writes our checkpoint to `outDir` and the spec beside it. */
 export function importHf(dir: string, outDir: string, options: ImportOptions = {}): ImportResult {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RuntimeError(`no HF checkpoint at ${dir}: the folder does not exist`);
@@ -239,8 +260,9 @@ export function importHf(dir: string, outDir: string, options: ImportOptions = {
   const mtpLayers = Array.from({ length: facts.mtpDepth }, (_, k) => arch.layers + k);
   matchTensors(model, provided, (n) => isIgnorable(n, mtpLayers, arch.tied), dir);
   refuseIfTooBig(model, options.limitBytes ?? defaultMemoryLimit());
+  const tokenizer = readTokenizerFolder(dir);
   const { params, state } = assemble(model, (t) => provided.get(t.name)!.read());
-  writeCheckpoint(checkpoint, { document, model, params, state });
+  writeCheckpoint(checkpoint, { document, model, params, state, ...(tokenizer && { tokenizer: tokenizer.files }) });
   writeFileAtomic(specPath, text);
-  return { model: name, spec: specPath, checkpoint, tensors: flatTensors(model).length };
+  return { model: name, spec: specPath, checkpoint, tensors: flatTensors(model).length, tokenizer: tokenizer ? { copied: true, ...readable(tokenizer) } : { copied: false } };
 }

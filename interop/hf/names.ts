@@ -1,7 +1,8 @@
 /**
  * Tensor names of released HF checkpoints ↔ the IR's names (DeepSeek's, specs/ir.md §7). Mixtral
  * checkpoints call the MoE block `block_sparse_moe` and the expert matrices w1 (gate), w3 (up) and
- * w2 (down). transformers 5 can also save its fused runtime layout (`save_original_format=False`):
+ * w2 (down); Qwen2-MoE calls its one shared expert `shared_expert` (ours: `shared_experts`). Llama,
+ * Qwen3-MoE and OLMoE use the IR's names. transformers 5 can also save its fused runtime layout (`save_original_format=False`):
  * one `experts.gate_up_proj` [E, 2I, D] (gate rows first) and one `experts.down_proj` [E, D, I].
  */
 
@@ -12,9 +13,12 @@ const MIXTRAL_BLOCK = /^(model\.layers\.\d+)\.block_sparse_moe\./;
 const MIXTRAL_EXPERT = /^(model\.layers\.\d+\.mlp\.experts\.\d+)\.(w[123])\.weight$/;
 const OUR_MOE = /^(model\.layers\.\d+)\.mlp\.(gate\.weight|experts\.\d+\.(gate_proj|up_proj|down_proj)\.weight)$/;
 
+const QWEN2_SHARED = /^(model\.layers\.\d+\.mlp)\.shared_expert\./;
+const OUR_SHARED = /^(model\.layers\.\d+\.mlp)\.shared_experts\./;
+
 /** A HF tensor name in the IR's naming (DeepSeek names pass through unchanged). */
 export function canonicalName(hfName: string): string {
-  const name = hfName.replace(MIXTRAL_BLOCK, '$1.mlp.');
+  const name = hfName.replace(MIXTRAL_BLOCK, '$1.mlp.').replace(QWEN2_SHARED, '$1.shared_experts.');
   const expert = MIXTRAL_EXPERT.exec(name);
   return expert ? `${expert[1]}.${W_TO_PROJ[expert[2]!]}.weight` : name;
 }
@@ -25,6 +29,13 @@ export function mixtralName(name: string): string {
   if (!m) return name;
   const tail = m[3] ? m[2]!.replace(`${m[3]}.weight`, `${PROJ_TO_W[m[3]]}.weight`) : m[2]!;
   return `${m[1]}.block_sparse_moe.${tail}`;
+}
+
+/** An IR name as a released checkpoint of `modelType` spells it. */
+export function hfName(modelType: string, name: string): string {
+  if (modelType === 'mixtral') return mixtralName(name);
+  if (modelType === 'qwen2_moe') return name.replace(OUR_SHARED, '$1.shared_expert.');
+  return name;
 }
 
 /** transformers 5's fused expert tensors: the layer's experts prefix and which matrix. */

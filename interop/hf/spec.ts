@@ -5,7 +5,8 @@
  * values, and a comment says so.
  */
 import { formatText } from '../../compiler/syntax/format.js';
-import type { HfArchitecture, HfAttention, HfMoe, RopeScaling } from './arch.js';
+import { runs } from '../../ir/structure.js';
+import type { HfArchitecture, HfAttention, HfModelType, HfMoe, HfWindow, RopeScaling } from './arch.js';
 
 /** What the tensors tell beyond config.json. */
 export interface CheckpointFacts {
@@ -51,10 +52,29 @@ function rope(theta: number, s: RopeScaling): string[] {
   return [`rope {`, `  theta = ${num(theta)}   // rope_theta`, ...scaling.map((l) => `  ${l}`), `}`];
 }
 
-function attention(a: HfAttention): string[] {
+function window(w: HfWindow | null): string[] {
+  if (!w) return [];
+  const lines = [`window = ${w.size}   // sliding_window`];
+  if (w.layers) lines.push(`window_layers = [${w.layers.join(', ')}]   // layer_types: sliding_attention`);
+  return lines;
+}
+
+function attention(a: HfAttention, w: HfWindow | null): string[] {
   if (a.kind === 'gqa') {
-    const headDim = a.headDim === null ? '' : `, head_dim = ${a.headDim}`;
-    return [`// num_attention_heads, num_key_value_heads${a.headDim === null ? '' : ', head_dim'}`, `attention gqa { heads = ${a.heads}, kv_heads = ${a.kvHeads}${headDim} }`];
+    const features = [
+      ...(a.qkNorm === 'head' ? ['qk_norm = head   // q_norm / k_norm: one weight of head_dim'] : []),
+      ...(a.qkNorm === 'full' ? ['qk_norm = full   // q_norm / k_norm over every head\'s channels'] : []),
+      ...(a.qkvBias ? ['qkv_bias = true   // q_proj, k_proj and v_proj have biases'] : []),
+      ...window(w),
+    ];
+    return [
+      `attention gqa {`,
+      `  heads = ${a.heads}   // num_attention_heads`,
+      `  kv_heads = ${a.kvHeads}   // num_key_value_heads`,
+      ...(a.headDim === null ? [] : [`  head_dim = ${a.headDim}   // head_dim`]),
+      ...features.map((l) => `  ${l}`),
+      `}`,
+    ];
   }
   return [
     `attention mla {`,
@@ -64,6 +84,7 @@ function attention(a: HfAttention): string[] {
     `  nope_dim = ${a.nopeDim}   // qk_nope_head_dim`,
     `  rope_dim = ${a.ropeDim}   // qk_rope_head_dim`,
     `  v_dim    = ${a.vDim}   // v_head_dim`,
+    ...window(w).map((l) => `  ${l}`),
     `}`,
   ];
 }
@@ -83,13 +104,30 @@ function router(m: HfMoe, facts: CheckpointFacts): string[] {
   return lines;
 }
 
-function moe(m: HfMoe, facts: CheckpointFacts, modelType: string): string[] {
-  const hidden = modelType === 'mixtral' ? 'intermediate_size' : 'moe_intermediate_size';
+/** The config.json fields each family names its MoE sizes with. */
+const MOE_FIELDS: Readonly<Record<HfModelType, { experts: string; hidden: string; dense: string }>> = {
+  deepseek_v2: { experts: 'n_routed_experts', hidden: 'moe_intermediate_size', dense: 'first_k_dense_replace' },
+  deepseek_v3: { experts: 'n_routed_experts', hidden: 'moe_intermediate_size', dense: 'first_k_dense_replace' },
+  mixtral: { experts: 'num_local_experts', hidden: 'intermediate_size', dense: '' },
+  llama: { experts: '', hidden: '', dense: 'every layer' },
+  qwen2_moe: { experts: 'num_experts', hidden: 'moe_intermediate_size', dense: 'mlp_only_layers / decoder_sparse_step' },
+  qwen3_moe: { experts: 'num_experts', hidden: 'moe_intermediate_size', dense: 'mlp_only_layers / decoder_sparse_step' },
+  olmoe: { experts: 'num_experts', hidden: 'intermediate_size', dense: '' },
+};
+
+function moe(m: HfMoe, facts: CheckpointFacts, modelType: HfModelType): string[] {
+  const fields = MOE_FIELDS[modelType];
+  const shared =
+    m.shared === 0
+      ? []
+      : modelType === 'qwen2_moe'
+        ? [`  shared  = ${m.shared}   // shared_expert_intermediate_size / moe_intermediate_size`, ...(m.sharedGate ? ['  shared_gate = true   // shared_expert_gate'] : [])]
+        : [`  shared  = ${m.shared}   // n_shared_experts`];
   return [
     `moe {`,
-    `  experts = ${m.experts}   // ${modelType === 'mixtral' ? 'num_local_experts' : 'n_routed_experts'}`,
-    ...(m.shared > 0 ? [`  shared  = ${m.shared}   // n_shared_experts`] : []),
-    `  hidden  = ${m.hidden}   // ${hidden}`,
+    `  experts = ${m.experts}   // ${fields.experts}`,
+    ...shared,
+    `  hidden  = ${m.hidden}   // ${fields.hidden}`,
     `  top_k   = ${m.topK}   // num_experts_per_tok`,
     ...router(m, facts).map((l) => `  ${l}`),
     `}`,
@@ -98,12 +136,14 @@ function moe(m: HfMoe, facts: CheckpointFacts, modelType: string): string[] {
 
 function layerRanges(arch: HfArchitecture, facts: CheckpointFacts): string[] {
   const lines: string[] = [];
-  const k = arch.denseLayers;
-  if (k > 0) {
-    lines.push(`// first_k_dense_replace = ${k}: dense SwiGLU of intermediate_size`);
-    lines.push(`layers 0..${k - 1} {`, `  ffn swiglu { hidden = ${arch.denseHidden} }`, `}`);
+  const dense = new Set(arch.denseLayers);
+  const kinds = Array.from({ length: arch.layers }, (_, i) => dense.has(i) || !arch.moe);
+  for (const [first, last] of runs(kinds, (a, b) => a === b)) {
+    if (kinds[first]) {
+      lines.push(`// ${MOE_FIELDS[arch.modelType].dense}: dense SwiGLU of intermediate_size`);
+      lines.push(`layers ${first}..${last} {`, `  ffn swiglu { hidden = ${arch.denseHidden} }`, `}`);
+    } else lines.push(`layers ${first}..${last} {`, ...moe(arch.moe!, facts, arch.modelType).map((l) => `  ${l}`), `}`);
   }
-  if (k < arch.layers) lines.push(`layers ${k}..${arch.layers - 1} {`, ...moe(arch.moe, facts, arch.modelType).map((l) => `  ${l}`), `}`);
   return lines;
 }
 
@@ -129,7 +169,7 @@ export function specText(arch: HfArchitecture, facts: CheckpointFacts): string {
     `init { std = ${num(arch.initStd)} }   // initializer_range`,
     `norm rmsnorm { eps = ${num(arch.normEps)} }   // rms_norm_eps`,
     ...rope(arch.ropeTheta, arch.rope),
-    ...attention(arch.attention),
+    ...attention(arch.attention, arch.window),
     ...layerRanges(arch, facts),
     ...mtp(arch, facts),
   ];

@@ -6,6 +6,7 @@
  * a lazy max-heap finds the next most frequent pair without rescanning.
  */
 import { RuntimeError } from '../errors.js';
+import { byteLevelFiles } from './hf-tokenizer-json.js';
 import { pretokenize } from './pretokenize.js';
 import { BYTE_SPECIALS, FIRST_MERGE_ID, bytesText, checkId, textBytes, type Tokenizer } from './tokenizer.js';
 
@@ -156,6 +157,7 @@ export function bpeFromMerges(merges: readonly (readonly [number, number])[]): B
     size,
     ...BYTE_SPECIALS,
     merges,
+    hfFiles: () => byteLevelFiles(merges),
     encode: (text) => pretokenize(text).flatMap(encodePiece),
     decode(ids) {
       const parts = ids.map((id) => {

@@ -2,6 +2,7 @@
  * The byte tokenizer: ids 0 … 255 are the UTF-8 bytes, then <bos> 256, <eos> 257, <pad> 258
  * (size 259, `BYTE_TOKENIZER_SIZE` of the checker). Needs no file and round-trips any text.
  */
+import { byteLevelFiles } from './hf-tokenizer-json.js';
 import { BYTE_SPECIALS, bytesText, checkId, textBytes, type Tokenizer } from './tokenizer.js';
 
 export const BYTE_TOKENIZER_SIZE = 259;
@@ -10,6 +11,7 @@ export function byteTokenizer(): Tokenizer {
   return {
     size: BYTE_TOKENIZER_SIZE,
     ...BYTE_SPECIALS,
+    hfFiles: () => byteLevelFiles([]),
     encode: (text) => Array.from(textBytes(text)),
     decode(ids) {
       const bytes: number[] = [];

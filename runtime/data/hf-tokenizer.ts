@@ -6,7 +6,7 @@
  */
 import { RuntimeError } from '../errors.js';
 import { GPT2_PATTERN_SOURCE } from './pretokenize.js';
-import { bytesText, checkId, textBytes, type Tokenizer } from './tokenizer.js';
+import { bytesText, checkId, textBytes, type JsonObject, type Tokenizer } from './tokenizer.js';
 
 interface HfAddedToken {
   id: number;
@@ -81,7 +81,9 @@ export function hfTokenizer(json: unknown, names: HfSpecialNames = {}, file = 't
 
   const alphabet = byteAlphabet();
   const fromChar = new Map(alphabet.map((c, b) => [c, b]));
-  for (const c of alphabet) if (!vocab.has(c)) refuse(`the vocabulary lacks the byte symbol ${JSON.stringify(c)}: not a byte-level BPE`);
+  // A vocabulary may lack some byte symbols (a small BPE trained on a partial alphabet, as the
+  // issue-20 reference tokenizer is): HF tokenizers then drops those bytes without a word; here a
+  // text holding one is refused when it is encoded, never silently shortened.
 
   const cache = new Map<string, number[]>();
   const encodePiece = (piece: string): number[] => {
@@ -108,7 +110,7 @@ export function hfTokenizer(json: unknown, names: HfSpecialNames = {}, file = 't
       }
       symbols = merged;
     }
-    const ids = symbols.map((s) => vocab.get(s) ?? refuse(`merged symbol ${JSON.stringify(s)} is not in the vocabulary`));
+    const ids = symbols.map((s) => vocab.get(s) ?? refuse(`the text holds ${JSON.stringify(s)} (bytes ${bytesOf(s)}), which the vocabulary has no token for`));
     if (cache.size < 100_000) cache.set(piece, ids);
     return ids;
   };
@@ -140,6 +142,8 @@ export function hfTokenizer(json: unknown, names: HfSpecialNames = {}, file = 't
     bos,
     eos,
     pad,
+    // the specials as chosen here, so HF picks the same ones from the files
+    hfFiles: () => ({ tokenizer: doc as JsonObject, config: { bos_token: idToken[bos] ?? null, eos_token: idToken[eos] ?? null, pad_token: idToken[pad] ?? null } }),
     encode(text) {
       // added tokens (e.g. chat markers) are matched in the raw text first, as HF does
       if (added.length === 0) return encodeText(text);
@@ -172,6 +176,12 @@ export function hfTokenizer(json: unknown, names: HfSpecialNames = {}, file = 't
       return bytesText(Uint8Array.from(bytes));
     },
   };
+}
+
+/** The bytes a byte-level symbol stands for, in hex: `20 e4` (for messages). */
+function bytesOf(symbol: string): string {
+  const alphabet = byteAlphabet();
+  return Array.from(symbol, (c) => alphabet.indexOf(c).toString(16).padStart(2, '0')).join(' ');
 }
 
 function splitMerge(m: string): [string, string] {

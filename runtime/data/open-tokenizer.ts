@@ -1,23 +1,22 @@
 /**
  * A plan tokenizer block → a Tokenizer: `byte` needs nothing, `bpe` is trained on its `train_on`
  * data block (train side of the split only, so validation text never shapes the vocabulary), `hf`
- * loads its `file` relative to the entry spec's folder, with the chat template of the
- * `tokenizer_config.json` beside it when there is one. A trained BPE should be saved with the
- * checkpoint (`toJSON`) and reloaded with `bpeFromJSON` rather than retrained on resume.
+ * loads its `file` relative to the entry spec's folder, with the special-token names and the chat
+ * template of the `tokenizer_config.json` (or `chat_template.jinja`) beside it when there is one.
+ * Every tokenizer travels with the checkpoints as HF files (`hfFiles`, tokenizer-files.ts).
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { trainBpe } from './bpe.js';
-import { chatTemplate, defaultChatTemplate, type ChatTemplate } from './chat.js';
-import { dataError } from './data-error.js';
+import { defaultChatTemplate, type ChatTemplate } from './chat.js';
 import { byteTokenizer } from './byte.js';
 import { loadRecords, validShareOf, type DataBlock } from './dataset.js';
-import { hfTokenizer } from './hf-tokenizer.js';
 import { readJsonFile } from './json-file.js';
 import { documentText } from './record.js';
 import { splitIndices } from './split.js';
-import type { Tokenizer } from './tokenizer.js';
+import type { JsonObject, Tokenizer } from './tokenizer.js';
+import { configChatTemplate, readTokenizerFiles, tokenizerFromFiles } from './tokenizer-files.js';
 
 export function openTokenizer(block: DataBlock, data: { readonly [name: string]: DataBlock }, baseDir: string): Tokenizer {
   const kind = block['kind'];
@@ -34,9 +33,7 @@ export function openTokenizer(block: DataBlock, data: { readonly [name: string]:
     const file = block['file'];
     if (typeof file !== 'string') throw new RuntimeError('an `hf` tokenizer needs `file`');
     const path = resolve(baseDir, file);
-    const tokenizer = hfTokenizer(readJsonFile(path, 'the tokenizer'), {}, file);
-    const template = hfChatTemplate(join(dirname(path), 'tokenizer_config.json'));
-    return template ? { ...tokenizer, chatTemplate: template } : tokenizer;
+    return tokenizerFromFiles(readTokenizerFiles(path, dirname(path)), file);
   }
   throw new RuntimeError(`unknown tokenizer kind ${String(kind)}`);
 }
@@ -44,14 +41,5 @@ export function openTokenizer(block: DataBlock, data: { readonly [name: string]:
 /** The `chat_template` of an HF tokenizer_config.json, when the file exists and has one. */
 export function hfChatTemplate(configFile: string): ChatTemplate | undefined {
   if (!existsSync(configFile)) return undefined;
-  const config = readJsonFile(configFile, 'the tokenizer config') as { chat_template?: unknown; bos_token?: unknown; eos_token?: unknown } | null;
-  const raw = config?.chat_template;
-  if (raw === undefined || raw === null) return undefined;
-  // a list of named templates (`[{name, template}]`) is the newer form; `default` is the chat one
-  const text = Array.isArray(raw) ? (raw as { name?: unknown; template?: unknown }[]).find((t) => t?.name === 'default')?.template : raw;
-  if (typeof text !== 'string') throw dataError('MOE7107', `chat template of ${configFile}: \`chat_template\` is neither a string nor a list with a \`default\` template`);
-  const special = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof (v as { content?: unknown })?.content === 'string' ? (v as { content: string }).content : undefined);
-  const bos = special(config?.bos_token);
-  const eos = special(config?.eos_token);
-  return chatTemplate(text, configFile, { ...(bos !== undefined && { bos_token: bos }), ...(eos !== undefined && { eos_token: eos }) });
+  return configChatTemplate(readJsonFile(configFile, 'the tokenizer config') as JsonObject, configFile);
 }

@@ -17,6 +17,17 @@ export interface Tokenizer {
   decode(ids: readonly number[]): string;
   /** renders `messages` rows: an hf tokenizer's tokenizer_config.json template; unset means the default (ChatML) */
   readonly chatTemplate?: ChatTemplate;
+  /** the HF files that reproduce this tokenizer, written into every checkpoint (tokenizer-files.ts) */
+  hfFiles(): TokenizerFiles;
+}
+
+export type JsonObject = { readonly [key: string]: unknown };
+
+/** A tokenizer's two HF files, parsed: what a checkpoint folder and an exported HF folder hold. */
+export interface TokenizerFiles {
+  readonly tokenizer: JsonObject;
+  /** `chat_template` inside when there is one (never a separate chat_template.jinja) */
+  readonly config: JsonObject;
 }
 
 /** Byte ids 0 … 255, then the three specials: the layout of the byte and the trained BPE tokenizers. */

@@ -1,13 +1,17 @@
 /**
  * The tokenizer a checkpoint was trained with, for commands that take text: an explicit HF
- * `tokenizer.json`, else the tokenizer of the stage that wrote the checkpoint (trainer_state.json
- * names it), else the spec's only tokenizer. Data and tokenizer files are found relative to the spec
- * the checkpoint's graph was compiled from (`document.source`, relative to the working folder).
+ * `tokenizer.json`, else the checkpoint's own copy (`tokenizer.json` and `tokenizer_config.json` in
+ * its folder, written with the weights: runtime/data/tokenizer-files.ts), so a checkpoint folder
+ * works wherever it is copied. Checkpoints written before the tokenizer travelled with them fall
+ * back to the tokenizer of the stage that wrote the checkpoint (trainer_state.json names it), else
+ * the spec's only tokenizer, found relative to the spec the checkpoint's graph was compiled from
+ * (`document.source`, relative to the working folder).
  *
- * A checkpoint may come from anywhere, so its graph.json is hostile input: the files it names are
- * read only when they resolve (symlinks included) inside the folder of its spec, and that folder
- * must lie inside the working folder; otherwise a graph naming `/etc/shadow` as its tokenizer, or
- * `/etc/x.moe` as its spec, would have the file read.
+ * A checkpoint may come from anywhere, so its files are hostile input: its own tokenizer files are
+ * read only when they resolve (symlinks included) inside the checkpoint folder; the files its
+ * graph.json names only inside the folder of its spec, and that folder must lie inside the working
+ * folder; otherwise a graph naming `/etc/shadow` as its tokenizer, or `/etc/x.moe` as its spec,
+ * would have the file read.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +24,7 @@ import { hfTokenizer } from '../data/hf-tokenizer.js';
 import { readJsonFile } from '../data/json-file.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { Tokenizer } from '../data/tokenizer.js';
+import { TOKENIZER_FILE, readTokenizerFolder, tokenizerFromFiles } from '../data/tokenizer-files.js';
 
 const HINT = 'pass an HF tokenizer.json with --tokenizer, or token ids with --ids';
 
@@ -61,6 +66,8 @@ function confinedSpecDir(document: GraphDocument, cwd: string, files: readonly s
 /** `file`: an HF tokenizer.json given by the user; `cwd`: the folder `document.source` is relative to. */
 export function checkpointTokenizer(checkpoint: string, document: GraphDocument, cwd: string, file?: string): Tokenizer {
   if (file !== undefined) return hfTokenizer(readJsonFile(file, 'the tokenizer'), {}, file);
+  const own = readTokenizerFolder(checkpoint);
+  if (own) return tokenizerFromFiles(own, join(checkpoint, TOKENIZER_FILE));
   const { tokenizers, data, stages } = document.plan;
   const stage = stages.find((s) => s.name === stageOf(checkpoint));
   const named = typeof stage?.hyper.tokenizer === 'string' ? stage.hyper.tokenizer : undefined;

@@ -4,7 +4,12 @@
  *   checkpoint.json    {"format": "moe-checkpoint", "version": 1, "model": NAME}
  *   graph.json         the IR document the weights belong to, as `moe compile` writes it
  *   model.safetensors  F32 tensors under HF names (stacked experts expanded, router bias as HF's buffer)
- *   config.json        the HF config, when HF transformers can express the model (informative)
+ *   config.json        the HF config, when a transformers family computes the model and names its
+ *                      tensors as the IR does (deepseek_v2/v3, llama, qwen3_moe, olmoe); Mixtral and
+ *                      Qwen2-MoE name them otherwise: `moe export hf` writes those
+ *   tokenizer.json, tokenizer_config.json
+ *                      the tokenizer the weights were trained with, as HF files (runtime/data/
+ *                      tokenizer-files.ts), so the folder turns text into ids wherever it is copied
  *
  * With HF names and a config.json the folder is also a checkpoint HF can read. A folder is written
  * whole or not at all (runtime/io/atomic.ts), and reading checks everything — the graph (schema +
@@ -13,9 +18,11 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfConfig, hfConfigText } from '../../ir/hf-config.js';
+import { SAME_NAMES, hfConfig, hfConfigText } from '../../ir/hf-config.js';
 import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
+import type { TokenizerFiles } from '../data/tokenizer.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, writeTokenizerFiles } from '../data/tokenizer-files.js';
 import { loadGraph, modelOf } from '../load.js';
 import { defaultMemoryLimit, modelBytes, type TensorData } from '../model/params.js';
 import { writeFolderAtomic } from './atomic.js';
@@ -24,7 +31,14 @@ import { FLOAT_DTYPES, readSafetensorsHeader, readTensor, writeSafetensors, type
 
 export const CHECKPOINT_FORMAT = 'moe-checkpoint';
 export const CHECKPOINT_VERSION = 1;
-const FILES = { meta: 'checkpoint.json', graph: 'graph.json', weights: 'model.safetensors', config: 'config.json' } as const;
+const FILES = {
+  meta: 'checkpoint.json',
+  graph: 'graph.json',
+  weights: 'model.safetensors',
+  config: 'config.json',
+  tokenizer: TOKENIZER_FILE,
+  tokenizerConfig: TOKENIZER_CONFIG_FILE,
+} as const;
 
 export interface CheckpointContents {
   readonly document: GraphDocument;
@@ -33,6 +47,8 @@ export interface CheckpointContents {
   /** keyed by IR parameter name; stacked parameters as one [E, …shape] tensor */
   readonly params: ReadonlyMap<string, TensorData>;
   readonly state: ReadonlyMap<string, TensorData>;
+  /** the tokenizer's HF files; absent only where no tokenizer is known (`moe init` of a spec without one) */
+  readonly tokenizer?: TokenizerFiles;
 }
 
 export interface Checkpoint {
@@ -74,8 +90,9 @@ export function writeCheckpoint(dir: string, contents: CheckpointContents): void
     const meta = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: model.name };
     writeFileSync(join(temp, FILES.meta), `${JSON.stringify(meta, null, 2)}\n`);
     writeFileSync(join(temp, FILES.graph), `${JSON.stringify(contents.document, null, 1)}\n`);
-    if (config.ok) writeFileSync(join(temp, FILES.config), hfConfigText({ ...config.config, torch_dtype: 'float32', dtype: 'float32' }));
+    if (config.ok && SAME_NAMES.has(String(config.config.model_type))) writeFileSync(join(temp, FILES.config), hfConfigText({ ...config.config, torch_dtype: 'float32', dtype: 'float32' }));
     writeSafetensors(join(temp, FILES.weights), fileTensors(model, contents.params, contents.state));
+    if (contents.tokenizer) writeTokenizerFiles(temp, contents.tokenizer);
   });
 }
 

@@ -14,6 +14,7 @@ import { RuntimeError } from '../errors.js';
 import { stagingPath } from '../io/atomic.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import type { TokenizerFiles } from '../data/tokenizer.js';
 import type { TensorData } from '../model/params.js';
 import type { AdamW, AdamWState } from '../train/adamw.js';
 import type { ParamStore } from '../model/params.js';
@@ -30,6 +31,8 @@ export interface TrainingCheckpoint {
   readonly model: string;
   readonly params: ReadonlyMap<string, TensorData>;
   readonly state: ReadonlyMap<string, TensorData>;
+  /** the tokenizer the stage trains with, as HF files (written into the checkpoint folder) */
+  readonly tokenizer: TokenizerFiles;
   readonly optimizer: OptimizerState;
   /** JSON-serialisable trainer state: step, data order, RNG, metrics so far */
   readonly trainer: { readonly step: number } & Readonly<Record<string, unknown>>;
@@ -46,7 +49,7 @@ export function saveTrainingCheckpoint(runDir: string, contents: TrainingCheckpo
   claimEntry(runDir, `checkpoint-${step}`);
   const staging = stagingPath(final);
   rmSync(staging, { recursive: true, force: true });
-  writeCheckpoint(staging, { document: contents.document, model: contents.model, params: contents.params, state: contents.state });
+  writeCheckpoint(staging, { document: contents.document, model: contents.model, params: contents.params, state: contents.state, tokenizer: contents.tokenizer });
   const moments = [...contents.optimizer.m].map(([name, t]) => [`m.${name}`, { dtype: 'F32' as const, shape: t.shape, data: t.data }] as const);
   const velocities = [...contents.optimizer.v].map(([name, t]) => [`v.${name}`, { dtype: 'F32' as const, shape: t.shape, data: t.data }] as const);
   writeSafetensors(join(staging, OPTIMIZER_STATE), [...moments, ...velocities], { format: 'moe', step: String(contents.optimizer.step) });
@@ -128,6 +131,7 @@ export interface RunState {
   readonly document: GraphDocument;
   readonly model: string;
   readonly store: ParamStore;
+  readonly tokenizer: TokenizerFiles;
   readonly optimizer: AdamW;
   readonly trainer: { readonly step: number };
 }
@@ -136,5 +140,5 @@ export interface RunState {
 export async function saveRunCheckpoint(runDir: string, run: RunState, keep: number): Promise<string> {
   const { params, state } = await run.store.snapshot();
   const trainer = run.trainer as { step: number } & Record<string, unknown>;
-  return saveTrainingCheckpoint(runDir, { document: run.document, model: run.model, params, state, optimizer: await run.optimizer.state(), trainer }, keep);
+  return saveTrainingCheckpoint(runDir, { document: run.document, model: run.model, params, state, tokenizer: run.tokenizer, optimizer: await run.optimizer.state(), trainer }, keep);
 }

@@ -70,6 +70,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const tokenizer = openTokenizer(stage.tokenizer, options.document.plan.data, options.specDir);
   const vocab = stage.model.params.find((p) => p.name === 'model.embed_tokens.weight')?.shape[0] ?? 0;
   if (tokenizer.size > vocab) throw new RuntimeError(`the tokenizer has ${tokenizer.size} ids but model ${stage.model.name} has vocab ${vocab}`);
+  // made now, not at the first save, so a tokenizer HF files cannot hold is refused before training
+  const tokenizerFiles = tokenizer.hfFiles();
   const dataset = openDataset(stage.data, options.specDir, tokenizer, {
     seqLen: stage.seqLen,
     batch: stage.batch,
@@ -166,7 +168,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       async save(step) {
         const trainer: TrainerState = { step, data: dataset.train.state(), seed: stage.seed, stage: stage.plan.name };
         const snapshot = await engine.snapshot();
-        return saveTrainingCheckpoint(options.runDir, { document: options.document, model: stage.model.name, ...snapshot, trainer: { ...trainer } }, stage.keep);
+        return saveTrainingCheckpoint(options.runDir, { document: options.document, model: stage.model.name, ...snapshot, tokenizer: tokenizerFiles, trainer: { ...trainer } }, stage.keep);
       },
     });
   } finally {

@@ -34,6 +34,8 @@ const PROBLEM_LINES = 3;
 
 export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
   const stage = generationStage(ctx.document, ctx.stage, ctx.specDir);
+  // made now, not at the first save, so a tokenizer HF files cannot hold is refused before training
+  const tokenizerFiles = stage.tokenizer.hfFiles();
   const settings = grpoSettings(ctx.stage, cappedSteps(ctx.stage.hyper.steps, ctx.maxSteps));
   const records = promptRecords(ctx.document, ctx.stage, ctx.specDir);
   const scorer = await createRewardScorer(rewardBlock(ctx.document, ctx.stage), { specDir: ctx.specDir });
@@ -118,7 +120,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
       },
       async save(step) {
         const trainer: GrpoTrainerState = { step, order: order.state(), stage: ctx.stage.name };
-        return saveRunCheckpoint(ctx.runDir, { document: ctx.document, model: stage.model.name, store: policy, optimizer, trainer }, settings.keep);
+        return saveRunCheckpoint(ctx.runDir, { document: ctx.document, model: stage.model.name, store: policy, optimizer, tokenizer: tokenizerFiles, trainer }, settings.keep);
       },
     });
   } finally {

@@ -1,8 +1,10 @@
 /** `--emit hf-config`: deepseek_v3 and mixtral config.json from the graph, and the refusals. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EMITTERS } from '../../compiler/codegen/index.js';
 import { hfConfig, type HfConfig } from '../../ir/hf-config.js';
-import { DENSE, MOE, example, lowerText, onlyModel, tinyModel } from './helpers.js';
+import { DENSE, MOE, example, lowerText, onlyModel, root, tinyModel } from './helpers.js';
 
 function config(name: string): HfConfig {
   const result = hfConfig(onlyModel(example(name)));
@@ -76,16 +78,21 @@ describe('hf-config: DeepSeek-V3', () => {
   });
 });
 
-describe('hf-config: DeepSeek-V2-Lite', () => {
-  const c = config('deepseek-v2-lite');
+describe('hf-config: DeepSeek-V2 (softmax MLA)', () => {
+  const withoutYarn = readFileSync(join(root, 'examples', 'deepseek-v2-lite.moe'), 'utf8').replace(/scaling yarn \{[^}]*\}/, '');
+  const result = hfConfig(onlyModel(lowerText(withoutYarn)));
+  if (!result.ok) throw new Error(result.reason);
+  const c = result.config;
 
-  it('has no query compression: q_lora_rank is null', () => {
-    expect(c.q_lora_rank).toBeNull();
+  it('is deepseek_v2, never deepseek_v3 (whose transformers class always routes by sigmoid)', () => {
+    expect(c.model_type).toBe('deepseek_v2');
+    expect(c.architectures).toEqual(['DeepseekV2ForCausalLM']);
+    expect(c.scoring_func).toBeUndefined();
   });
 
-  it('routes with softmax, greedy, without renormalising', () => {
+  it('has no query compression, greedy softmax routing without renormalising, the shared experts', () => {
     expect(c).toMatchObject({
-      scoring_func: 'softmax',
+      q_lora_rank: null,
       topk_method: 'greedy',
       norm_topk_prob: false,
       n_group: 1,
@@ -97,11 +104,74 @@ describe('hf-config: DeepSeek-V2-Lite', () => {
       intermediate_size: 10944,
       first_k_dense_replace: 1,
       num_hidden_layers: 27,
-      num_nextn_predict_layers: 0,
       aux_loss_alpha: 0.001,
       seq_aux: true,
     });
-    expect(c.rope_scaling).toMatchObject({ factor: 40, mscale: 0.707, mscale_all_dim: 0.707 });
+  });
+
+  it('refuses DeepSeek-V2-Lite\'s YaRN with mscale_all_dim: HF\'s DeepseekV2 leaves mscale² out of the attention scale', () => {
+    const refused = hfConfig(onlyModel(example('deepseek-v2-lite')));
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.reason).toMatch(/`mscale_all_dim = 0\.707`: HF's DeepseekV2 leaves YaRN's mscale² out of the attention scale/);
+  });
+
+  it('refuses a softmax MLA router that renormalises: no transformers class computes it', () => {
+    const text = tinyModel(`  layers 0..3 { moe { experts = 4, shared = 1, hidden = 8, top_k = 2, router { score = softmax, normalize = true } } }`);
+    expect(reason(text)).toMatch(/^`normalize = true` with `score = softmax`: HF's DeepseekV2 .* never renormalises/);
+  });
+});
+
+describe('hf-config: the GQA families', () => {
+  const gqa = (ranges: string, attention = 'attention gqa { heads = 4, kv_heads = 2 }'): string => tinyModel(ranges).replace(/attention mla \{[^}]*\}/, attention);
+  const family = (text: string): HfConfig => {
+    const result = hfConfig(onlyModel(lowerText(text)));
+    if (!result.ok) throw new Error(result.reason);
+    return result.config;
+  };
+  const SOFTMAX = (router: string, extra = ''): string => `moe { experts = 4, hidden = 8, top_k = 2${extra}, router { score = softmax${router} } }`;
+
+  it('every layer dense: llama', () => {
+    const c = family(gqa(`  layers 0..3 { ${DENSE} }`));
+    expect(c).toMatchObject({ model_type: 'llama', architectures: ['LlamaForCausalLM'], intermediate_size: 32, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 4 });
+  });
+
+  it('per-head q/k norm: qwen3_moe, dense layers as mlp_only_layers', () => {
+    const c = family(gqa(`  layers 0..0 { ${DENSE} }\n  layers 1..3 { ${SOFTMAX('')} }`, 'attention gqa { heads = 4, kv_heads = 2, qk_norm = head }'));
+    expect(c).toMatchObject({ model_type: 'qwen3_moe', num_experts: 4, moe_intermediate_size: 8, intermediate_size: 32, mlp_only_layers: [0], norm_topk_prob: true, head_dim: 4 });
+  });
+
+  it('full-width q/k norm: olmoe', () => {
+    const c = family(gqa(`  layers 0..3 { ${SOFTMAX(', normalize = false')} }`, 'attention mha { heads = 4, qk_norm = full }'));
+    expect(c).toMatchObject({ model_type: 'olmoe', num_experts: 4, intermediate_size: 8, norm_topk_prob: false, num_key_value_heads: 4 });
+  });
+
+  it('q/k/v biases, a gated shared expert and windows on some layers: qwen2_moe with layer_types', () => {
+    const c = family(gqa(`  layers 0..3 { ${SOFTMAX(', normalize = false', ', shared = 2, shared_gate = true')} }`, 'attention mha { heads = 4, qkv_bias = true, window = 5, window_layers = [0, 2] }'));
+    expect(c).toMatchObject({
+      model_type: 'qwen2_moe',
+      shared_expert_intermediate_size: 16,
+      qkv_bias: true,
+      use_sliding_window: true,
+      sliding_window: 5,
+      layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'],
+    });
+  });
+
+  it('a window on every layer of a Mixtral: sliding_window', () => {
+    expect(family(gqa(`  layers 0..3 { ${SOFTMAX('')} }`, 'attention gqa { heads = 4, kv_heads = 2, window = 8 }'))).toMatchObject({ model_type: 'mixtral', sliding_window: 8 });
+  });
+
+  it('refuses what no family computes, naming the setting', () => {
+    // softmax without renormalising and no shared expert: not mixtral, not qwen2_moe
+    expect(reason(gqa(`  layers 0..3 { ${SOFTMAX(', normalize = false')} }`))).toBe(
+      'not mixtral (`normalize = false`: Mixtral renormalises the top-k weights), not qwen2_moe (`shared = 0`: HF\'s qwen2_moe always has a gated shared expert)',
+    );
+    // a shared expert without Qwen's gate
+    expect(reason(gqa(`  layers 0..3 { ${SOFTMAX('', ', shared = 1')} }`))).toMatch(/not qwen2_moe \(`shared = 1` without `shared_gate = true`/);
+    // a window on a family without one
+    expect(reason(gqa(`  layers 0..3 { ${SOFTMAX('')} }`, 'attention gqa { heads = 4, kv_heads = 2, qk_norm = head, window = 4 }'))).toMatch(/`window` \(layer 0 attends over 4 tokens\): HF's qwen3_moe has no sliding-window attention/);
+    // token-dropping capacity
+    expect(reason(gqa(`  layers 0..3 { ${SOFTMAX(', capacity = 1.25')} }`))).toMatch(/`capacity = 1\.25`: HF's MoE layers drop no tokens/);
   });
 });
 
@@ -146,12 +216,17 @@ describe('hf-config: refusals', () => {
     );
   });
 
-  it('refuses a GQA model that is not a Mixtral, saying why', () => {
+  it('refuses a GQA model that is neither a Mixtral nor a Qwen2-MoE, saying why for each', () => {
     const text = tinyModel(`  layers 0..0 { ${DENSE} }\n  layers 1..3 { moe { experts = 4, hidden = 8, top_k = 2, router { score = softmax } } }`).replace(
       /attention mla \{[^}]*\}/,
       'attention gqa { heads = 4, kv_heads = 2 }',
     );
-    expect(reason(text)).toMatch(/^deepseek_v3 requires MLA attention; GQA models export as mixtral only when every layer is MoE .* \(here layer 0 is dense\)$/);
+    expect(reason(text)).toMatch(/^not mixtral \(layer 0 is dense\), not qwen2_moe \(`shared = 0`/);
+  });
+
+  it('refuses groups scored by their best expert for deepseek_v3, which sums the top 2', () => {
+    const grouped = 'moe { experts = 8, hidden = 8, top_k = 2, router { score = sigmoid, groups = 4, top_groups = 2 } }';
+    expect(reason(tinyModel(`  layers 0..3 { ${grouped} }`))).toMatch(/`groups = 4` without `balance = bias`: a group is scored by its best expert here, by the sum of its top 2 in HF's DeepseekV3/);
   });
 
   it('turns a refusal into an error result of the emitter, naming the model', async () => {

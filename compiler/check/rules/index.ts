@@ -6,6 +6,7 @@ import { customReward } from './custom-reward.js';
 import { dataSource } from './data-source.js';
 import { evalAnswer } from './eval-answer.js';
 import { grpoClip } from './grpo-clip.js';
+import { hfExport } from './hf-export.js';
 import { layerCoverage } from './layer-coverage.js';
 import { megatronVocab } from './megatron-vocab.js';
 import { memoryFit } from './memory-fit.js';
@@ -46,4 +47,6 @@ export const rules: readonly Rule[] = [
   memoryFit,
   megatronVocab,
   unusedConst,
+  // last: it lowers the model, which needs every other rule to have passed
+  hfExport,
 ];

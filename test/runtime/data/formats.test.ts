@@ -187,14 +187,16 @@ describe('chat rows (`messages`)', () => {
       model: { type: 'BPE', vocab, merges: [] },
     });
     const template = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}";
-    const dir = folder({ 'tokenizer.json': tokenizerJson, 'tokenizer_config.json': JSON.stringify({ chat_template: template, eos_token: '<|eot|>' }), 'chat.jsonl': `${CHAT}\n` });
+    const dir = folder({ 'tokenizer.json': tokenizerJson, 'tokenizer_config.json': JSON.stringify({ chat_template: template, eos_token: '<|eot|>', pad_token: '<|endoftext|>' }), 'chat.jsonl': `${CHAT}\n` });
     const hf = openTokenizer({ kind: 'hf', file: 'tokenizer.json' }, {}, dir);
     expect(hf.chatTemplate?.source).toBe(join(dir, 'tokenizer_config.json'));
     const batch = sft(dir, hf, 128).train.next();
     const ids = [...batch.inputIds];
-    expect(ids.filter((id) => id === 257)).toHaveLength(5); // one <|eot|> id per turn
+    // the config names <|eot|> the eos, as HF would take it: one per turn, and the eos closing the row
+    expect(hf.eos).toBe(257);
+    expect(ids.filter((id) => id === 257)).toHaveLength(6);
     expect(targets(hf, batch.inputIds, batch.lossMask)).toEqual(['hello', 'ciao']); // the turns and their <|eot|>, which decode leaves out
-    expect(ids.filter((id, t) => id === 257 && batch.lossMask[t] === 1)).toHaveLength(2); // each assistant turn's <|eot|>
+    expect(ids.filter((id, t) => id === 257 && batch.lossMask[t] === 1)).toHaveLength(3); // each assistant turn's <|eot|>, and the row's eos
     // a tokenizer.json without a config beside it has no template: the default one is used
     const bare = folder({ 'tokenizer.json': tokenizerJson });
     expect(openTokenizer({ kind: 'hf', file: 'tokenizer.json' }, {}, bare).chatTemplate).toBeUndefined();

@@ -10,7 +10,7 @@ describe('moe import hf', () => {
     const { dir } = tinyDeepseekFolder({ qLoraRank: 12, mtp: true });
     const cwd = tempDir();
     const r = await runCli(['import', 'hf', dir, '-o', 'out/ckpt', '--name', 'Tiny'], cwd);
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toBe('note: the HF folder has no tokenizer.json, so the checkpoint has none: moe generate needs --ids or --tokenizer\n');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('wrote out/ckpt (model Tiny, 97 tensors)\nwrote out/Tiny.moe\n');
     expect(readdirSync(join(cwd, 'out')).sort()).toEqual(['Tiny.moe', 'ckpt']);
@@ -28,11 +28,11 @@ describe('moe import hf', () => {
 
   it('a refused config prints error and help, exit 1, and writes nothing', async () => {
     const { dir } = tinyDeepseekFolder({ qLoraRank: 12, mtp: false });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...tinyDeepseekConfig({ qLoraRank: 12, mtp: false }), model_type: 'qwen2_moe' }));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...tinyDeepseekConfig({ qLoraRank: 12, mtp: false }), model_type: 'gpt_neox' }));
     const cwd = tempDir();
     const r = await runCli(['import', 'hf', dir, '-o', 'ckpt'], cwd);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`error: ${join(dir, 'config.json')}: model_type "qwen2_moe" is not supported\nhelp: moe import hf reads deepseek_v3 and mixtral checkpoints\n`);
+    expect(r.stderr).toBe(`error: ${join(dir, 'config.json')}: model_type "gpt_neox" is not supported\nhelp: moe import hf reads deepseek_v2, deepseek_v3, mixtral, llama, qwen2_moe, qwen3_moe, olmoe checkpoints\n`);
     expect(readdirSync(cwd)).toEqual([]);
   });
 
@@ -55,7 +55,7 @@ describe('moe export hf', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('wrote hf (deepseek_v3 model Tiny, 99 tensors, bf16)\n');
-    expect(readdirSync(join(cwd, 'hf')).sort()).toEqual(['config.json', 'model.safetensors']);
+    expect(readdirSync(join(cwd, 'hf')).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors']);
   });
 
   it('a model HF cannot express: error and help, exit 1', async () => {
@@ -64,8 +64,8 @@ describe('moe export hf', () => {
     const r = await runCli(['export', 'hf', 'late', '-o', 'hf'], cwd);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      'error: cannot export model Late for HF transformers: dense layers must be the first k layers for deepseek_v3 (layer 1 is dense after MoE layers)\n' +
-        'help: HF has no model class for this architecture; the checkpoint itself stays usable by moe\n',
+      'error: MOE7201: model Late cannot be exported to HF transformers: dense layers must be the first k layers for deepseek_v3 (layer 1 is dense after MoE layers)\n' +
+        'help: `moe explain MOE7201` says more; the checkpoint itself stays usable by moe\n',
     );
     expect(existsSync(join(cwd, 'hf'))).toBe(false);
   });

@@ -50,7 +50,7 @@ describe('import of a tiny HF deepseek_v3 checkpoint', () => {
     const { dir, tensors } = tinyDeepseekFolder({ qLoraRank: 12, mtp: true });
     const out = join(tempDir(), 'ckpt');
     const result = importHf(dir, out, { name: 'Tiny' });
-    expect(result).toEqual({ model: 'Tiny', spec: join(out, '..', 'Tiny.moe'), checkpoint: out, tensors: 97 });
+    expect(result).toEqual({ model: 'Tiny', spec: join(out, '..', 'Tiny.moe'), checkpoint: out, tensors: 97, tokenizer: { copied: false } });
 
     const spec = checkSpec(result.spec);
     expect(spec.errors).toBe(0);
@@ -157,10 +157,10 @@ describe('import refusals', () => {
   it('an unsupported model_type, rope type or attention bias', () => {
     const { dir } = tinyDeepseekFolder({ qLoraRank: 12, mtp: false });
     const config = tinyDeepseekConfig({ qLoraRank: 12, mtp: false });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'llama' }));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'gpt2' }));
     const error = refusal(() => importHf(dir, join(tempDir(), 'c')));
-    expect(error.message).toBe(`${join(dir, 'config.json')}: model_type "llama" is not supported`);
-    expect(error.help).toBe('moe import hf reads deepseek_v3 and mixtral checkpoints');
+    expect(error.message).toBe(`${join(dir, 'config.json')}: model_type "gpt2" is not supported`);
+    expect(error.help).toBe('moe import hf reads deepseek_v2, deepseek_v3, mixtral, llama, qwen2_moe, qwen3_moe, olmoe checkpoints');
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, rope_scaling: { type: 'dynamic', factor: 2 } }));
     expect(refusal(() => importHf(dir, join(tempDir(), 'c'))).message).toMatch(/rope type "dynamic" is not supported/);
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, attention_bias: true }));
@@ -257,7 +257,7 @@ describe('mixtral', () => {
     const result = importHf(dir, out, { name: 'TinyMixtral' });
     const spec = checkSpec(result.spec);
     expect(spec.errors).toBe(0);
-    expect(spec.text).toContain('attention gqa { heads = 4, kv_heads = 2, head_dim = 4 }');
+    for (const line of ['attention gqa {', 'heads = 4 // num_attention_heads', 'kv_heads = 2 // num_key_value_heads', 'head_dim = 4 // head_dim']) expect(spec.text).toContain(line);
     expect(spec.text).toContain('aux_loss = batch { alpha = 0.02 }');
     const ckpt = readCheckpoint(out);
     expect(compareWithHf(tensors, ckpt.params, ckpt.state)).toEqual([]);
@@ -284,7 +284,7 @@ describe('export', () => {
     const hf = join(tempDir(), 'hf');
     const result = exportHf(checkpoint(), hf);
     expect(result).toMatchObject({ model: 'R1Tiny', modelType: 'deepseek_v3' });
-    expect(readdirSync(hf).sort()).toEqual(['config.json', 'model.safetensors']);
+    expect(readdirSync(hf).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors']);
     const config = JSON.parse(readFileSync(join(hf, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ model_type: 'deepseek_v3', num_nextn_predict_layers: 1, torch_dtype: 'float32', n_group: 4, topk_group: 2 });
     const { tensors, metadata } = readSafetensors(join(hf, 'model.safetensors'));
@@ -336,7 +336,7 @@ describe('export', () => {
     const dir = join(parent, 'ckpt');
     const late = lateDenseCheckpoint(dir);
     const error = refusal(() => exportHf(late, join(parent, 'hf')));
-    expect(error.message).toBe('cannot export model Late for HF transformers: dense layers must be the first k layers for deepseek_v3 (layer 1 is dense after MoE layers)');
+    expect(error.message).toBe('MOE7201: model Late cannot be exported to HF transformers: dense layers must be the first k layers for deepseek_v3 (layer 1 is dense after MoE layers)');
     expect(error.help).toMatch(/stays usable/);
     expect(existsSync(join(parent, 'hf'))).toBe(false);
   });

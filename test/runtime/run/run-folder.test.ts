@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
+import { byteTokenizer } from '../../../runtime/data/byte.js';
 import { initialValues, storedShape, type TensorData } from '../../../runtime/model/params.js';
 import { checkpointSteps, loadLatestCheckpoint, saveTrainingCheckpoint } from '../../../runtime/run/checkpoints.js';
 import { appendMetrics, readMetrics, truncateMetrics, METRICS_FILE } from '../../../runtime/run/metrics.js';
@@ -36,6 +37,7 @@ function contents(step: number, seed: number) {
     model: model.name,
     params,
     state: tensors(model.state, 1),
+    tokenizer: byteTokenizer().hfFiles(),
     optimizer: { step, m: tensors(model.params, 2), v: tensors(model.params, 3) },
     trainer: { step, data: { epoch: 0, position: step * 4 }, rng: seed },
   };
