@@ -11,8 +11,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import process from 'node:process';
 
-const OUT = join(dirname(fileURLToPath(import.meta.url)), 'r1-tiny');
+// the folder to write: examples/data/r1-tiny/, or the first argument (the tests compare the two)
+const OUT = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), 'r1-tiny');
 const LETTERS = ['a', 'b', 'c'];
 const LENGTH = 9;
 
@@ -67,5 +69,5 @@ const files = {
 mkdirSync(OUT, { recursive: true });
 for (const [name, rows] of Object.entries(files)) {
   writeFileSync(join(OUT, name), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  console.log(`examples/data/r1-tiny/${name}: ${rows.length} rows`);
+  process.stdout.write(`${join(OUT, name)}: ${rows.length} rows\n`);
 }
