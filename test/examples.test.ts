@@ -12,7 +12,7 @@ const examples = readdirSync(dir).filter((f) => f.endsWith('.moe'));
 describe('examples', () => {
   it('are all here', () => {
     expect(examples).toEqual(
-      expect.arrayContaining(['deepseek-v3.moe', 'deepseek-v2-lite.moe', 'mixtral.moe', 'r1-tiny.moe', 'qwen3-30b-a3b.moe', 'olmoe-1b-7b.moe', 'qwen1.5-moe-a2.7b.moe']),
+      expect.arrayContaining(['deepseek-v3.moe', 'deepseek-v2-lite.moe', 'deepseek-tiny.moe', 'mixtral.moe', 'r1-tiny.moe', 'qwen3-30b-a3b.moe', 'olmoe-1b-7b.moe', 'qwen1.5-moe-a2.7b.moe']),
     );
   });
 
@@ -35,7 +35,7 @@ describe('examples', () => {
     ['deepseek-v3.moe', 'DeepSeekV3'],
     ['deepseek-v2-lite.moe', 'DeepSeekV2Lite'],
     ['mixtral.moe', 'Mixtral8x7B'],
-    ['r1-tiny.moe', 'R1Tiny'],
+    ['deepseek-tiny.moe', 'DeepSeekTiny'],
   ];
   for (const [file, model] of cases) {
     it(`${model} has exactly HF transformers' parameter count (${hf.counts[model]?.toLocaleString('en-US')})`, () => {

@@ -37,7 +37,7 @@ configs = {
         q_lora_rank=None, kv_lora_rank=512, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128,
         tie_word_embeddings=False,
     ),
-    "R1Tiny": deepseek(
+    "DeepSeekTiny": deepseek(
         vocab_size=320, hidden_size=64, intermediate_size=256, moe_intermediate_size=64,
         num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, n_shared_experts=1,
         n_routed_experts=8, num_experts_per_tok=2, n_group=4, topk_group=2, first_k_dense_replace=1,

@@ -129,8 +129,8 @@ describe('the R1 recipe plan', () => {
   it('records stage dependencies and a pipeline order that respects them', () => {
     const reason = doc.plan.stages.find((s) => s.name === 'reason')!;
     expect(reason).toMatchObject({ kind: 'grpo', model: 'R1Tiny', from: { stage: 'cold' }, after: ['cold'] });
-    expect(reason.hyper).toMatchObject({ batch_prompts: 4, group: 8, clip: [0.2, 0.28], reward: 'r1', tokenizer: 'bytes' });
-    expect(doc.plan.pipelines[0]!.order).toEqual(['base', 'cold', 'reason', 'rs', 'final', 'demo']);
+    expect(reason.hyper).toMatchObject({ batch_prompts: 8, group: 8, clip: [0.2, 0.28], reward: 'r1', tokenizer: 'bpe' });
+    expect(doc.plan.pipelines[0]!.order).toEqual(['base', 'cold', 'after_cold', 'reason', 'after_reason', 'rs', 'final', 'after_final', 'demo']);
     const final = doc.plan.stages.find((s) => s.name === 'final')!;
     expect(final).toMatchObject({ kind: 'sft', from: { stage: 'reason' }, after: ['reason', 'rs'], hyper: { data: { stage: 'rs' } } });
   });
@@ -138,9 +138,8 @@ describe('the R1 recipe plan', () => {
   it('resolves rewards with their weighted rules', () => {
     const rules = doc.plan.rewards.r1!.rules as { name: string; weight: number; kind: string }[];
     expect(rules.map((r) => [r.name, r.weight, r.kind])).toEqual([
-      ['accuracy', 0.6, 'answer'],
+      ['accuracy', 0.7, 'answer'],
       ['format', 0.3, 'regex'],
-      ['brevity', 0.1, 'length'],
     ]);
   });
 });

@@ -1,4 +1,4 @@
-/** Our checkpoint folder: round trip of r1-tiny, atomic writes, mismatches refused, memory refused. */
+/** Our checkpoint folder: round trip of deepseek-tiny, atomic writes, mismatches refused, memory refused. */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,13 +8,13 @@ import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../
 import { RuntimeError } from '../../../runtime/errors.js';
 import { lowerExample, refusal, sameTensors, tempDir, tensorsFor } from './helpers.js';
 
-const document = lowerExample('r1-tiny');
+const document = lowerExample('deepseek-tiny');
 const model = document.models[0]!;
 const { params, state } = tensorsFor(model);
 
 function written(): string {
   const dir = join(tempDir(), 'ckpt');
-  writeCheckpoint(dir, { document, model: 'R1Tiny', params, state });
+  writeCheckpoint(dir, { document, model: 'DeepSeekTiny', params, state });
   return dir;
 }
 
@@ -30,7 +30,7 @@ describe('checkpoint round trip', () => {
   it('writes the four files, HF names with experts expanded, and reads back identical tensors', () => {
     const dir = written();
     expect(readdirSync(dir).sort()).toEqual(['checkpoint.json', 'config.json', 'graph.json', 'model.safetensors']);
-    expect(JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8'))).toEqual({ format: 'moe-checkpoint', version: 1, model: 'R1Tiny' });
+    expect(JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8'))).toEqual({ format: 'moe-checkpoint', version: 1, model: 'DeepSeekTiny' });
     expect(JSON.parse(readFileSync(join(dir, 'graph.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(document)));
     expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'deepseek_v3', n_routed_experts: 8, torch_dtype: 'float32' });
 
@@ -42,7 +42,7 @@ describe('checkpoint round trip', () => {
     expect([...header.tensors.keys()].some((n) => n.includes('{j}'))).toBe(false);
 
     const back = readCheckpoint(dir);
-    expect(back.model.name).toBe('R1Tiny');
+    expect(back.model.name).toBe('DeepSeekTiny');
     expect(back.document).toEqual(JSON.parse(JSON.stringify(document)));
     expect(sameTensors(back.params, params)).toEqual([]);
     expect(sameTensors(back.state, state)).toEqual([]);
@@ -126,7 +126,7 @@ describe('mismatches are refused with the tensor and both shapes', () => {
     const dir = written();
     editWeights(dir, (t) => t.delete('model.layers.2.mlp.experts.3.gate_proj.weight'));
     const error = refusal(() => readCheckpoint(dir));
-    expect(error.message).toContain(`${join(dir, 'model.safetensors')} does not match model R1Tiny of its graph`);
+    expect(error.message).toContain(`${join(dir, 'model.safetensors')} does not match model DeepSeekTiny of its graph`);
     expect(error.message).toContain('missing tensor model.layers.2.mlp.experts.3.gate_proj.weight [64, 64]');
   });
 
@@ -163,10 +163,10 @@ describe('mismatches are refused with the tensor and both shapes', () => {
 
   it('reading: a checkpoint.json of another format or version', () => {
     const dir = written();
-    writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ format: 'moe-checkpoint', version: 7, model: 'R1Tiny' }));
+    writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ format: 'moe-checkpoint', version: 7, model: 'DeepSeekTiny' }));
     expect(refusal(() => readCheckpoint(dir)).message).toMatch(/checkpoint version 7 is not one this moe reads/);
     writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ format: 'moe-checkpoint', version: 1, model: 'Other' }));
-    expect(refusal(() => readCheckpoint(dir)).message).toMatch(/the graph has no model Other; it has R1Tiny/);
+    expect(refusal(() => readCheckpoint(dir)).message).toMatch(/the graph has no model Other; it has DeepSeekTiny/);
   });
 });
 
@@ -182,7 +182,7 @@ describe('memory', () => {
     const bytes = 4 * [...params.values(), ...state.values()].reduce((s, t) => s + t.data.length, 0);
     process.env.MOE_MEMORY_LIMIT = '100000';
     const error = refusal(() => readCheckpoint(dir));
-    expect(error.message).toContain(`model R1Tiny needs ${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes.toLocaleString('en-US')} bytes)`);
+    expect(error.message).toContain(`model DeepSeekTiny needs ${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes.toLocaleString('en-US')} bytes)`);
     expect(error.message).toContain('the limit is 97.7 KiB (100,000 bytes)');
     expect(error.help).toMatch(/MOE_MEMORY_LIMIT/);
     process.env.MOE_MEMORY_LIMIT = String(bytes);

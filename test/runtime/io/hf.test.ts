@@ -271,7 +271,7 @@ describe('mixtral', () => {
 });
 
 describe('export', () => {
-  const document = lowerExample('r1-tiny');
+  const document = lowerExample('deepseek-tiny');
   const model = document.models[0]!;
   const original = tensorsFor(model);
   const checkpoint = (): string => {
@@ -283,7 +283,7 @@ describe('export', () => {
   it('writes config.json and model.safetensors with DeepSeek\'s names and MTP copies; import gives back identical tensors', () => {
     const hf = join(tempDir(), 'hf');
     const result = exportHf(checkpoint(), hf);
-    expect(result).toMatchObject({ model: 'R1Tiny', modelType: 'deepseek_v3' });
+    expect(result).toMatchObject({ model: 'DeepSeekTiny', modelType: 'deepseek_v3' });
     expect(readdirSync(hf).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors']);
     const config = JSON.parse(readFileSync(join(hf, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ model_type: 'deepseek_v3', num_nextn_predict_layers: 1, torch_dtype: 'float32', n_group: 4, topk_group: 2 });
@@ -294,7 +294,7 @@ describe('export', () => {
     expect(tensors.get('model.layers.4.shared_head.head.weight')!.data).toEqual(tensors.get('lm_head.weight')!.data);
 
     const back = join(tempDir(), 'ckpt');
-    importHf(hf, back, { name: 'R1Tiny' });
+    importHf(hf, back, { name: 'DeepSeekTiny' });
     const imported = readCheckpoint(back);
     expect(sameTensors(imported.params, original.params)).toEqual([]);
     expect(sameTensors(imported.state, original.state)).toEqual([]);

@@ -17,16 +17,18 @@ const item = (completion: string, sample: Record<string, unknown> = {}, tokens =
 describe('the reward scorer', () => {
   it('scores the r1-tiny plan: weighted components, logged apart', async () => {
     const scorer = await createRewardScorer(golden.plan.rewards['r1']!, { specDir });
-    expect(scorer.rules).toEqual(['accuracy', 'format', 'brevity']);
+    expect(scorer.rules).toEqual(['accuracy', 'format']);
     const result = await scorer.score([
-      item('<think>6*7</think>\n<answer>42</answer>', { answer: '42' }, 30),
-      item('<think>6*7</think>\n<answer>41</answer>', { answer: '42' }, 72),
-      item('42', { answer: '42' }, 200),
+      item('<think>most b</think><answer>b</answer>', { answer: 'b' }),
+      item('<think>most c</think><answer>c</answer>', { answer: 'b' }),
+      item('<think>most b</think>\n<answer>b</answer>', { answer: 'b' }),
+      item('b', { answer: 'b' }),
     ]);
-    expect(result.components).toEqual({ accuracy: [1, 0, 0], format: [1, 1, 0], brevity: [1, 0.5, 0] });
+    expect(result.components).toEqual({ accuracy: [1, 0, 1, 0], format: [1, 1, 0, 0] });
     expect(result.total[0]).toBeCloseTo(1);
-    expect(result.total[1]).toBeCloseTo(0.3 + 0.05);
-    expect(result.total[2]).toBe(0);
+    expect(result.total[1]).toBeCloseTo(0.3);
+    expect(result.total[2]).toBeCloseTo(0.7);
+    expect(result.total[3]).toBe(0);
     expect(result.problems).toEqual([]);
     await scorer.close();
   });

@@ -2,11 +2,12 @@
  * Learning-rate and scalar schedules against hand-computed values (specs/ir.md §1.10), including
  * DeepSeek's multistep read from a compiled plan.
  */
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { nodeHost } from '../../../compiler/bind/node-host.js';
+import { checkFile } from '../../../compiler/check/index.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import { learningRate, parseScalarSchedule, parseSchedule, scalarAt, type LrSchedule } from '../../../runtime/train/schedule.js';
-import { checkText } from '../../helpers.js';
 
 describe('learningRate', () => {
   it('constant: linear warmup (s + 1) / W, then the peak', () => {
@@ -67,18 +68,19 @@ describe('learningRate', () => {
     expect(learningRate(s, 300, 333, 1)).toBe(0.1);
   });
 
-  it("reads r1-tiny's compiled plan: warmup 5, [80% -> 0.316, 90% -> 0.1] of 60 steps at lr 3e-3", () => {
-    const checked = checkText(readFileSync(new URL('../../../examples/r1-tiny.moe', import.meta.url), 'utf8'));
+  it("reads r1-tiny's compiled plan: warmup 5, [80% -> 0.316, 90% -> 0.1] of 200 steps at lr 1e-2", () => {
+    // read from its folder: the data files it names are checked too
+    const checked = checkFile(fileURLToPath(new URL('../../../examples/r1-tiny.moe', import.meta.url)), nodeHost);
     expect(checked.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const base = lowerSpec(checked, '/mem').plan.stages.find((s) => s.name === 'base')!;
     const s = parseSchedule(base.hyper.schedule);
     expect(s.kind).toBe('multistep');
     const steps = base.hyper.steps as number;
-    expect(steps).toBe(60);
-    expect(learningRate(s, 0, steps, 3e-3)).toBeCloseTo(6e-4, 15);
-    expect(learningRate(s, 47, steps, 3e-3)).toBe(3e-3);
-    expect(learningRate(s, 48, steps, 3e-3)).toBeCloseTo(9.48e-4, 15);
-    expect(learningRate(s, 54, steps, 3e-3)).toBeCloseTo(3e-4, 15);
+    expect(steps).toBe(200);
+    expect(learningRate(s, 0, steps, 1e-2)).toBeCloseTo(2e-3, 15);
+    expect(learningRate(s, 159, steps, 1e-2)).toBe(1e-2);
+    expect(learningRate(s, 160, steps, 1e-2)).toBeCloseTo(3.16e-3, 15);
+    expect(learningRate(s, 180, steps, 1e-2)).toBeCloseTo(1e-3, 15);
   });
 
   it('defaults to constant without warmup and rejects unknown kinds and bad steps', () => {
