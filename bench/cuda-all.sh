@@ -18,6 +18,7 @@ part() { # NAME SECONDS CMD…
   timeout "$limit" "$@" > "$dest/$name.txt" 2>&1
   echo "== $name: exit $? in $((SECONDS - start)) s"
 }
+# the order is by importance: a call that runs out of time keeps what ran first
 [[ -z ${SKIP_KERNELS:-} ]] && part kernels 120 ./bench/cuda/bin/moe-kernels-check
 [[ -z ${SKIP_CHECK:-} ]] && part check 200 node dist/bench/cuda-check.js "$dest/cuda-check.json"
 [[ -z ${SKIP_LOGITS:-} ]] && BACKENDS=cuda part logits 120 bash bench/gpu-logits.sh
