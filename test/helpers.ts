@@ -1,5 +1,6 @@
 /** Shared test helpers: check text in memory, run the CLI in-process. */
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { CompilerHost } from '../compiler/bind/program.js';
 import { checkFile, type CheckResult } from '../compiler/check/index.js';
 import { main } from '../cli/main.js';
@@ -15,6 +16,27 @@ export function memoryHost(files: Record<string, string | Uint8Array>): Compiler
     },
     fileExists: (path) => resolved.has(path),
   };
+}
+
+const examplesDir = join(import.meta.dirname, '..', 'examples');
+
+/** The text of examples/NAME. */
+export function exampleSpec(name: string): string {
+  return readFileSync(join(examplesDir, name), 'utf8');
+}
+
+/**
+ * Every file under examples/data, keyed by its path relative to examples/ (`data/r1-tiny/eval.jsonl`),
+ * which is how an example names it: checkText(exampleSpec(name), exampleData()) checks an example in
+ * memory with the files it reads.
+ */
+export function exampleData(): Record<string, string> {
+  const dir = join(examplesDir, 'data');
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  return Object.fromEntries(files.map((e) => {
+    const path = join(e.parentPath, e.name);
+    return [relative(examplesDir, path), readFileSync(path, 'utf8')];
+  }));
 }
 
 export function checkText(text: string, others: Record<string, string> = {}): CheckResult {

@@ -5,10 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { CheckResult } from '../../compiler/check/index.js';
 import { lowerSpec } from '../../compiler/lower/index.js';
-import { checkText } from '../helpers.js';
+import { checkText as checkAlone, exampleData, exampleSpec } from '../helpers.js';
 
-const r1 = readFileSync(new URL('../../examples/r1-tiny.moe', import.meta.url), 'utf8');
+const r1 = exampleSpec('r1-tiny.moe');
+/** r1-tiny's variants are checked next to the data files it reads, so that only the edit can be wrong */
+const checkText = (text: string): CheckResult => checkAlone(text, exampleData());
 
 describe('scale = none (Dr. GRPO), as the docs write it', () => {
   it('checks clean and lowers to scale "none"', () => {
@@ -41,15 +44,16 @@ describe('a block whose `}` is missing', () => {
     expect(text.slice(error!.span.start, error!.span.end)).toBe('{');
     expect(lineOf(text, error!.span.start)).toBe(lineOf(text, open));
     expect(error!.label).toBe('this block is never closed');
-    const sample = text.indexOf('sample rs {');
-    expect(error!.related[0]!.span.start).toBe(sample);
-    expect(error!.help).toBe(`add \`}\` before line ${lineOf(text, sample)}`);
+    const next = text.indexOf('eval after_reason {');
+    expect(error!.related[0]!.span.start).toBe(next);
+    expect(error!.help).toBe(`add \`}\` before line ${lineOf(text, next)}`);
   });
 
   it('points at an inner block left open on its line, and keeps real errors inside the block', () => {
-    const text = r1.replace('  optimizer adamw { lr = 5e-4 }\n}\n', '  kl = = 3\n  optimizer adamw { lr = 5e-4\n}\n');
+    expect(r1).toContain('  optimizer adamw { lr = 2e-3 }\n}\n');
+    const text = r1.replace('  optimizer adamw { lr = 2e-3 }\n}\n', '  kl = = 3\n  optimizer adamw { lr = 2e-3\n}\n');
     const errors = checkText(text).diagnostics.filter((d) => d.severity === 'error');
-    const opened = text.indexOf('adamw { lr = 5e-4\n') + 'adamw '.length;
+    const opened = text.indexOf('adamw { lr = 2e-3\n') + 'adamw '.length;
     expect(errors.map((d) => [d.code, d.span.start])).toEqual([
       ['MOE1002', text.indexOf('= = 3') + 2],
       ['MOE1002', opened],

@@ -122,6 +122,8 @@ const CASES: Case[] = [
   { ...experts, name: 'moe.experts (dropless, grouped tiles)', attrs: { ...moeAttrs, capacity: null }, slots: 'grouped' },
   // the layout decoding takes: the indexed tiled GEMM with one row a batch, the weight gradient by expert
   { ...experts, name: 'moe.experts (dropless, one row per assignment)', attrs: { ...moeAttrs, capacity: null }, slots: 'assigned' },
+  // Qwen2-MoE's gate on the shared experts' output: the MoE layer's input x, the shared output y; w [1, D]
+  { name: 'moe.shared_gate', op: 'moe.shared_gate', inputs: [[B, T, D], [B, T, D]], params: [[1, D]], attrs: {} },
   {
     name: 'loss.balance (sequence, sigmoid)',
     op: 'loss.balance',
