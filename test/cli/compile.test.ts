@@ -26,7 +26,7 @@ describe('moe compile', () => {
 
   it('emits the graph by default into the current folder', async () => {
     const out = mkdtempSync(join(tmpdir(), 'moe-compile-'));
-    writeFileSync(join(out, 'tiny.moe'), readFileSync(join(repo, 'examples', 'r1-tiny.moe')));
+    writeFileSync(join(out, 'tiny.moe'), readFileSync(join(repo, 'examples', 'deepseek-tiny.moe')));
     const r = await runCli(['compile', 'tiny.moe'], out);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('wrote tiny.graph.json\n');

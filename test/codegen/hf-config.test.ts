@@ -247,7 +247,7 @@ describe('hf-config: refusals', () => {
 
 describe('hf-config: the config.json text', () => {
   it('writes float fields with a decimal point, as transformers 5\'s strict configs require', async () => {
-    const result = await EMITTERS['hf-config'](example('r1-tiny'));
+    const result = await EMITTERS['hf-config'](example('deepseek-tiny'));
     if ('error' in result) throw new Error(result.error);
     const file = result.files[0]!;
     expect(file.text).toMatch(/"routed_scaling_factor": 1\.0,/);

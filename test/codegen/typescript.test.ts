@@ -18,30 +18,31 @@ import { example, root, tempDir } from './helpers.js';
 
 const GOOD = `import { graph, type Graph, type ModelName, type ParamName, type ParamShapes, type PipelineName, type StageName } from './r1-tiny.graph.js';
 
-const embed: ParamShapes['model.embed_tokens.weight'] = [320, 64];
-const [vocab, dim]: readonly [320, 64] = embed;
-const expert: ParamShapes['model.layers.1.mlp.experts.7.gate_proj.weight'] = [64, 64];
+const embed: ParamShapes['model.embed_tokens.weight'] = [320, 32];
+const [vocab, dim]: readonly [320, 32] = embed;
+const expert: ParamShapes['model.layers.1.mlp.experts.3.gate_proj.weight'] = [32, 32];
+const dense: ParamShapes['model.layers.0.mlp.up_proj.weight'] = [128, 32];
 const template: ParamName = 'model.layers.1.mlp.experts.{j}.gate_proj.weight';
-const instance: ParamName = 'model.layers.3.mlp.experts.5.down_proj.weight';
+const instance: ParamName = 'model.layers.1.mlp.experts.2.down_proj.weight';
 const names: readonly ParamName[] = graph.models[0].params.map((p) => p.name);
 const stage: StageName = 'reason';
 const pipeline: PipelineName = 'recipe';
 const model: ModelName = graph.models[0].name;
-const width: 64 = graph.models[0].config.dim;
-const op: Graph['models'][0]['nodes'][number]['op'] = 'attention.mla';
+const width: 32 = graph.models[0].config.dim;
+const op: Graph['models'][0]['nodes'][number]['op'] = 'attention.gqa';
 
 function shape<N extends keyof ParamShapes>(_name: N, value: ParamShapes[N]): ParamShapes[N] {
   return value;
 }
-const head = shape('lm_head.weight', [320, 64]);
+const head = shape('lm_head.weight', [320, 32]);
 
-export const used = [vocab, dim, expert, template, instance, names, stage, pipeline, model, width, op, head];
+export const used = [vocab, dim, expert, dense, template, instance, names, stage, pipeline, model, width, op, head];
 `;
 
 const BAD = `import type { ParamName, ParamShapes, StageName } from './r1-tiny.graph.js';
 
-export const wrongName: ParamShapes['model.embed_token.weight'] = [320, 64];
-export const wrongShape: ParamShapes['model.embed_tokens.weight'] = [64, 320];
+export const wrongName: ParamShapes['model.embed_token.weight'] = [320, 32];
+export const wrongShape: ParamShapes['model.embed_tokens.weight'] = [32, 320];
 export const wrongLayer: ParamName = 'model.layers.9.mlp.experts.1.gate_proj.weight';
 export const wrongStage: StageName = 'finetune';
 `;
@@ -103,10 +104,10 @@ function expectVerdict(problems: readonly Problem[]): void {
   expect([...new Set(bad.map((p) => p.line))]).toEqual([3, 4, 5, 6]);
   // a parameter that does not exist
   expect(at(3).map((p) => [p.code, p.message])).toEqual([[2339, "Property 'model.embed_token.weight' does not exist on type 'ParamShapes'."]]);
-  // the embedding is [320, 64], not [64, 320]
+  // the embedding is [320, 32], not [32, 320]
   expect(at(4).map((p) => [p.code, p.message])).toEqual([
-    [2322, "Type '64' is not assignable to type '320'."],
-    [2322, "Type '320' is not assignable to type '64'."],
+    [2322, "Type '32' is not assignable to type '320'."],
+    [2322, "Type '320' is not assignable to type '32'."],
   ]);
   // layer 9 does not exist (TS suggests the closest name: code 2820)
   expect(at(5).map((p) => p.code)).toEqual([2820]);

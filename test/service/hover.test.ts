@@ -72,14 +72,14 @@ describe('hover on the 671B example', () => {
 
 describe('hover elsewhere', () => {
   it('a const shows its folded value, at its declaration and where it is used', () => {
-    expect(hoverExample('r1-tiny.moe', tiny, 'const D', 6)).toContain('value: `64`');
+    expect(hoverExample('r1-tiny.moe', tiny, 'const D', 6)).toContain('value: `32`');
     const used = hoverExample('r1-tiny.moe', tiny, '4 * D', 4);
-    expect(used).toContain('const D = 64');
+    expect(used).toContain('const D = 32');
   });
 
   it('a reward rule and a rule kind', () => {
-    expect(hoverExample('r1-tiny.moe', tiny, 'accuracy 0.6', 1)).toContain('reward rule `accuracy`, weight 0.6');
-    expect(hoverExample('r1-tiny.moe', tiny, '= length', 3)).toContain('rewards completions near the target length');
+    expect(hoverExample('r1-tiny.moe', tiny, 'accuracy 0.7', 1)).toContain('reward rule `accuracy`, weight 0.7');
+    expect(hoverExample('r1-tiny.moe', tiny, '= regex', 3)).toContain('format: 1 on a match');
   });
 
   it('a stage reached through `from` names its model', () => {

@@ -10,21 +10,25 @@ describe('document symbols', () => {
   it('top-level declarations with their members', () => {
     const symbols = documentSymbols(analyzeExample('r1-tiny.moe'));
     expect(symbols.map((s) => [s.name, s.kind, s.detail])).toEqual([
-      ['D', 'const', '64'],
+      ['D', 'const', '32'],
       ['R1Tiny', 'model', 'model'],
-      ['bytes', 'resource', 'tokenizer'],
-      ['arith_text', 'resource', 'data'],
-      ['arith_cot', 'resource', 'data'],
-      ['arith_prompts', 'resource', 'data'],
+      ['problems', 'resource', 'data'],
+      ['cold_cot', 'resource', 'data'],
+      ['questions', 'resource', 'data'],
       ['rs_prompts', 'resource', 'data'],
+      ['held_out', 'resource', 'data'],
+      ['bpe', 'resource', 'tokenizer'],
       ['r1', 'reward', 'reward'],
       ['base', 'stage', 'pretrain'],
       ['cold', 'stage', 'sft'],
+      ['after_cold', 'stage', 'eval'],
       ['reason', 'stage', 'grpo'],
+      ['after_reason', 'stage', 'eval'],
       ['rs', 'stage', 'sample'],
       ['final', 'stage', 'sft'],
+      ['after_final', 'stage', 'eval'],
       ['demo', 'stage', 'generate'],
-      ['recipe', 'pipeline', 'base → cold → reason → rs → final → demo'],
+      ['recipe', 'pipeline', 'base → cold → after_cold → reason → after_reason → rs → final → after_final → demo'],
     ]);
     const model = symbols[1]!;
     expect(tree(model.children, 0)).toEqual([
@@ -36,14 +40,12 @@ describe('document symbols', () => {
       ['rope', 'block'],
       ['attention', 'block'],
       ['layers 0..0', 'layers'],
-      ['layers 1..3', 'layers'],
-      ['mtp', 'block'],
+      ['layers 1..1', 'layers'],
     ]);
-    expect(model.children[6]!.detail).toBe('mla');
+    expect(model.children[6]!.detail).toBe('gqa');
     expect(symbols.find((s) => s.name === 'r1')!.children.map((c) => [c.name, c.detail])).toEqual([
-      ['accuracy', '0.6 = answer { compare = numeric, tolerance = 1e-6 }'],
-      ['format', '0.3 = regex { pattern = r"^<think>[\\s\\S]*</think>\\s*<answer>[\\s\\S…'],
-      ['brevity', '0.1 = length { target = 48 tokens, max = 96 tokens }'],
+      ['accuracy', '0.7 = answer { compare = exact }'],
+      ['format', '0.3 = regex { pattern = r"^<think>most [abc]</think><answer>[abc]…'],
     ]);
   });
 
