@@ -100,6 +100,22 @@ const CASES: Case[] = [
     params: [[4 * 4, D], [2 * 4, D], [2 * 4, D], [D, 4 * 4]],
     attrs: { heads: 4, kv_heads: 2, head_dim: 4, softmax_scale: 0.5, rope: halves },
   },
+  {
+    // Qwen2/Qwen3-MoE's options: q/k/v biases, q and k normed per head, a window shorter than T
+    name: 'attention.gqa (qkv bias, per-head qk norm, window 3)',
+    op: 'attention.gqa',
+    inputs: [[B, T, D]],
+    params: [[4 * 4, D], [2 * 4, D], [2 * 4, D], [D, 4 * 4], [4 * 4], [2 * 4], [2 * 4], [4], [4]],
+    attrs: { heads: 4, kv_heads: 2, head_dim: 4, softmax_scale: 0.5, rope: halves, qkv_bias: true, qk_norm: 'head', eps: 1e-6, window: 3 },
+  },
+  {
+    // OLMoE's q/k norm over the whole projection, with one kv head (MQA)
+    name: 'attention.gqa (mqa, full qk norm)',
+    op: 'attention.gqa',
+    inputs: [[B, T, D]],
+    params: [[2 * 4, D], [4, D], [4, D], [D, 2 * 4], [2 * 4], [4]],
+    attrs: { heads: 2, kv_heads: 1, head_dim: 4, softmax_scale: 0.5, rope: halves, qk_norm: 'full', eps: 1e-6 },
+  },
   { name: 'ffn.swiglu', op: 'ffn.swiglu', inputs: [[B, T, D]], params: [[H, D], [H, D], [D, H]], attrs: {} },
   {
     name: 'moe.router (sigmoid, bias, 2 of 4 groups by top-2 sum)',
