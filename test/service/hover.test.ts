@@ -80,6 +80,8 @@ describe('hover elsewhere', () => {
   it('a reward rule and a rule kind', () => {
     expect(hoverExample('r1-tiny.moe', tiny, 'accuracy 0.7', 1)).toContain('reward rule `accuracy`, weight 0.7');
     expect(hoverExample('r1-tiny.moe', tiny, '= regex', 3)).toContain('format: 1 on a match');
+    // a kind the example does not use any more
+    expect(hoverMarked('reward r { brevity 1 = len¦gth { target = 48 tokens, max = 96 tokens } }')).toContain('rewards completions near the target length');
   });
 
   it('a stage reached through `from` names its model', () => {
