@@ -1,5 +1,5 @@
 /** Shared test helpers: check text in memory, run the CLI in-process. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { CompilerHost } from '../compiler/bind/program.js';
 import { checkFile, type CheckResult } from '../compiler/check/index.js';
@@ -32,11 +32,9 @@ export function exampleSpec(name: string): string {
  */
 export function exampleData(): Record<string, string> {
   const dir = join(examplesDir, 'data');
-  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
-  return Object.fromEntries(files.map((e) => {
-    const path = join(e.parentPath, e.name);
-    return [relative(examplesDir, path), readFileSync(path, 'utf8')];
-  }));
+  // string paths, not Dirent.parentPath (Node ≥ 20.12): package.json allows any Node 20
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((name) => join(dir, name)).filter((path) => statSync(path).isFile());
+  return Object.fromEntries(files.map((path) => [relative(examplesDir, path), readFileSync(path, 'utf8')]));
 }
 
 export function checkText(text: string, others: Record<string, string> = {}): CheckResult {
