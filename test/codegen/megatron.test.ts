@@ -34,7 +34,8 @@ describe('megatron: DeepSeek-V3 pretraining', () => {
 
   it('launches pretrain_gpt.py with torchrun on 256 nodes of 8 GPUs', () => {
     expect(text.startsWith('#!/usr/bin/env bash\n')).toBe(true);
-    expect(text).toContain('torchrun --nproc_per_node=8 --nnodes=256 --node_rank="$NODE_RANK"');
+    expect(text).toContain('NPROC_PER_NODE=${NPROC_PER_NODE:-8}\nNNODES=${NNODES:-256}\n');
+    expect(text).toContain('torchrun --nproc_per_node="$NPROC_PER_NODE" --nnodes="$NNODES" --node_rank="$NODE_RANK"');
     expect(text).toContain('"$MEGATRON_LM/pretrain_gpt.py"');
     expect(text).toContain('DATA_PATH=${DATA_PATH:?');
     expect(text).toContain('TOKENIZER=${TOKENIZER:?');
@@ -108,9 +109,9 @@ describe('megatron: DeepSeek-V3 pretraining', () => {
       '--decoder-last-pipeline-num-layers': '2',
       '--use-distributed-optimizer': '',
       '--recompute-granularity': 'full',
-      '--data-path': '"$DATA_PATH"',
-      '--tokenizer-model': '"$TOKENIZER"',
     });
+    expect(text).toContain('DATA_SOURCE=(--data-path "$DATA_PATH")');
+    expect(text).toContain('TOKENIZER_ARGS=(--tokenizer-type HuggingFaceTokenizer --tokenizer-model "$TOKENIZER")');
   });
 
   it('turns the multistep schedule into the closest WSD, saying so', () => {
@@ -281,7 +282,7 @@ pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch =
  */
 function validateArgs(text: string): string[] {
   const f = flags(text);
-  const launch = /--nproc_per_node=(\d+) --nnodes=(\d+)/.exec(text);
+  const launch = /NPROC_PER_NODE=\$\{NPROC_PER_NODE:-(\d+)\}\nNNODES=\$\{NNODES:-(\d+)\}/.exec(text);
   if (!launch) return ['no torchrun line'];
   const world = Number(launch[1]) * Number(launch[2]);
   const int = (flag: string, fallback: number): number => (f.has(flag) ? Number(f.get(flag)) : fallback);
