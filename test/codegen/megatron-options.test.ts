@@ -34,7 +34,7 @@ interface Use {
  * arrays the header fills (`X=(--flag value ...)`). torchrun's own flags (`--nnodes="$NNODES"`) are
  * written with `=` and are not Megatron's.
  */
-export function megatronUses(text: string): Use[] {
+function megatronUses(text: string): Use[] {
   const uses: Use[] = [];
   const words = (s: string): string[] => s.trim().split(/\s+/).filter(Boolean);
   const take = (ws: readonly string[]): void => {
@@ -156,6 +156,14 @@ describe('megatron: every emitted flag is a Megatron-Core option', () => {
       '--mock-data', '--data-path', '--tokenizer-type', '--vocab-size', '--tokenizer-model',
     ]) {
       expect(all.has(flag), flag).toBe(true);
+    }
+  });
+
+  it('the scripts kept in bench/megatron for the GPU machine (no node there) are the emitter\'s current output', () => {
+    for (const name of ['mla-sigmoid-mtp', 'gqa-softmax']) {
+      const kept = readFileSync(join(root, 'bench/megatron', `${name}.megatron.sh`), 'utf8');
+      const now = scriptOf(bench(name), 'smoke');
+      expect(kept, `${name}.megatron.sh is stale: node bin/moe.js compile bench/megatron/${name}.moe --emit megatron`).toBe(now);
     }
   });
 
