@@ -1,8 +1,8 @@
 """pretrain_gpt.py with one shim, for MLA under --transformer-impl local (no Transformer Engine).
 
 Megatron-Core's MLASelfAttention builds its core attention with k_channels= and v_channels=, which
-TEDotProductAttention takes and the local DotProductAttention does not (TypeError at model build, seen
-on Megatron-Core 0.20). The shim lets DotProductAttention take them: MLA passes its own softmax scale,
+TEDotProductAttention takes and the local DotProductAttention does not (a TypeError at model build,
+as read in Megatron-Core 0.20's code at d98e8a64; not yet seen in a run). The shim lets DotProductAttention take them: MLA passes its own softmax scale,
 and the local attention sizes its output by kv_channels, so v_channels must equal it (a spec with
 v_dim = dim / heads). Megatron's files are not changed. Run as torchrun's script in place of
 pretrain_gpt.py; MEGATRON_DIR names the Megatron-LM checkout.
