@@ -34,7 +34,8 @@ describe('megatron: DeepSeek-V3 pretraining', () => {
 
   it('launches pretrain_gpt.py with torchrun on 256 nodes of 8 GPUs', () => {
     expect(text.startsWith('#!/usr/bin/env bash\n')).toBe(true);
-    expect(text).toContain('torchrun --nproc_per_node=8 --nnodes=256 --node_rank="$NODE_RANK"');
+    expect(text).toContain('NPROC_PER_NODE=${NPROC_PER_NODE:-8}\nNNODES=${NNODES:-256}\n');
+    expect(text).toContain('torchrun --nproc_per_node="$NPROC_PER_NODE" --nnodes="$NNODES" --node_rank="$NODE_RANK"');
     expect(text).toContain('"$MEGATRON_LM/pretrain_gpt.py"');
     expect(text).toContain('DATA_PATH=${DATA_PATH:?');
     expect(text).toContain('TOKENIZER=${TOKENIZER:?');
@@ -108,9 +109,9 @@ describe('megatron: DeepSeek-V3 pretraining', () => {
       '--decoder-last-pipeline-num-layers': '2',
       '--use-distributed-optimizer': '',
       '--recompute-granularity': 'full',
-      '--data-path': '"$DATA_PATH"',
-      '--tokenizer-model': '"$TOKENIZER"',
     });
+    expect(text).toContain('DATA_SOURCE=(--data-path "$DATA_PATH")');
+    expect(text).toContain('TOKENIZER_ARGS=(--tokenizer-type HuggingFaceTokenizer --tokenizer-model "$TOKENIZER")');
   });
 
   it('turns the multistep schedule into the closest WSD, saying so', () => {
@@ -308,6 +309,31 @@ pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch =
     expect(args.filter((a) => a.startsWith('--')).length).toBeGreaterThan(60);
   });
 
+  it.runIf(hasBash)('takes overrides after its flags, mock data and the NullTokenizer for a smoke run', () => {
+    const dir = tempDir('moe-megatron-');
+    const path = join(dir, 'base.megatron.sh');
+    writeFileSync(path, script(example('deepseek-v3'), 'base'));
+    const fake = join(dir, 'torchrun');
+    writeFileSync(fake, '#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n');
+    chmodSync(fake, 0o755);
+    const env = { ...process.env, PATH: `${dir}:${process.env.PATH ?? ''}`, DATA_PATH: 'mock', TOKENIZER: 'null', NPROC_PER_NODE: '1', NNODES: '1' };
+    const run = spawnSync('bash', [path, '--log-interval', '1'], { encoding: 'utf8', env: { ...env, MEGATRON_EXTRA_ARGS: '--train-iters 20  --transformer-impl local' } });
+    expect(run.stderr).toBe('');
+    const args = run.stdout.trim().split('\n');
+    expect(args.slice(0, 2)).toEqual(['--nproc_per_node=1', '--nnodes=1']);
+    expect(args).toContain('--mock-data');
+    expect(args).not.toContain('--data-path');
+    const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
+    expect(after('--tokenizer-type')).toBe('NullTokenizer');
+    expect(after('--vocab-size')).toBe('129280');
+    expect(args).not.toContain('--tokenizer-model');
+    // the extra words and then the script's arguments come last, so Megatron keeps their values
+    expect(args.slice(-6)).toEqual(['--train-iters', '20', '--transformer-impl', 'local', '--log-interval', '1']);
+    // without overrides nothing is appended
+    const plain = spawnSync('bash', [path], { encoding: 'utf8', env });
+    expect(plain.stdout.trim().split('\n').at(-1)).toBe('8');
+  });
+
   it.runIf(hasBash)('stops with a message when DATA_PATH is not set', () => {
     const dir = tempDir('moe-megatron-');
     const path = join(dir, 'continue.megatron.sh');
@@ -327,7 +353,7 @@ pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch =
  */
 function validateArgs(text: string): string[] {
   const f = flags(text);
-  const launch = /--nproc_per_node=(\d+) --nnodes=(\d+)/.exec(text);
+  const launch = /NPROC_PER_NODE=\$\{NPROC_PER_NODE:-(\d+)\}\nNNODES=\$\{NNODES:-(\d+)\}/.exec(text);
   if (!launch) return ['no torchrun line'];
   const world = Number(launch[1]) * Number(launch[2]);
   const int = (flag: string, fallback: number): number => (f.has(flag) ? Number(f.get(flag)) : fallback);
@@ -408,6 +434,16 @@ describe('megatron: what the stage and the spec set reaches the script', () => {
     expect(text).toContain('# step 90 (then --moe-router-bias-update-rate 0.0) with --exit-interval and resume from the checkpoint with the new value.');
     expect(text).toContain("# WARNING: the spec's mtp_weight λ schedule is 0.3 from step 0, 0.1 from step 20; Megatron holds --mtp-loss-scaling-factor constant:");
     expect(text).toContain('# step 20 (then --mtp-loss-scaling-factor 0.1) with --exit-interval');
+  });
+
+  it('keeps the RMSNorms of MLA\'s q and kv latents, warning where their eps differs from --norm-epsilon', () => {
+    const v3 = script(example('deepseek-v3'), 'base');
+    expect(flags(v3).has('--qk-layernorm')).toBe(true);
+    expect(v3).not.toContain('normalises the latents');
+    const tiny = script(lowerText(SCHEDULED('').replace('model Tiny {', 'model Tiny {\n  norm rmsnorm { eps = 1e-5 }')), 'p');
+    expect(flags(tiny).has('--qk-layernorm')).toBe(true);
+    expect(tiny).toContain('# WARNING: the spec normalises the latents with eps 0.000001; Megatron uses --norm-epsilon 0.00001 there too');
+    expect(flags(script(example('mixtral'), 'continue')).has('--qk-layernorm')).toBe(false);
   });
 
   it('routes in fp32, as the spec\'s router computes', () => {
