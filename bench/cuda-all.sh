@@ -21,9 +21,10 @@ part() { # NAME SECONDS CMD…
 # the order is by importance: a call that runs out of time keeps what ran first
 [[ -z ${SKIP_KERNELS:-} ]] && part kernels 120 ./bench/cuda/bin/moe-kernels-check
 [[ -z ${SKIP_CHECK:-} ]] && part check 200 node dist/bench/cuda-check.js "$dest/cuda-check.json"
+[[ -z ${SKIP_EXPORT:-} ]] && OUT=/tmp/hf-export part hf-export 120 bash bench/hf-export-check.sh
 [[ -z ${SKIP_LOGITS:-} ]] && BACKENDS=cuda part logits 120 bash bench/gpu-logits.sh
 [[ -z ${SKIP_R1:-} ]] && part r1tiny 400 bash bench/cuda-r1tiny.sh examples/r1-tiny.moe 50
 [[ -z ${SKIP_TRAIN:-} ]] && part train 500 bash bench/cuda-train.sh bench/specs/moe-500m.moe
-for f in kernels check logits r1tiny train; do
+for f in kernels check hf-export logits r1tiny train; do
   [[ -f "$dest/$f.txt" ]] && { echo "---- $f"; grep -E "PASS|FAIL|max |relative|tokens_per_s|mfu|_vs_hf|peak|exit|Error|error" "$dest/$f.txt" | head -40; }
 done
