@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/cuda-all.sh — every issue-18 measurement in one device call (device time is scarce), after
 # `source .gpu/setup.sh`, carrying .gpu and bench/cuda/bin (built here by bench/cuda/moe-kernels-check.sh):
-#   1. the MoE kernels' own check and timings (bench/cuda/bin/moe-kernels-check)
+#   1. the MoE kernels' own check and timings (bench/cuda/bin/moe-kernels-check, where a branch built it)
 #   2. every op's forward/backward, 20 steps and micro-batches against the cpu backend (cuda-check)
 #   3. the HF micro checkpoints' logits on cuda against HF's float64 logits (gpu-logits.sh)
 #   4. r1-tiny's first stage, 50 steps, cuda fp32 and bf16 against wasm (cuda-r1tiny.sh)
@@ -19,7 +19,7 @@ part() { # NAME SECONDS CMD…
   echo "== $name: exit $? in $((SECONDS - start)) s"
 }
 # the order is by importance: a call that runs out of time keeps what ran first
-[[ -z ${SKIP_KERNELS:-} ]] && part kernels 120 ./bench/cuda/bin/moe-kernels-check
+[[ -z ${SKIP_KERNELS:-} && -x bench/cuda/bin/moe-kernels-check ]] && part kernels 120 ./bench/cuda/bin/moe-kernels-check
 [[ -z ${SKIP_CHECK:-} ]] && part check 200 node dist/bench/cuda-check.js "$dest/cuda-check.json"
 [[ -z ${SKIP_EXPORT:-} ]] && OUT=/tmp/hf-export part hf-export 120 bash bench/hf-export-check.sh
 [[ -z ${SKIP_LOGITS:-} ]] && BACKENDS=cuda part logits 120 bash bench/gpu-logits.sh
