@@ -111,12 +111,12 @@ family("deepseek-v2-micro", lambda: C.DeepseekV2Config(
     norm_topk_prob=False, q_lora_rank=None, kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8,
     max_position_embeddings=128, rope_theta=10000.0, rms_norm_eps=1e-6, tie_word_embeddings=False))
 family("qwen2-moe-micro", lambda: C.Qwen2MoeConfig(
-    vocab_size=128, hidden_size=32, intermediate_size=64, moe_intermediate_size=16, shared_expert_intermediate_size=32,
+    vocab_size=128, hidden_size=32, intermediate_size=64, moe_intermediate_size=16, shared_expert_intermediate_size=24,
     num_experts=8, num_experts_per_tok=2, norm_topk_prob=False, decoder_sparse_step=1, mlp_only_layers=[],
     num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
     rope_theta=10000.0, rms_norm_eps=1e-6, tie_word_embeddings=False, use_sliding_window=False))
 family("qwen2-moe-sliding-micro", lambda: C.Qwen2MoeConfig(
-    vocab_size=128, hidden_size=32, intermediate_size=64, moe_intermediate_size=16, shared_expert_intermediate_size=32,
+    vocab_size=128, hidden_size=32, intermediate_size=64, moe_intermediate_size=16, shared_expert_intermediate_size=24,
     num_experts=8, num_experts_per_tok=2, norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[],
     num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
     rope_theta=10000.0, rms_norm_eps=1e-6, tie_word_embeddings=False, use_sliding_window=True, sliding_window=5,
