@@ -13,7 +13,7 @@ import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
 import { createRewardScorer } from '../reward/index.js';
 import { checkpointDir, checkpointSteps, checkResumedStage, loadLatestCheckpoint, saveRunCheckpoint } from '../run/checkpoints.js';
-import type { StageContext, StageOutcome } from './stage-runner.js';
+import type { RewardFifths, StageContext, StageOutcome } from './stage-runner.js';
 import { cappedSteps } from './train-runner.js';
 import { AdamW, adamwConfig } from '../train/adamw.js';
 import { runSession, stageSession, type SessionPlan, type SessionResult } from '../train/session.js';
@@ -137,14 +137,22 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
     if (last === undefined) throw new RuntimeError(`grpo stage ${ctx.stage.name} ran no step and has no checkpoint`);
     checkpoint = checkpointDir(ctx.runDir, last);
   }
-  return { checkpoint, summary: summary(rewards, example), figures: { steps: settings.steps } };
+  const reward = rewardFifths(rewards);
+  return { checkpoint, summary: summary(rewards, example), figures: { steps: settings.steps, ...(reward ? { reward } : {}) } };
+}
+
+/** Mean reward over the first and the last fifth of the steps run now (at least one step each), or undefined when none ran. */
+export function rewardFifths(rewards: readonly number[]): RewardFifths | undefined {
+  if (rewards.length === 0) return undefined;
+  const fifth = Math.max(1, Math.floor(rewards.length / 5));
+  return { first_fifth: mean(rewards.slice(0, fifth)), last_fifth: mean(rewards.slice(-fifth)) };
 }
 
 /** Reward over the first and last fifth of the steps run now, and the best completion of the last step. */
 function summary(rewards: readonly number[], example: RolloutItem | undefined): string[] {
-  if (rewards.length === 0) return ['no new steps'];
-  const fifth = Math.max(1, Math.floor(rewards.length / 5));
-  const lines = [`${rewards.length} steps, mean reward ${mean(rewards.slice(0, fifth)).toFixed(3)} (first fifth) → ${mean(rewards.slice(-fifth)).toFixed(3)} (last fifth)`];
+  const fifths = rewardFifths(rewards);
+  if (!fifths) return ['no new steps'];
+  const lines = [`${rewards.length} steps, mean reward ${fifths.first_fifth.toFixed(3)} (first fifth) → ${fifths.last_fifth.toFixed(3)} (last fifth)`];
   if (example) lines.push(`best last completion: ${JSON.stringify(example.record.prompt)} → ${JSON.stringify(example.text)} (reward ${example.reward.toFixed(2)})`);
   return lines;
 }

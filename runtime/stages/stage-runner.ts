@@ -58,6 +58,13 @@ export interface StageFigures {
   readonly accuracy?: number;
   /** each reward rule's mean score */
   readonly rules?: Readonly<Record<string, number>>;
+  /** a GRPO stage's mean reward over the first and the last fifth of the steps it ran */
+  readonly reward?: RewardFifths;
+}
+
+export interface RewardFifths {
+  readonly first_fifth: number;
+  readonly last_fifth: number;
 }
 
 export type StageRunner = (ctx: StageContext) => Promise<StageOutcome>;

@@ -2,15 +2,16 @@
  * `OUT/summary.json`, written by `moe run` after every run (also one that failed or was
  * interrupted): `{"stages": [...]}`, one entry per stage of the target in run order with `name`,
  * `kind`, `status`, `seconds` and `checkpoint` (relative to OUT, or null); training stages add
- * `steps`, sample stages `kept`, eval stages `from` (the stage or path evaluated), `accuracy` and
- * `rules` (each rule's mean). A number the run does not know (a stage that failed or did not run,
+ * `steps` (GRPO also `reward`: its mean over the first and the last fifth of the steps run), sample
+ * stages `kept`, eval stages `from` (the stage or path evaluated), `accuracy` and `rules` (each
+ * rule's mean). A number the run does not know (a stage that failed or did not run,
  * a done.json from before these were recorded) is null. Written atomically; the caller has claimed
  * the file in OUT's manifest (run/ownership.ts).
  */
 import { join, relative } from 'node:path';
 import type { Plan, StagePlan } from '../../ir/types.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { StageFigures } from './stage-runner.js';
+import type { RewardFifths, StageFigures } from './stage-runner.js';
 
 export const SUMMARY_FILE = 'summary.json';
 
@@ -24,7 +25,7 @@ export interface SummaryStage {
   readonly figures?: StageFigures;
 }
 
-type Entry = Readonly<Record<string, string | number | null | Readonly<Record<string, number>>>>;
+type Entry = Readonly<Record<string, string | number | null | Readonly<Record<string, number>> | RewardFifths>>;
 
 function evalFrom(plan: StagePlan | undefined): string | null {
   const from = plan?.from;
@@ -44,8 +45,9 @@ export function summaryEntry(report: SummaryStage, plan: StagePlan | undefined, 
   switch (report.kind) {
     case 'pretrain':
     case 'sft':
-    case 'grpo':
       return { ...base, steps: figures.steps ?? null };
+    case 'grpo':
+      return { ...base, steps: figures.steps ?? null, reward: figures.reward ?? null };
     case 'sample':
       return { ...base, kept: figures.kept ?? null };
     case 'eval':
