@@ -8,7 +8,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import type { ModelGraph } from '../../../ir/types.js';
-import { Decoder } from '../../../runtime/infer/decoder.js';
 import { generate, type GenerateOptions } from '../../../runtime/infer/generate.js';
 import { GREEDY } from '../../../runtime/infer/sampling.js';
 import { forward } from '../../../runtime/model/forward.js';
@@ -17,6 +16,7 @@ import { normalArray } from '../../../runtime/random.js';
 import { tf } from '../../../runtime/tf.js';
 import { checkText } from '../../helpers.js';
 import { useCpu } from '../gradcheck.js';
+import { relativeError, worstCachedError } from './cached-decode.js';
 
 function lower(text: string): ModelGraph {
   const checked = checkText(text);
@@ -74,17 +74,7 @@ async function lastLogits(model: ModelGraph, store: ParamStore, ids: readonly nu
   return all.slice(all.length - 40);
 }
 
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  b.forEach((v, i) => {
-    diff = Math.max(diff, Math.abs(a[i]! - v));
-    scale = Math.max(scale, Math.abs(v));
-  });
-  return diff / scale;
-}
 
-const argmax = (values: Float32Array): number => values.indexOf(Math.max(...values));
 const PROMPT = [3, 17, 5, 9, 2];
 
 describe('cached decoding with issue 20 features', () => {
@@ -94,21 +84,7 @@ describe('cached decoding with issue 20 features', () => {
     it(`${name}: every step's logits within 1e-4 of the uncached forward, same greedy ids`, async () => {
       const model = lower(spec(attention, ffn));
       const store = perturbed(model, 3);
-      const decoder = new Decoder(model, store, 1, mode);
-      const ids = [...PROMPT];
-      let logits = decoder.step([PROMPT], [PROMPT.map(() => true)]);
-      let worst = 0;
-      for (let i = 0; i < 8; i++) {
-        const cached = (await logits.data()) as Float32Array;
-        logits.dispose();
-        const reference = await lastLogits(model, store, ids);
-        worst = Math.max(worst, relativeError(cached, reference));
-        expect(argmax(cached)).toBe(argmax(reference));
-        ids.push(argmax(reference));
-        logits = decoder.step([[ids.at(-1)!]], [[true]]);
-      }
-      logits.dispose();
-      decoder.dispose();
+      const worst = await worstCachedError(model, store, PROMPT, mode, (ids) => lastLogits(model, store, ids));
       store.dispose();
       expect(worst).toBeLessThan(1e-4);
     });
