@@ -61,7 +61,7 @@ const router = block(
 const moe = block(
   {
     experts: count('routed experts (HF `n_routed_experts`)'),
-    shared: int('shared, always-on experts (HF `n_shared_experts`; Qwen2-MoE: `shared_expert_intermediate_size` / `moe_intermediate_size`)', {
+    shared: int('shared, always-on experts (HF `n_shared_experts`; Qwen2-MoE: `shared_expert_intermediate_size` / `moe_intermediate_size`, or 1 with `shared_hidden`)', {
       min: 0,
       max: MAX_COUNT,
       default: 0,
