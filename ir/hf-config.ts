@@ -131,6 +131,13 @@ function mlaLayers(s: ModelStructure, family: HfFamily): { firstMoe: number; moe
   return { firstMoe, moe: moeCheck.moe!, denseHidden: denseCheck.hidden };
 }
 
+/** DeepSeek sizes its shared experts as n_shared_experts × moe_intermediate_size: a width between multiples has no config. */
+function sharedMultiple(moe: MoeFfn, family: HfFamily): string | undefined {
+  return moe.sharedHidden !== moe.shared * moe.hidden
+    ? `\`shared_hidden = ${moe.sharedHidden}\`: HF's ${family} sizes its shared experts as n_shared_experts × moe_intermediate_size, and ${moe.sharedHidden} is not a multiple of ${moe.hidden}`
+    : undefined;
+}
+
 function mlaFields(s: ModelStructure, attention: MlaAttention, layers: { firstMoe: number; moe: MoeFfn; denseHidden: number | null }): { [k: string]: JsonValue } {
   const { moe } = layers;
   return {
@@ -169,6 +176,7 @@ function deepseekV3(s: ModelStructure, attention: MlaAttention): HfConfigResult 
     noWindow(s, 'deepseek_v3'),
     dropless(moe),
     moe.sharedGate ? '`shared_gate = true`: HF\'s DeepseekV3 has no gate on its shared experts' : undefined,
+    sharedMultiple(moe, 'deepseek_v3'),
     // HF's DeepseekV3 scores a group by the sum of its top-2 (bias-corrected) scores, always
     moe.groups > 1 && moe.topGroups < moe.groups && moe.groupScore !== 'top2_sum'
       ? `\`groups = ${moe.groups}\` without \`balance = bias\`: a group is scored by its best expert here, by the sum of its top 2 in HF's DeepseekV3`
@@ -204,6 +212,7 @@ function deepseekV2(s: ModelStructure, attention: MlaAttention): HfConfigResult 
     moe.biasRate !== null ? '`balance = bias` with `score = softmax`: HF\'s DeepseekV2 has no selection bias' : undefined,
     moe.shared === 0 ? '`shared = 0`: HF\'s DeepseekV2 always adds its shared experts' : undefined,
     moe.sharedGate ? '`shared_gate = true`: HF\'s DeepseekV2 has no gate on its shared experts' : undefined,
+    sharedMultiple(moe, 'deepseek_v2'),
     yarn && yarnMscale(yarn.factor, yarn.mscaleAllDim) !== 1
       ? `\`mscale_all_dim = ${yarn.mscaleAllDim}\`: HF's DeepseekV2 leaves YaRN's mscale² out of the attention scale, which a .moe MLA model applies`
       : undefined,
@@ -333,7 +342,7 @@ function qwen2Moe(s: ModelStructure, a: GqaAttention, moe: MoeFfn, dense: { only
       ...gqaFields(s, a),
       ...qwenMoeFields(moe, dense),
       num_experts: moe.experts,
-      shared_expert_intermediate_size: moe.shared * moe.hidden,
+      shared_expert_intermediate_size: moe.sharedHidden,
       // always on: a model without biases is exported with zero ones (interop/hf/export.ts)
       qkv_bias: true,
       use_sliding_window: w.size !== null,

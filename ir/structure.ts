@@ -75,8 +75,10 @@ export interface MoeFfn extends RouterSettings {
   readonly kind: 'moe';
   /** intermediate size of one routed expert */
   readonly hidden: number;
-  /** shared experts (their SwiGLU has `hidden × shared` units) */
+  /** shared experts: `sharedHidden / hidden` when that divides, else 1 (one shared expert of its own width, Qwen2-MoE) */
   readonly shared: number;
+  /** units of the shared experts' one SwiGLU (`hidden × shared` unless the spec set `shared_hidden`); 0 without */
+  readonly sharedHidden: number;
   /** the shared experts' output is scaled by σ(x·w) (Qwen2-MoE's shared_expert_gate) */
   readonly sharedGate: boolean;
   /** how a group is scored for group-limited routing: the sum of its top-2 scores, or its max */
@@ -156,6 +158,12 @@ function readAttention(node: Node): MlaAttention | GqaAttention {
 }
 
 /** The structure of one model graph; throws on a graph that does not have the lowering's shape. */
+/** How many shared experts a shared MLP of `width` units stands for: whole routed-expert widths, else one of its own width. */
+function sharedCount(width: number, hidden: number): number {
+  if (width === 0 || hidden === 0) return 0;
+  return width % hidden === 0 ? width / hidden : 1;
+}
+
 export function modelStructure(graph: ModelGraph): ModelStructure {
   const params = new Map<string, Param>(graph.params.map((p) => [p.name, p]));
   const shape = (name: string | undefined): readonly number[] => (name ? (params.get(name)?.shape ?? []) : []);
@@ -196,7 +204,8 @@ export function modelStructure(graph: ModelGraph): ModelStructure {
         experts: r.experts,
         topK: r.top_k,
         hidden,
-        shared: hidden > 0 ? Math.round(sharedHidden / hidden) : 0,
+        shared: sharedCount(sharedHidden, hidden),
+        sharedHidden,
         sharedGate: nodes.some((n) => n.op === 'moe.shared_gate'),
         score: r.score,
         groups: r.groups,
@@ -305,10 +314,11 @@ export function uniformMoe(layers: readonly Block[]): { ok: true; moe: MoeFfn | 
         reason: `every MoE layer must have the same experts/top_k/hidden (layer ${first.index}: ${describe(a)}; layer ${l.index}: ${describe(b)})`,
       };
     }
-    if (a.shared !== b.shared || a.sharedGate !== b.sharedGate) {
+    if (a.sharedHidden !== b.sharedHidden || a.sharedGate !== b.sharedGate) {
+      const describeShared = (m: MoeFfn): string => `${m.sharedHidden} wide${m.sharedGate ? ' gated' : ''}`;
       return {
         ok: false,
-        reason: `every MoE layer must have the same shared experts (layer ${first.index}: ${a.shared}${a.sharedGate ? ' gated' : ''}; layer ${l.index}: ${b.shared}${b.sharedGate ? ' gated' : ''})`,
+        reason: `every MoE layer must have the same shared experts (layer ${first.index}: ${describeShared(a)}; layer ${l.index}: ${describeShared(b)})`,
       };
     }
     const differs = (['score', 'groups', 'topGroups', 'groupScore', 'normalize', 'scale', 'biasRate', 'capacity', 'zLoss'] as const).find((k) => a[k] !== b[k]);

@@ -70,7 +70,16 @@ export function ffnShape(range: Config): FfnShape | undefined {
     const hidden = moe.num('hidden');
     const topK = moe.num('top_k');
     if (experts === undefined || hidden === undefined || topK === undefined) return undefined;
-    return { kind: 'moe', experts, shared: moe.num('shared') ?? 0, hidden, topK, sharedGate: moe.bool('shared_gate') ?? false };
+    const sharedHidden = moe.num('shared_hidden');
+    return {
+      kind: 'moe',
+      experts,
+      shared: moe.num('shared') ?? 0,
+      hidden,
+      topK,
+      sharedGate: moe.bool('shared_gate') ?? false,
+      ...(sharedHidden === undefined ? {} : { sharedHidden }),
+    };
   }
   if (ffn && !moe) {
     const hidden = ffn.num('hidden');

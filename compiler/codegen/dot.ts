@@ -40,7 +40,9 @@ export function attentionLabel(a: MlaAttention | GqaAttention, rope: Rope): stri
 
 export function ffnLabel(ffn: Ffn, dim: number): string {
   if (ffn.kind === 'dense') return `SwiGLU FFN ${dim}→${ffn.hidden}`;
-  const shared = ffn.shared > 0 ? ` +${ffn.shared} shared` : '';
+  // a shared MLP of its own width (`shared_hidden`) says so; whole expert widths read as a count
+  const ownWidth = ffn.sharedHidden !== ffn.shared * ffn.hidden ? ` (${dim}→${ffn.sharedHidden})` : '';
+  const shared = ffn.shared > 0 ? ` +${ffn.shared} shared${ownWidth}` : '';
   const groups = ffn.groups > 1 ? `, groups ${ffn.groups}/${ffn.topGroups}` : '';
   const head = `MoE ${ffn.experts}×(${dim}→${ffn.hidden}) top-${ffn.topK}${shared}, ${ffn.score}${groups}`;
   const details: string[] = [];

@@ -164,11 +164,17 @@ function constantOf(schedule: StageScalar, steps: number, flag: string, what: st
   };
 }
 
+/** Where the shared experts' width comes from: whole routed-expert widths, or `shared_hidden` stated outright. */
+function sharedComment(moe: MoeFfn): string {
+  if (moe.sharedHidden === moe.shared * moe.hidden) return `${moe.shared} shared expert${moe.shared === 1 ? '' : 's'} × ${moe.hidden}`;
+  return 'one shared expert of its own width (shared_hidden)';
+}
+
 function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: number, biasRate: StageScalar | undefined, steps: number): void {
   g.add('--num-experts', moe.experts, 'routed experts per MoE layer');
   g.add('--moe-layer-freq', layerPattern(s), '0 = dense SwiGLU layer, 1 = MoE layer');
   g.add('--moe-ffn-hidden-size', moe.hidden, 'per routed expert');
-  if (moe.shared > 0) g.add('--moe-shared-expert-intermediate-size', moe.hidden * moe.shared, `${moe.shared} shared expert${moe.shared === 1 ? '' : 's'} × ${moe.hidden}`);
+  if (moe.sharedHidden > 0) g.add('--moe-shared-expert-intermediate-size', moe.sharedHidden, sharedComment(moe));
   if (moe.sharedGate) g.add('--moe-shared-expert-gate', undefined, 'sigmoid gate on the shared experts (Qwen2-MoE); a recent Megatron-Core flag');
   g.add('--moe-router-topk', moe.topK);
   g.add('--moe-router-score-function', moe.score);

@@ -355,6 +355,14 @@ export const catalog = {
       'The shared-expert gate (Qwen2-MoE) scales the shared experts\' output by sigmoid(x · w); a layer ' +
       'without shared experts has nothing to gate. Set `shared` ≥ 1 or remove `shared_gate`.',
   },
+  MOE4116: {
+    severity: 'error',
+    message: '`shared_hidden` sizes the shared experts, but shared = 0',
+    explain:
+      '`shared_hidden` is the hidden width of the shared experts\' MLP (Qwen2-MoE ' +
+      '`shared_expert_intermediate_size`); a layer without shared experts has none to size. Set ' +
+      '`shared` ≥ 1 or remove `shared_hidden`.',
+  },
 
   // ── 5xxx parallel layout and memory ────────────────────────────────────────────────────────
   MOE5001: {

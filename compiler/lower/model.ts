@@ -266,7 +266,9 @@ function moeLayer(
     attrs: { experts, top_k: topK, capacity: router.num('capacity') ?? null },
   });
   if (shared > 0) {
-    swiglu(g, `${prefix}.mlp.shared_experts`, input, `${output}.shared`, loc, dim, hidden * shared, normal);
+    // one MLP for all shared experts, as HF builds it; `shared_hidden` states its width outright (Qwen2-MoE)
+    const sharedHidden = moe.num('shared_hidden') ?? hidden * shared;
+    swiglu(g, `${prefix}.mlp.shared_experts`, input, `${output}.shared`, loc, dim, sharedHidden, normal);
     let sharedOut = `${output}.shared`;
     if (moe.bool('shared_gate') ?? false) {
       // Qwen2-MoE's `mlp.shared_expert_gate`: σ(x·wᵀ) per token scales the shared experts' output

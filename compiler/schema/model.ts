@@ -61,7 +61,7 @@ const router = block(
 const moe = block(
   {
     experts: count('routed experts (HF `n_routed_experts`)'),
-    shared: int('shared, always-on experts (HF `n_shared_experts`; Qwen2-MoE: `shared_expert_intermediate_size` / `moe_intermediate_size`)', {
+    shared: int('shared, always-on experts (HF `n_shared_experts`; Qwen2-MoE: `shared_expert_intermediate_size` / `moe_intermediate_size`, or 1 with `shared_hidden`)', {
       min: 0,
       max: MAX_COUNT,
       default: 0,
@@ -69,6 +69,10 @@ const moe = block(
     shared_gate: bool(
       'a sigmoid gate on the shared experts\' output: shared(x) · σ(x·w), w of shape [1, dim] (Qwen2-MoE `shared_expert_gate`); needs `shared` ≥ 1',
       { default: false },
+    ),
+    shared_hidden: int(
+      'hidden width of the shared experts\' one SwiGLU MLP (Qwen2-MoE `shared_expert_intermediate_size`); defaults to `shared` × `hidden`; needs `shared` ≥ 1',
+      { min: 1, max: MAX_WIDTH, optional: true },
     ),
     hidden: size('intermediate size of each expert (HF `moe_intermediate_size`)'),
     top_k: count('experts activated per token (HF `num_experts_per_tok`)'),

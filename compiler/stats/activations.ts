@@ -9,7 +9,7 @@
  * - dense MLP: 6·tokens·hidden / tensor (gate and up outputs and their SiLU product);
  * - MoE: routed experts tokens·topK·(2·dim + 6·hidden), not divided by tensor (experts are not
  *   tensor-split; expert parallelism moves tokens but leaves tokens·topK copies per device on
- *   average), plus shared experts 6·tokens·shared·hidden / tensor.
+ *   average), plus shared experts 6·tokens·(their width) / tensor.
  * Other precisions scale these by bytes/2. The last stage also holds fp32 logits for the loss:
  * 4·tokens·vocab / tensor for the main head and each MTP module, for one micro-batch only.
  * MTP modules add one layer's activations each on the last stage.
@@ -19,7 +19,7 @@
  */
 
 import { mtpLayer } from './params.js';
-import type { FfnShape, ModelShape, ParallelPlan, TrainingSetup } from './shape.js';
+import { sharedWidth, type FfnShape, type ModelShape, type ParallelPlan, type TrainingSetup } from './shape.js';
 import { stageLayers } from './stages.js';
 import { precisionBytes } from './precision.js';
 
@@ -41,7 +41,7 @@ export function layerActivationBytes(model: ModelShape, ffn: FfnShape, tokens: n
   const attention = (ATTENTION_ACTIVATION_FACTOR * tokens * model.dim) / tensor;
   if (ffn.kind === 'dense') return attention + (6 * tokens * ffn.hidden) / tensor;
   const routed = tokens * ffn.topK * (2 * model.dim + 6 * ffn.hidden);
-  const shared = (6 * tokens * ffn.shared * ffn.hidden) / tensor;
+  const shared = (6 * tokens * sharedWidth(ffn)) / tensor;
   return attention + routed + shared;
 }
 

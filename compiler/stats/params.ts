@@ -16,7 +16,7 @@
  *   load them either).
  */
 
-import type { AttentionShape, FfnShape, ModelShape } from './shape.js';
+import { sharedWidth, type AttentionShape, type FfnShape, type ModelShape } from './shape.js';
 
 /** One decoder layer's parameters, split the way the breakdown reports them. */
 export interface LayerParams {
@@ -121,8 +121,8 @@ export function layerParams(model: ModelShape, ffn: FfnShape): LayerParams {
     denseFfn: 0,
     router: ffn.experts * dim,
     routedExperts: ffn.experts * expert,
-    // HF builds the shared experts as one MLP of intermediate size hidden × shared (+ Qwen2-MoE's gate [1, dim]).
-    sharedExperts: mlpParams(dim, ffn.hidden * ffn.shared) + (ffn.sharedGate && ffn.shared > 0 ? dim : 0),
+    // HF builds the shared experts as one MLP (hidden × shared wide unless `shared_hidden` says) (+ Qwen2-MoE's gate [1, dim]).
+    sharedExperts: mlpParams(dim, sharedWidth(ffn)) + (ffn.sharedGate && ffn.shared > 0 ? dim : 0),
     activeRoutedExperts: Math.min(ffn.topK, ffn.experts) * expert,
   };
 }

@@ -20,7 +20,15 @@ export type FfnShape =
       readonly topK: number;
       /** a sigmoid gate [1, dim] scales the shared experts' output (Qwen2-MoE); absent = none */
       readonly sharedGate?: boolean;
+      /** the shared experts' MLP width when stated (`shared_hidden`); absent = shared × hidden */
+      readonly sharedHidden?: number;
     };
+
+/** The hidden width of a MoE layer's shared experts, one MLP as HF builds it (0 without shared experts). */
+export function sharedWidth(ffn: { readonly shared: number; readonly hidden: number; readonly sharedHidden?: number }): number {
+  if (ffn.shared === 0) return 0;
+  return ffn.sharedHidden ?? ffn.shared * ffn.hidden;
+}
 
 export interface ModelShape {
   readonly vocab: number;

@@ -12,6 +12,7 @@ import { RuntimeError } from '../../runtime/errors.js';
 export type HfJson = { readonly [k: string]: unknown };
 
 export type { RopeScaling } from '../../ir/rope.js';
+import { MAX_COUNT } from '../../compiler/schema/limits.js';
 import { yarnMscale, type RopeScaling } from '../../ir/rope.js';
 import type { MlaAttention, RouterSettings } from '../../ir/structure.js';
 
@@ -30,6 +31,8 @@ export interface HfMoe extends RouterSettings {
   readonly shared: number;
   /** Qwen2-MoE's sigmoid gate on the shared expert */
   readonly sharedGate: boolean;
+  /** the shared expert's width where it is not `shared` × `hidden` (Qwen2-MoE); absent = that product */
+  readonly sharedHidden?: number;
   readonly hidden: number;
   readonly aux: { readonly kind: 'sequence' | 'batch'; readonly alpha: number } | null;
 }
@@ -455,17 +458,22 @@ function llama(c: ConfigReader, path: string): HfArchitecture {
   };
 }
 
+/**
+ * Qwen2-MoE's one gated shared expert, as a spec states it: `shared` whole expert widths where its
+ * width is a multiple of moe_intermediate_size (the spec then reads as DeepSeek's do), else one shared
+ * expert with `shared_hidden` its own width.
+ */
+function qwenShared(width: number, hidden: number): Pick<HfMoe, 'shared' | 'sharedGate' | 'sharedHidden'> {
+  if (width === 0) return { shared: 0, sharedGate: false };
+  const whole = width % hidden === 0 && width / hidden <= MAX_COUNT;
+  return whole ? { shared: width / hidden, sharedGate: true } : { shared: 1, sharedGate: true, sharedHidden: width };
+}
+
 /** Qwen2-MoE: q/k/v biases, a shared expert of its own width behind a sigmoid gate. */
 function qwen2Moe(c: ConfigReader, path: string): HfArchitecture {
   const shared = sharedFields(c, path);
   const hidden = c.int('moe_intermediate_size');
   const sharedHidden = c.int('shared_expert_intermediate_size', 0);
-  if (sharedHidden % hidden !== 0) {
-    throw new RuntimeError(
-      `${path}: shared_expert_intermediate_size = ${sharedHidden} is not a multiple of moe_intermediate_size = ${hidden}`,
-      'a .moe spec sizes the shared experts as `shared` × the experts\' hidden size',
-    );
-  }
   const topK = c.int('num_experts_per_tok');
   return {
     modelType: 'qwen2_moe',
@@ -474,7 +482,7 @@ function qwen2Moe(c: ConfigReader, path: string): HfArchitecture {
     window: qwenWindow(c, path, shared.layers),
     denseLayers: qwenDenseLayers(c, shared.layers),
     denseHidden: c.int('intermediate_size'),
-    moe: { ...softmaxRouter(c, c.int('num_experts'), topK, c.bool('norm_topk_prob')), shared: sharedHidden / hidden, sharedGate: sharedHidden > 0, hidden },
+    moe: { ...softmaxRouter(c, c.int('num_experts'), topK, c.bool('norm_topk_prob')), ...qwenShared(sharedHidden, hidden), hidden },
     mtpLayers: 0,
   };
 }

@@ -93,6 +93,7 @@ const CONFIG_BOUNDS: Readonly<Record<string, number>> = {
   hidden_size: MAX_WIDTH,
   intermediate_size: MAX_WIDTH,
   moe_intermediate_size: MAX_WIDTH,
+  shared_expert_intermediate_size: MAX_WIDTH,
   q_lora_rank: MAX_WIDTH,
   kv_lora_rank: MAX_WIDTH,
   qk_nope_head_dim: MAX_WIDTH,

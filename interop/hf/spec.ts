@@ -121,7 +121,12 @@ function moe(m: HfMoe, facts: CheckpointFacts, modelType: HfModelType): string[]
     m.shared === 0
       ? []
       : modelType === 'qwen2_moe'
-        ? [`  shared  = ${m.shared}   // shared_expert_intermediate_size / moe_intermediate_size`, ...(m.sharedGate ? ['  shared_gate = true   // shared_expert_gate'] : [])]
+        ? [
+            ...(m.sharedHidden === undefined
+              ? [`  shared  = ${m.shared}   // shared_expert_intermediate_size / moe_intermediate_size`]
+              : [`  shared  = ${m.shared}`, `  shared_hidden = ${m.sharedHidden}   // shared_expert_intermediate_size`]),
+            ...(m.sharedGate ? ['  shared_gate = true   // shared_expert_gate'] : []),
+          ]
         : [`  shared  = ${m.shared}   // n_shared_experts`];
   return [
     `moe {`,

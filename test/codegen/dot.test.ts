@@ -27,6 +27,11 @@ describe('dot', () => {
     expect(v3).toContain('loss = main + 0.3 · MTP + 59 router losses');
   });
 
+  it('labels a shared expert of its own width (`shared_hidden`) with that width', () => {
+    const text = tinyModel(`  layers 0..3 { moe { experts = 4, shared = 1, shared_hidden = 12, hidden = 8, top_k = 2 } }`);
+    expect(modelDot(onlyModel(lowerText(text)))).toMatch(/MoE 4×\(\d+→8\) top-2 \+1 shared \(\d+→12\), sigmoid/);
+  });
+
   it('puts shapes on the edges', () => {
     expect(v3).toContain('embedding -> layers_0_2_attn [label="[B, T, 7168]"]');
     expect(v3).toContain('lm_head -> loss_main [label="[B, T, 129280]"]');

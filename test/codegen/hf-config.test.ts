@@ -115,6 +115,15 @@ describe('hf-config: DeepSeek-V2 (softmax MLA)', () => {
     expect(!refused.ok && refused.reason).toMatch(/`mscale_all_dim = 0\.707`: HF's DeepseekV2 leaves YaRN's mscale² out of the attention scale/);
   });
 
+  it('refuses shared experts whose width is no multiple of the experts\' (DeepSeek counts n_shared_experts), and takes one that is', () => {
+    const wide = (shared: string): string => tinyModel(`  layers 0..3 { moe { experts = 4, ${shared}, hidden = 8, top_k = 2 } }`);
+    expect(reason(wide('shared = 1, shared_hidden = 12'))).toBe(
+      '`shared_hidden = 12`: HF\'s deepseek_v3 sizes its shared experts as n_shared_experts × moe_intermediate_size, and 12 is not a multiple of 8',
+    );
+    const whole = hfConfig(onlyModel(lowerText(wide('shared = 1, shared_hidden = 16'))));
+    expect(whole.ok && whole.config).toMatchObject({ model_type: 'deepseek_v3', n_shared_experts: 2, moe_intermediate_size: 8 });
+  });
+
   it('refuses a softmax MLA router that renormalises: no transformers class computes it', () => {
     const text = tinyModel(`  layers 0..3 { moe { experts = 4, shared = 1, hidden = 8, top_k = 2, router { score = softmax, normalize = true } } }`);
     expect(reason(text)).toMatch(/^`normalize = true` with `score = softmax`: HF's DeepseekV2 .* never renormalises/);
@@ -155,6 +164,11 @@ describe('hf-config: the GQA families', () => {
       sliding_window: 5,
       layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'],
     });
+  });
+
+  it('a shared expert of its own width (`shared_hidden`): qwen2_moe\'s shared_expert_intermediate_size', () => {
+    const c = family(gqa(`  layers 0..3 { ${SOFTMAX(', normalize = false', ', shared = 1, shared_hidden = 12, shared_gate = true')} }`, 'attention mha { heads = 4, qkv_bias = true }'));
+    expect(c).toMatchObject({ model_type: 'qwen2_moe', moe_intermediate_size: 8, shared_expert_intermediate_size: 12 });
   });
 
   it('a window on every layer of a Mixtral: sliding_window', () => {

@@ -246,6 +246,12 @@ pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch =
       for (const flag of ['--add-qkv-bias', '--qk-layernorm', '--moe-shared-expert-gate', '--window-size', '--window-attn-skip-freq']) expect(plain.has(flag), flag).toBe(false);
     });
 
+    it('a shared expert of its own width (`shared_hidden`) is --moe-shared-expert-intermediate-size', () => {
+      const wide = 'moe { experts = 4, shared = 1, shared_hidden = 12, shared_gate = true, hidden = 8, top_k = 2, router { score = softmax } }';
+      expect(flags(script(doc('gqa { heads = 4, kv_heads = 2 }', wide), 'p')).get('--moe-shared-expert-intermediate-size')).toBe('12');
+      expect(flags(script(doc('gqa { heads = 4, kv_heads = 2 }', gated), 'p')).get('--moe-shared-expert-intermediate-size')).toBe('16');
+    });
+
     it('a full-width q/k norm is the closest per-head flag with a WARNING', () => {
       const text = script(doc('mha { heads = 4, qk_norm = full }', MOE), 'p');
       expect(flags(text).has('--qk-layernorm')).toBe(true);

@@ -162,4 +162,21 @@ describe('lowering other shapes', () => {
     expect(model.nodes.filter((n) => n.op === 'loss.z')).toHaveLength(2);
     expect(model.state).toEqual([]);
   });
+
+  it('shared experts of their own width (`shared_hidden`): one SwiGLU that wide, counted as the statistics count it', () => {
+    const checked = checkText(`model M {
+      vocab = 300, dim = 32, layers = 2, context = 64
+      attention gqa { heads = 4, kv_heads = 2, qkv_bias = true }
+      layers 0..1 { moe { experts = 4, shared = 1, shared_hidden = 24, shared_gate = true, hidden = 16, top_k = 2, router { score = softmax, normalize = false } } }
+    }`);
+    expect(checked.errorCount).toBe(0);
+    const doc = lowerSpec(checked, '/mem');
+    const model = doc.models[0]!;
+    expect(verifyDocument(doc)).toEqual([]);
+    const shape = (name: string): readonly number[] | undefined => model.params.find((p) => p.name === name)?.shape;
+    expect(shape('model.layers.1.mlp.shared_experts.gate_proj.weight')).toEqual([24, 32]);
+    expect(shape('model.layers.1.mlp.shared_experts.down_proj.weight')).toEqual([32, 24]);
+    expect(shape('model.layers.1.mlp.experts.{j}.gate_proj.weight')).toEqual([16, 32]);
+    expect(paramTotal(model).main).toBe(specStats(checked.context).models[0]!.params.total);
+  });
 });

@@ -4,7 +4,9 @@
  * a shared expert) and Mixtral checkpoints made by `bench/peer/make_hf_reference.py` on the GPU
  * machine, with HF's float64 logits; and issue 20's families made by `bench/peer/make_hf_families.py`
  * (deepseek_v2: softmax routing without renormalisation, group-limited by the best expert, scaled;
- * llama: dense GQA; qwen3_moe: per-head q/k norm; olmoe: full-width q/k norm), every norm weight
+ * llama: dense GQA; qwen2_moe: q/k/v biases and a gated shared expert 24 wide beside experts 16
+ * wide, i.e. `shared_hidden`, without renormalisation; qwen3_moe: per-head q/k norm; olmoe:
+ * full-width q/k norm), every norm weight
  * non-zero. We import each with `moe import hf`, run the forward pass on
  * the cpu backend, and require the logits within 1e-4 relative (of the largest |logit|), and the
  * same greedy continuation from our KV-cached generator, also for three prompts of different
@@ -77,7 +79,7 @@ describe('cross-check against HF transformers', () => {
   /** families with a batched reference (bench/peer/make_hf_batch_reference.py) */
   const batched = new Set(['deepseek-v3-micro', 'mixtral-micro']);
   // issue 20's families (bench/peer/make_hf_families.py): non-zero norm weights and biases
-  for (const name of ['deepseek-v3-micro', 'mixtral-micro', 'deepseek-v2-micro', 'llama-micro', 'qwen3-moe-micro', 'olmoe-micro']) {
+  for (const name of ['deepseek-v3-micro', 'mixtral-micro', 'deepseek-v2-micro', 'llama-micro', 'qwen2-moe-micro', 'qwen3-moe-micro', 'olmoe-micro']) {
     describe(name, () => {
       let loaded: ReturnType<typeof load>;
       beforeAll(() => {

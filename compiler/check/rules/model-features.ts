@@ -1,7 +1,7 @@
 /**
  * Issue 20's model features in combination: q/k norm and q/k/v biases exist for GQA-family
  * attention only; `window_layers` needs a `window` and names each main layer at most once; a window
- * as long as the context hides nothing; the shared-expert gate needs shared experts.
+ * as long as the context hides nothing; the shared-expert gate and `shared_hidden` need shared experts.
  */
 import type { Rule } from '../context.js';
 
@@ -46,6 +46,9 @@ export const modelFeatures: Rule = {
         const moe = range.config.sub('moe');
         if (moe?.bool('shared_gate') && (moe.num('shared') ?? 0) === 0) {
           ctx.diagnostics.report('MOE4115', moe.spanOf('shared_gate'), {}, { help: 'set `shared = 1` (or more), or remove `shared_gate`' });
+        }
+        if (moe?.num('shared_hidden') !== undefined && (moe.num('shared') ?? 0) === 0) {
+          ctx.diagnostics.report('MOE4116', moe.spanOf('shared_hidden'), {}, { help: 'set `shared = 1` (or more), or remove `shared_hidden`' });
         }
       }
     }

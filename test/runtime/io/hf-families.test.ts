@@ -30,6 +30,8 @@ const FIELDS: Record<string, string[]> = {
   'mixtral-micro': ['intermediate_size', 'num_local_experts', 'num_experts_per_tok', 'sliding_window'],
   // (no intermediate_size: it sizes dense layers, and this model has none; no num_nextn_predict_layers
   // for deepseek_v3: transformers saves no MTP tensors, so the imported model has none)
+  // qwen2-moe-micro's shared expert is 24 wide beside experts 16 wide: `shared_hidden`
+  'qwen2-moe-micro': ['moe_intermediate_size', 'shared_expert_intermediate_size', 'num_experts', 'num_experts_per_tok', 'norm_topk_prob', 'mlp_only_layers', 'decoder_sparse_step', 'qkv_bias', 'use_sliding_window', 'layer_types'],
   'qwen3-moe-micro': ['moe_intermediate_size', 'num_local_experts', 'num_experts_per_tok', 'norm_topk_prob', 'mlp_only_layers', 'head_dim', 'attention_bias', 'sliding_window'],
   'olmoe-micro': ['intermediate_size', 'num_experts', 'num_experts_per_tok', 'norm_topk_prob', 'attention_bias', 'clip_qkv'],
 };

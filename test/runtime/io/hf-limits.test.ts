@@ -24,8 +24,8 @@ describe('HF config bounds', () => {
     expect(error.message).not.toContain('\n');
   });
 
-  it('refuses the other sizes too (experts, vocab, width)', () => {
-    for (const [key, value] of [['n_routed_experts', 1e7], ['vocab_size', 1e10], ['hidden_size', 1e8]] as const) {
+  it('refuses the other sizes too (experts, vocab, widths, the shared expert\'s width)', () => {
+    for (const [key, value] of [['n_routed_experts', 1e7], ['vocab_size', 1e10], ['hidden_size', 1e8], ['shared_expert_intermediate_size', 1e8]] as const) {
       const error = refusal(() => importHf(withConfig({ [key]: value }), join(tempDir(), 'ckpt')));
       expect(error.message).toContain(`config.json: ${key} must be at most`);
     }
