@@ -139,7 +139,8 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .requiredOption('-o, --out <dir>', 'checkpoint folder to write')
     .option('--model <name>', 'which model, when the spec has several')
     .option('--seed <n>', 'initialisation seed', '0')
-    .action(async (spec: string, options: { out: string; model?: string; seed?: string }) => {
+    .option('--tokenizer <name>', 'the tokenizer block the checkpoint carries (default: the model\'s training stage\'s, else the spec\'s only one)')
+    .action(async (spec: string, options: { out: string; model?: string; seed?: string; tokenizer?: string }) => {
       const { runInit } = await import('./commands/init.js');
       setExit(await runInit(spec, options, io));
     });
