@@ -52,13 +52,37 @@ export function workerMain(vm: typeof Vm, channel: Channel, describer: string): 
       'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array',
       'Float64Array', 'BigInt64Array', 'BigUint64Array', 'WeakRef', 'FinalizationRegistry']) delete globalThis[name];
     (() => {
-      const is = Object.is, stringify = JSON.stringify, define = Object.defineProperty, freeze = Object.freeze;
+      const define = Object.defineProperty, freeze = Object.freeze, isArray = Array.isArray, protoOf = Object.getPrototypeOf;
+      const ownKeys = Reflect.ownKeys, descriptor = Object.getOwnPropertyDescriptor, hasOwn = Object.hasOwn, is = Object.is;
+      const plainProtos = [Object.prototype, Array.prototype, null];
       const ErrorOf = Error;
       const fail = (message, fallback) => { throw new ErrorOf(message === undefined ? fallback : text(message)); };
       const assert = (ok, message) => { if (!ok) fail(message, 'assertion failed'); };
       assert.ok = assert;
       assert.equal = (a, b, message) => { if (!is(a, b)) fail(message, 'not equal'); };
-      assert.deepEqual = (a, b, message) => { if (stringify(a) !== stringify(b)) fail(message, 'not deeply equal'); };
+      // Structural equality from intrinsics captured here, so nothing a program redefines (a toJSON on
+      // Object.prototype, JSON.stringify, Array.prototype methods) takes part: the same primitive
+      // (NaN equals NaN, +0 equals -0), or two plain arrays / plain objects (prototype Array.prototype,
+      // Object.prototype or null, the same on both sides) whose own keys, symbols included, are the
+      // same and whose data properties are deeply equal. A getter is never called (an accessor
+      // property is unequal); any other object (a Date, a Map, a class instance) equals only itself;
+      // depth is bounded at 64, so a cycle compares unequal.
+      const plain = (v) => { const p = protoOf(v); return p === plainProtos[0] || p === plainProtos[1] || p === plainProtos[2]; };
+      const deepEqual = (a, b, depth) => {
+        if (a === b || (a !== a && b !== b)) return true;
+        if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || depth > 64) return false;
+        if (isArray(a) !== isArray(b) || protoOf(a) !== protoOf(b) || !plain(a)) return false;
+        const ka = ownKeys(a), kb = ownKeys(b);
+        if (ka.length !== kb.length) return false;
+        for (let i = 0; i < ka.length; i++) {
+          const key = ka[i], da = descriptor(a, key), db = descriptor(b, key);
+          // hasOwn: a descriptor inherits from Object.prototype, which the program may have given a 'value'
+          if (da === undefined || db === undefined || !hasOwn(da, 'value') || !hasOwn(db, 'value')) return false;
+          if (da.enumerable !== db.enumerable || !deepEqual(da.value, db.value, depth + 1)) return false;
+        }
+        return true;
+      };
+      assert.deepEqual = (a, b, message) => { if (!deepEqual(a, b, 0)) fail(message, 'not deeply equal'); };
       assert.throws = (f, message) => { try { f(); } catch { return; } fail(message, 'did not throw'); };
       define(globalThis, 'assert', { value: freeze(assert), writable: false, configurable: false });
       const quiet = () => undefined;
