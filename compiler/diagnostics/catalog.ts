@@ -510,7 +510,7 @@ export const catalog = {
   // ── 7xxx tool and runtime ──────────────────────────────────────────────────────────────────
   MOE7001: {
     severity: 'warning',
-    message: 'too many diagnostics; showing the first {count}',
+    message: 'too many diagnostics; showing {count}, errors first',
     explain:
       'The checker shows at most this many diagnostics per file, errors before warnings, and a note ' +
       'counts what was left out. The exit status still counts every error. Fix these and run again.',

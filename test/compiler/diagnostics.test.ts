@@ -22,7 +22,7 @@ describe('DiagnosticBag', () => {
     const sorted = bag.sorted();
     expect(sorted).toHaveLength(6);
     expect(sorted[5]!.code).toBe('MOE7001');
-    expect(sorted[5]!.message).toBe('too many diagnostics; showing the first 5');
+    expect(sorted[5]!.message).toBe('too many diagnostics; showing 5, errors first');
     expect(bag.errorCount).toBe(12);
   });
 
