@@ -32,7 +32,9 @@ function architecture(shape: ModelShape): string {
   const a = shape.attention;
   const attention = a.kind === 'mla' ? `MLA, ${a.heads} heads, KV rank ${a.kvRank}` : `${a.kind.toUpperCase()}, ${a.heads} heads, ${a.kvHeads} KV heads`;
   const moe = shape.layers.find((l) => l.kind === 'moe');
-  const experts = moe?.kind === 'moe' ? `, ${moe.experts} experts top-${moe.topK}${moe.shared ? ` + ${moe.shared} shared` : ''}` : '';
+  // a shared expert of its own width (`shared_hidden`) says so: the count alone would misstate it
+  const shared = moe?.kind === 'moe' && moe.shared ? ` + ${moe.shared} shared${moe.sharedHidden === undefined ? '' : ` (width ${moe.sharedHidden})`}` : '';
+  const experts = moe?.kind === 'moe' ? `, ${moe.experts} experts top-${moe.topK}${shared}` : '';
   return `${shape.layers.length} layers · dim ${shape.dim} · vocab ${shape.vocab} · ${attention}${experts}`;
 }
 

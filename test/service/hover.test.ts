@@ -24,6 +24,16 @@ describe('hover on the 671B example', () => {
     expect(md).toContain('256 experts top-8 + 1 shared');
   });
 
+  it('a shared expert of its own width shows the width, not only the count', () => {
+    const spec = (shared: string): string => `model ¦Q {
+      vocab = 128, dim = 32, layers = 2, context = 64
+      attention gqa { heads = 4, kv_heads = 2 }
+      layers 0..1 { moe { experts = 8, top_k = 2, hidden = 16, ${shared} } }
+    }`;
+    expect(hoverMarked(spec('shared = 1, shared_hidden = 24'))).toContain('8 experts top-2 + 1 shared (width 24)');
+    expect(hoverMarked(spec('shared = 2'))).toMatch(/8 experts top-2 \+ 2 shared(?! \(width)/);
+  });
+
   it('a reference to the model shows the same numbers', () => {
     expect(hoverExample('deepseek-v3.moe', v3, '= DeepSeekV3', 3)).toContain('671.03B');
   });
