@@ -4,8 +4,8 @@ Run on the GPU machine:  python3 bench/peer/make_hf_families.py OUT
 Writes OUT/NAME/ (config.json, model.safetensors, tokenizer files for the one family that carries a
 tokenizer) and OUT/NAME.logits.json (float64 logits on fixed ids and a greedy continuation), plus
 OUT/param-counts.json with HF's parameter counts of the full-size configs of the three new examples.
-Every bias and norm weight is non-zero (biases ~N(0, 0.1), norm weights 1 + N(0, 0.1)) so that each
-feature changes the logits. One family failing does not stop the others.
+Weights as bench/peer/hf_random.py draws them (every bias and norm weight non-zero, so that each
+feature changes the logits). One family failing does not stop the others.
 """
 import json
 import os
@@ -15,6 +15,8 @@ import traceback
 import torch
 import transformers
 from transformers import AutoModelForCausalLM
+
+from hf_random import randomize
 
 out = sys.argv[1] if len(sys.argv) > 1 else "hf-families"
 os.makedirs(out, exist_ok=True)
@@ -39,14 +41,7 @@ def logits_of(folder):
 def build(name, config, buffers=()):
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config).to(torch.float64)
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            p.normal_(0.0, 0.3 if p.dim() >= 2 else 0.1)
-            if n.endswith("norm.weight") or "layernorm" in n:
-                p.add_(1.0)
-        for n, b in model.named_buffers():
-            if any(n.endswith(s) for s in buffers):
-                b.normal_(0.0, 0.5)
+    randomize(model, buffers)
     folder = os.path.join(out, name)
     model.to(torch.float32).save_pretrained(folder, safe_serialization=True)
     model, logits, dtype = logits_of(folder)

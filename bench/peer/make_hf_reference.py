@@ -15,6 +15,8 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, DeepseekV3Config, MixtralConfig
 
+from hf_random import randomize
+
 out = sys.argv[1] if len(sys.argv) > 1 else "hf-reference"
 os.makedirs(out, exist_ok=True)
 torch.manual_seed(0)
@@ -24,15 +26,7 @@ IDS = [[3, 17, 42, 99, 5, 64, 7, 120, 33, 2, 81, 11], [100, 1, 1, 56, 90, 23, 45
 
 def build(name, config, bias=False):
     model = AutoModelForCausalLM.from_config(config).to(torch.float64)
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            p.normal_(0.0, 0.3 if p.dim() >= 2 else 0.1)
-            if n.endswith("norm.weight") or "layernorm" in n:
-                p.add_(1.0)
-        if bias:
-            for n, b in model.named_buffers():
-                if n.endswith("e_score_correction_bias"):
-                    b.normal_(0.0, 0.5)
+    randomize(model, ("e_score_correction_bias",) if bias else ())
     model.eval()
     folder = os.path.join(out, name)
     model.to(torch.float32).save_pretrained(folder, safe_serialization=True)
