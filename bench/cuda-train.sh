@@ -48,8 +48,12 @@ MOE_CUDA_PROFILE=1 timeout 200 node bin/moe.js train "$work/bf16.moe" --backend 
 grep -A40 '^cuda profile' "$work/profile.txt" | head -40
 cp "$work/profile.txt" "$dest/cuda-profile.txt" 2>/dev/null
 # SKIP_HF=1 leaves out the HF peer (a quick iteration; a reported ratio needs it in the same run)
-[[ -z ${SKIP_HF:-} ]] && sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps ${HF_STEPS:-10} --warmup 3 --dtype ${HF_DTYPES:-fp32,bf16,amp} --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
-echo "hf: exit $?"
+if [[ -z ${SKIP_HF:-} ]]; then
+  sampled "$work/hf.mem" timeout 240 python3 bench/peer/hf_train.py "$config" --batch "$batch" --seq "$seq" --steps ${HF_STEPS:-10} --warmup 3 --dtype ${HF_DTYPES:-fp32,bf16,amp} --out "$work/hf.json" > "$work/hf.out" 2> "$work/hf.err"
+  echo "hf: exit $?"
+else
+  echo "hf: skipped (SKIP_HF)"
+fi
 python3 - "$work" "$skip" "$dest/cuda-train.json" "$spec" "$peak" <<'PY'
 import json, statistics, sys, os
 work, skip, out, spec, peak = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5])
@@ -76,8 +80,9 @@ res["ours"] = {"tokens_per_s": statistics.median([r["tokens_per_s"] for r in ste
                "peak_gpu_mib": max(map(int, open(f"{work}/ours.mem").read().split())) if os.path.exists(f"{work}/ours.mem") else None}
 try:
     res["hf"] = json.load(open(f"{work}/hf.json"))
-except Exception as e:
-    res["hf"] = {"error": str(e), "stderr": open(f"{work}/hf.err").read()[-2000:]}
+except Exception as e:  # noqa: BLE001 - skipped (SKIP_HF) or failed: say which
+    err = f"{work}/hf.err"
+    res["hf"] = {"error": str(e), "stderr": open(err).read()[-2000:]} if os.path.exists(err) else {"skipped": True}
 res["hf_peak_gpu_mib_sampled"] = max(map(int, open(f"{work}/hf.mem").read().split())) if os.path.exists(f"{work}/hf.mem") else None
 for mine in ("ours", "ours_bf16"):
     res[mine]["mfu"] = mfu(res[mine]["tokens_per_s"])
