@@ -82,7 +82,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
         result.problems.slice(0, PROBLEM_LINES).forEach((p) => ctx.log(`step ${step}: reward rule ${p.rule}, completion ${p.index}: ${p.reason}`));
         const scores = result.items.map((it) => it.reward);
         const batch = policyBatch(result.items, advantages(scores, settings.group, settings.scale), stage.tokenizer.pad, settings.maskTruncated);
-        const refLogp = reference ? referenceLogprobs(stage.model, reference, batch, stage.sampling.temperature) : undefined;
+        const refLogp = reference ? referenceLogprobs(stage.model, reference, batch, stage.sampling.temperature, settings.microBatches) : undefined;
         const updateStarted = performance.now();
         let update;
         try {
