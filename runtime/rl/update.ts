@@ -9,7 +9,8 @@
  * time) with the whole batch's normalisers (objective.ts, `whole`), so the parts' losses,
  * diagnostics and gradients add up to the whole batch's; then ONE clip and ONE AdamW step. Rows
  * are independent (causal attention, per-token routing), so a part's log-probabilities are its
- * rows' in the whole batch.
+ * rows' in the whole batch — except under an expert capacity factor, where the tokens dropped in a
+ * part may differ from the whole batch's (routing is per evaluation, as in pretraining: specs/ir.md §5.1).
  */
 import type { ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
