@@ -46,7 +46,7 @@ function document(parallel: string): GraphDocument {
   return lowerSpec(checked, '/mem');
 }
 
-function context(doc: GraphDocument, log: string[]): StageContext {
+function context(doc: GraphDocument): StageContext {
   const runDir = mkdtempSync(join(tmpdir(), 'moe-grpo-micro-'));
   openRunFolder(runDir, () => undefined).release();
   return {
@@ -60,7 +60,7 @@ function context(doc: GraphDocument, log: string[]): StageContext {
     resume: false,
     maxSteps: undefined,
     progress: { write: () => undefined, tty: false },
-    log: (line) => void log.push(line),
+    log: () => undefined,
   };
 }
 
@@ -68,7 +68,7 @@ describe('a grpo stage with micro_batches', () => {
   beforeAll(useCpu);
 
   it('logs the steps of a run without, with the rollout batch in 2 and 4 parts', { timeout: 120_000 }, async () => {
-    const whole = context(document(''), []);
+    const whole = context(document(''));
     await grpoRunner(whole);
     const reference = readMetrics(whole.runDir);
     expect(reference.map((r) => r.step)).toEqual([1, 2]);
@@ -77,8 +77,7 @@ describe('a grpo stage with micro_batches', () => {
       const doc = document(`parallel { micro_batches = ${m} }`);
       const stage = doc.plan.stages.find((s) => s.name === 'rl')!;
       expect(settingNotes(stage, { backend: 'cpu', cuda: false }).filter((l) => l.includes('micro_batches'))).toEqual([]);
-      const log: string[] = [];
-      const split = context(doc, log);
+      const split = context(doc);
       await grpoRunner(split);
       const logged = readMetrics(split.runDir);
       expect(logged.map((r) => r.step)).toEqual([1, 2]);
@@ -90,7 +89,6 @@ describe('a grpo stage with micro_batches', () => {
           expect(Math.abs(a - b), `step ${i + 1}: ${key} with ${m} parts`).toBeLessThanOrEqual(1e-5 * Math.max(Math.abs(b), 1e-6));
         }
       });
-      expect(log.filter((l) => l.includes('micro_batches'))).toEqual([]);
     }
   });
 
