@@ -2,7 +2,8 @@
  * The GRPO stage: per step, `batch` prompts (a seeded, resumable order over the prompt set) each get
  * `group` sampled completions from the current policy; the reward scores them; advantages are
  * standardised within each group; the policy takes `iterations` clipped-surrogate updates with a
- * k3 KL penalty against the frozen `from` policy. metrics.jsonl logs per step the mean reward and
+ * k3 KL penalty against the frozen `from` policy (with `parallel { micro_batches = M }`, each update
+ * and the reference pass run on M equal parts of the rollout batch: rl/update.ts). metrics.jsonl logs per step the mean reward and
  * each component, KL, clip fraction, entropy, completion length and timings; checkpoints and resume
  * work as in pretraining (policy, optimizer, prompt order).
  */
