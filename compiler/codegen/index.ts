@@ -17,7 +17,7 @@
 import { validateGraph } from '../../ir/validate.js';
 import type { GraphDocument } from '../../ir/types.js';
 import { modelDot } from './dot.js';
-import { emitHfConfigs } from '../../ir/hf-config.js';
+import { emitHfConfigs } from '../../ir/hf-config/index.js';
 import { emitMegatron } from './megatron.js';
 import { specName } from '../../ir/structure.js';
 

@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfConfig, hfConfigText, type HfConfig } from '../../ir/hf-config.js';
+import { hfConfig, hfConfigText, type HfConfig } from '../../ir/hf-config/index.js';
 import type { ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, readTokenizerFolder, tokenizerFromFiles, writeTokenizerFiles, type ReadTokenizerFiles } from '../../runtime/data/tokenizer-files.js';

@@ -4,7 +4,7 @@
  * same reason `moe export hf` would refuse with (MOE7201). The model is lowered to ask, which needs
  * a spec without errors: with other errors the question waits until they are fixed.
  */
-import { hfConfig } from '../../../ir/hf-config.js';
+import { hfConfig } from '../../../ir/hf-config/index.js';
 import { lowerModel } from '../../lower/model.js';
 import type { Rule } from '../context.js';
 
