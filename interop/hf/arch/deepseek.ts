@@ -7,7 +7,7 @@ import { yarnMscale } from '../../../ir/rope.js';
 import type { MlaAttention } from '../../../ir/structure.js';
 import { COMMON_DEFAULTS, sharedFields } from './common.js';
 import type { ConfigReader, FamilyReader } from './reader.js';
-import type { HfArchitecture, HfJson } from './types.js';
+import type { HfArchitecture, HfJson, HfMoe } from './types.js';
 
 const DEEPSEEK_V3_DEFAULTS: HfJson = {
   ...COMMON_DEFAULTS,
@@ -60,13 +60,16 @@ function firstLayers(k: number, layers: number): number[] {
   return Array.from({ length: Math.min(k, layers) }, (_, i) => i);
 }
 
-function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
-  c.require('attention_bias', false, 'the attention projections have no biases');
-  c.require('rope_interleave', true, 'MLA rotary rows are read in DeepSeek\'s interleaved order (specs/ir.md §7)');
-  const alpha = c.num('aux_loss_alpha');
-  const shared = sharedFields(c, path);
+/** The routing settings, which the two DeepSeek families read differently. */
+type DeepseekRouting = Pick<HfMoe, 'score' | 'groups' | 'topGroups' | 'normalize'>;
+
+/**
+ * An MLA architecture as both DeepSeek families read it, around each family's own `routing`. The
+ * fields are read in the order of the object (the first field found wrong is the one reported);
+ * DeepseekV2 always adds its shared experts, so there `n_shared_experts` must be positive.
+ */
+function deepseekMla(c: ConfigReader, shared: ReturnType<typeof sharedFields>, alpha: number, minShared: number, routing: () => DeepseekRouting): Omit<HfArchitecture, 'modelType' | 'mtpLayers'> {
   return {
-    modelType: 'deepseek_v3',
     ...shared,
     attention: mla(c),
     window: null,
@@ -74,17 +77,26 @@ function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
     denseHidden: c.int('intermediate_size'),
     moe: {
       experts: c.int('n_routed_experts'),
-      shared: c.int('n_shared_experts', 0),
+      shared: c.int('n_shared_experts', minShared),
       sharedGate: false,
       hidden: c.int('moe_intermediate_size'),
       topK: c.int('num_experts_per_tok'),
-      score: readScore(c, path),
-      groups: c.int('n_group'),
-      topGroups: c.int('topk_group'),
-      normalize: c.bool('norm_topk_prob'),
+      ...routing(),
       scale: c.num('routed_scaling_factor'),
       aux: alpha > 0 ? { kind: c.bool('seq_aux') ? 'sequence' : 'batch', alpha } : null,
     },
+  };
+}
+
+function deepseekV3(c: ConfigReader, path: string): HfArchitecture {
+  c.require('attention_bias', false, 'the attention projections have no biases');
+  c.require('rope_interleave', true, 'MLA rotary rows are read in DeepSeek\'s interleaved order (specs/ir.md §7)');
+  const alpha = c.num('aux_loss_alpha');
+  const shared = sharedFields(c, path);
+  const routing = (): DeepseekRouting => ({ score: readScore(c, path), groups: c.int('n_group'), topGroups: c.int('topk_group'), normalize: c.bool('norm_topk_prob') });
+  return {
+    modelType: 'deepseek_v3',
+    ...deepseekMla(c, shared, alpha, 0, routing),
     mtpLayers: c.int('num_nextn_predict_layers', 0),
   };
 }
@@ -111,28 +123,8 @@ function deepseekV2(c: ConfigReader, path: string): HfArchitecture {
   }
   const alpha = c.num('aux_loss_alpha');
   const grouped = method === 'group_limited_greedy';
-  return {
-    modelType: 'deepseek_v2',
-    ...shared,
-    attention: mla(c),
-    window: null,
-    denseLayers: firstLayers(c.int('first_k_dense_replace', 0), shared.layers),
-    denseHidden: c.int('intermediate_size'),
-    moe: {
-      experts: c.int('n_routed_experts'),
-      shared: c.int('n_shared_experts'),
-      sharedGate: false,
-      hidden: c.int('moe_intermediate_size'),
-      topK: c.int('num_experts_per_tok'),
-      score: 'softmax',
-      groups: grouped ? c.int('n_group') : 1,
-      topGroups: grouped ? c.int('topk_group') : 1,
-      normalize: false,
-      scale: c.num('routed_scaling_factor'),
-      aux: alpha > 0 ? { kind: c.bool('seq_aux') ? 'sequence' : 'batch', alpha } : null,
-    },
-    mtpLayers: 0,
-  };
+  const routing = (): DeepseekRouting => ({ score: 'softmax', groups: grouped ? c.int('n_group') : 1, topGroups: grouped ? c.int('topk_group') : 1, normalize: false });
+  return { modelType: 'deepseek_v2', ...deepseekMla(c, shared, alpha, 1, routing), mtpLayers: 0 };
 }
 
 export const DEEPSEEK_V3: FamilyReader = { read: deepseekV3, defaults: DEEPSEEK_V3_DEFAULTS };
