@@ -1,8 +1,8 @@
 /**
  * `moe export hf`: our checkpoint → a folder HF transformers loads: `config.json` (from the graph,
- * ir/hf-config.ts), `model.safetensors` under HF names, F32 or BF16, the checkpoint's tokenizer
+ * ir/hf-config/), `model.safetensors` under HF names, F32 or BF16, the checkpoint's tokenizer
  * files and a `generation_config.json` with its special ids. The family is the one whose
- * transformers code computes the same model (ir/hf-config.ts), its tensors under that family's
+ * transformers code computes the same model (ir/hf-config/), its tensors under that family's
  * released names (names.ts; deepseek_v3 with DeepSeek's MTP layout, duplicates included,
  * specs/ir.md §7). A model no family computes is refused (MOE7201) before anything is written.
  * Written atomically.
