@@ -4,9 +4,9 @@
  * without awaiting). So the read runs in a worker thread and this thread blocks on a shared flag
  * until the worker has posted the rows, which `receiveMessageOnPort` then takes without an event
  * loop turn. The worker is inline code, so it works the same from source (tests) and from dist/.
- * hyparquet alone reads uncompressed and snappy pages; hyparquet-compressors (pure JS) adds gzip,
- * brotli, zstd, lz4 (Hadoop-framed or bare) and lz4_raw, so Hugging Face's zstd files read too.
- * LZO has no decompressor and stays refused with the reader's reason.
+ * hyparquet alone reads uncompressed and snappy pages; hyparquet-compressors adds gzip, brotli, zstd,
+ * lz4 (Hadoop-framed or bare) and lz4_raw in JS (and takes snappy over with hysnappy's inline wasm),
+ * so Hugging Face's zstd files read too. LZO has no decompressor and stays refused with the reader's reason.
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
