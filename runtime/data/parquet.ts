@@ -26,7 +26,9 @@ const READ_TIMEOUT_MS = 20 * 60 * 1000;
 // CommonJS (an eval worker is one): the worker imports hyparquet and its decompressors by the URLs
 // the parent resolved, as an eval worker has no module of its own to resolve them from. A
 // decompressor's own error ("invalid zstd data", "Invalid typed array length: …") says nothing of
-// Parquet, so each is wrapped to name the codec of the page that failed.
+// Parquet, so each is wrapped to name the codec of the page that failed. GZIP and BROTLI pages go
+// through node's zlib instead: its gunzip checks the gzip CRC-32 and length, which the package's
+// does not (a damaged page that still inflated to the right size was read as data).
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { port, signal, bytes, urls } = workerData;
@@ -35,9 +37,17 @@ const messageOf = (error) => String((error && error.message) || error);
   let reply;
   try {
     const { parquetReadObjects } = await import(urls.hyparquet);
-    const named = Object.entries((await import(urls.compressors)).compressors).map(([codec, decompress]) => [codec, (input, length) => {
+    const zlib = require('node:zlib');
+    const native = {
+      GZIP: (input) => new Uint8Array(zlib.gunzipSync(input)),
+      BROTLI: (input) => new Uint8Array(zlib.brotliDecompressSync(input)),
+    };
+    const all = { ...(await import(urls.compressors)).compressors, ...native };
+    const named = Object.entries(all).map(([codec, decompress]) => [codec, (input, length) => {
       try {
-        return decompress(input, length);
+        const out = decompress(input, length);
+        if (out.length !== length) throw new Error('it inflates to ' + out.length + ' bytes where the page header says ' + length);
+        return out;
       } catch (error) {
         throw new Error('a ' + codec + ' page does not decompress: ' + messageOf(error));
       }

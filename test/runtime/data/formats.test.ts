@@ -159,6 +159,14 @@ describe('compressed Parquet pages', () => {
     expect(error.message).toMatch(/^MOE7101: .*bad\.parquet is not Parquet: a ZSTD page does not decompress: invalid zstd data$/);
     expect(error.message).not.toMatch(/\n\s+at /);
   });
+
+  it('refuses a GZIP page whose checksum does not match its bytes (never trains on damaged data)', () => {
+    // one bit of the gzip trailer's CRC-32 flipped: the deflate stream itself still inflates to the right size
+    const mangle = (page: Uint8Array) => Uint8Array.from(page, (b, i) => (i === page.length - 8 ? b ^ 0x01 : b));
+    const dir = folder({ 'crc.parquet': writeParquet(columns, { optional: ['gold'], codec: 'GZIP', mangle }) });
+    const error = thrown(() => loadRecords({ ...block, source: 'crc.parquet' }, dir));
+    expect(error.message).toMatch(/^MOE7101: .*crc\.parquet is not Parquet: a GZIP page does not decompress: .*check/);
+  });
 });
 
 describe('bytes that are not UTF-8', () => {
