@@ -6,6 +6,7 @@
 #   3. the HF micro checkpoints' logits on cuda against HF's float64 logits (gpu-logits.sh)
 #   4. r1-tiny's first stage, 50 steps, cuda fp32 and bf16 against wasm (cuda-r1tiny.sh)
 #   5. moe-500m training, ours against HF transformers fp32 / bf16 / amp in the same run (cuda-train.sh)
+# PARTS (names: kernels check hf-export logits r1tiny train) or SKIP_<PART>=1 choose the parts.
 # Each part's output goes to $OUT/<part>.txt; a part that fails does not stop the others.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,12 +20,18 @@ part() { # NAME SECONDS CMD…
   echo "== $name: exit $? in $((SECONDS - start)) s"
 }
 # the order is by importance: a call that runs out of time keeps what ran first
-[[ -z ${SKIP_KERNELS:-} && -x bench/cuda/bin/moe-kernels-check ]] && part kernels 120 ./bench/cuda/bin/moe-kernels-check
-[[ -z ${SKIP_CHECK:-} ]] && part check 200 node dist/bench/cuda-check.js "$dest/cuda-check.json"
-[[ -z ${SKIP_EXPORT:-} ]] && OUT=/tmp/hf-export part hf-export 120 bash bench/hf-export-check.sh
-[[ -z ${SKIP_LOGITS:-} ]] && BACKENDS=cuda part logits 120 bash bench/gpu-logits.sh
-[[ -z ${SKIP_R1:-} ]] && part r1tiny 400 bash bench/cuda-r1tiny.sh examples/r1-tiny.moe 50
-[[ -z ${SKIP_TRAIN:-} ]] && part train 500 bash bench/cuda-train.sh bench/specs/moe-500m.moe
+# PARTS="check train …" runs those parts only; else every part but those SKIP_<PART>=1 leaves out
+want() { # PART
+  if [[ -n ${PARTS:-} ]]; then [[ " $PARTS " == *" $1 "* ]]; return; fi
+  local skip="SKIP_$(echo "$1" | tr 'a-z-' 'A-Z_')"
+  [[ -z ${!skip:-} ]]
+}
+want kernels && [[ -x bench/cuda/bin/moe-kernels-check ]] && part kernels 120 ./bench/cuda/bin/moe-kernels-check
+want check && part check 200 node dist/bench/cuda-check.js "$dest/cuda-check.json"
+want hf-export && OUT=/tmp/hf-export part hf-export 120 bash bench/hf-export-check.sh
+want logits && BACKENDS=cuda part logits 120 bash bench/gpu-logits.sh
+want r1tiny && part r1tiny 400 bash bench/cuda-r1tiny.sh examples/r1-tiny.moe 50
+want train && part train 500 bash bench/cuda-train.sh bench/specs/moe-500m.moe
 for f in kernels check hf-export logits r1tiny train; do
   [[ -f "$dest/$f.txt" ]] && { echo "---- $f"; grep -E "PASS|FAIL|max |relative|tokens_per_s|mfu|_vs_hf|peak|exit|Error|error" "$dest/$f.txt" | head -40; }
 done
