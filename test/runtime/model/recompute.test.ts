@@ -7,10 +7,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelGraph } from '../../../ir/types.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
-import { forward } from '../../../runtime/model/forward.js';
+import { forward, neededNodes } from '../../../runtime/model/forward.js';
 import { ParamStore } from '../../../runtime/model/params.js';
 import { recomputeSteps } from '../../../runtime/model/recompute.js';
-import { neededNodes } from '../../../runtime/model/forward.js';
 import { tf } from '../../../runtime/tf.js';
 import { microModel } from '../micro-spec.js';
 import { relativeDiff } from '../relative-diff.js';
