@@ -11,12 +11,9 @@ import { RuntimeError } from '../errors.js';
 import { kernelFor } from '../ops/index.js';
 import { tf } from '../tf.js';
 import { recomputeSteps, runSegment, type Step } from './recompute.js';
+import type { Weights } from './weights.js';
 
-/** Where the executor reads weights: a ParamStore, or any tensors by name (gradient checks). */
-export interface Weights {
-  readonly params: ReadonlyMap<string, tf.Tensor>;
-  readonly state: ReadonlyMap<string, tf.Tensor>;
-}
+export type { Weights } from './weights.js';
 
 export interface ForwardInputs {
   /** token ids [B, T] */

@@ -19,7 +19,7 @@
  */
 import type { ModelGraph, Node } from '../../ir/types.js';
 import { tf } from '../tf.js';
-import type { Weights } from './forward.js';
+import type { Weights } from './weights.js';
 
 /** forward.ts's node runner: one node's outputs from the values by name and the weights it reads. */
 export type RunNode = (node: Node, values: ReadonlyMap<string, tf.Tensor>, weights: Weights) => tf.Tensor[];
