@@ -2,9 +2,9 @@
  * Full recomputation on tfjs (`parallel { recompute = full }`): each decoder layer runs as one
  * custom-gradient op that keeps only its inputs. On the micro model (MLA, a dense and a MoE layer
  * with biased sigmoid routing, balance and z losses, an MTP module) the loss and every parameter's
- * gradient equal the plain pass's, no tensor is left behind, and the tape holds less.
+ * gradient equal the plain pass's (cpu and wasm), no tensor is left behind, and the tape holds less.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelGraph } from '../../../ir/types.js';
 import { selectBackend } from '../../../runtime/backend/select.js';
 import { forward, neededNodes } from '../../../runtime/model/forward.js';
@@ -86,6 +86,21 @@ describe('recompute = full on tfjs', () => {
     store.dispose();
   });
 
+  it('gives the plain pass\'s loss and gradients on the wasm backend too', async () => {
+    await selectBackend('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    const store = ParamStore.initialise(model, 5);
+    const plain = await pass(model, store, false);
+    const again = await pass(model, store, true);
+    expect(Math.abs(again.loss - plain.loss) / Math.abs(plain.loss)).toBeLessThan(1e-6);
+    for (const [name, g] of plain.grads) {
+      const diff = relativeDiff(again.grads.get(name)!, g);
+      if (diff >= 1e-6) throw new Error(`${name}: relative difference ${diff}`);
+    }
+    store.dispose();
+    await selectBackend('cpu');
+  });
+
   it('leaves no tensor behind and keeps fewer on the tape', async () => {
     const store = ParamStore.initialise(model, 5);
     await pass(model, store, true); // warm-up: the backend's one-time tensors
@@ -96,5 +111,9 @@ describe('recompute = full on tfjs', () => {
     console.log(`at the backward: plain ${plain.taped.tensors} tensors ${plain.taped.bytes} B; recompute ${again.taped.tensors} tensors ${again.taped.bytes} B`);
     expect(again.taped.bytes).toBeLessThan(plain.taped.bytes);
     store.dispose();
+  });
+
+  afterAll(async () => {
+    await selectBackend('cpu');
   });
 });
