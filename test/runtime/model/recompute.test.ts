@@ -86,6 +86,34 @@ describe('recompute = full on tfjs', () => {
     store.dispose();
   });
 
+  it('passes an int output that leaves a layer (the router\'s indices) out beside the op, unchanged and not leaked', async () => {
+    const store = ParamStore.initialise(model, 5);
+    const wanted = ['loss', 'h.2.ffn_out.indices'];
+    const segment = recomputeSteps(model, neededNodes(model, wanted), wanted).flatMap((s) => ('segment' in s ? [s.segment] : []))[1]!;
+    expect(segment.ints).toEqual(['h.2.ffn_out.indices']);
+    const batch = batchOf(2, 8);
+    const indices = async (recompute: boolean): Promise<{ ids: Int32Array; grad: Float32Array }> => {
+      let out = new Map<string, tf.Tensor>();
+      const { value, grads } = tf.variableGrads(() => {
+        out = forward(model, store, batch, wanted, { recompute });
+        return out.get('loss') as tf.Scalar;
+      }, [...store.params.values()]);
+      const ids = (await out.get('h.2.ffn_out.indices')!.data()) as Int32Array;
+      const grad = (await Object.values(grads)[0]!.data()) as Float32Array;
+      tf.dispose([value, ...Object.values(grads), ...out.values()]);
+      return { ids, grad };
+    };
+    await indices(true);
+    const before = tf.memory().numTensors;
+    const plain = await indices(false);
+    const again = await indices(true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(again.ids).toEqual(plain.ids);
+    expect(relativeDiff(again.grad, plain.grad)).toBeLessThan(1e-6);
+    tf.dispose([batch.inputIds, batch.lossMask]);
+    store.dispose();
+  });
+
   it('gives the plain pass\'s loss and gradients on the wasm backend too', async () => {
     await selectBackend('wasm');
     expect(tf.getBackend()).toBe('wasm');
