@@ -1,10 +1,9 @@
 /**
  * The forward executor: runs a model graph's nodes in order on the current tfjs backend, each
  * through the kernel the active backend has for its op (ops/index.ts `kernelFor`), and returns the
- * requested values. Differentiable end to end (tfjs autograd),
- * so training wraps it in `tf.variableGrads`; with `recompute` each decoder layer runs as one op
- * that keeps only its inputs for the backward (recompute.ts). A kernel failure names the node and
- * its `.moe` line.
+ * requested values. Differentiable end to end (tfjs autograd), so training wraps it in
+ * `tf.variableGrads`; with `recompute` each decoder layer runs as one op that keeps only its inputs
+ * for the backward (recompute.ts). A kernel failure names the node and its `.moe` line.
  */
 import type { ModelGraph, Node } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
@@ -51,21 +50,24 @@ export function forward(model: ModelGraph, store: Weights, inputs: ForwardInputs
   const values = new Map<string, tf.Tensor>();
   // int outputs of recomputed layers, kept past their op's scope: disposed below unless returned
   const kept: tf.Tensor[] = [];
-  tf.tidy(() => {
-    values.set('input_ids', inputs.inputIds);
-    values.set('loss_mask', inputs.lossMask ?? tf.ones([batch, time]));
-    const nodes = neededNodes(model, wanted);
-    const steps: Step[] = options.recompute ? recomputeSteps(model, nodes, wanted) : nodes.map((node) => ({ node }));
-    for (const step of steps) {
-      const outputs = 'node' in step ? named(step.node, runNode(step.node, values, store)) : runSegment(step.segment, values, store, runNode, kept);
-      for (const [name, t] of outputs) {
-        values.set(name, t);
-        if (keep.has(name)) result.set(name, tf.keep(t));
+  try {
+    tf.tidy(() => {
+      values.set('input_ids', inputs.inputIds);
+      values.set('loss_mask', inputs.lossMask ?? tf.ones([batch, time]));
+      const nodes = neededNodes(model, wanted);
+      const steps: Step[] = options.recompute ? recomputeSteps(model, nodes, wanted) : nodes.map((node) => ({ node }));
+      for (const step of steps) {
+        const outputs = 'node' in step ? named(step.node, runNode(step.node, values, store)) : runSegment(step.segment, values, store, runNode, kept);
+        for (const [name, t] of outputs) {
+          values.set(name, t);
+          if (keep.has(name)) result.set(name, tf.keep(t));
+        }
       }
-    }
-  });
-  const returned = new Set(result.values());
-  tf.dispose(kept.filter((t) => !returned.has(t)));
+    });
+  } finally {
+    const returned = new Set(result.values());
+    tf.dispose(kept.filter((t) => !returned.has(t)));
+  }
   for (const name of wanted) if (!result.has(name)) throw new RuntimeError(`the graph produces no value ${name}`);
   return result;
 }
