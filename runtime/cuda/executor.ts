@@ -17,7 +17,7 @@ import { f32, i32, ptr } from './driver.js';
 import { gradName, hasGradient, lifetimes, opBuffer, shapesOf, type Mode } from './lifetimes.js';
 import { F32, grid1, launch, u64 } from './ops/context.js';
 import type { Bf16Operands } from './ops/context.js';
-import { cudaOp, type BackwardContext, type Gpu, type OpContext } from './ops/index.js';
+import { cudaOp, type BackwardContext, type CudaPrecision, type Gpu, type OpContext } from './ops/index.js';
 import { sumWeights } from './ops/losses.js';
 import { countedWeight } from '../train/accumulate.js';
 import { DeviceParams, layoutParams } from './params.js';
@@ -103,7 +103,7 @@ export class CudaModel {
       readonly moments?: { m: ReadonlyMap<string, TensorData>; v: ReadonlyMap<string, TensorData> };
       readonly step?: number;
       /** bf16: products with a weight on tensor cores (bf16 operands, fp32 accumulation); fp32 master weights and moments either way */
-      readonly precision?: 'fp32' | 'bf16';
+      readonly precision?: CudaPrecision;
     } = {},
   ) {
     for (const node of model.nodes) if (!cudaOp(node.op)) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} (${node.loc.file}:${node.loc.line})`);
@@ -155,7 +155,7 @@ export class CudaModel {
     const hit = this.prepared.get(key);
     if (hit) return hit;
     const nodes = neededNodes(this.model, wanted);
-    const needs = lifetimes(this.model, nodes, B, T, mode, wanted);
+    const needs = lifetimes(this.model, nodes, B, T, mode, wanted, this.gpu.bf16 ? 'bf16' : 'fp32');
     const plan = planMemory(needs);
     const zeroAt = new Map<number, string[]>();
     for (const n of needs) if (n.name.startsWith('∇')) zeroAt.set(n.first, [...(zeroAt.get(n.first) ?? []), n.name]);

@@ -10,7 +10,7 @@
 import type { ModelGraph, Node } from '../../ir/types.js';
 import { storedShape } from '../model/params.js';
 import { RuntimeError } from '../errors.js';
-import { cudaOp, type NodeShapes } from './ops/index.js';
+import { cudaOp, type CudaPrecision, type NodeShapes } from './ops/index.js';
 import type { BufferNeed } from './plan.js';
 
 const F32 = 4;
@@ -47,7 +47,7 @@ export function hasGradient(model: ModelGraph, name: string): boolean {
   return model.values[name]?.dtype === 'f32' && !(name in model.inputs);
 }
 
-export function lifetimes(model: ModelGraph, nodes: readonly Node[], B: number, T: number, mode: Mode, keep: readonly string[]): BufferNeed[] {
+export function lifetimes(model: ModelGraph, nodes: readonly Node[], B: number, T: number, mode: Mode, keep: readonly string[], precision: CudaPrecision): BufferNeed[] {
   const n = nodes.length;
   const last = mode === 'train' ? 2 * n - 1 : n - 1;
   const back = (i: number): number => 2 * n - 1 - i;
@@ -71,7 +71,7 @@ export function lifetimes(model: ModelGraph, nodes: readonly Node[], B: number, 
     }
     const op = cudaOp(node.op);
     if (!op) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} (${node.loc.file}:${node.loc.line})`);
-    for (const b of op.buffers(shapesOf(model, node), B, T)) {
+    for (const b of op.buffers(shapesOf(model, node), B, T, precision)) {
       if (b.scope === 'grad' && mode !== 'train') continue;
       const span = b.scope === 'temp' || mode === 'forward' ? [i, i] : b.scope === 'saved' ? [i, back(i)] : [back(i), back(i)];
       needs.push({ name: opBuffer(i, b.name), bytes: b.bytes, first: span[0]!, last: span[1]! });

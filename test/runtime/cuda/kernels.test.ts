@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { CUDA_SOURCES, kernelSourceHash, NVCC_FLAGS } from '../../../runtime/cuda/kernel-sources.js';
 import { PTX, SOURCE_HASH } from '../../../runtime/cuda/kernels.generated.js';
 import { CUDA_OP_NAMES } from '../../../runtime/cuda/ops/index.js';
+import { precise } from '../../../runtime/cuda/ops/moe.js';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
 
@@ -36,6 +37,10 @@ describe('generated CUDA kernels', () => {
     for (const name of launched) expect(ptx, name).toContain(`.entry ${name}(`);
     // the grouped GEMMs are named by shape and precision (ops/moe.ts `grouped`)
     for (const shape of ['nt', 'nn', 'tn']) for (const name of [`grouped_gemm_${shape}`, `grouped_${shape}_bf16`]) expect(ptx, name).toContain(`.entry ${name}(`);
+    // and the producers of their operands have a bf16 variant (ops/moe.ts `precise`)
+    for (const base of ['expert_gather', 'swiglu_gate_fwd', 'expert_combine_bwd', 'swiglu_gate_bwd'] as const) {
+      for (const name of [precise(base, false), precise(base, true)]) expect(ptx, name).toContain(`.entry ${name}(`);
+    }
     expect(CUDA_OP_NAMES.length).toBe(15);
   });
 
