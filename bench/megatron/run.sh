@@ -52,6 +52,20 @@ esac
 SHIM
 chmod +x "$shim/python3-config"
 export PATH="$shim:$(dirname "$PYTHON"):$PATH"
+# The Makefile asks `python3 -m pybind11 --includes`. Without the pybind11 package (the GPU machine's
+# torch venv has none, and no index to install from) the headers torch ships (torch/include/pybind11)
+# serve: a stand-in module prints them with Python's own include folder.
+pyextra=
+if ! "$PYTHON" -c 'import pybind11' 2>/dev/null; then
+  mkdir -p "$shim/py/pybind11"
+  : > "$shim/py/pybind11/__init__.py"
+  cat > "$shim/py/pybind11/__main__.py" <<'PYB'
+import os, sysconfig, torch
+print("-I" + os.path.join(os.path.dirname(torch.__file__), "include"), "-I" + sysconfig.get_paths()["include"])
+PYB
+  pyextra="$shim/py"
+  echo "run.sh: no pybind11 package; the dataset helpers compile against torch's pybind11 headers"
+fi
 
 launcher=$MEGATRON_DIR
 if grep -q -- '--multi-latent-attention' "$script"; then
@@ -71,7 +85,7 @@ ONE_GPU=(
 export MEGATRON_EXTRA_ARGS="${ONE_GPU[*]} ${MEGATRON_EXTRA_ARGS:-}"
 export MEGATRON_LM=$launcher MEGATRON_DIR DATA_PATH=mock TOKENIZER=null CHECKPOINT_DIR="$OUTDIR/checkpoint"
 export NPROC_PER_NODE=1 NNODES=1 MASTER_PORT=${MASTER_PORT:-29517} PYTHONUNBUFFERED=1
-export PYTHONPATH="$MEGATRON_DIR${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$MEGATRON_DIR${pyextra:+:$pyextra}${PYTHONPATH:+:$PYTHONPATH}"
 echo "run.sh: $script with MEGATRON_EXTRA_ARGS=$MEGATRON_EXTRA_ARGS"
 set +e
 bash "$script" 2>&1 | tee "$OUTDIR/train.log"

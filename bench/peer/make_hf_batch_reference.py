@@ -1,6 +1,7 @@
 """HF transformers' batched greedy generation of the committed micro checkpoints (issue 6).
 
-Run on the GPU machine:  python3 bench/peer/make_hf_batch_reference.py OUT
+Run on the GPU machine:  python3 bench/peer/make_hf_batch_reference.py OUT [NAME ...]
+(NAME: a folder of test/reference/hf; default every micro checkpoint there.)
 For each micro model in test/reference/hf/, three prompts of different lengths go through one
 `generate` call with left padding and an attention mask (use_cache=True, greedy, float64 where the
 experts kernel allows it), and OUT/NAME.batch.json holds the prompts and HF's new ids per prompt:
@@ -20,7 +21,10 @@ PROMPTS = [[3, 17, 42], [100, 1, 1, 56, 90, 23, 45], [9, 81, 64, 2, 7]]
 NEW = 16
 PAD = 0
 
-for name in ["deepseek-v3-micro", "mixtral-micro"]:
+HF = os.path.join("test", "reference", "hf")
+NAMES = sys.argv[2:] or sorted(n for n in os.listdir(HF) if os.path.isdir(os.path.join(HF, n)))
+
+for name in NAMES:
     folder = os.path.join("test", "reference", "hf", name)
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, experts_implementation="eager").to(torch.float64).eval()
