@@ -119,6 +119,13 @@ async function main(): Promise<void> {
     results[`${name}/loss`] = Math.abs(g.loss - refLoss) / Math.abs(refLoss);
     results[`${name}/gradients`] = perParam;
     cuda.dispose();
+    // recompute = full: the same loss and gradients from the re-run forwards (the same kernels, so equal up to atomics' order)
+    const recomputing = new CudaModel(gpu, model, params, state, { training: true, recompute: true });
+    const r = recomputing.gradients(ids, B, T);
+    const worstRecompute = Math.max(...[...g.grads].map(([k, v]) => relative(r.grads.get(k)!.data, v.data)));
+    console.log(`${name} recompute = full: loss ${r.loss.toFixed(6)} (${(Math.abs(r.loss - g.loss) / Math.abs(g.loss)).toExponential(2)} from without), worst gradient ${worstRecompute.toExponential(2)}`);
+    results[`${name}/recompute`] = { loss: Math.abs(r.loss - g.loss) / Math.abs(g.loss), gradients: worstRecompute };
+    recomputing.dispose();
     save();
     // 3. training steps
     const config = { betas: [0.9, 0.95] as const, weightDecay: 0.1, eps: 1e-8 };
@@ -129,7 +136,10 @@ async function main(): Promise<void> {
     const trainer = new CudaModel(gpu, model, params, state, { training: true });
     const bf16 = new CudaModel(gpu, model, params, state, { training: true, precision: 'bf16' });
     const micro = new CudaModel(gpu, model, params, state, { training: true });
+    // bf16 with full recompute and captured graphs: the same losses as bf16 without
+    const bf16Recompute = new CudaModel(gpu, model, params, state, { training: true, precision: 'bf16', recompute: true });
     const microLosses: number[] = [];
+    const recomputeLosses: number[] = [];
     const steps: [number, number, number][] = [];
     for (let s = 0; s < 20; s++) {
       const batch = idsFor(vocab, B, T, 10 + s);
@@ -137,17 +147,20 @@ async function main(): Promise<void> {
       const got = trainer.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config });
       const half = bf16.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config });
       microLosses.push(micro.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config, microBatches: 2 }).loss);
+      recomputeLosses.push(bf16Recompute.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config }).loss);
       steps.push([got.loss, ref.loss, half.loss]);
     }
     const worstStep = Math.max(...steps.map(([a, b]) => Math.abs(a - b) / Math.abs(b)));
     const worstBf16 = Math.max(...steps.map(([, b, c]) => Math.abs(c - b) / Math.abs(b)));
     // two micro-batches: the whole batch's losses (balance terms are per micro-batch: specs/ir.md §5.1)
     const worstMicro = Math.max(...steps.map(([a], i) => Math.abs(microLosses[i]! - a) / Math.abs(a)));
-    console.log(`${name} 20 steps: loss ${steps[0]![1].toFixed(4)} → ${steps[19]![1].toFixed(4)} (cpu); fp32 worst relative difference ${worstStep.toExponential(2)}; bf16 ${worstBf16.toExponential(2)}; 2 micro-batches vs 1 ${worstMicro.toExponential(2)}`);
-    results[`${name}/steps`] = { worst: worstStep, worstBf16, worstMicro, losses: steps, microLosses };
+    const worstRecomputeSteps = Math.max(...steps.map(([, , c], i) => Math.abs(recomputeLosses[i]! - c) / Math.abs(c)));
+    console.log(`${name} 20 steps: loss ${steps[0]![1].toFixed(4)} → ${steps[19]![1].toFixed(4)} (cpu); fp32 worst relative difference ${worstStep.toExponential(2)}; bf16 ${worstBf16.toExponential(2)}; 2 micro-batches vs 1 ${worstMicro.toExponential(2)}; bf16 recompute vs not ${worstRecomputeSteps.toExponential(2)}`);
+    results[`${name}/steps`] = { worst: worstStep, worstBf16, worstMicro, worstRecomputeSteps, losses: steps, microLosses, recomputeLosses };
     trainer.dispose();
     bf16.dispose();
     micro.dispose();
+    bf16Recompute.dispose();
     save();
   }
 }

@@ -14,7 +14,7 @@ import { runtimeEnv } from '../config/env.js';
 import { RuntimeError } from '../errors.js';
 import type { CapturedGraph, DevicePtr } from './driver.js';
 import { f32, i32, ptr } from './driver.js';
-import { gradName, hasGradient, lifetimes, opBuffer, shapesOf, type Mode } from './lifetimes.js';
+import { bufferIn, gradName, hasGradient, lifetimes, opBuffer, shapesOf, timeline, type Mode, type Pass, type Timeline } from './lifetimes.js';
 import { F32, grid1, launch, u64 } from './ops/context.js';
 import type { Bf16Operands } from './ops/context.js';
 import { cudaOp, type BackwardContext, type CudaPrecision, type Gpu, type OpContext } from './ops/index.js';
@@ -55,6 +55,8 @@ interface Prepared {
   readonly T: number;
   readonly nodes: readonly Node[];
   readonly plan: MemoryPlan;
+  /** the order of the passes (forward, re-run forwards under full recompute, backward) */
+  readonly line: Timeline;
   /** gradient buffers to zero when each step starts */
   readonly zeroAt: ReadonlyMap<number, readonly string[]>;
 }
@@ -91,6 +93,7 @@ export class CudaModel {
   private readonly profile: Map<string, number> | undefined = runtimeEnv().cudaProfile ? new Map() : undefined;
 
   private readonly gpu: Gpu;
+  private readonly recompute: boolean;
   private readonly scratch: { ptr: DevicePtr; bytes: number }[] = [];
 
   constructor(
@@ -104,6 +107,8 @@ export class CudaModel {
       readonly step?: number;
       /** bf16: products with a weight on tensor cores (bf16 operands, fp32 accumulation); fp32 master weights and moments either way */
       readonly precision?: CudaPrecision;
+      /** `recompute = full`: each layer's forward runs again before its backward, so only layer inputs are kept (lifetimes.ts) */
+      readonly recompute?: boolean;
     } = {},
   ) {
     for (const node of model.nodes) if (!cudaOp(node.op)) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} (${node.loc.file}:${node.loc.line})`);
@@ -122,6 +127,7 @@ export class CudaModel {
     this.objective = model.nodes.find((n) => n.op === 'loss.sum' && n.outputs.includes('loss'));
     for (const n of model.nodes) if (n.op === 'loss.cross_entropy' && typeof n.attrs.shift === 'number') this.shifts.set(n.outputs[0]!, n.attrs.shift);
     this.step = options.step ?? 0;
+    this.recompute = options.recompute ?? false;
   }
 
   /** bf16 operands: the weights' shadow at the same offsets, and two scratch buffers grown on demand (during a shape's eager first step). */
@@ -155,11 +161,11 @@ export class CudaModel {
     const hit = this.prepared.get(key);
     if (hit) return hit;
     const nodes = neededNodes(this.model, wanted);
-    const needs = lifetimes(this.model, nodes, B, T, mode, wanted, this.gpu.bf16 ? 'bf16' : 'fp32');
+    const needs = lifetimes(this.model, nodes, B, T, mode, wanted, this.gpu.bf16 ? 'bf16' : 'fp32', this.recompute);
     const plan = planMemory(needs);
     const zeroAt = new Map<number, string[]>();
     for (const n of needs) if (n.name.startsWith('∇')) zeroAt.set(n.first, [...(zeroAt.get(n.first) ?? []), n.name]);
-    const prepared: Prepared = { mode, B, T, nodes, plan, zeroAt };
+    const prepared: Prepared = { mode, B, T, nodes, plan, line: timeline(nodes, mode, this.recompute), zeroAt };
     if (!this.arena || this.arena.bytes < plan.peakBytes) {
       if (this.arena) this.gpu.driver.free(this.arena.ptr);
       this.arena = { ptr: this.gpu.driver.alloc(plan.peakBytes), bytes: plan.peakBytes };
@@ -180,8 +186,14 @@ export class CudaModel {
     return this.arena!.ptr + BigInt(b.offset);
   }
 
-  private context(p: Prepared, node: Node, step: number): OpContext {
-    const value = (name: string): DevicePtr => this.at(p, name);
+  /**
+   * Node `step`'s view of the arena in one pass. A recomputed layer's re-run and backward read and
+   * write the second life (`↻`) of what the layer makes and reads inside itself; everything else, and
+   * every pass without recompute, the buffer of that name.
+   */
+  private context(p: Prepared, node: Node, step: number, pass: Pass = 'fwd'): OpContext {
+    const recomputed = p.line.re[step] !== undefined;
+    const value = (name: string): DevicePtr => this.at(p, bufferIn(name, pass, recomputed, (n) => p.plan.buffers.has(n)));
     return {
       ...shapesOf(this.model, node),
       B: p.B,
@@ -258,14 +270,18 @@ export class CudaModel {
     if (zeroParamGrads) this.params.zeroGrads();
     zero(n);
     launch(this.gpu, 'fill', [1], 32, [ptr(this.at(p, gradName('loss'))), f32(1), u64(1)]);
-    for (let i = n - 1; i >= 0; i--) {
-      const step = 2 * n - 1 - i;
+    for (let step = n; step < p.line.events.length; step++) {
       if (step !== n) zero(step);
+      const { pass, node: i } = p.line.events[step]!;
       const node = p.nodes[i]!;
       const op = cudaOp(node.op)!;
+      if (pass === 're') {
+        this.timed(`${node.op} re-run`, () => op.forward(this.context(p, node, i, 're')));
+        continue;
+      }
       if (!op.backward) throw new RuntimeError(`the cuda backend has no backward for op ${node.op}`);
       const ctx: BackwardContext = {
-        ...this.context(p, node, i),
+        ...this.context(p, node, i, 'bwd'),
         gradOut: (k) => (hasGradient(this.model, node.outputs[k]!) ? this.at(p, gradName(node.outputs[k]!)) : null),
         gradIn: (k) => (hasGradient(this.model, node.inputs[k]!) ? this.at(p, gradName(node.inputs[k]!)) : null),
         gradParam: (k) => this.params.grad(node.params[k]!),

@@ -58,8 +58,10 @@ const recompute: Note = (stage, on) => {
   if (p === undefined) return null;
   // nothing is differentiated while sampling: only an explicit `full` asks for something
   if (stage.kind === 'sample' || stage.kind === 'generate' || stage.kind === 'eval') return p['recompute'] === 'full' ? `recompute = full is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
-  const why = on.cuda ? 'every activation the backward reads is kept' : 'autograd keeps every activation';
-  return `recompute = ${String(p['recompute'] ?? 'selective')} is not available on ${where(on)}: ${why} (same losses, more memory)`;
+  // cuda: attention keeps only its log-sum-exp and re-takes the scores in the backward (selective);
+  // `full` re-runs each layer's forward before the layer's backward (runtime/cuda/lifetimes.ts)
+  if (on.cuda) return null;
+  return `recompute = ${String(p['recompute'] ?? 'selective')} is not available on ${where(on)}: autograd keeps every activation (same losses, more memory)`;
 };
 
 const zero: Note = (stage, on) => {

@@ -27,6 +27,8 @@ export interface TrainingStage {
   readonly evalBatches: number;
   /** `parallel { micro_batches }`: gradient accumulation over this many equal parts of the batch (1 without a parallel block) */
   readonly microBatches: number;
+  /** `parallel { recompute }`: 'full' re-runs each layer's forward in its backward (cuda honours it); 'selective' without a parallel block */
+  readonly recompute: 'selective' | 'full';
 }
 
 /**
@@ -81,5 +83,6 @@ export function trainingStage(document: GraphDocument, name?: string): TrainingS
     evalEvery: evaluation.every,
     evalBatches: evaluation.batches,
     microBatches: plan.hyper['parallel'] === undefined ? 1 : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).micro_batches,
+    recompute: plan.hyper['parallel'] === undefined ? 'selective' : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).recompute,
   };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeHost } from '../../../compiler/bind/node-host.js';
 import { checkFile } from '../../../compiler/check/index.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import { gradName, lifetimes, opBuffer, shapesOf } from '../../../runtime/cuda/lifetimes.js';
+import { bufferIn, gradName, lifetimes, opBuffer, shapesOf, timeline } from '../../../runtime/cuda/lifetimes.js';
 import { cudaOp, expertCapacity, expertRows, EXPERT_TILE } from '../../../runtime/cuda/ops/index.js';
 import { layoutParams } from '../../../runtime/cuda/params.js';
 import { ALIGN, planMemory } from '../../../runtime/cuda/plan.js';
@@ -93,6 +93,74 @@ describe('cuda executor planning (r1-tiny)', () => {
     expect(train.fp32.totalBytes - train.bf16.totalBytes).toBe(train.saved);
     expect(train.bf16.peakBytes).toBeLessThan(train.fp32.peakBytes);
     expect(train.fp32.peakBytes - train.bf16.peakBytes).toBeLessThanOrEqual(train.saved);
+  });
+
+  describe('recompute = full', () => {
+    const nodes = neededNodes(model, ['loss']);
+    const n = nodes.length;
+    const line = timeline(nodes, 'train', true);
+
+    it('re-runs each layer\'s forward, in node order, just before the layer\'s backward', () => {
+      const layered = nodes.filter((node) => node.layer !== undefined).length;
+      expect(layered).toBeGreaterThan(0);
+      expect(line.events).toHaveLength(2 * n + layered);
+      nodes.forEach((node, i) => {
+        expect(line.fwd[i]).toBe(i);
+        if (node.layer === undefined) return expect(line.re[i]).toBeUndefined();
+        // after every forward, before its own backward, and the whole layer re-runs before any of its backward
+        expect(line.re[i]).toBeGreaterThan(n - 1);
+        expect(line.re[i]).toBeLessThan(line.bwd[i]!);
+        const sameLayer = nodes.flatMap((other, j) => (other.layer === node.layer ? [j] : []));
+        for (const j of sameLayer) expect(line.re[i]).toBeLessThan(line.bwd[j]!);
+        if (i > 0 && nodes[i - 1]!.layer === node.layer) expect(line.re[i]).toBe(line.re[i - 1]! + 1);
+      });
+      // without recompute, the timeline is the plain one
+      const plain = timeline(nodes, 'train', false);
+      expect(plain.events).toHaveLength(2 * n);
+      nodes.forEach((_, i) => expect(plain.bwd[i]).toBe(2 * n - 1 - i));
+    });
+
+    it('has every buffer a pass reads or writes alive at that step (a forward, re-run and backward walk)', () => {
+      const needs = lifetimes(model, nodes, 2, 32, 'train', ['loss'], 'fp32', true);
+      const byName = new Map(needs.map((b) => [b.name, b]));
+      const touched = new Set<string>();
+      line.events.forEach(({ pass, node: i }, step) => {
+        const node = nodes[i]!;
+        const resolve = (name: string): string => bufferIn(name, pass, line.re[i] !== undefined, (x) => byName.has(x));
+        const access: string[] = [...node.inputs, ...node.outputs].map(resolve);
+        for (const b of cudaOp(node.op)!.buffers(shapesOf(model, node), 2, 32, 'fp32')) {
+          if (b.scope === 'grad' ? pass === 'bwd' : pass !== 'bwd' || b.scope === 'saved') access.push(resolve(opBuffer(i, b.name)));
+        }
+        if (pass === 'bwd') for (const v of [...node.inputs, ...node.outputs]) if (byName.has(gradName(v))) access.push(gradName(v));
+        for (const name of access) {
+          const need = byName.get(name);
+          expect(need, `${pass} ${node.op} ${name}`).toBeDefined();
+          expect(need!.first <= step && step <= need!.last, `${pass} of ${node.op} (step ${step}) uses ${name}, alive ${need!.first}..${need!.last}`).toBe(true);
+          touched.add(name);
+        }
+      });
+      // and the second lives exist and are used: recompute changes what the backward reads
+      const second = [...byName.keys()].filter((k) => k.endsWith('↻'));
+      expect(second.length).toBeGreaterThan(0);
+      for (const k of second) expect(touched.has(k), k).toBe(true);
+    });
+
+    it('keeps only what crosses a layer border from the forward to the backward, so the training arena shrinks', () => {
+      const [B, T] = [8, 64];
+      const full = lifetimes(model, nodes, B, T, 'train', ['loss'], 'fp32', true);
+      const kept = full.filter((b) => !b.name.endsWith('↻') && b.last >= n && b.first < n && !b.name.startsWith('∇'));
+      expect(kept.length).toBeGreaterThan(0);
+      for (const b of kept) {
+        const p = nodes.findIndex((node) => node.outputs.includes(b.name));
+        if (p < 0) continue; // graph inputs
+        const readers = nodes.flatMap((node, j) => (node.inputs.includes(b.name) ? [j] : []));
+        const crosses = nodes[p]!.layer === undefined || readers.some((r) => nodes[r]!.layer !== nodes[p]!.layer);
+        expect(crosses, `${b.name} kept across the step`).toBe(true);
+      }
+      const plain = planMemory(lifetimes(model, nodes, B, T, 'train', ['loss'], 'fp32'));
+      const recomputed = planMemory(full);
+      expect(recomputed.peakBytes).toBeLessThan(plain.peakBytes);
+    });
   });
 
   it('stores fused weights side by side, every parameter once, none overlapping', () => {

@@ -85,6 +85,8 @@ describe('every stage setting is read or reported', () => {
   it('prints nothing for settings that are honoured, and one line for a whole layout', () => {
     expect(settingNotes(stage('pretrain', { precision: 'fp32', parallel: { micro_batches: 4, zero: 0 } }), CPU).filter((l) => !l.startsWith('recompute'))).toEqual([]);
     expect(settingNotes(stage('pretrain', { precision: 'bf16' }), CUDA)).toEqual([]);
+    // cuda honours both kinds of recompute: attention re-takes its scores, `full` re-runs each layer's forward
+    for (const recompute of ['selective', 'full']) expect(settingNotes(stage('pretrain', { precision: 'bf16', parallel: { recompute } }), CUDA)).toEqual([]);
     const layout = settingNotes(stage('pretrain', { on: 'c', parallel: { data: 2, tensor: 2, pipeline: 2, first_stage_layers: 1 } }), CPU);
     expect(layout.filter((l) => l.startsWith('parallel'))).toEqual([
       'parallel { data = 2, tensor = 2, pipeline = 2 } on cluster c is not run by moe: stage s runs on one device (the cpu backend); `moe compile SPEC --emit megatron` writes a Megatron-LM launch script for this layout',
