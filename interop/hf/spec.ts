@@ -99,6 +99,11 @@ function router(m: HfMoe, facts: CheckpointFacts): string[] {
   } else if (m.groups > 1 && m.topGroups < m.groups) {
     lines.push(`  // no e_score_correction_bias: groups are scored by their best expert, where HF sums the top 2 (specs/ir.md §4.9)`);
   }
+  if (m.aux?.kind === 'batch') {
+    // HF's load_balancing_loss_func concatenates every layer's router logits into ONE term; the IR's batch
+    // loss is one term per layer: the same weight, not the same objective (inference is unaffected)
+    lines.push(`  // router_aux_loss_coef × top_k; HF pools all layers into one balance term, this is one term per layer`);
+  }
   if (m.aux) lines.push(`  aux_loss = ${m.aux.kind} { alpha = ${num(m.aux.alpha)} }`);
   lines.push(`}`);
   return lines;

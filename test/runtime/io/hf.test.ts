@@ -259,6 +259,8 @@ describe('mixtral', () => {
     expect(spec.errors).toBe(0);
     for (const line of ['attention gqa {', 'heads = 4 // num_attention_heads', 'kv_heads = 2 // num_key_value_heads', 'head_dim = 4 // head_dim']) expect(spec.text).toContain(line);
     expect(spec.text).toContain('aux_loss = batch { alpha = 0.02 }');
+    // the written spec says the per-layer term is not HF's pooled objective
+    expect(spec.text).toMatch(/HF pools all layers into one balance term, this is one term per layer\n\s*aux_loss = batch/);
     const ckpt = readCheckpoint(out);
     expect(compareWithHf(tensors, ckpt.params, ckpt.state)).toEqual([]);
 
