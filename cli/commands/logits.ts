@@ -24,10 +24,10 @@ export function parseIds(text: string): number[] {
 
 /**
  * The cuda backend is an executor of the IR of its own, not a tfjs backend: so far it runs the
- * forward pass (`moe logits`) and pretrain/sft stages (`moe train`); the other commands say so in one
- * line rather than run something else.
+ * forward pass (`moe logits`), pretrain/sft stages (`moe train`) and cached generation
+ * (`moe generate`); `moe run` says so in one line rather than run something else.
  */
-export const CUDA_NOT_YET = '`--backend cuda` runs `moe logits` and `moe train` only so far (GRPO, sampling and generation on CUDA are being built); use --backend webgpu or auto';
+export const CUDA_NOT_YET = '`--backend cuda` runs `moe logits`, `moe train` and `moe generate` only so far (`moe run` pipelines on CUDA are being built); use --backend webgpu or auto';
 
 export function parseBackend(name: string | undefined): BackendName | 'auto' {
   const value = name ?? 'auto';

@@ -14,7 +14,7 @@
  * Routed experts run dropless (decode-plan.ts droplessGraph).
  */
 import type { ModelGraph, Node } from '../../ir/types.js';
-import { neededNodes } from '../model/forward.js';
+import { neededNodes, type Weights } from '../model/forward.js';
 import type { TensorData } from '../model/params.js';
 import { RuntimeError } from '../errors.js';
 import { BatchState, type MlaCacheMode } from '../infer/cache.js';
@@ -52,6 +52,19 @@ export class CudaDecodeModel implements DecodeEngine {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/**
+ * A decode engine on cuda for weights held by tfjs (a checkpoint opened on the host, a GRPO policy):
+ * their values copied to the device once. Dispose it when the generation is done.
+ */
+export async function cudaDecodeEngine(runtime: CudaRuntime, model: ModelGraph, weights: Weights, precision: CudaPrecision = 'fp32'): Promise<CudaDecodeModel> {
+  const host = async (tensors: Weights['params']): Promise<Map<string, TensorData>> => {
+    const out = new Map<string, TensorData>();
+    for (const [name, t] of tensors) out.set(name, { shape: t.shape, data: (await t.data()) as Float32Array });
+    return out;
+  };
+  return new CudaDecodeModel(runtime, model, await host(weights.params), await host(weights.state), precision);
 }
 
 export class CudaDecoder implements StepDecoder {
