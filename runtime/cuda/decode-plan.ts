@@ -131,8 +131,11 @@ export function stepInfo(at: number, positions: readonly (readonly number[])[], 
   return info;
 }
 
-/** Shared memory a block of kernels/decode.cu's `decode_attention` may use without opting in. */
-export const DECODE_SHARED_BYTES = 48 * 1024;
+/**
+ * Dynamic shared memory a block of kernels/decode.cu's `decode_attention` may use without opting in:
+ * 48 KiB less the static scratch of its block reductions (common.cuh: 33 floats), with room to spare.
+ */
+export const DECODE_SHARED_BYTES = 48 * 1024 - 256;
 
 /** The floats one decode attention block keeps in shared memory: the query (both parts) and a score per cache column. */
 export function decodeSharedFloats(node: Node, capacity: number): number {
