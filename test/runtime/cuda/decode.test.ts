@@ -16,6 +16,8 @@ import { GREEDY } from '../../../runtime/infer/sampling.js';
 import type { DecodeEngine, StepDecoder } from '../../../runtime/infer/step-decoder.js';
 import { neededNodes } from '../../../runtime/model/forward.js';
 import { ParamStore } from '../../../runtime/model/params.js';
+import type { CudaRuntime } from '../../../runtime/cuda/runtime.js';
+import { stageDecoding } from '../../../runtime/stages/decode-source.js';
 import { checkText } from '../../helpers.js';
 import { useCpu } from '../gradcheck.js';
 
@@ -166,5 +168,21 @@ describe("generate()'s decoder seam", () => {
     expect(decoder!.fed[0]).toEqual({ ids: [[2, 2, 5], [7, 8, 9]], real: [[false, false, true], [true, true, true]] });
     expect(decoder!.fed.slice(1).map((f) => f.ids)).toEqual([[[6], [10]], [[7], [11]]]);
     expect(decoder!.disposed).toBe(true);
+  });
+});
+
+describe('the decoder a stage generates with', () => {
+  it('is the tfjs weights without cuda, and the cuda decoder (weights copied to the device) under --backend cuda', async () => {
+    await useCpu();
+    const store = ParamStore.initialise(GQA, 3);
+    const tfjs = await stageDecoding({}, GQA, store);
+    expect(tfjs.source).toBe(store);
+    tfjs.dispose();
+    // a runtime whose every driver call fails: reaching it proves the cuda decoder is being built
+    const driver = new Proxy({}, { get: () => () => { throw new Error('the device was asked for memory'); } });
+    // a fake: only the driver is reached before the failure (CudaRuntime's other members are never read)
+    const fake = { driver, lt: {}, kernel: () => undefined, description: 'fake' } as unknown as CudaRuntime;
+    await expect(stageDecoding({ cuda: fake }, GQA, store)).rejects.toThrow('the device was asked for memory');
+    store.dispose();
   });
 });
