@@ -17,6 +17,7 @@ import type { ModelGraph, Node } from '../../ir/types.js';
 import { neededNodes, type Weights } from '../model/forward.js';
 import type { TensorData } from '../model/params.js';
 import { RuntimeError } from '../errors.js';
+import { runtimeEnv } from '../config/env.js';
 import { BatchState, type MlaCacheMode } from '../infer/cache.js';
 import type { DecodeEngine, StepDecoder } from '../infer/step-decoder.js';
 import type { CapturedGraph, DevicePtr } from './driver.js';
@@ -165,6 +166,8 @@ export class CudaDecoder implements StepDecoder {
 
   private replayed(p: Prepared): void {
     const { model } = this.engine;
+    // MOE_CUDA_PROFILE synchronizes after every op, which a capture cannot hold: eager steps then
+    if (runtimeEnv().cudaProfile) return this.run(p);
     if (this.graph && this.graph.arena !== model.arenaAddress) {
       // the arena moved (a larger plan on the same model): the graph's addresses are stale
       this.graph.graph.dispose();
