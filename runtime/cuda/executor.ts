@@ -21,7 +21,7 @@ import { cudaOp, type BackwardContext, type CudaPrecision, type Gpu, type OpCont
 import { sumWeights } from './ops/losses.js';
 import { countedWeight } from '../train/accumulate.js';
 import { DeviceParams, layoutParams } from './params.js';
-import { planMemory, type MemoryPlan } from './plan.js';
+import { planMemory, type BufferNeed, type MemoryPlan } from './plan.js';
 import type { CudaRuntime } from './runtime.js';
 
 export interface CudaStepOptions {
@@ -49,7 +49,8 @@ export interface CudaStepResult {
   readonly nonFinite: string | null;
 }
 
-interface Prepared {
+/** One evaluation's plan: its nodes and every buffer's place in the arena. */
+export interface Prepared {
   readonly mode: Mode;
   readonly B: number;
   readonly T: number;
@@ -161,7 +162,22 @@ export class CudaModel {
     const hit = this.prepared.get(key);
     if (hit) return hit;
     const nodes = neededNodes(this.model, wanted);
-    const needs = lifetimes(this.model, nodes, B, T, mode, wanted, this.gpu.bf16 ? 'bf16' : 'fp32', this.recompute);
+    return this.adopt(key, B, T, mode, nodes, lifetimes(this.model, nodes, B, T, mode, wanted, this.precision, this.recompute));
+  }
+
+  /** fp32 or bf16 (the constructor's `precision`) */
+  get precision(): CudaPrecision {
+    return this.gpu.bf16 ? 'bf16' : 'fp32';
+  }
+
+  /**
+   * A plan of the caller's buffer needs (the cuda decoder's: cached attention, the last column's
+   * logits) for `nodes`, kept under `key`; the arena grows to fit. A growth moves the arena, so
+   * whoever captured a graph over it checks `arenaAddress` before replaying.
+   */
+  adopt(key: string, B: number, T: number, mode: Mode, nodes: readonly Node[], needs: readonly BufferNeed[]): Prepared {
+    const hit = this.prepared.get(key);
+    if (hit) return hit;
     const plan = planMemory(needs);
     const zeroAt = new Map<number, string[]>();
     for (const n of needs) if (n.name.startsWith('∇')) zeroAt.set(n.first, [...(zeroAt.get(n.first) ?? []), n.name]);
@@ -169,9 +185,44 @@ export class CudaModel {
     if (!this.arena || this.arena.bytes < plan.peakBytes) {
       if (this.arena) this.gpu.driver.free(this.arena.ptr);
       this.arena = { ptr: this.gpu.driver.alloc(plan.peakBytes), bytes: plan.peakBytes };
+      // captured steps hold the old arena's addresses: capture them again (the AdamW graph holds none of it)
+      for (const [k, g] of this.graphs) {
+        if (k.startsWith('adamw')) continue;
+        g.dispose();
+        this.graphs.delete(k);
+        this.warmed.delete(k);
+      }
     }
     this.prepared.set(key, prepared);
     return prepared;
+  }
+
+  /** Where the activation arena starts now (0n before the first plan). */
+  get arenaAddress(): DevicePtr {
+    return this.arena?.ptr ?? 0n;
+  }
+
+  /** The device address of a buffer of plan p. */
+  address(p: Prepared, name: string): DevicePtr {
+    return this.at(p, name);
+  }
+
+  /** The gpu the ops launch on (with bf16 operands in bf16 mode). */
+  get device(): Gpu {
+    return this.gpu;
+  }
+
+  /**
+   * Runs the forward of p's nodes; `own` may run a node itself (the decoder's cached attention) and
+   * then returns true. Queued on the stream, nothing synchronized: capturable.
+   */
+  runNodes(p: Prepared, own: (node: Node, ctx: OpContext, step: number) => boolean): void {
+    p.nodes.forEach((node, step) => {
+      const ctx = this.context(p, node, step);
+      this.timed(`${node.op} fwd`, () => {
+        if (!own(node, ctx, step)) cudaOp(node.op)!.forward(ctx);
+      });
+    });
   }
 
   /** Bytes on the device: the weights (and gradients and moments when training) plus the activation arena. */
@@ -447,7 +498,8 @@ export class CudaModel {
     return { params, m, v, state };
   }
 
-  private rotaryTables(node: Node, d: number, T: number): { cos: DevicePtr; sin: DevicePtr } {
+  /** cos/sin tables [≥ T, d/2] on the device for this node's rope config (reallocated when T grows). */
+  rotaryTables(node: Node, d: number, T: number): { cos: DevicePtr; sin: DevicePtr } {
     const config = parseRope(node.attrs.rope);
     const key = JSON.stringify([d, config.theta, config.scaling]);
     const hit = this.rotary.get(key);

@@ -19,6 +19,7 @@ import { AdamW, adamwConfig } from '../train/adamw.js';
 import { runSession, stageSession, type SessionPlan, type SessionResult } from '../train/session.js';
 import { advantages, mean, std } from '../rl/advantages.js';
 import { policyBatch } from '../rl/batch.js';
+import { stageDecoding } from './decode-source.js';
 import { componentMeans, rollout, type RolloutItem } from '../rl/rollout.js';
 import { generationStage, grpoSettings, promptRecords, rewardBlock } from './generation.js';
 import { grpoUpdate, referenceLogprobs } from '../rl/update.js';
@@ -72,13 +73,20 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
       async step(step, lr) {
         const started = performance.now();
         const batchRecords = Array.from({ length: settings.prompts }, () => records[order.next()]!);
-        const result = await rollout(stage.model, policy, stage.tokenizer, scorer, batchRecords, {
-          group: settings.group,
-          maxNewTokens: settings.maxNewTokens,
-          sampling: stage.sampling,
-          seed: tensorSeed(stage.seed, `grpo step ${step}`),
-          stop: stage.stop,
-        });
+        // the policy changed in the last update: under --backend cuda its weights are copied to the device again
+        const decoding = await stageDecoding(ctx, stage.model, policy);
+        let result;
+        try {
+          result = await rollout(stage.model, decoding.source, stage.tokenizer, scorer, batchRecords, {
+            group: settings.group,
+            maxNewTokens: settings.maxNewTokens,
+            sampling: stage.sampling,
+            seed: tensorSeed(stage.seed, `grpo step ${step}`),
+            stop: stage.stop,
+          });
+        } finally {
+          decoding.dispose();
+        }
         result.problems.slice(0, PROBLEM_LINES).forEach((p) => ctx.log(`step ${step}: reward rule ${p.rule}, completion ${p.index}: ${p.reason}`));
         const scores = result.items.map((it) => it.reward);
         const batch = policyBatch(result.items, advantages(scores, settings.group, settings.scale), stage.tokenizer.pad, settings.maskTruncated);

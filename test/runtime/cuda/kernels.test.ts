@@ -30,7 +30,9 @@ describe('generated CUDA kernels', () => {
   });
 
   it('hold every kernel the ops launch', () => {
-    const source = ['context', 'dense', 'attention', 'moe', 'losses'].map((f) => readFileSync(join(repo, 'runtime/cuda/ops', `${f}.ts`), 'utf8')).join('\n');
+    const source = [...['context', 'dense', 'attention', 'moe', 'losses', 'decode-attention'].map((f) => `ops/${f}`), 'decoder']
+      .map((f) => readFileSync(join(repo, 'runtime/cuda', `${f}.ts`), 'utf8'))
+      .join('\n');
     const launched = new Set([...source.matchAll(/(?:launch\(\w+(?:\.gpu)?, |kernel\(|sharedFits\(ctx, )'([a-z_0-9]+)'/g)].map((m) => m[1]!));
     expect(launched.size).toBeGreaterThan(10);
     const ptx = Object.values(PTX).join('\n');
