@@ -417,6 +417,14 @@ export const catalog = {
       'The script sets the divisor so the padding lands on the spec\'s vocab (vocab / tensor where vocab is no ' +
       'multiple of 128 × tensor, at the cost of a slower output layer), which needs vocab to be a multiple of tensor.',
   },
+  MOE5009: {
+    severity: 'error',
+    message: 'the rollout batch ({prompts} prompts × group {group} = {rows} sequences) is not divisible by data × micro_batches ({divisor})',
+    explain:
+      'A grpo policy update runs on the rollout batch: `batch` prompts with `group` sampled completions each. ' +
+      'Each data-parallel rank takes rows / data of its sequences in micro_batches equal parts, whose gradients ' +
+      'are summed before one optimizer step.',
+  },
 
   // ── 6xxx rewards and experiments ───────────────────────────────────────────────────────────
   MOE6001: {

@@ -51,3 +51,27 @@ export function policyBatch(items: readonly RolloutItem[], advantages: readonly 
   };
   return { ...tensors, tokens, dispose: () => Object.values(tensors).forEach((t) => t.dispose()) };
 }
+
+/** One part of a policy batch (gradient accumulation): rows [from, to) of its tensors and of the reference log-probabilities. */
+export interface PolicyRows {
+  readonly inputIds: tf.Tensor2D;
+  readonly targets: tf.Tensor2D;
+  readonly mask: tf.Tensor2D;
+  readonly advantages: tf.Tensor2D;
+  readonly oldLogp: tf.Tensor2D;
+  readonly refLogp?: tf.Tensor2D;
+  dispose(): void;
+}
+
+export function policyRows(batch: PolicyBatch, refLogp: tf.Tensor2D | undefined, from: number, to: number): PolicyRows {
+  const part = (t: tf.Tensor2D): tf.Tensor2D => tf.slice(t, [from, 0], [to - from, -1]);
+  const tensors = {
+    inputIds: part(batch.inputIds),
+    targets: part(batch.targets),
+    mask: part(batch.mask),
+    advantages: part(batch.advantages),
+    oldLogp: part(batch.oldLogp),
+    ...(refLogp ? { refLogp: part(refLogp) } : {}),
+  };
+  return { ...tensors, dispose: () => Object.values(tensors).forEach((t) => t.dispose()) };
+}

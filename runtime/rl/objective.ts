@@ -15,6 +15,11 @@
  *   dr_grpo  Σ_i Σ_t ℓ_it / (N · L_max)            a constant denominator, no length bias (Dr. GRPO)
  *
  * N sequences, |o_i| completion tokens of sequence i, L_max = max_new_tokens.
+ *
+ * Under gradient accumulation (`parallel { micro_batches }`, update.ts) the objective runs on one
+ * part of the rows at a time with N and Σ_i |o_i| of the WHOLE batch (`whole`): each part's loss,
+ * KL and clip fraction are then its terms of the whole batch's sums, so the parts add up to the
+ * whole batch's values and gradients exactly (up to float summation order) under every `loss`.
  */
 import { tf } from '../tf.js';
 
@@ -38,6 +43,20 @@ export interface ObjectiveBatch {
   readonly oldLogp: tf.Tensor2D;
   /** [N, T] the reference policy's; absent when β = 0 */
   readonly refLogp?: tf.Tensor2D;
+  /** the whole batch these rows are a part of (gradient accumulation); absent: the rows are the whole batch */
+  readonly whole?: BatchTotals;
+}
+
+/** The sizes the objective normalises by: sequences N and counted completion tokens Σ_i |o_i|. */
+export interface BatchTotals {
+  readonly sequences: number;
+  readonly tokens: number;
+}
+
+/** Σ values·mask / the whole batch's counted tokens (at least 1: a batch with none gives 0, not 0/0). */
+function tokenMean(values: tf.Tensor, mask: tf.Tensor2D, whole: BatchTotals | undefined): tf.Scalar {
+  const counted = whole === undefined ? tf.maximum(tf.sum(mask), 1) : Math.max(whole.tokens, 1);
+  return tf.div(tf.sum(tf.mul(values, mask)), counted) as tf.Scalar;
 }
 
 /**
@@ -51,11 +70,10 @@ export function tokenLogprobs(logits: tf.Tensor, targets: tf.Tensor2D): tf.Tenso
   return tf.sum(tf.mul(logProbs, picked), -1) as tf.Tensor2D;
 }
 
-/** Mean entropy −Σ p log p per counted token (a diagnostic; no gradient is taken through it). */
-export function meanEntropy(logits: tf.Tensor, mask: tf.Tensor2D): tf.Scalar {
+/** Mean entropy −Σ p log p per counted token of the `whole` batch (a diagnostic; no gradient is taken through it). */
+export function meanEntropy(logits: tf.Tensor, mask: tf.Tensor2D, whole?: BatchTotals): tf.Scalar {
   const logProbs = tf.logSoftmax(logits);
-  const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logProbs), logProbs), -1));
-  return tf.div(tf.sum(tf.mul(entropy, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+  return tokenMean(tf.neg(tf.sum(tf.mul(tf.exp(logProbs), logProbs), -1)), mask, whole);
 }
 
 export interface ObjectiveValues {
@@ -67,7 +85,7 @@ export interface ObjectiveValues {
 }
 
 export function grpoObjective(logp: tf.Tensor2D, batch: ObjectiveBatch, settings: ObjectiveSettings): ObjectiveValues {
-  const { mask, advantages } = batch;
+  const { mask, advantages, whole } = batch;
   const ratio = tf.exp(tf.sub(logp, batch.oldLogp));
   const unclipped = tf.mul(ratio, advantages);
   const clippedTerm = tf.mul(tf.clipByValue(ratio, 1 - settings.clipLow, 1 + settings.clipHigh), advantages);
@@ -78,16 +96,14 @@ export function grpoObjective(logp: tf.Tensor2D, batch: ObjectiveBatch, settings
     const delta = tf.sub(batch.refLogp, logp);
     const k3 = tf.sub(tf.sub(tf.exp(delta), delta), 1);
     perToken = tf.add(perToken, tf.mul(k3, settings.kl));
-    kl = tf.div(tf.sum(tf.mul(k3, mask)), tf.maximum(tf.sum(mask), 1));
+    kl = tokenMean(k3, mask, whole);
   }
   const masked = tf.mul(perToken, mask);
-  const sequences = mask.shape[0];
-  const lengths = tf.sum(mask, 1);
+  const sequences = whole?.sequences ?? mask.shape[0];
   const loss =
-    settings.loss === 'grpo' ? tf.div(tf.sum(tf.div(tf.sum(masked, 1), tf.maximum(lengths, 1))), sequences)
-    : settings.loss === 'dapo' ? tf.div(tf.sum(masked), tf.maximum(tf.sum(lengths), 1))
+    settings.loss === 'grpo' ? tf.div(tf.sum(tf.div(tf.sum(masked, 1), tf.maximum(tf.sum(mask, 1), 1))), sequences)
+    : settings.loss === 'dapo' ? tokenMean(perToken, mask, whole)
     : tf.div(tf.sum(masked), sequences * settings.maxNewTokens);
-  const wasClipped = tf.cast(tf.less(clippedTerm, unclipped), 'float32');
-  const clipped = tf.div(tf.sum(tf.mul(wasClipped, mask)), tf.maximum(tf.sum(mask), 1));
+  const clipped = tokenMean(tf.cast(tf.less(clippedTerm, unclipped), 'float32'), mask, whole);
   return { loss: loss as tf.Scalar, kl: kl as tf.Scalar, clipped: clipped as tf.Scalar };
 }

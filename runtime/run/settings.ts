@@ -46,11 +46,10 @@ const layout: Note = (stage, on) => {
 /** The uneven pipeline split only means something with pipeline > 1, which `layout` reports. */
 const pipelineSplit: Note = (stage, on) => (num(parallelOf(stage), 'pipeline', 1) > 1 ? layout(stage, on) : null);
 
-/** micro_batches outside pretrain/SFT (which honour it on every backend) */
+/** micro_batches in a stage that trains nothing (sample, generate, eval) */
 const microBatches: Note = (stage) => {
   const m = num(parallelOf(stage), 'micro_batches', 1);
-  if (m <= 1 || training(stage)) return null;
-  return `micro_batches = ${m} is not used by ${stage.kind} stage ${stage.name}: ${stage.kind === 'grpo' ? 'each policy update runs on the whole rollout batch' : 'it applies to training steps'}`;
+  return m > 1 ? `micro_batches = ${m} is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
 };
 
 const recompute: Note = (stage, on) => {
@@ -161,6 +160,8 @@ export const STAGE_FIELD_USE: Readonly<Record<StageKindName, Readonly<Record<str
   sft: trainer,
   grpo: {
     ...generation,
+    // each policy update accumulates gradients over the parts of the rollout batch (rl/update.ts)
+    'parallel.micro_batches': { read: STAGE, key: 'micro_batches' },
     seq_len: { note: unusedByGrpo('seq_len', 'sequences are a prompt and at most max_new_tokens generated tokens') },
     steps: { read: GENERATION },
     epochs: { note: unusedByGrpo('epochs', 'give its length in steps') },

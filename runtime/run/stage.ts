@@ -44,6 +44,11 @@ export function fromPlan<T>(read: () => T): T {
   }
 }
 
+/** `parallel { micro_batches }`: gradient accumulation over this many equal parts of a step's batch (1 without a parallel block). */
+export function microBatchesOf(plan: StagePlan): number {
+  return plan.hyper['parallel'] === undefined ? 1 : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).micro_batches;
+}
+
 /** The stage to train: `--stage NAME`, else the first pretrain (then sft) stage of the spec. */
 export function trainingStage(document: GraphDocument, name?: string): TrainingStage {
   const trainable = document.plan.stages.filter((s) => s.kind === 'pretrain' || s.kind === 'sft');
@@ -82,7 +87,7 @@ export function trainingStage(document: GraphDocument, name?: string): TrainingS
     keep: checkpoint.keep,
     evalEvery: evaluation.every,
     evalBatches: evaluation.batches,
-    microBatches: plan.hyper['parallel'] === undefined ? 1 : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).micro_batches,
+    microBatches: microBatchesOf(plan),
     recompute: plan.hyper['parallel'] === undefined ? 'selective' : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).recompute,
   };
 }

@@ -12,7 +12,7 @@ import { RuntimeError } from '../errors.js';
 import type { SamplingOptions } from '../infer/sampling.js';
 import { vocabOf } from '../infer/generate.js';
 import { modelOf } from '../load.js';
-import { fromPlan } from '../run/stage.js';
+import { fromPlan, microBatchesOf } from '../run/stage.js';
 import type { AdvantageScale } from '../rl/advantages.js';
 import type { LossKind, ObjectiveSettings } from '../rl/objective.js';
 
@@ -82,6 +82,8 @@ export interface GrpoSettings extends ObjectiveSettings {
   readonly scale: AdvantageScale;
   readonly maskTruncated: boolean;
   readonly clipGrad: number;
+  /** `parallel { micro_batches }`: each policy update accumulates gradients over this many equal parts of the rollout batch */
+  readonly microBatches: number;
   readonly checkpointEvery: number;
   readonly keep: number;
 }
@@ -92,6 +94,15 @@ export function grpoSettings(plan: StagePlan, stepsOverride?: number): GrpoSetti
   const steps = stepsOverride ?? hyper.steps ?? undefined;
   if (steps === undefined) throw new RuntimeError(`grpo stage ${plan.name} needs \`steps\``, 'set `steps = N` (rollout batches)');
   const checkpoint = fromPlan(() => hyperBlock(plan, 'checkpoint', CHECKPOINT_HYPER));
+  const microBatches = microBatchesOf(plan);
+  const rows = hyper.batch_prompts * hyper.group;
+  // refused before the first rollout is sampled (the checker reports it as MOE5009)
+  if (rows % microBatches !== 0) {
+    throw new RuntimeError(
+      `grpo stage ${plan.name}: a rollout batch of ${hyper.batch_prompts} prompts × group ${hyper.group} = ${rows} sequences does not split into ${microBatches} micro-batches`,
+      'make batch × group a multiple of parallel { micro_batches }',
+    );
+  }
   return {
     clipLow,
     clipHigh,
@@ -105,6 +116,7 @@ export function grpoSettings(plan: StagePlan, stepsOverride?: number): GrpoSetti
     scale: hyper.scale satisfies AdvantageScale,
     maskTruncated: hyper.mask_truncated,
     clipGrad: hyper.clip_grad,
+    microBatches,
     checkpointEvery: checkpoint.every,
     keep: checkpoint.keep,
   };

@@ -2,7 +2,8 @@
  * The GRPO stage: per step, `batch` prompts (a seeded, resumable order over the prompt set) each get
  * `group` sampled completions from the current policy; the reward scores them; advantages are
  * standardised within each group; the policy takes `iterations` clipped-surrogate updates with a
- * k3 KL penalty against the frozen `from` policy. metrics.jsonl logs per step the mean reward and
+ * k3 KL penalty against the frozen `from` policy (with `parallel { micro_batches = M }`, each update
+ * and the reference pass run on M equal parts of the rollout batch: rl/update.ts). metrics.jsonl logs per step the mean reward and
  * each component, KL, clip fraction, entropy, completion length and timings; checkpoints and resume
  * work as in pretraining (policy, optimizer, prompt order).
  */
@@ -90,7 +91,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
         result.problems.slice(0, PROBLEM_LINES).forEach((p) => ctx.log(`step ${step}: reward rule ${p.rule}, completion ${p.index}: ${p.reason}`));
         const scores = result.items.map((it) => it.reward);
         const batch = policyBatch(result.items, advantages(scores, settings.group, settings.scale), stage.tokenizer.pad, settings.maskTruncated);
-        const refLogp = reference ? referenceLogprobs(stage.model, reference, batch, stage.sampling.temperature) : undefined;
+        const refLogp = reference ? referenceLogprobs(stage.model, reference, batch, stage.sampling.temperature, settings.microBatches) : undefined;
         const updateStarted = performance.now();
         let update;
         try {

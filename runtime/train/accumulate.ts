@@ -66,7 +66,7 @@ function rows(batch: TrainBatch, from: number, to: number): { inputIds: tf.Tenso
 }
 
 /** Adds `next` into `into` under `key`, disposing what it replaces (and `next` once added). */
-function addInto(into: Map<string, tf.Tensor>, key: string, next: tf.Tensor): void {
+export function addInto(into: Map<string, tf.Tensor>, key: string, next: tf.Tensor): void {
   const old = into.get(key);
   if (old === undefined) {
     into.set(key, next);

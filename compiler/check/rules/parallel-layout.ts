@@ -1,7 +1,7 @@
 /** The parallel plan uses every device once and splits the model evenly (LANGUAGE.md §5). */
 import type { Rule } from '../context.js';
 import { batchSequences, clusterShape, parallelPlan } from '../plan.js';
-import type { CheckContext } from '../context.js';
+import type { CheckContext, CheckedBlock } from '../context.js';
 import type { Config } from '../values.js';
 
 /** Even split, or a stated uneven one: first and last stage sizes, the middle stages equal. */
@@ -33,6 +33,22 @@ function checkPipelineSplit(ctx: CheckContext, parallel: Config, pipeline: numbe
 function needsCluster(parallel: Config): boolean {
   const above = (key: string, floor: number): boolean => (parallel.num(key) ?? floor) > floor;
   return above('data', 1) || above('tensor', 1) || above('pipeline', 1) || above('expert', 1) || above('zero', 0) || parallel.has('first_stage_layers') || parallel.has('last_stage_layers');
+}
+
+/** The step's sequences split over the data ranks and micro-batches: a grpo stage's are its rollout batch, prompts × group. */
+function checkBatchSplit(ctx: CheckContext, stage: CheckedBlock, parallel: Config, divisor: number): void {
+  const related = [{ span: parallel.span, message: 'the parallel plan' }];
+  if (stage.kind === 'grpo') {
+    const prompts = stage.config.num('batch');
+    const group = stage.config.num('group');
+    if (prompts === undefined || group === undefined || (prompts * group) % divisor === 0) return;
+    ctx.diagnostics.report('MOE5009', stage.config.spanOf('batch'), { prompts, group, rows: prompts * group, divisor }, {
+      related: [...(stage.config.sets('group') ? [{ span: stage.config.spanOf('group'), message: 'completions per prompt' }] : []), ...related],
+    });
+    return;
+  }
+  const batch = batchSequences(stage.config);
+  if (batch !== undefined && batch % divisor !== 0) ctx.diagnostics.report('MOE5005', stage.config.spanOf('batch'), { batch, divisor }, { related });
 }
 
 export const parallelLayout: Rule = {
@@ -72,13 +88,7 @@ export const parallelLayout: Rule = {
         const bad = tensorSplits.find(([, v]) => v % plan.tensor !== 0);
         if (bad) ctx.diagnostics.report('MOE5004', parallel.spanOf('tensor'), { tensor: plan.tensor, what: bad[0], value: bad[1] });
       }
-      const batch = batchSequences(stage.config);
-      const divisor = plan.data * plan.microBatches;
-      if (batch !== undefined && batch % divisor !== 0) {
-        ctx.diagnostics.report('MOE5005', stage.config.spanOf('batch'), { batch, divisor }, {
-          related: [{ span: parallel.span, message: 'the parallel plan' }],
-        });
-      }
+      checkBatchSplit(ctx, stage, parallel, plan.data * plan.microBatches);
     }
   },
 };

@@ -1,7 +1,8 @@
 /**
  * The GRPO pieces against hand-computed values: group-relative advantages under each scale, the
  * three loss normalisations, PPO clipping (value, clip fraction and a zero gradient where clipped),
- * the k3 KL estimate, the gradient against finite differences, and the rollout → tensor layout.
+ * the k3 KL estimate, parts of a batch normalised by the whole batch's sizes (gradient
+ * accumulation), the gradient against finite differences, and the rollout → tensor layout.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { advantages, std } from '../../../runtime/rl/advantages.js';
@@ -75,6 +76,36 @@ describe('the GRPO objective', () => {
     expect(await value(out.loss)).toBeCloseTo((-1 + 0.1 * k3(-0.5) + (6 + 0.1 * k3(0.5)) / 3) / 2, 5);
     const same = grpoObjective(logp, { mask: mask(), advantages: adv(), oldLogp: logp, refLogp: logp }, { ...SETTINGS, kl: 0.1 });
     expect(await value(same.kl)).toBe(0);
+  });
+
+  it('gives, on parts of the rows with the whole batch\'s sizes, terms that add up to the whole batch\'s values', async () => {
+    // three sequences of 1, 3 and 0 counted tokens; ratios off 1 so some tokens clip
+    const full = {
+      mask: tf.tensor2d([[1, 0, 0], [1, 1, 1], [0, 0, 0]]),
+      advantages: tf.tensor2d([[1], [-2], [0.5]]),
+      oldLogp: tf.tensor2d([[-1, 0, 0], [-2, -1, -3], [0, 0, 0]]),
+      refLogp: tf.tensor2d([[-1.5, 0, 0], [-2, -0.5, -3.2], [0, 0, 0]]),
+    };
+    const logp = tf.tensor2d([[-0.6, 0, 0], [-2.1, -1.4, -2.9], [0, 0, 0]]);
+    const rows = (t: tf.Tensor2D, from: number, to: number): tf.Tensor2D => tf.slice(t, [from, 0], [to - from, -1]);
+    for (const loss of ['grpo', 'dapo', 'dr_grpo'] as const) {
+      const settings = { ...SETTINGS, kl: 0.1, loss };
+      const whole = grpoObjective(logp, full, settings);
+      const parts = [[0, 1], [1, 3]].map(([from, to]) =>
+        grpoObjective(rows(logp, from!, to!), {
+          mask: rows(full.mask, from!, to!),
+          advantages: rows(full.advantages, from!, to!),
+          oldLogp: rows(full.oldLogp, from!, to!),
+          refLogp: rows(full.refLogp, from!, to!),
+          whole: { sequences: 3, tokens: 4 },
+        }, settings),
+      );
+      for (const key of ['loss', 'kl', 'clipped'] as const) {
+        const sum = (await value(parts[0]![key])) + (await value(parts[1]![key]));
+        expect(sum, `${loss}: ${key}`).toBeCloseTo(await value(whole[key]), 6);
+      }
+      expect(await value(whole.clipped)).toBeGreaterThan(0);
+    }
   });
 
   it('has the gradient of finite differences with respect to the logits', async () => {

@@ -87,6 +87,9 @@ describe('every stage setting is read or reported', () => {
     expect(settingNotes(stage('pretrain', { precision: 'bf16' }), CUDA)).toEqual([]);
     // cuda honours both kinds of recompute: attention re-takes its scores, `full` re-runs each layer's forward
     for (const recompute of ['selective', 'full']) expect(settingNotes(stage('pretrain', { precision: 'bf16', parallel: { recompute } }), CUDA)).toEqual([]);
+    // a grpo policy update accumulates gradients over the parts of its rollout batch (rl/update.ts)
+    expect(settingNotes(stage('grpo', { parallel: { micro_batches: 4 } }), CPU).filter((l) => l.includes('micro_batches'))).toEqual([]);
+    expect(STAGE_FIELD_USE.grpo['parallel.micro_batches']).toEqual({ read: 'runtime/run/stage.ts', key: 'micro_batches' });
     const layout = settingNotes(stage('pretrain', { on: 'c', parallel: { data: 2, tensor: 2, pipeline: 2, first_stage_layers: 1 } }), CPU);
     expect(layout.filter((l) => l.startsWith('parallel'))).toEqual([
       'parallel { data = 2, tensor = 2, pipeline = 2 } on cluster c is not run by moe: stage s runs on one device (the cpu backend); `moe compile SPEC --emit megatron` writes a Megatron-LM launch script for this layout',
