@@ -7,7 +7,7 @@
  *   ts         NAME.graph.ts        a TypeScript module exporting it with literal types
  *   dot        MODEL.dot            a Graphviz picture, one per model
  *   svg        MODEL.svg            the picture rendered (Graphviz in WebAssembly, no system install)
- *   hf-config  MODEL.config.json    a HF transformers config (deepseek_v3 or mixtral), one per model
+ *   hf-config  MODEL.config.json    a HF transformers config (the family that computes it), one per model
  *   megatron   STAGE.megatron.sh    a torchrun script for Megatron-Core, one per pretrain stage with a cluster
  *
  * An emitter returns its files or an error message; it never throws for a document the lowering
@@ -17,7 +17,7 @@
 import { validateGraph } from '../../ir/validate.js';
 import type { GraphDocument } from '../../ir/types.js';
 import { modelDot } from './dot.js';
-import { emitHfConfigs } from '../../ir/hf-config.js';
+import { emitHfConfigs } from '../../ir/hf-config/index.js';
 import { emitMegatron } from './megatron.js';
 import { specName } from '../../ir/structure.js';
 

@@ -1,15 +1,15 @@
 /**
  * `moe export hf`: our checkpoint → a folder HF transformers loads: `config.json` (from the graph,
- * ir/hf-config.ts), `model.safetensors` under HF names, F32 or BF16, the checkpoint's tokenizer
+ * ir/hf-config/), `model.safetensors` under HF names, F32 or BF16, the checkpoint's tokenizer
  * files and a `generation_config.json` with its special ids. The family is the one whose
- * transformers code computes the same model (ir/hf-config.ts), its tensors under that family's
+ * transformers code computes the same model (ir/hf-config/), its tensors under that family's
  * released names (names.ts; deepseek_v3 with DeepSeek's MTP layout, duplicates included,
  * specs/ir.md §7). A model no family computes is refused (MOE7201) before anything is written.
  * Written atomically.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfConfig, hfConfigText, type HfConfig } from '../../ir/hf-config.js';
+import { hfConfig, hfConfigText, type HfConfig } from '../../ir/hf-config/index.js';
 import type { ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, readTokenizerFolder, tokenizerFromFiles, writeTokenizerFiles, type ReadTokenizerFiles } from '../../runtime/data/tokenizer-files.js';

@@ -23,7 +23,7 @@ import { TOKENIZER_FILE, readTokenizerFolder, tokenizerFromFiles, type ReadToken
 import { defaultMemoryLimit } from '../../runtime/model/params.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { refuseIfTooBig, writeCheckpoint } from '../../runtime/io/checkpoint.js';
-import { readHfArchitecture, type HfArchitecture, type HfJson } from './arch.js';
+import { readHfArchitecture, type HfArchitecture, type HfJson } from './arch/index.js';
 import { canonicalName, fusedExperts, isIgnorable } from './names.js';
 import { IMPORT_MARK, specText, type CheckpointFacts } from './spec.js';
 import { assemble, flatTensors, formatShape, mismatchError, sameShape } from '../../runtime/io/layout.js';

@@ -6,7 +6,7 @@
  */
 import { formatText } from '../../compiler/syntax/format.js';
 import { runs } from '../../ir/structure.js';
-import type { HfArchitecture, HfAttention, HfModelType, HfMoe, HfWindow, RopeScaling } from './arch.js';
+import type { HfArchitecture, HfAttention, HfModelType, HfMoe, HfWindow, RopeScaling } from './arch/index.js';
 
 /** What the tensors tell beyond config.json. */
 export interface CheckpointFacts {

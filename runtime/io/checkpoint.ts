@@ -18,7 +18,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SAME_NAMES, hfConfig, hfConfigText } from '../../ir/hf-config.js';
+import { SAME_NAMES, hfConfig, hfConfigText } from '../../ir/hf-config/index.js';
 import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 import type { TokenizerFiles } from '../data/tokenizer.js';

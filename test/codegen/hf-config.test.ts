@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EMITTERS } from '../../compiler/codegen/index.js';
-import { hfConfig, type HfConfig } from '../../ir/hf-config.js';
+import { hfConfig, type HfConfig } from '../../ir/hf-config/index.js';
 import { DENSE, MOE, example, lowerText, onlyModel, root, tinyModel } from './helpers.js';
 
 function config(name: string): HfConfig {

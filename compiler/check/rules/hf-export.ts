@@ -1,10 +1,10 @@
 /**
- * A model block with `export = hf` must be one HF transformers computes (ir/hf-config.ts picks the
+ * A model block with `export = hf` must be one HF transformers computes (ir/hf-config/ picks the
  * family): said at the `export` line by `moe check`, and so before `moe train` spends anything, the
  * same reason `moe export hf` would refuse with (MOE7201). The model is lowered to ask, which needs
  * a spec without errors: with other errors the question waits until they are fixed.
  */
-import { hfConfig } from '../../../ir/hf-config.js';
+import { hfConfig } from '../../../ir/hf-config/index.js';
 import { lowerModel } from '../../lower/model.js';
 import type { Rule } from '../context.js';
 
