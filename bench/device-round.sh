@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# bench/device-round.sh ROUND — the GPU machine's work for issues 18, 20 and 21, in rounds that each fit
+# one device call (600 s), most important first. Prepare here (no GPU needed):
+#   npm run build:cuda && bash bench/cuda/moe-kernels-check.sh      # PTX + the MoE kernel check program
+#   rm -rf dist && npx tsc -p tsconfig.build.json                     # dist/ (the device has no npm)
+#   ../shared/tools/gpu-pack.sh --with dist   (or refresh only dist: see docs/decisions/cuda-runtime.md)
+#   G=<Megatron-LM mirror> && mkdir -p .megatron && git --git-dir=$G archive HEAD megatron pretrain_gpt.py \
+#     gpt_builders.py model_provider.py | tar -x -C .megatron       # round 2 only (13 MB, git-ignored)
+# then call the device with `bash bench/device-round.sh N`, carrying .gpu and bench/cuda/bin (round 2:
+# .megatron). Calls back to back keep the machine warm; each round's files come back under $OUT.
+#   1  HF fixtures (qwen2-moe-sliding-micro; left-padded batch references for every micro checkpoint),
+#      the MoE kernel check, every op against the cpu backend (cuda-check, incl. recompute), the HF export
+#      round trip of the eight micro checkpoints, the cuda decoder against the cpu decoder
+#   2  Megatron-Core: the two smoke specs on one GPU (logs + checks), its option list, validate_args of
+#      the example scripts at their declared world sizes
+#   3  the HF micro checkpoints' logits on cuda, r1-tiny 50 steps cuda fp32/bf16 against wasm
+#   4  moe-500m training against HF transformers fp32/bf16/amp (incl. recompute = full), MFU
+#   5  moe-500m decoding against HF generate fp32/bf16
+set -uo pipefail
+cd "$(dirname "$0")/.."
+round=${1:?usage: bench/device-round.sh 1|2|3|4|5}
+export OUT=${OUT:-/tmp/moe-round}
+mkdir -p "$OUT"
+t0=$SECONDS
+# the unpacked node survives between calls on a warm machine
+if [[ -x /tmp/gpu-node/node ]]; then export PATH=/tmp/gpu-node:$PATH; else source .gpu/setup.sh > "$OUT/setup.txt" 2>&1; fi
+PY=/opt/torch/.venv/bin/python
+FAMILIES="deepseek-v2-micro deepseek-v3-micro mixtral-micro llama-micro qwen2-moe-micro qwen3-moe-micro olmoe-micro qwen2-moe-sliding-micro"
+case $round in
+  1)
+    mkdir -p "$OUT/hf"
+    timeout 120 $PY bench/peer/make_hf_families.py "$OUT/hf" qwen2-moe-sliding-micro > "$OUT/sliding.txt" 2>&1; echo "sliding fixture: exit $?"
+    cp -r "$OUT"/hf/qwen2-moe-sliding-micro* test/reference/hf/ 2>/dev/null
+    timeout 120 $PY bench/peer/make_hf_batch_reference.py "$OUT/hf" > "$OUT/batch.txt" 2>&1; echo "batch references: exit $?"
+    cp "$OUT"/hf/*.batch.json test/reference/hf/ 2>/dev/null
+    (cd "$OUT/hf" && tar -cf ../hf-fixtures.tar . ) && rm -rf "$OUT/hf"
+    SKIP_LOGITS=1 SKIP_R1=1 SKIP_TRAIN=1 SKIP_DECODE=1 FAMILIES="$FAMILIES" bash bench/cuda-all.sh ;;
+  2)
+    export PYTHON=$PY PATH=/opt/torch/.venv/bin:$PATH
+    for spec in gqa-softmax mla-sigmoid-mtp; do
+      MASTER_PORT=$((29517 + ${#spec})) timeout 220 bash bench/megatron/run.sh .megatron "bench/megatron/$spec.megatron.sh" "/tmp/meg-$spec" 30 > "$OUT/megatron-$spec.txt" 2>&1
+      echo "megatron $spec: exit $?"
+      cp "/tmp/meg-$spec/train.log" "$OUT/megatron-$spec.train.log" 2>/dev/null
+      cp "/tmp/meg-$spec/check.log" "$OUT/megatron-$spec.check.log" 2>/dev/null
+    done
+    timeout 60 $PY bench/megatron/options.py .megatron "$OUT/megatron-options.json" > "$OUT/megatron-options.txt" 2>&1; echo "options: exit $?"
+    for example in deepseek-v3 mixtral; do
+      node bin/moe.js compile "examples/$example.moe" --emit megatron -o "/tmp/meg-$example" > /dev/null 2>&1
+      for script in /tmp/meg-"$example"/*.megatron.sh; do
+        timeout 60 bash bench/megatron/validate.sh .megatron "$script" > "$OUT/validate-$example-$(basename "$script" .megatron.sh).txt" 2>&1
+        echo "validate_args $example $(basename "$script"): exit $?"
+      done
+    done ;;
+  3) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_TRAIN=1 SKIP_DECODE_CHECK=1 SKIP_DECODE=1 bash bench/cuda-all.sh ;;
+  4) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_LOGITS=1 SKIP_R1=1 SKIP_DECODE_CHECK=1 SKIP_DECODE=1 bash bench/cuda-all.sh ;;
+  5) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_LOGITS=1 SKIP_R1=1 SKIP_TRAIN=1 SKIP_DECODE_CHECK=1 bash bench/cuda-all.sh ;;
+  *) echo "device-round.sh: no round $round (1–5)" >&2; exit 2 ;;
+esac
+echo "round $round: $((SECONDS - t0)) s"
