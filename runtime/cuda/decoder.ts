@@ -23,7 +23,7 @@ import type { DecodeEngine, StepDecoder } from '../infer/step-decoder.js';
 import type { CapturedGraph, DevicePtr } from './driver.js';
 import { ptr, i32 } from './driver.js';
 import { ATTENTION_OPS, attentionDims, cacheFloatsPerToken, cacheParts, checkCapacity, decodeNeeds, droplessGraph, LAST_COLUMN, stepInfo } from './decode-plan.js';
-import { CudaModel, type Prepared } from './executor.js';
+import { CudaModel, type Prepared, type SharedWeights } from './executor.js';
 import { opBuffer } from './lifetimes.js';
 import { cachedGqa, cachedMla, type CachedStep } from './ops/decode-attention.js';
 import { F32, grid1, launch, linearNT, type CudaPrecision } from './ops/context.js';
@@ -34,7 +34,8 @@ export class CudaDecodeModel implements DecodeEngine {
   readonly model: CudaModel;
   readonly nodes: readonly Node[];
 
-  constructor(runtime: CudaRuntime, model: ModelGraph, params: ReadonlyMap<string, TensorData>, state: ReadonlyMap<string, TensorData>, precision: CudaPrecision = 'fp32') {
+  /** `params`: host tensors, or a training model's device weights (GRPO: rollouts read the trainer's weights, no copy) */
+  constructor(runtime: CudaRuntime, model: ModelGraph, params: ReadonlyMap<string, TensorData> | SharedWeights, state: ReadonlyMap<string, TensorData>, precision: CudaPrecision = 'fp32') {
     this.model = new CudaModel(runtime, droplessGraph(model), params, state, { precision });
     this.nodes = neededNodes(this.model.model, ['logits']);
     if (!this.nodes.some((n) => n.outputs.includes('logits'))) throw new RuntimeError(`model ${model.name} produces no logits`);

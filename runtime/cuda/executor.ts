@@ -20,7 +20,7 @@ import type { Bf16Operands } from './ops/context.js';
 import { cudaOp, type BackwardContext, type CudaPrecision, type Gpu, type OpContext } from './ops/index.js';
 import { sumWeights } from './ops/losses.js';
 import { countedWeight } from '../train/accumulate.js';
-import { DeviceParams, layoutParams } from './params.js';
+import { DeviceParams, layoutParams, type ParamLayout } from './params.js';
 import { planMemory, type BufferNeed, type MemoryPlan } from './plan.js';
 import type { CudaRuntime } from './runtime.js';
 
@@ -67,6 +67,16 @@ function routersOf(model: ModelGraph): { load: string; bias: string | null; rate
   return model.nodes.filter((n) => n.op === 'moe.router').map((n) => ({ load: n.outputs[4]!, bias: n.state[0] ?? null, rate: typeof n.attrs.bias_rate === 'number' ? n.attrs.bias_rate : null }));
 }
 
+/** A model's device weights, lent to another model of the same parameter layout (it reads them, never frees them). */
+export class SharedWeights {
+  constructor(readonly params: DeviceParams) {}
+}
+
+function sameLayout(a: ParamLayout, b: ParamLayout): boolean {
+  if (a.floats !== b.floats || a.slots.size !== b.slots.size) return false;
+  return [...a.slots.values()].every((s) => b.slots.get(s.name)?.offset === s.offset && b.slots.get(s.name)?.length === s.length);
+}
+
 export class CudaModel {
   private readonly params: DeviceParams;
   private readonly state = new Map<string, { ptr: DevicePtr; host: Float32Array }>();
@@ -95,12 +105,15 @@ export class CudaModel {
 
   private readonly gpu: Gpu;
   private readonly recompute: boolean;
+  /** false when the weights are another model's (SharedWeights): that model frees them */
+  private readonly ownsParams: boolean = true;
   private readonly scratch: { ptr: DevicePtr; bytes: number }[] = [];
 
   constructor(
     private readonly runtime: CudaRuntime,
     readonly model: ModelGraph,
-    params: ReadonlyMap<string, TensorData>,
+    /** host tensors to upload, or another model's device weights to read (sharedWeights: GRPO's decoder reads its trainer's) */
+    params: ReadonlyMap<string, TensorData> | SharedWeights,
     state: ReadonlyMap<string, TensorData>,
     options: {
       readonly training?: boolean;
@@ -115,9 +128,15 @@ export class CudaModel {
     for (const node of model.nodes) if (!cudaOp(node.op)) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} (${node.loc.file}:${node.loc.line})`);
     const layout = layoutParams(model, (node) => cudaOp(node.op)?.fused?.(node) ?? []);
     const bf16 = options.precision === 'bf16';
-    this.params = new DeviceParams(runtime.driver, layout, params, options.training ?? false, options.moments, bf16);
+    if (params instanceof SharedWeights) {
+      if (options.training) throw new RuntimeError('a model reading another model\'s weights cannot train them');
+      if (bf16 && !params.params.bf16) throw new RuntimeError('bf16 decoding on weights kept in fp32 only: open both models with the same precision');
+      if (!sameLayout(layout, params.params.layout)) throw new RuntimeError(`model ${model.name} lays its parameters out unlike the model whose weights it would read`);
+      this.params = params.params;
+      this.ownsParams = false;
+    } else this.params = new DeviceParams(runtime.driver, layout, params, options.training ?? false, options.moments, bf16);
     this.gpu = bf16 ? { ...runtime, bf16: this.bf16Operands() } : runtime;
-    if (bf16) this.refreshBf16();
+    if (bf16 && this.ownsParams) this.refreshBf16();
     for (const s of model.state) {
       const host = Float32Array.from(state.get(s.name)!.data);
       const p = runtime.driver.alloc(host.byteLength);
@@ -225,10 +244,10 @@ export class CudaModel {
     });
   }
 
-  /** Bytes on the device: the weights (and gradients and moments when training) plus the activation arena. */
+  /** Bytes on the device: the weights (and gradients and moments when training; none when they are another model's) plus the activation arena. */
   deviceBytes(): { weights: number; arena: number } {
     const per = this.params.layout.floats * F32;
-    return { weights: per * (this.params.grads ? 4 : 1), arena: this.arena?.bytes ?? 0 };
+    return { weights: this.ownsParams ? per * (this.params.grads ? 4 : 1) : 0, arena: this.arena?.bytes ?? 0 };
   }
 
   private at(p: Prepared, name: string): DevicePtr {
@@ -294,6 +313,64 @@ export class CudaModel {
     return host;
   }
 
+  /**
+   * Uploads token ids [B, T] and queues the forward of what `wanted` needs, in `mode` (train: its
+   * activations kept for backwardFrom); the returned plan says where `wanted` lies (address()).
+   * Nothing synchronized, nothing read back: for callers that reduce the values on the device (GRPO).
+   */
+  forwardOnDevice(ids: Int32Array, B: number, T: number, mode: Mode, wanted: readonly string[]): Prepared {
+    const p = this.plan(B, T, mode, wanted);
+    this.upload(p, ids, undefined);
+    this.runForward(p);
+    return p;
+  }
+
+  /**
+   * The backward of train plan p (forwardOnDevice) from the gradient of `value`, which `seed` writes
+   * whole at the given address before any node's backward: the objective is the caller's (GRPO's
+   * logits gradient), not the graph's loss. Parameter gradients are added to the gradient arena,
+   * zeroed first when `first` (gradient accumulation over micro-batches otherwise).
+   */
+  backwardFrom(p: Prepared, value: string, seed: (grad: DevicePtr) => void, first: boolean): void {
+    if (p.mode !== 'train') throw new RuntimeError('backwardFrom needs a plan made in train mode');
+    const grad = this.at(p, gradName(value));
+    this.backwardSteps(p, first, () => seed(grad));
+  }
+
+  /** The squared global gradient norm and whether any gradient is not finite: one host read. */
+  gradientSquares(): { sq: number; finite: boolean } {
+    const report = (this.report ??= this.gpu.driver.alloc(4096 * F32));
+    const total = this.params.layout.floats;
+    this.gpu.driver.zero(report, 2 * F32);
+    launch(this.gpu, 'sumsq', grid1(total, 256), 256, [ptr(this.params.grads), ptr(report), u64(total)]);
+    const host = new Float32Array(2);
+    this.gpu.driver.download(host, report);
+    return { sq: host[0]!, finite: host[1] === 0 && Number.isFinite(host[0]) };
+  }
+
+  /**
+   * Clipping and AdamW from the gradient arena (trainStep's, shared): nothing updated when a
+   * gradient is not finite. `only` names the parameters to update (the others got no gradient and
+   * are left alone, moments included, as tfjs AdamW skips them); default every parameter.
+   */
+  applyGradients(options: CudaStepOptions, sq: number, finite: boolean, only?: ReadonlySet<string>): { gradNorm: number; clipScale: number; nonFinite: 'gradients' | null } {
+    const gradNorm = Math.sqrt(sq);
+    if (!finite || !Number.isFinite(sq)) return { gradNorm, clipScale: 1, nonFinite: 'gradients' };
+    const clipScale = options.clip > 0 ? Math.min(1, options.clip / (gradNorm + 1e-6)) : 1;
+    this.adamw(options, clipScale, only);
+    return { gradNorm, clipScale, nonFinite: null };
+  }
+
+  /** This model's device weights, for another model of the same graph to read without a copy. */
+  sharedWeights(): SharedWeights {
+    return new SharedWeights(this.params);
+  }
+
+  /** The state tensors (router biases) as the host holds them. */
+  stateTensors(): Map<string, TensorData> {
+    return new Map(this.model.state.map((s) => [s.name, { shape: s.shape, data: Float32Array.from(this.state.get(s.name)!.host) }]));
+  }
+
   /** The named values for token ids [B, T] (row-major), copied to the host. */
   forward(ids: Int32Array, B: number, T: number, wanted: readonly string[] = ['logits'], mask?: Float32Array): Map<string, Float32Array> {
     const p = this.plan(B, T, 'forward', wanted);
@@ -313,14 +390,15 @@ export class CudaModel {
    * Backward: parameter gradients are ADDED to the gradient arena (zeroed first unless accumulating
    * a later micro-batch).
    */
-  private backwardSteps(p: Prepared, zeroParamGrads = true): void {
+  private backwardSteps(p: Prepared, zeroParamGrads = true, seed?: () => void): void {
     const n = p.nodes.length;
     const zero = (step: number): void => {
       for (const g of p.zeroAt.get(step) ?? []) this.gpu.driver.zero(this.at(p, g), p.plan.buffers.get(g)!.bytes);
     };
     if (zeroParamGrads) this.params.zeroGrads();
     zero(n);
-    launch(this.gpu, 'fill', [1], 32, [ptr(this.at(p, gradName('loss'))), f32(1), u64(1)]);
+    if (seed) seed();
+    else launch(this.gpu, 'fill', [1], 32, [ptr(this.at(p, gradName('loss'))), f32(1), u64(1)]);
     for (let step = n; step < p.line.events.length; step++) {
       if (step !== n) zero(step);
       const { pass, node: i } = p.line.events[step]!;
@@ -420,13 +498,10 @@ export class CudaModel {
       loads.set(r.load, host.slice(off, off + E[i]!));
       off += E[i]!;
     });
-    const gradNorm = Math.sqrt(sq);
-    if (!Number.isFinite(loss)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'loss' };
-    if (flag !== 0 || !Number.isFinite(sq)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'gradients' };
-    const scale = options.clip > 0 ? Math.min(1, options.clip / (gradNorm + 1e-6)) : 1;
-    this.adamw(options, scale);
-    this.updateBiases(loads, options.biasRate);
-    return { loss, gradNorm, clipScale: scale, loads, nonFinite: null };
+    if (!Number.isFinite(loss)) return { loss, gradNorm: Math.sqrt(sq), clipScale: 1, loads, nonFinite: 'loss' };
+    const applied = this.applyGradients(options, sq, flag === 0);
+    if (applied.nonFinite === null) this.updateBiases(loads, options.biasRate);
+    return { loss, ...applied, loads };
   }
 
   /** Micro-batch i's weights: each cross-entropy term by its share of the counted mask weight, the rest by 1/M. */
@@ -456,7 +531,7 @@ export class CudaModel {
     captured.launch();
   }
 
-  private adamw(o: CudaStepOptions, scale: number): void {
+  private adamw(o: CudaStepOptions, scale: number, only?: ReadonlySet<string>): void {
     this.step++;
     const [b1, b2] = o.betas;
     const values = Float32Array.of(scale, 1 - o.lr * o.weightDecay, b1, b2, Math.sqrt(1 - b2 ** this.step), o.lr / (1 - b1 ** this.step), o.eps);
@@ -464,8 +539,9 @@ export class CudaModel {
     this.gpu.driver.upload(hyper, values);
     const decays = o.weightDecay !== 0;
     this.timed('adamw', () =>
-      this.replayed(`adamw ${decays}`, () => {
+      this.replayed(`adamw ${decays} ${only ? [...only].join(',') : '*'}`, () => {
         for (const s of this.params.layout.slots.values()) {
+          if (only && !only.has(s.name)) continue;
           const off = BigInt(s.offset * F32);
           launch(this.gpu, 'adamw', grid1(s.length), 256, [
             ptr(this.params.values + off), ptr(this.params.grads + off), ptr(this.params.m + off), ptr(this.params.v + off),
@@ -520,7 +596,7 @@ export class CudaModel {
   }
 
   dispose(): void {
-    this.params.dispose();
+    if (this.ownsParams) this.params.dispose();
     for (const s of this.state.values()) this.gpu.driver.free(s.ptr);
     for (const r of this.rotary.values()) {
       this.gpu.driver.free(r.cos);
