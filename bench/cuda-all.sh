@@ -8,6 +8,7 @@
 #   5. moe-500m training, ours against HF transformers fp32 / bf16 / amp in the same run (cuda-train.sh)
 #   6. the cuda decoder against the cpu decoder: prefill, cached steps, graph replays, greedy ids (cuda-decode-check)
 #   7. moe-500m decoding, ours against HF generate fp32 / bf16 (cuda-decode.sh)
+#   8. one GRPO policy update on cuda against the tfjs update on cpu: objective, gradients, AdamW (cuda-grpo-check)
 # Each part's output goes to $OUT/<part>.txt; a part that fails does not stop the others.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,8 @@ part() { # NAME SECONDS CMD…
 [[ -z ${SKIP_R1:-} ]] && part r1tiny 400 bash bench/cuda-r1tiny.sh examples/r1-tiny.moe 50
 [[ -z ${SKIP_TRAIN:-} ]] && part train 500 bash bench/cuda-train.sh bench/specs/moe-500m.moe
 [[ -z ${SKIP_DECODE_CHECK:-} ]] && part decode-check 150 node dist/bench/cuda-decode-check.js "$dest/cuda-decode-check.json"
+[[ -z ${SKIP_GRPO_CHECK:-} ]] && part grpo-check 150 node dist/bench/cuda-grpo-check.js "$dest/cuda-grpo-check.json"
 [[ -z ${SKIP_DECODE:-} ]] && part decode 400 bash bench/cuda-decode.sh bench/specs/moe-500m.moe 64
-for f in kernels check hf-export logits r1tiny train decode-check decode; do
+for f in kernels check hf-export logits r1tiny train decode-check grpo-check decode; do
   [[ -f "$dest/$f.txt" ]] && { echo "---- $f"; grep -E "PASS|FAIL|max |relative|tokens_per_s|mfu|_vs_hf|peak|exit|Error|error" "$dest/$f.txt" | head -40; }
 done

@@ -10,7 +10,8 @@
 # .megatron). Calls back to back keep the machine warm; each round's files come back under $OUT.
 #   1  HF fixtures (qwen2-moe-sliding-micro; left-padded batch references for every micro checkpoint),
 #      the MoE kernel check, every op against the cpu backend (cuda-check, incl. recompute), the HF export
-#      round trip of the eight micro checkpoints, the cuda decoder against the cpu decoder
+#      round trip of the eight micro checkpoints, the cuda decoder against the cpu decoder, a GRPO update
+#      on cuda against the cpu update
 #   2  Megatron-Core: the two smoke specs on one GPU (logs + checks), its option list, validate_args of
 #      the example scripts at their declared world sizes
 #   3  the HF micro checkpoints' logits on cuda, r1-tiny 50 steps cuda fp32/bf16 against wasm
@@ -51,9 +52,9 @@ case $round in
         echo "validate_args $example $(basename "$script"): exit $?"
       done
     done ;;
-  3) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_TRAIN=1 SKIP_DECODE_CHECK=1 SKIP_DECODE=1 bash bench/cuda-all.sh ;;
-  4) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_LOGITS=1 SKIP_R1=1 SKIP_DECODE_CHECK=1 SKIP_DECODE=1 bash bench/cuda-all.sh ;;
-  5) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_LOGITS=1 SKIP_R1=1 SKIP_TRAIN=1 SKIP_DECODE_CHECK=1 bash bench/cuda-all.sh ;;
+  3) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_TRAIN=1 SKIP_DECODE_CHECK=1 SKIP_GRPO_CHECK=1 SKIP_DECODE=1 bash bench/cuda-all.sh ;;
+  4) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_LOGITS=1 SKIP_R1=1 SKIP_DECODE_CHECK=1 SKIP_GRPO_CHECK=1 SKIP_DECODE=1 bash bench/cuda-all.sh ;;
+  5) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_LOGITS=1 SKIP_R1=1 SKIP_TRAIN=1 SKIP_DECODE_CHECK=1 SKIP_GRPO_CHECK=1 bash bench/cuda-all.sh ;;
   *) echo "device-round.sh: no round $round (1–5)" >&2; exit 2 ;;
 esac
 echo "round $round: $((SECONDS - t0)) s"

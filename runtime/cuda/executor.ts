@@ -428,11 +428,16 @@ export class CudaModel {
     this.backwardSteps(p);
     this.gpu.driver.synchronize();
     const loss = this.download(p, 'loss')[0]!;
+    return { loss, grads: this.gradientTensors() };
+  }
+
+  /** The gradient arena as host tensors by parameter name (gradient checks). */
+  gradientTensors(): Map<string, TensorData> {
     const host = new Float32Array(this.params.layout.floats);
     this.gpu.driver.download(host, this.params.grads);
     const grads = new Map<string, TensorData>();
     for (const s of this.params.layout.slots.values()) grads.set(s.name, { shape: s.shape, data: host.slice(s.offset, s.offset + s.length) });
-    return { loss, grads };
+    return grads;
   }
 
   private wanted(): string[] {

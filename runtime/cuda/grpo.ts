@@ -150,6 +150,22 @@ export class CudaGrpoPolicy {
 
   /** One policy update on a rollout batch (rl/update.ts grpoUpdate's contract and result). */
   async update(batch: PolicyBatch, refLogp: tf.Tensor2D | undefined, options: UpdateOptions): Promise<UpdateResult> {
+    const base = await this.backward(batch, refLogp, options);
+    const { sq, finite } = this.trainer.gradientSquares();
+    if (!Number.isFinite(base.loss)) return { ...base, gradNorm: Math.sqrt(sq), nonFinite: 'loss' };
+    const step = { lr: options.lr, clip: options.clipGrad, betas: this.config.betas, weightDecay: this.config.weightDecay, eps: this.config.eps };
+    const applied = this.trainer.applyGradients(step, sq, finite, this.updated);
+    return { ...base, gradNorm: applied.gradNorm, nonFinite: applied.nonFinite };
+  }
+
+  /** The objective and every parameter's gradient of one update, without applying it (bench/cuda-grpo-check.ts). */
+  async gradients(batch: PolicyBatch, refLogp: tf.Tensor2D | undefined, options: UpdateOptions): Promise<{ loss: number; grads: Map<string, TensorData> }> {
+    const { loss } = await this.backward(batch, refLogp, options);
+    return { loss, grads: this.trainer.gradientTensors() };
+  }
+
+  /** Forward, objective and backward of every part: the gradient arena holds the batch's gradient after it. */
+  private async backward(batch: PolicyBatch, refLogp: tf.Tensor2D | undefined, options: UpdateOptions): Promise<{ loss: number; kl: number; clipFraction: number; entropy: number }> {
     const [rows, T] = batch.inputIds.shape;
     const size = partRows(rows, options.microBatches);
     const whole: BatchTotals = { sequences: rows, tokens: batch.tokens };
@@ -180,13 +196,7 @@ export class CudaGrpoPolicy {
       this.runtime.driver.upload(coef, objective.coefficients);
       this.trainer.backwardFrom(p, LOGITS, (grad) => launch(this.runtime, 'grpo_logits_grad', [positions], 256, [ptr(logits), ptr(onDevice), ptr(coef), f32(inverse), ptr(grad), i32(this.vocab)]), from === 0);
     }
-    const entropy = sums.entropy / Math.max(whole.tokens, 1);
-    const { sq, finite } = this.trainer.gradientSquares();
-    const base = { loss: sums.loss, kl: sums.kl, clipFraction: sums.clipped, entropy };
-    if (!Number.isFinite(sums.loss)) return { ...base, gradNorm: Math.sqrt(sq), nonFinite: 'loss' };
-    const step = { lr: options.lr, clip: options.clipGrad, betas: this.config.betas, weightDecay: this.config.weightDecay, eps: this.config.eps };
-    const applied = this.trainer.applyGradients(step, sq, finite, this.updated);
-    return { ...base, gradNorm: applied.gradNorm, nonFinite: applied.nonFinite };
+    return { loss: sums.loss, kl: sums.kl, clipFraction: sums.clipped, entropy: sums.entropy / Math.max(whole.tokens, 1) };
   }
 
   /** Weights, AdamW state and router state on the host (checkpoints). */
