@@ -59,7 +59,7 @@ async function rolloutBatch(model: ModelGraph, policy: ParamStore, vocab: number
   const maskTensor = tf.tensor2d(mask, [rows, width]);
   const own = tf.tidy(() => {
     const { logp, raw } = policyLogprobs(model, policy, { inputIds, targets: targetTensor }, OPTIONS.temperature);
-    const out = tf.keep(tf.mul(tf.add(logp, tf.mul(tf.sin(tf.range(0, rows * width).reshape([rows, width])), 0.25)), maskTensor));
+    const out = tf.keep(tf.mul(tf.add(logp, tf.mul(tf.sin(tf.reshape(tf.range(0, rows * width), [rows, width])), 0.25)), maskTensor));
     raw.dispose();
     return out;
   }) as tf.Tensor2D;
