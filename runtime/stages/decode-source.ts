@@ -1,7 +1,8 @@
 /**
- * What a stage's generation (generate, sample, eval stages and GRPO rollouts) decodes on: under
- * `--backend cuda` the cuda decoder, with the policy's current weights copied to the device (a GRPO
- * policy changes every step, so each rollout copies them again); otherwise the tfjs weights.
+ * What a stage's generation (generate, sample and eval stages; GRPO rollouts on tfjs) decodes on:
+ * under `--backend cuda` the cuda decoder, with the weights copied to the device once; otherwise the
+ * tfjs weights. GRPO under `--backend cuda` decodes from its trainer's device weights instead
+ * (grpo-policy.ts).
  */
 import type { ModelGraph } from '../../ir/types.js';
 import { cudaDecodeEngine } from '../cuda/decoder.js';
