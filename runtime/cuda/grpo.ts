@@ -70,11 +70,11 @@ export function inverseTemperature(temperature: number): number {
   return temperature > 0 && temperature !== 1 ? 1 / temperature : 1;
 }
 
-/** A batch's token ids and targets on the host, the targets checked against the vocabulary (they index the logits on the device). */
+/** A batch's token ids and targets on the host, checked against the vocabulary (they index the embedding and the logits on the device, unchecked there). */
 async function hostIds(batch: PolicyBatch, vocab: number): Promise<{ ids: Int32Array; targets: Int32Array }> {
   const ids = Int32Array.from(await batch.inputIds.data());
   const targets = Int32Array.from(await batch.targets.data());
-  const bad = targets.find((t) => t < 0 || t >= vocab);
+  const bad = [...ids, ...targets].find((t) => t < 0 || t >= vocab);
   if (bad !== undefined) throw new RuntimeError(`token id ${bad} is outside the vocabulary 0..${vocab - 1}`);
   return { ids, targets };
 }
