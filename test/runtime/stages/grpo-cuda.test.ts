@@ -2,17 +2,21 @@
  * Under `--backend cuda` the grpo stage keeps its policy on the device: it is uploaded once with
  * gradients and AdamW's moments (a trainer, not a copy per rollout), the frozen reference beside it,
  * and the rollouts' decoder reads the trainer's weights instead of copying them. Seen through a fake
- * driver that records allocations and refuses to launch a kernel (there is no GPU here).
+ * driver that records allocations and refuses to launch a kernel (there is no GPU here). A rollout
+ * batch holding a token id outside the vocabulary is refused on the host.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
+import { CudaGrpoPolicy } from '../../../runtime/cuda/grpo.js';
 import { cudaOp } from '../../../runtime/cuda/ops/index.js';
 import { layoutParams } from '../../../runtime/cuda/params.js';
 import type { CudaRuntime } from '../../../runtime/cuda/runtime.js';
 import { RuntimeError } from '../../../runtime/errors.js';
+import { ParamStore } from '../../../runtime/model/params.js';
+import { tf } from '../../../runtime/tf.js';
 import { openRunFolder } from '../../../runtime/run/run-folder.js';
 import { grpoRunner } from '../../../runtime/stages/grpo.js';
 import type { StageContext } from '../../../runtime/stages/stage-runner.js';
@@ -96,5 +100,31 @@ describe('a grpo stage under --backend cuda', () => {
     expect(cuda.allocations.filter((b) => b === weightBytes)).toHaveLength(5);
     // AdamW's moments start at zero on the device
     expect(cuda.zeroed.filter((b) => b === weightBytes)).toHaveLength(2);
+  });
+
+  it('refuses a rollout batch with a token id outside the vocabulary before the device reads it', async () => {
+    const doc = lowerSpec(checkText(spec), '/mem');
+    const model = doc.models.find((m) => m.name === 'Mini')!;
+    const store = ParamStore.initialise(model, 1);
+    const { params, state } = await store.snapshot();
+    store.dispose();
+    const policy = new CudaGrpoPolicy(fakeCuda().runtime, model, { params, state }, { betas: [0.9, 0.95], weightDecay: 0, eps: 1e-8 });
+    const ids = Int32Array.from([1, 2, 300, 4]);
+    const tensors = {
+      inputIds: tf.tensor2d(ids, [1, 4], 'int32'),
+      targets: tf.tensor2d(Int32Array.from([2, 300, 4, 0]), [1, 4], 'int32'),
+      mask: tf.tensor2d([[0, 1, 1, 0]]),
+      advantages: tf.tensor2d([[1]]),
+      oldLogp: tf.zeros([1, 4]) as tf.Tensor2D,
+    };
+    const batch = { ...tensors, tokens: 2, dispose: () => Object.values(tensors).forEach((t) => t.dispose()) };
+    const options = { clipLow: 0.2, clipHigh: 0.2, kl: 0, loss: 'grpo' as const, maxNewTokens: 4, lr: 1e-3, clipGrad: 1, temperature: 1, microBatches: 1 };
+    try {
+      // the fake driver fails any kernel launch: the refusal comes first, from the host
+      await expect(policy.update(batch, undefined, options)).rejects.toThrow('token id 300 is outside the vocabulary 0..259');
+    } finally {
+      batch.dispose();
+      policy.dispose();
+    }
   });
 });
