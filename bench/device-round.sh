@@ -5,21 +5,21 @@
 #   rm -rf dist && npx tsc -p tsconfig.build.json                     # dist/ (the device has no npm)
 #   ../shared/tools/gpu-pack.sh --with dist   (or refresh only dist: see docs/decisions/cuda-runtime.md)
 #   G=<Megatron-LM mirror> && mkdir -p .megatron && git --git-dir=$G archive HEAD megatron pretrain_gpt.py \
-#     gpt_builders.py model_provider.py | tar -x -C .megatron       # round 2 only (13 MB, git-ignored)
-# then call the device with `bash bench/device-round.sh N`, carrying .gpu and bench/cuda/bin (round 2:
+#     gpt_builders.py model_provider.py | tar -x -C .megatron       # round 3 only (13 MB, git-ignored)
+# then call the device with `bash bench/device-round.sh N`, carrying .gpu and bench/cuda/bin (round 3:
 # .megatron). Calls back to back keep the machine warm; each round's files come back under $OUT.
-#   1  HF fixtures (qwen2-moe-sliding-micro; left-padded batch references for every micro checkpoint),
-#      the MoE kernel check, every op against the cpu backend (cuda-check, incl. recompute), the HF export
-#      round trip of the eight micro checkpoints, the cuda decoder against the cpu decoder, a GRPO update
-#      on cuda against the cpu update
-#   2  Megatron-Core: the two smoke specs on one GPU (logs + checks), its option list, validate_args of
-#      the example scripts at their declared world sizes
-#   3  the HF micro checkpoints' logits on cuda, r1-tiny 50 steps cuda fp32/bf16 against wasm
-#   4  moe-500m training against HF transformers fp32/bf16/amp (incl. recompute = full), MFU
-#   5  moe-500m decoding against HF generate fp32/bf16
+#   1  the cuda gate: the MoE kernel check, every op against the cpu backend (cuda-check, incl.
+#      recompute), the cuda decoder against the cpu decoder, a GRPO update on cuda against the cpu one
+#   2  HF (issue 20): the qwen2-moe-sliding-micro fixture, left-padded batch references for every micro
+#      checkpoint, the export round trip of the eight micro checkpoints, their logits on cuda
+#   3  Megatron-Core (issue 21): the two smoke specs on one GPU (logs + checks), its option list,
+#      validate_args of the example scripts at their declared world sizes with real torch
+#   4  r1-tiny 50 steps cuda fp32/bf16 against wasm
+#   5  moe-500m training against HF transformers fp32/bf16/amp (incl. recompute = full), MFU
+#   6  moe-500m decoding against HF generate fp32/bf16
 set -uo pipefail
 cd "$(dirname "$0")/.."
-round=${1:?usage: bench/device-round.sh 1|2|3|4|5}
+round=${1:?usage: bench/device-round.sh 1|2|3|4|5|6}
 export OUT=${OUT:-/tmp/moe-round}
 mkdir -p "$OUT"
 t0=$SECONDS
@@ -28,15 +28,16 @@ if [[ -x /tmp/gpu-node/node ]]; then export PATH=/tmp/gpu-node:$PATH; else sourc
 PY=/opt/torch/.venv/bin/python
 FAMILIES="deepseek-v2-micro deepseek-v3-micro mixtral-micro llama-micro qwen2-moe-micro qwen3-moe-micro olmoe-micro qwen2-moe-sliding-micro"
 case $round in
-  1)
+  1) PARTS="kernels check decode-check grpo-check" bash bench/cuda-all.sh ;;
+  2)
     mkdir -p "$OUT/hf"
     timeout 120 $PY bench/peer/make_hf_families.py "$OUT/hf" qwen2-moe-sliding-micro > "$OUT/sliding.txt" 2>&1; echo "sliding fixture: exit $?"
     cp -r "$OUT"/hf/qwen2-moe-sliding-micro* test/reference/hf/ 2>/dev/null
     timeout 120 $PY bench/peer/make_hf_batch_reference.py "$OUT/hf" > "$OUT/batch.txt" 2>&1; echo "batch references: exit $?"
     cp "$OUT"/hf/*.batch.json test/reference/hf/ 2>/dev/null
     (cd "$OUT/hf" && tar -cf ../hf-fixtures.tar . ) && rm -rf "$OUT/hf"
-    SKIP_LOGITS=1 SKIP_R1=1 SKIP_TRAIN=1 SKIP_DECODE=1 FAMILIES="$FAMILIES" bash bench/cuda-all.sh ;;
-  2)
+    PARTS="hf-export logits" FAMILIES="$FAMILIES" bash bench/cuda-all.sh ;;
+  3)
     export PYTHON=$PY PATH=/opt/torch/.venv/bin:$PATH
     for spec in gqa-softmax mla-sigmoid-mtp; do
       MASTER_PORT=$((29517 + ${#spec})) timeout 220 bash bench/megatron/run.sh .megatron "bench/megatron/$spec.megatron.sh" "/tmp/meg-$spec" 30 > "$OUT/megatron-$spec.txt" 2>&1
@@ -52,9 +53,9 @@ case $round in
         echo "validate_args $example $(basename "$script"): exit $?"
       done
     done ;;
-  3) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_TRAIN=1 SKIP_DECODE_CHECK=1 SKIP_GRPO_CHECK=1 SKIP_DECODE=1 bash bench/cuda-all.sh ;;
-  4) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_LOGITS=1 SKIP_R1=1 SKIP_DECODE_CHECK=1 SKIP_GRPO_CHECK=1 SKIP_DECODE=1 bash bench/cuda-all.sh ;;
-  5) SKIP_KERNELS=1 SKIP_CHECK=1 SKIP_EXPORT=1 SKIP_LOGITS=1 SKIP_R1=1 SKIP_TRAIN=1 SKIP_DECODE_CHECK=1 SKIP_GRPO_CHECK=1 bash bench/cuda-all.sh ;;
-  *) echo "device-round.sh: no round $round (1–5)" >&2; exit 2 ;;
+  4) PARTS=r1tiny bash bench/cuda-all.sh ;;
+  5) PARTS=train bash bench/cuda-all.sh ;;
+  6) PARTS=decode bash bench/cuda-all.sh ;;
+  *) echo "device-round.sh: no round $round (1–6)" >&2; exit 2 ;;
 esac
 echo "round $round: $((SECONDS - t0)) s"

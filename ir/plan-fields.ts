@@ -100,7 +100,7 @@ export const GRPO_HYPER = {
   ...training,
   group: { type: 'int', min: 2, doc: 'completions sampled per prompt' },
   batch_prompts: count('prompts per rollout batch'),
-  clip: { type: 'any', optional: true, doc: 'PPO clip range ε or [ε_low, ε_high]; absent: 0.2 both sides' },
+  clip: { type: 'any', doc: 'PPO clip range: ε (both sides) or [ε_low, ε_high]' },
   kl: nonNegative('weight β of the k3 KL estimate'),
   iterations: count('policy updates per rollout batch μ'),
   loss: { type: 'enum', values: ['grpo', 'dr_grpo', 'dapo'], doc: 'loss normalisation' },

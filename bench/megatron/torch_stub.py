@@ -1,4 +1,5 @@
-"""Lets Megatron-LM's argument parser be built on a machine without torch (bench/megatron/options.py --no-torch).
+"""Lets Megatron-LM's argument parser be built, and validate_args run, on a machine without torch
+(bench/megatron/options.py --no-torch, validate.sh with NO_TORCH=1).
 
 Imports of torch and the GPU packages Megatron touches at import time get modules whose every
 attribute is a stand-in (callable, subscriptable, usable as a base class). Building the parser runs
@@ -41,6 +42,16 @@ class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module): pass
 sys.meta_path.insert(0, Finder())
 import typing  # noqa: E402
+
+# validate_args maps dtype names with isinstance(d, torch.dtype): a real class with named instances
+import torch  # noqa: E402  (the stub)
+class dtype:
+    def __init__(self, name): self.name = name
+    def __repr__(self): return f'torch.{self.name}'
+torch.dtype = dtype
+for _name in ('float32', 'float16', 'bfloat16', 'float64', 'int32', 'int64', 'uint8', 'float8_e4m3fn'):
+    setattr(torch, _name, dtype(_name))
+torch.float, torch.half = torch.float32, torch.float16
 
 if not hasattr(typing, 'override'):
     typing.override = lambda f: f

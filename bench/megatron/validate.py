@@ -7,6 +7,10 @@ import os
 import sys
 
 root = os.environ['MEGATRON_DIR']
+if os.environ.get('NO_TORCH'):
+    # torch stood in (torch_stub.py): the argument checks run, torch-version branches see the stub
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_stub  # noqa: F401
 sys.path.insert(0, root)
 from megatron.training.arguments import parse_args, validate_args  # noqa: E402
 

@@ -733,9 +733,10 @@ function defaultValue(field: FieldSpec, build: (spec: BlockSpec, tag?: string) =
     }
     case 'list':
       return field.default ? [...field.default] : undefined;
+    case 'union':
+      return typeof field.default === 'object' ? [...field.default] : field.default;
     case 'ref':
     case 'pair':
-    case 'union':
       return undefined;
     default:
       return field.default;

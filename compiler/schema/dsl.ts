@@ -83,6 +83,8 @@ export interface PairSpec extends Documented {
 export interface UnionSpec extends Documented {
   readonly type: 'union';
   readonly options: readonly ValueSpec[];
+  /** a value of one of the options */
+  readonly default?: number | readonly number[];
 }
 export interface BlockSpec extends Documented {
   readonly type: 'block';

@@ -183,7 +183,8 @@ export const stageSpecs: Readonly<Record<StageKindName, BlockSpec>> = {
       clip: union(
         [num('ε', { min: 0, exclusiveMin: true }), list(num('ε', { min: 0, exclusiveMin: true }), '[ε_low, ε_high]', { length: 2 })],
         'PPO clip range: `ε` or `[ε_low, ε_high]` (clip-higher)',
-        { optional: true },
+        // the GRPO paper's ε, both sides
+        { default: 0.2 },
       ),
       kl: num('β: weight of the k3 KL estimate against the frozen reference policy', { min: 0, default: 0.04 }),
       iterations: int('policy updates per rollout batch (μ)', { min: 1, max: MAX_GROUP, default: 1 }),

@@ -41,10 +41,11 @@ function defaultOf(spec: FieldSpec): string | undefined {
       return spec.default;
     case 'list':
       return spec.default ? formatValue(spec.default) : undefined;
+    case 'union':
+      return spec.default === undefined ? undefined : formatValue(typeof spec.default === 'object' ? [...spec.default] : spec.default);
     case 'block':
     case 'ref':
     case 'pair':
-    case 'union':
       return undefined;
     default:
       return spec.default === undefined ? undefined : formatValue(spec.default, spec);

@@ -122,8 +122,9 @@ export function grpoSettings(plan: StagePlan, stepsOverride?: number): GrpoSetti
   };
 }
 
-/** The PPO clip range: `ε`, `[ε_low, ε_high]`, or absent (the schema has no default for a union: 0.2, as in the GRPO paper). */
-function clipRange(clip: AttrValue | undefined): [number, number] {
-  if (Array.isArray(clip)) return [Number(clip[0]), Number(clip[1])];
-  return typeof clip === 'number' ? [clip, clip] : [0.2, 0.2];
+/** The PPO clip range: `ε` (both sides) or `[ε_low, ε_high]`; the compiler writes its default. */
+function clipRange(clip: AttrValue): [number, number] {
+  if (Array.isArray(clip) && clip.length === 2 && clip.every((c) => typeof c === 'number')) return [clip[0] as number, clip[1] as number];
+  if (typeof clip === 'number') return [clip, clip];
+  throw new RuntimeError(`the plan's grpo clip is ${JSON.stringify(clip)}, not ε or [ε_low, ε_high]`, 'compile the spec again with this version of moe');
 }

@@ -135,6 +135,16 @@ describe('the R1 recipe plan', () => {
     expect(final).toMatchObject({ kind: 'sft', from: { stage: 'reason' }, after: ['reason', 'rs'], hyper: { data: { stage: 'rs' } } });
   });
 
+  it('writes the clip range\'s schema default (ε = 0.2) when the stage leaves it out: the runtime invents none', () => {
+    const text = readFileSync(join(repo, 'examples/r1-tiny.moe'), 'utf8');
+    expect(text).toContain('clip = [0.2, 0.28]\n');
+    const files = Object.fromEntries(['pretrain', 'cold', 'prompts', 'rs', 'eval'].map((f) => [`data/r1-tiny/${f}.jsonl`, readFileSync(join(repo, `examples/data/r1-tiny/${f}.jsonl`), 'utf8')]));
+    const checked = checkText(text.replace('clip = [0.2, 0.28]\n', ''), files);
+    expect(checked.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const reason = lowerSpec(checked, '/mem').plan.stages.find((s) => s.name === 'reason')!;
+    expect(reason.hyper.clip).toBe(0.2);
+  });
+
   it('resolves rewards with their weighted rules', () => {
     const rules = doc.plan.rewards.r1!.rules as { name: string; weight: number; kind: string }[];
     expect(rules.map((r) => [r.name, r.weight, r.kind])).toEqual([

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalog, isCode } from '../../../compiler/diagnostics/catalog.js';
 import { byteTokenizer } from '../../../runtime/data/byte.js';
-import { openDataset, type DataBlock } from '../../../runtime/data/dataset.js';
+import { loadRecords, openDataset, type DataBlock } from '../../../runtime/data/dataset.js';
 import { byteAlphabet } from '../../../runtime/data/hf-tokenizer.js';
 import { hfChatTemplate, openTokenizer } from '../../../runtime/data/open-tokenizer.js';
 import { readSource } from '../../../runtime/data/sources.js';
 import type { Tokenizer } from '../../../runtime/data/tokenizer.js';
-import { writeParquet } from './parquet-writer.js';
+import { writeParquet, type Codec } from './parquet-writer.js';
 
 function folder(files: Record<string, string | Uint8Array>): string {
   const dir = mkdtempSync(join(tmpdir(), 'moe-formats-'));
@@ -57,7 +57,7 @@ function sink(): { lines: string[]; warn: (line: string) => void } {
   return { lines, warn: (line) => lines.push(fromCatalog(line, 'warning')) };
 }
 
-const QA = writeParquet({ question: ['1+1?', 'héllo?', '3+3?'], reply: ['2', 'wörld', '6'], gold: ['2', null, '6'] }, ['gold']);
+const QA = writeParquet({ question: ['1+1?', 'héllo?', '3+3?'], reply: ['2', 'wörld', '6'], gold: ['2', null, '6'] }, { optional: ['gold'] });
 
 describe('Parquet', () => {
   it('reads a .parquet source as rows, with the data block field names and file:row', () => {
@@ -108,6 +108,64 @@ describe('Parquet', () => {
   it('names a truncated Parquet file', () => {
     const dir = folder({ 'cut.parquet': QA.subarray(0, QA.length - 20) });
     expect(thrown(() => readSource('cut.parquet', dir)).message).toMatch(/^MOE7101: .*cut\.parquet is not Parquet: /);
+  });
+});
+
+/**
+ * Pages compressed with each codec hyparquet-compressors reads (Hugging Face's files are often zstd).
+ * On 8b1bd47 every one but snappy was refused: "parquet unsupported compression codec: ZSTD". The
+ * reply of row 2 is long enough that gzip and brotli find repeats and the LZ4 literal length takes
+ * several 255 bytes. Read as the trainer reads: a data block through loadRecords and openDataset.
+ */
+describe('compressed Parquet pages', () => {
+  const long = 'wörld '.repeat(100);
+  const columns = { question: ['1+1?', 'héllo?', '3+3?'], reply: ['2', long, '6'], gold: ['2', null, '6'] };
+  const block: DataBlock = { source: 'qa.parquet', prompt: 'question', completion: 'reply', answer: 'gold' };
+  const rows = (dir: string) => loadRecords(block, dir, ['completion']).map((r) => [r.prompt, r.completion, r.answer]);
+  /** every SFT batch of a data block's train split, in the order the trainer draws them */
+  const batches = (dir: string) => {
+    const { train } = openDataset(block, dir, byteTokenizer(), { seqLen: 1024, batch: 1, seed: 3, mode: 'sft', validShare: 0 });
+    return Array.from({ length: train.records }, () => {
+      const b = train.next();
+      return [[...b.inputIds], [...b.lossMask]];
+    });
+  };
+  const plain = folder({ 'qa.parquet': writeParquet(columns, { optional: ['gold'] }) });
+  const written = [
+    ['1+1?', '2', '2'],
+    ['héllo?', long, undefined],
+    ['3+3?', '6', '6'],
+  ];
+
+  it.each<Codec>(['GZIP', 'BROTLI', 'ZSTD', 'LZ4', 'LZ4_RAW'])('reads %s pages: the same rows and batches as uncompressed', (codec) => {
+    const dir = folder({ 'qa.parquet': writeParquet(columns, { optional: ['gold'], codec }) });
+    expect(rows(dir)).toEqual(written);
+    expect(rows(plain)).toEqual(written);
+    const trained = batches(dir);
+    expect(trained).toHaveLength(3);
+    expect(trained).toEqual(batches(plain));
+  });
+
+  it('reads a file whose columns each have their own codec (snappy among them)', () => {
+    const dir = folder({ 'qa.parquet': writeParquet(columns, { optional: ['gold'], codec: { question: 'ZSTD', reply: 'SNAPPY', gold: 'GZIP' } }) });
+    expect(rows(dir)).toEqual(written);
+  });
+
+  it('refuses a corrupt compressed page with MOE7101 naming the file and the codec', () => {
+    // the zstd magic number broken: a frame no decoder may accept
+    const mangle = (page: Uint8Array) => Uint8Array.from(page, (b, i) => (i === 0 ? b ^ 0xff : b));
+    const dir = folder({ 'bad.parquet': writeParquet(columns, { optional: ['gold'], codec: 'ZSTD', mangle }) });
+    const error = thrown(() => loadRecords({ ...block, source: 'bad.parquet' }, dir));
+    expect(error.message).toMatch(/^MOE7101: .*bad\.parquet is not Parquet: a ZSTD page does not decompress: invalid zstd data$/);
+    expect(error.message).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses a GZIP page whose checksum does not match its bytes (never trains on damaged data)', () => {
+    // one bit of the gzip trailer's CRC-32 flipped: the deflate stream itself still inflates to the right size
+    const mangle = (page: Uint8Array) => Uint8Array.from(page, (b, i) => (i === page.length - 8 ? b ^ 0x01 : b));
+    const dir = folder({ 'crc.parquet': writeParquet(columns, { optional: ['gold'], codec: 'GZIP', mangle }) });
+    const error = thrown(() => loadRecords({ ...block, source: 'crc.parquet' }, dir));
+    expect(error.message).toMatch(/^MOE7101: .*crc\.parquet is not Parquet: a GZIP page does not decompress: .*check/);
   });
 });
 

@@ -3,18 +3,15 @@
  * optimizer moments, prompt order) logs the same second step as an uninterrupted run, on the cpu
  * backend; and without `from`, the reference is the seeded initialisation, so KL starts at 0.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GraphDocument } from '../../../ir/types.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import { grpoRunner } from '../../../runtime/stages/grpo.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
-import { openRunFolder } from '../../../runtime/run/run-folder.js';
-import type { StageContext } from '../../../runtime/stages/stage-runner.js';
 import { checkText } from '../../helpers.js';
 import { useCpu } from '../gradcheck.js';
+import { grpoContext, grpoRunDir } from '../stages/grpo-context.js';
 
 const SPEC = `model Mini {
   vocab = 260, dim = 16, layers = 2, context = 64
@@ -43,28 +40,9 @@ function document(): GraphDocument {
   return lowerSpec(checked, '/mem');
 }
 
-/** A fresh run folder of ours, as `moe run` opens every stage's folder before its runner starts. */
-function runDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'moe-grpo-'));
-  openRunFolder(dir, () => undefined).release();
-  return dir;
-}
-
-function context(doc: GraphDocument, runDir: string, resume: boolean, maxSteps?: number): StageContext {
-  return {
-    document: doc,
-    specDir: '/mem',
-    stage: doc.plan.stages.find((s) => s.name === 'rl')!,
-    runDir,
-    fromCheckpoint: undefined,
-    loadInitial: () => undefined,
-    backend: 'cpu',
-    resume,
-    maxSteps,
-    progress: { write: () => undefined, tty: false },
-    log: () => undefined,
-  };
-}
+// a fresh run folder of ours, as `moe run` opens every stage's folder before its runner starts
+const runDir = (): string => grpoRunDir();
+const context = grpoContext;
 
 describe('GRPO checkpoints', () => {
   beforeAll(useCpu);

@@ -5,19 +5,16 @@
  * parts too, is above 0) and prints no line about the setting; a rollout
  * batch that does not split is refused before anything is sampled.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import type { GraphDocument } from '../../../ir/types.js';
 import { RuntimeError } from '../../../runtime/errors.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
-import { openRunFolder } from '../../../runtime/run/run-folder.js';
 import { settingNotes } from '../../../runtime/run/settings.js';
 import { grpoSettings } from '../../../runtime/stages/generation.js';
 import { grpoRunner } from '../../../runtime/stages/grpo.js';
 import type { StageContext } from '../../../runtime/stages/stage-runner.js';
+import { grpoContext, grpoRunDir } from './grpo-context.js';
 import { checkText } from '../../helpers.js';
 import { useCpu } from '../gradcheck.js';
 
@@ -46,23 +43,7 @@ function document(parallel: string): GraphDocument {
   return lowerSpec(checked, '/mem');
 }
 
-function context(doc: GraphDocument): StageContext {
-  const runDir = mkdtempSync(join(tmpdir(), 'moe-grpo-micro-'));
-  openRunFolder(runDir, () => undefined).release();
-  return {
-    document: doc,
-    specDir: '/mem',
-    stage: doc.plan.stages.find((s) => s.name === 'rl')!,
-    runDir,
-    fromCheckpoint: undefined,
-    loadInitial: () => undefined,
-    backend: 'cpu',
-    resume: false,
-    maxSteps: undefined,
-    progress: { write: () => undefined, tty: false },
-    log: () => undefined,
-  };
-}
+const context = (doc: GraphDocument): StageContext => grpoContext(doc, grpoRunDir('moe-grpo-micro-'));
 
 describe('a grpo stage with micro_batches', () => {
   beforeAll(useCpu);
