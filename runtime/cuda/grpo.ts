@@ -107,6 +107,8 @@ export class CudaGrpoPolicy {
     start: CudaGrpoStart,
     private readonly config: AdamWConfig,
     private readonly precision: CudaPrecision = 'fp32',
+    /** `recompute = full`: the update's backward re-runs each layer's forward (lifetimes.ts) */
+    recompute = false,
   ) {
     const logits = model.values[LOGITS];
     if (!logits) throw new RuntimeError(`model ${model.name} produces no logits`);
@@ -114,6 +116,7 @@ export class CudaGrpoPolicy {
     this.trainer = new CudaModel(runtime, model, start.params, start.state, {
       training: true,
       precision,
+      recompute,
       ...(start.optimizer ? { moments: { m: start.optimizer.m, v: start.optimizer.v }, step: start.optimizer.step } : {}),
     });
     this.reference = start.reference ? new CudaModel(runtime, model, start.reference.params, start.reference.state, { precision }) : undefined;

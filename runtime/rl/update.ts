@@ -27,14 +27,16 @@ import { grpoObjective, meanEntropy, tokenLogprobs, type BatchTotals, type Objec
 /**
  * Per-token log-probabilities [N, T] of the targets at the sampling temperature (1 when greedy).
  * `raw` is the forward pass's kept logits tensor: the caller disposes it (no tidy scope will).
+ * `recompute`: full recomputation (model/recompute.ts), for the policy update's differentiated pass.
  */
 export function policyLogprobs(
   model: ModelGraph,
   weights: Weights,
   batch: Pick<PolicyRows, 'inputIds' | 'targets'>,
   temperature: number,
+  recompute = false,
 ): { logp: tf.Tensor2D; logits: tf.Tensor; raw: tf.Tensor } {
-  const raw = forward(model, weights, { inputIds: batch.inputIds }, ['logits']).get('logits')!;
+  const raw = forward(model, weights, { inputIds: batch.inputIds }, ['logits'], { recompute }).get('logits')!;
   const logits = temperature > 0 && temperature !== 1 ? tf.div(raw, temperature) : raw;
   return { logp: tokenLogprobs(logits, batch.targets), logits, raw };
 }
@@ -96,6 +98,8 @@ export interface UpdateOptions extends ObjectiveSettings {
   readonly temperature: number;
   /** `parallel { micro_batches }`: the rows in this many equal parts, one forward and backward each */
   readonly microBatches: number;
+  /** `parallel { recompute = full }`: each decoder layer keeps only its inputs and runs again in the backward */
+  readonly recompute?: boolean;
 }
 
 /** The summed scalars, in the order of the host read after the loss and the gradient norm. */
@@ -122,7 +126,7 @@ export async function grpoUpdate(
       let diagnostics: tf.Tensor[] = [];
       try {
         const { value, grads } = tf.variableGrads(() => {
-          const { logp, logits, raw: kept } = policyLogprobs(model, store, part, options.temperature);
+          const { logp, logits, raw: kept } = policyLogprobs(model, store, part, options.temperature, options.recompute === true);
           raw = kept;
           const objective = grpoObjective(logp, { ...part, whole }, options);
           diagnostics = [objective.kl, objective.clipped, meanEntropy(logits, part.mask, whole)].map((t) => tf.keep(t));

@@ -52,15 +52,21 @@ const microBatches: Note = (stage) => {
   return m > 1 ? `micro_batches = ${m} is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
 };
 
+/**
+ * tfjs honours `full` (model/recompute.ts: each decoder layer keeps only its inputs). `selective`
+ * (the default, reported once a parallel block is written, as before) would recompute attention
+ * scores alone; tfjs keeps them, so it is reported. cuda keeps every activation it reads back.
+ */
 const recompute: Note = (stage, on) => {
   const p = parallelOf(stage);
   if (p === undefined) return null;
+  const mode = String(p['recompute'] ?? 'selective');
   // nothing is differentiated while sampling: only an explicit `full` asks for something
-  if (stage.kind === 'sample' || stage.kind === 'generate' || stage.kind === 'eval') return p['recompute'] === 'full' ? `recompute = full is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
+  if (stage.kind === 'sample' || stage.kind === 'generate' || stage.kind === 'eval') return mode === 'full' ? `recompute = full is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
   // cuda: attention keeps only its log-sum-exp and re-takes the scores in the backward (selective);
   // `full` re-runs each layer's forward before the layer's backward (runtime/cuda/lifetimes.ts)
-  if (on.cuda) return null;
-  return `recompute = ${String(p['recompute'] ?? 'selective')} is not available on ${where(on)}: autograd keeps every activation (same losses, more memory)`;
+  if (on.cuda || mode === 'full') return null;
+  return `recompute = ${mode} is not available on ${where(on)}: attention keeps its score tensors for the backward (same losses, more memory; recompute = full is honoured)`;
 };
 
 const zero: Note = (stage, on) => {
@@ -133,6 +139,8 @@ const trainer = {
   ...common(STAGE),
   // honoured on every training backend (tfjs: train/accumulate.ts; cuda: executor.ts)
   'parallel.micro_batches': { read: STAGE, key: 'micro_batches' },
+  // `full` honoured on tfjs (model/recompute.ts), reported otherwise
+  'parallel.recompute': { read: STAGE, key: 'recompute', note: recompute },
   precision: { read: TRAIN, note: precision },
   seq_len: { read: STAGE },
   steps: { read: STAGE },
@@ -162,6 +170,8 @@ export const STAGE_FIELD_USE: Readonly<Record<StageKindName, Readonly<Record<str
     ...generation,
     // each policy update accumulates gradients over the parts of the rollout batch (rl/update.ts)
     'parallel.micro_batches': { read: STAGE, key: 'micro_batches' },
+    // the policy update's pass re-runs each decoder layer in its backward with `full` (rl/update.ts)
+    'parallel.recompute': { read: STAGE, key: 'recompute', note: recompute },
     seq_len: { note: unusedByGrpo('seq_len', 'sequences are a prompt and at most max_new_tokens generated tokens') },
     steps: { read: GENERATION },
     epochs: { note: unusedByGrpo('epochs', 'give its length in steps') },

@@ -27,7 +27,7 @@ export interface TrainingStage {
   readonly evalBatches: number;
   /** `parallel { micro_batches }`: gradient accumulation over this many equal parts of the batch (1 without a parallel block) */
   readonly microBatches: number;
-  /** `parallel { recompute }`: 'full' re-runs each layer's forward in its backward (cuda honours it); 'selective' without a parallel block */
+  /** `parallel { recompute }`: `full` re-runs each decoder layer in the backward (selective without a parallel block) */
   readonly recompute: 'selective' | 'full';
 }
 
@@ -47,6 +47,11 @@ export function fromPlan<T>(read: () => T): T {
 /** `parallel { micro_batches }`: gradient accumulation over this many equal parts of a step's batch (1 without a parallel block). */
 export function microBatchesOf(plan: StagePlan): number {
   return plan.hyper['parallel'] === undefined ? 1 : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).micro_batches;
+}
+
+/** `parallel { recompute }`: `selective` (the default, also without a parallel block) or `full`. */
+export function recomputeOf(plan: StagePlan): 'selective' | 'full' {
+  return plan.hyper['parallel'] === undefined ? 'selective' : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).recompute;
 }
 
 /** The stage to train: `--stage NAME`, else the first pretrain (then sft) stage of the spec. */
@@ -88,6 +93,6 @@ export function trainingStage(document: GraphDocument, name?: string): TrainingS
     evalEvery: evaluation.every,
     evalBatches: evaluation.batches,
     microBatches: microBatchesOf(plan),
-    recompute: plan.hyper['parallel'] === undefined ? 'selective' : fromPlan(() => hyperBlock(plan, 'parallel', PARALLEL_HYPER)).recompute,
+    recompute: recomputeOf(plan),
   };
 }

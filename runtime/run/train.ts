@@ -88,7 +88,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     : (options.initial ?? ParamStore.initialise(stage.model, stage.seed));
   const config = adamwConfig(stage.plan.hyper.optimizer);
   const precision = stageHyper(stage.plan, MEGATRON_HYPER).precision;
-  // each setting this run does not honour (precision on tfjs, recompute, zero, a multi-device layout): one line each
+  // each setting this run does not honour (precision on tfjs, recompute = selective on tfjs, zero, a multi-device layout): one line each
   for (const line of settingNotes(stage.plan, { backend: tf.getBackend(), cuda: options.cuda !== undefined })) options.log(line);
   const engine = await engineFor(stage.model, store, config, resumed, options.cuda, { precision: precision === 'fp32' ? 'fp32' : 'bf16', recompute: stage.recompute === 'full' });
   let start = 0;
@@ -132,6 +132,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           lr,
           clip: stage.clip,
           microBatches: stage.microBatches,
+          recompute: stage.recompute === 'full',
           ...(biasRate === undefined ? {} : { biasRate: scalarAt(biasRate, step - 1, steps) }),
           ...(mtpWeight === undefined ? {} : { mtpWeight: scalarAt(mtpWeight, step - 1, steps) }),
         });

@@ -12,7 +12,7 @@ import { RuntimeError } from '../errors.js';
 import type { SamplingOptions } from '../infer/sampling.js';
 import { vocabOf } from '../infer/generate.js';
 import { modelOf } from '../load.js';
-import { fromPlan, microBatchesOf } from '../run/stage.js';
+import { fromPlan, microBatchesOf, recomputeOf } from '../run/stage.js';
 import type { AdvantageScale } from '../rl/advantages.js';
 import type { LossKind, ObjectiveSettings } from '../rl/objective.js';
 
@@ -84,6 +84,8 @@ export interface GrpoSettings extends ObjectiveSettings {
   readonly clipGrad: number;
   /** `parallel { micro_batches }`: each policy update accumulates gradients over this many equal parts of the rollout batch */
   readonly microBatches: number;
+  /** `parallel { recompute = full }`: the policy update re-runs each decoder layer in its backward */
+  readonly recompute: boolean;
   readonly checkpointEvery: number;
   readonly keep: number;
 }
@@ -117,6 +119,7 @@ export function grpoSettings(plan: StagePlan, stepsOverride?: number): GrpoSetti
     maskTruncated: hyper.mask_truncated,
     clipGrad: hyper.clip_grad,
     microBatches,
+    recompute: recomputeOf(plan) === 'full',
     checkpointEvery: checkpoint.every,
     keep: checkpoint.keep,
   };

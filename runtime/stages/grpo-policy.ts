@@ -37,6 +37,8 @@ export interface GrpoPolicyStart {
   readonly reference: ParamStore | undefined;
   readonly resumed: LoadedTrainingCheckpoint | undefined;
   readonly config: AdamWConfig;
+  /** `parallel { recompute = full }` (cuda: the plan's re-run forwards; tfjs reads it per update from the stage settings) */
+  readonly recompute?: boolean;
 }
 
 /** The policy on `ctx.cuda` when the run has it, else on tfjs. Takes ownership of the stores (the cuda one frees them once uploaded). */
@@ -61,12 +63,12 @@ function tfjsPolicy(ctx: Pick<StageContext, 'cuda'>, { model, policy, reference,
   };
 }
 
-async function cudaPolicy(ctx: Required<Pick<StageContext, 'cuda'>>, { model, policy, reference, resumed, config }: GrpoPolicyStart): Promise<GrpoPolicy> {
+async function cudaPolicy(ctx: Required<Pick<StageContext, 'cuda'>>, { model, policy, reference, resumed, config, recompute = false }: GrpoPolicyStart): Promise<GrpoPolicy> {
   let gpu: CudaGrpoPolicy;
   try {
     const start = await policy.snapshot();
     const frozen = reference ? await reference.snapshot() : undefined;
-    gpu = new CudaGrpoPolicy(ctx.cuda, model, { ...start, ...(resumed ? { optimizer: resumed.optimizer } : {}), ...(frozen ? { reference: frozen } : {}) }, config);
+    gpu = new CudaGrpoPolicy(ctx.cuda, model, { ...start, ...(resumed ? { optimizer: resumed.optimizer } : {}), ...(frozen ? { reference: frozen } : {}) }, config, 'fp32', recompute);
   } finally {
     // the device holds them now: the host copies would only take memory
     policy.dispose();

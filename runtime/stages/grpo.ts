@@ -55,6 +55,7 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
       reference: settings.kl > 0 ? fresh() : undefined,
       resumed,
       config,
+      recompute: settings.recompute,
     });
   } catch (error) {
     await scorer.close();

@@ -106,7 +106,7 @@ export async function accumulatedStep(
       let values = new Map<string, tf.Tensor>();
       try {
         const { value, grads: byVariable } = tf.variableGrads(() => {
-          values = forward(model, store, inputs, wanted);
+          values = forward(model, store, inputs, wanted, { recompute: options.recompute === true });
           const loss = reweight ? reweightedLoss(values, plan.mtp, options.mtpWeight!) : (values.get('loss') as tf.Scalar);
           return terms.reduce<tf.Scalar>((sum, t, k) => tf.add(sum, tf.mul(values.get(t.value)!, t.weight * (shares[k]! - 1 / microBatches))), tf.div(loss, microBatches));
         }, [...plan.variables]);

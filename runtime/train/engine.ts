@@ -26,6 +26,8 @@ export interface EngineStepOptions {
   readonly mtpWeight?: number;
   /** gradient accumulation: the batch in this many equal micro-batches, one optimizer step (default 1) */
   readonly microBatches?: number;
+  /** `parallel { recompute = full }`: honoured by the tfjs engine (model/recompute.ts); the cuda engine's note says it is not */
+  readonly recompute?: boolean;
 }
 
 export interface EngineStep {

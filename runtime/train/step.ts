@@ -41,6 +41,8 @@ export interface StepOptions {
   readonly mtpWeight?: number;
   /** false: leave the router biases alone (to compare objectives on unchanged routing); accumulate.ts updates them once per step itself */
   readonly updateBias?: boolean;
+  /** `parallel { recompute = full }`: each decoder layer keeps only its inputs and runs again in the backward (model/recompute.ts) */
+  readonly recompute?: boolean;
 }
 
 export interface StepResult {
@@ -103,7 +105,7 @@ function runPass(model: ModelGraph, store: ParamStore, batch: ForwardInputs, opt
   const { wanted, loadNames, reweight } = passWanted(plan, options);
   let values = new Map<string, tf.Tensor>();
   const { value, grads: byVariable } = tf.variableGrads(() => {
-    values = forward(model, store, batch, wanted);
+    values = forward(model, store, batch, wanted, { recompute: options.recompute === true });
     return reweight ? reweightedLoss(values, plan.mtp, options.mtpWeight!) : (values.get('loss') as tf.Scalar);
   }, [...plan.variables]);
   const named = new Map<string, tf.Tensor>();
@@ -218,7 +220,7 @@ export class StepGraphs {
     if (this.refused !== null) return null;
     const began = performance.now();
     const inputs = [batch.inputIds, ...(batch.lossMask ? [batch.lossMask] : [])];
-    const key = JSON.stringify([inputs.map((t) => t.shape), options.mtpWeight ?? null, options.biasRate === undefined]);
+    const key = JSON.stringify([inputs.map((t) => t.shape), options.mtpWeight ?? null, options.biasRate === undefined, options.recompute === true]);
     const state = this.state(optimizer, store, plan);
     this.pass.check(key, state);
     this.update.check(key, state);

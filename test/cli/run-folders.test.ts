@@ -233,6 +233,16 @@ describe('moe train, run folders', () => {
     expect(taken.stderr).toMatch(new RegExp(`taking over the lock of pid ${dead}, which is no longer running`));
     expect(existsSync(join(dir, 'r', LOCK))).toBe(false);
     expectIntact(join(dir, 'r'), { 'notes.txt': 'mine\n' });
+
+    // a lock written on another machine (a shared file system): its pid cannot be checked here, so it
+    // is never taken over, even when that pid number is dead on this machine
+    const remote = `${JSON.stringify({ pid: dead, host: 'gpu-node-7', started: '2025-01-01T00:00:00.000Z', command: 'moe train spec.moe' })}\n`;
+    writeFileSync(join(dir, 'r', LOCK), remote);
+    const before2 = tree(join(dir, 'r'));
+    const foreign = await train(dir, 'r', '--steps', '36', '--resume');
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(new RegExp(`is in use by another moe command \\(pid ${dead} on gpu-node-7, since 2025-01-01T00:00:00.000Z\\)\\nhelp: .*if that command no longer runs on gpu-node-7, delete `));
+    expect(tree(join(dir, 'r'))).toEqual(before2);
   });
 
   it('cleans what killed commands left staged in its run folder, and only that', { timeout: 120_000 }, async () => {

@@ -6,7 +6,8 @@
  * under each loss normalisation; the completions count different numbers of tokens (one none at
  * all), so a part weighted by its rows alone would be off under `dapo`. It peaks lower in tensor
  * memory, leaks no tensor, computes the reference log-probabilities in parts identically, and
- * refuses a batch that does not split.
+ * refuses a batch that does not split. With `recompute = full` (model/recompute.ts) the update's
+ * values and steps are the plain update's, whole and in parts, at a lower memory peak.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelGraph } from '../../../ir/types.js';
@@ -56,7 +57,7 @@ async function values(store: ParamStore): Promise<Float32Array[]> {
   return Promise.all([...store.params.values()].map(async (v) => Float32Array.from(await v.data())));
 }
 
-async function oneUpdate(model: ModelGraph, loss: LossKind, microBatches: number): Promise<Outcome> {
+async function oneUpdate(model: ModelGraph, loss: LossKind, microBatches: number, recompute = false): Promise<Outcome> {
   const store = ParamStore.initialise(model, 3);
   const reference = ParamStore.initialise(model, 11);
   const optimizer = AdamW.forStore(store, OPTIMIZER);
@@ -64,7 +65,7 @@ async function oneUpdate(model: ModelGraph, loss: LossKind, microBatches: number
   const refLogp = referenceLogprobs(model, reference, batch, TEMPERATURE);
   try {
     const before = await values(store);
-    const result = await grpoUpdate(model, store, optimizer, batch, refLogp, options(loss, microBatches));
+    const result = await grpoUpdate(model, store, optimizer, batch, refLogp, { ...options(loss, microBatches), recompute });
     const after = await values(store);
     return { result, steps: after.map((a, i) => a.map((x, j) => x - before[i]![j]!)) };
   } finally {
@@ -143,6 +144,23 @@ describe('micro_batches in the GRPO policy update', () => {
     const whole = await peak(1);
     const split = await peak(4);
     expect(split).toBeLessThan(whole);
+  });
+
+  it.each([1, 2])('with recompute = full gives the same values and gradients in less memory (%i part(s))', async (m) => {
+    let plain: Outcome | undefined;
+    let again: Outcome | undefined;
+    const high = (await tf.profile(async () => void (plain = await oneUpdate(model, 'grpo', m)))).peakBytes;
+    const low = (await tf.profile(async () => void (again = await oneUpdate(model, 'grpo', m, true)))).peakBytes;
+    for (const key of ['loss', 'kl', 'clipFraction', 'entropy', 'gradNorm'] as const) {
+      expect(relative(again!.result[key], plain!.result[key]), key).toBeLessThan(1e-6);
+    }
+    again!.steps.forEach((step, i) => {
+      const reference = plain!.steps[i]!;
+      const scale = reference.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+      step.forEach((x, j) => expect(Math.abs(x - reference[j]!)).toBeLessThanOrEqual(1e-6 * scale));
+    });
+    console.log(`grpo update, ${m} part(s): peak tensor bytes plain ${high}, recompute = full ${low}`);
+    expect(low).toBeLessThan(high);
   });
 
   it('leaves no tensor behind: the count is flat from update to update', async () => {

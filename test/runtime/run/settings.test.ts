@@ -41,10 +41,10 @@ const CASES: Record<string, (kind: StagePlan['kind']) => Case> = {
   'parallel.first_stage_layers': () => ({ hyper: { parallel: { pipeline: 2, first_stage_layers: 1 } }, line: /parallel \{ pipeline = 2 \}/ }),
   'parallel.last_stage_layers': () => ({ hyper: { parallel: { pipeline: 2, last_stage_layers: 1 } }, line: /parallel \{ pipeline = 2 \}/ }),
   'parallel.zero': () => ({ hyper: { parallel: { zero: 1 } }, line: /^zero = 1 is not available on the cpu backend/ }),
-  'parallel.recompute': (kind) => ({
-    hyper: { parallel: { recompute: 'full' } },
-    line: kind === 'sample' || kind === 'generate' ? /^recompute = full is not used by/ : /^recompute = full is not available on the cpu backend: autograd keeps every activation/,
-  }),
+  'parallel.recompute': (kind) =>
+    kind === 'sample' || kind === 'generate'
+      ? { hyper: { parallel: { recompute: 'full' } }, line: /^recompute = full is not used by/ }
+      : { hyper: { parallel: { recompute: 'selective' } }, line: /^recompute = selective is not available on the cpu backend: attention keeps its score tensors/ },
   'parallel.micro_batches': () => ({ hyper: { parallel: { micro_batches: 2 } }, line: /^micro_batches = 2 is not used by/ }),
   precision: (kind) =>
     kind === 'pretrain' || kind === 'sft'
@@ -90,6 +90,10 @@ describe('every stage setting is read or reported', () => {
     // a grpo policy update accumulates gradients over the parts of its rollout batch (rl/update.ts)
     expect(settingNotes(stage('grpo', { parallel: { micro_batches: 4 } }), CPU).filter((l) => l.includes('micro_batches'))).toEqual([]);
     expect(STAGE_FIELD_USE.grpo['parallel.micro_batches']).toEqual({ read: 'runtime/run/stage.ts', key: 'micro_batches' });
+    // full recomputation runs on tfjs for every stage that trains (model/recompute.ts)
+    for (const kind of ['pretrain', 'sft', 'grpo'] as const) expect(settingNotes(stage(kind, { parallel: { recompute: 'full' } }), CPU)).toEqual([]);
+    // no parallel block: the default says nothing
+    expect(settingNotes(stage('pretrain', {}), CPU)).toEqual([]);
     const layout = settingNotes(stage('pretrain', { on: 'c', parallel: { data: 2, tensor: 2, pipeline: 2, first_stage_layers: 1 } }), CPU);
     expect(layout.filter((l) => l.startsWith('parallel'))).toEqual([
       'parallel { data = 2, tensor = 2, pipeline = 2 } on cluster c is not run by moe: stage s runs on one device (the cpu backend); `moe compile SPEC --emit megatron` writes a Megatron-LM launch script for this layout',

@@ -13,6 +13,7 @@ import { selectBackend } from '../../../runtime/backend/select.js';
 import { loadLatestCheckpoint } from '../../../runtime/run/checkpoints.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
 import { openRunFolder } from '../../../runtime/run/run-folder.js';
+import { trainingStage } from '../../../runtime/run/stage.js';
 import { train, type TrainOptions } from '../../../runtime/run/train.js';
 import { tf } from '../../../runtime/tf.js';
 import { checkText } from '../../helpers.js';
@@ -104,7 +105,7 @@ describe('moe train, the loop', () => {
     expect(Math.max(...bias.map(Math.abs))).toBeGreaterThan(0);
   });
 
-  it('honours micro_batches (the same losses) and reports recompute and precision in one line each', async () => {
+  it('honours micro_batches and recompute = full (the same losses) and reports precision in one line', async () => {
     const split = SPEC.replace('seed = 3', 'seed = 3\n  precision = bf16\n  parallel { micro_batches = 2, recompute = full }');
     const checked = checkText(split);
     expect(checked.diagnostics).toEqual([]);
@@ -113,8 +114,22 @@ describe('moe train, the loop', () => {
     const whole = await train(options(runDir(), { steps: 3 }));
     expect(Math.abs(accumulated.firstLoss - whole.firstLoss)).toBeLessThan(1e-5);
     expect(Math.abs(accumulated.lastLoss - whole.lastLoss)).toBeLessThan(1e-4);
-    expect(lines).toContain('recompute = full is not available on the cpu backend: autograd keeps every activation (same losses, more memory)');
+    expect(lines.filter((l) => l.includes('recompute'))).toEqual([]);
     expect(lines).toContain('precision = bf16 is not available on the cpu backend: training runs in fp32 (--backend cuda trains in bf16)');
     expect(lines.filter((l) => l.includes('micro_batches'))).toEqual([]);
+  });
+
+  it('honours recompute = full: no line, and the losses of the plain run', async () => {
+    const checked = checkText(SPEC.replace('seed = 3', 'seed = 3\n  parallel { recompute = full }'));
+    expect(checked.diagnostics).toEqual([]);
+    const recomputing = lowerSpec(checked, '/mem');
+    expect(trainingStage(recomputing).recompute).toBe('full');
+    expect(trainingStage(document).recompute).toBe('selective');
+    const lines: string[] = [];
+    const recomputed = await train({ ...options(runDir(), { steps: 3, log: (l) => lines.push(l) }), document: recomputing });
+    const plain = await train(options(runDir(), { steps: 3 }));
+    expect(lines.filter((l) => l.includes('recompute'))).toEqual([]);
+    expect(Math.abs(recomputed.firstLoss - plain.firstLoss) / plain.firstLoss).toBeLessThan(1e-6);
+    expect(Math.abs(recomputed.lastLoss - plain.lastLoss) / plain.lastLoss).toBeLessThan(1e-6);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
-import type { GraphDocument } from '../../../ir/types.js';
+import type { GraphDocument, StagePlan } from '../../../ir/types.js';
 import { RuntimeError } from '../../../runtime/errors.js';
 import { readMetrics } from '../../../runtime/run/metrics.js';
 import { settingNotes } from '../../../runtime/run/settings.js';
@@ -81,5 +81,11 @@ describe('a grpo stage with micro_batches', () => {
     expect(() => grpoSettings(uneven)).toThrow(RuntimeError);
     expect(() => grpoSettings(uneven)).toThrow('grpo stage rl: a rollout batch of 2 prompts × group 3 = 6 sequences does not split into 4 micro-batches');
     expect(grpoSettings(stage).microBatches).toBe(4);
+  });
+
+  it('reads parallel { recompute }: full re-runs each layer in the policy update, selective by default', () => {
+    const rl = (d: GraphDocument): StagePlan => d.plan.stages.find((s) => s.name === 'rl')!;
+    expect(grpoSettings(rl(document('parallel { recompute = full }'))).recompute).toBe(true);
+    expect(grpoSettings(rl(document('parallel { micro_batches = 4 }'))).recompute).toBe(false);
   });
 });
