@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
 # bench/device-round.sh ROUND — the GPU machine's work for issues 18, 20 and 21, in rounds that each fit
-# one device call (600 s), most important first. Prepare here (no GPU needed):
-#   npm run build:cuda && bash bench/cuda/moe-kernels-check.sh      # PTX + the MoE kernel check program
-#   rm -rf dist && npx tsc -p tsconfig.build.json                     # dist/ (the device has no npm)
-#   ../shared/tools/gpu-pack.sh --with dist   (or refresh only dist: see docs/decisions/cuda-runtime.md)
-#   G=<Megatron-LM mirror> && mkdir -p .megatron && git --git-dir=$G archive HEAD megatron pretrain_gpt.py \
-#     gpt_builders.py model_provider.py | tar -x -C .megatron       # round 3 only (13 MB, git-ignored)
+# one device call (600 s), most important first. Prepare here (no GPU needed) with
+#   MEGATRON_GIT=<a Megatron-LM git dir, for round 3> bash bench/device-prep.sh
+# (PTX, the MoE kernel check program, dist/, the .gpu pack, .megatron/);
 # then call the device with `bash bench/device-round.sh N`, carrying .gpu and bench/cuda/bin (round 3:
 # .megatron). Calls back to back keep the machine warm; each round's files come back under $OUT.
 #   1  the cuda gate: the MoE kernel check, every op against the cpu backend (cuda-check, incl.
 #      recompute), the cuda decoder against the cpu decoder, a GRPO update on cuda against the cpu one
+#      (on main, before branch cuda-speed lands: cuda-check alone)
 #   2  HF (issue 20): the qwen2-moe-sliding-micro fixture, left-padded batch references for every micro
 #      checkpoint, the export round trip of the eight micro checkpoints, their logits on cuda
 #   3  Megatron-Core (issue 21): the two smoke specs on one GPU (logs + checks), its option list,
