@@ -124,10 +124,8 @@ export function lifetimes(model: ModelGraph, nodes: readonly Node[], B: number, 
   const line = timeline(nodes, mode, recompute);
   const last = line.events.length - 1;
   const bwd = (i: number): number => line.bwd[i]!;
-  const producer = new Map<string, number>();
   const readers = new Map<string, number[]>();
   nodes.forEach((node, i) => {
-    node.outputs.forEach((o) => producer.set(o, i));
     node.inputs.forEach((x) => readers.set(x, [...(readers.get(x) ?? []), i]));
   });
   const lastReader = (name: string): number | undefined => readers.get(name)?.at(-1);
