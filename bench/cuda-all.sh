@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # bench/cuda-all.sh — every issue-18 measurement in one device call (device time is scarce), after
 # `source .gpu/setup.sh`, carrying .gpu and bench/cuda/bin (built here by bench/cuda/moe-kernels-check.sh):
-#   1. the MoE kernels' own check and timings (bench/cuda/bin/moe-kernels-check, where a branch built it)
-#   2. every op's forward/backward, 20 steps and micro-batches against the cpu backend (cuda-check)
-#   3. the HF micro checkpoints' logits on cuda against HF's float64 logits (gpu-logits.sh)
-#   4. r1-tiny's first stage, 50 steps, cuda fp32 and bf16 against wasm (cuda-r1tiny.sh)
-#   5. moe-500m training, ours against HF transformers fp32 / bf16 / amp in the same run (cuda-train.sh)
-# PARTS (names: kernels check hf-export logits r1tiny train) or SKIP_<PART>=1 choose the parts.
+#   kernels       the MoE kernels' own check and timings (bench/cuda/bin/moe-kernels-check)
+#   check         every op's forward/backward, 20 steps, micro-batches, recompute against the cpu backend
+#   decode-check  the cuda decoder against the cpu decoder: prefill, cached steps, graph replays, greedy ids
+#   grpo-check    one GRPO policy update on cuda against the tfjs update on cpu: objective, gradients, AdamW
+#   hf-export     the HF micro checkpoints imported, exported and loaded by transformers (hf-export-check.sh)
+#   logits        the HF micro checkpoints' logits on cuda against HF's float64 logits (gpu-logits.sh)
+#   r1tiny        r1-tiny's first stage, 50 steps, cuda fp32 and bf16 against wasm (cuda-r1tiny.sh)
+#   train         moe-500m training, ours against HF transformers fp32 / bf16 / amp in the same run (cuda-train.sh)
+#   decode        moe-500m decoding, ours against HF generate fp32 / bf16 (cuda-decode.sh)
 # Each part's output goes to $OUT/<part>.txt; a part that fails does not stop the others.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +31,13 @@ want() { # PART
 }
 want kernels && [[ -x bench/cuda/bin/moe-kernels-check ]] && part kernels 120 ./bench/cuda/bin/moe-kernels-check
 want check && part check 200 node dist/bench/cuda-check.js "$dest/cuda-check.json"
+want decode-check && part decode-check 150 node dist/bench/cuda-decode-check.js "$dest/cuda-decode-check.json"
+want grpo-check && part grpo-check 150 node dist/bench/cuda-grpo-check.js "$dest/cuda-grpo-check.json"
 want hf-export && OUT=/tmp/hf-export part hf-export 120 bash bench/hf-export-check.sh
 want logits && BACKENDS=cuda part logits 120 bash bench/gpu-logits.sh
 want r1tiny && part r1tiny 400 bash bench/cuda-r1tiny.sh examples/r1-tiny.moe 50
 want train && part train 500 bash bench/cuda-train.sh bench/specs/moe-500m.moe
-for f in kernels check hf-export logits r1tiny train; do
+want decode && part decode 400 bash bench/cuda-decode.sh bench/specs/moe-500m.moe 64
+for f in kernels check decode-check grpo-check hf-export logits r1tiny train decode; do
   [[ -f "$dest/$f.txt" ]] && { echo "---- $f"; grep -E "PASS|FAIL|max |relative|tokens_per_s|mfu|_vs_hf|peak|exit|Error|error" "$dest/$f.txt" | head -40; }
 done

@@ -9,13 +9,8 @@
  * Each figure is the largest |cuda − cpu| over the largest |cpu| of the tensor; written as JSON to
  * $OUT/cuda-check.json (or the first argument).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeHost } from '../compiler/bind/node-host.js';
-import { checkFile } from '../compiler/check/index.js';
-import { lowerSpec } from '../compiler/lower/index.js';
-import type { ModelGraph } from '../ir/types.js';
 import { selectBackend } from '../runtime/backend/select.js';
 import { CudaModel } from '../runtime/cuda/executor.js';
 import { openCuda } from '../runtime/cuda/runtime.js';
@@ -24,50 +19,7 @@ import { ParamStore, type TensorData } from '../runtime/model/params.js';
 import { AdamW } from '../runtime/train/adamw.js';
 import { stepPlan, trainStep } from '../runtime/train/step.js';
 import { tf } from '../runtime/tf.js';
-
-const SPECS: Record<string, string> = {
-  'mla-yarn-groups': `model A {
-  vocab = 64, dim = 32, layers = 3, context = 64
-  init { std = 0.2 }
-  rope { theta = 10000, scaling yarn { factor = 2, original_context = 32, mscale_all_dim = 1 } }
-  attention mla { heads = 4, q_rank = 16, kv_rank = 16, nope_dim = 8, rope_dim = 4, v_dim = 8 }
-  layers 0..0 { ffn swiglu { hidden = 48 } }
-  layers 1..2 { moe { experts = 8, shared = 1, hidden = 16, top_k = 2
-    router { score = sigmoid, groups = 4, top_groups = 2, scale = 1.5, balance = bias { rate = 1e-3 },
-             aux_loss = sequence { alpha = 1e-2 }, z_loss = 1e-3 } } }
-  mtp { depth = 1, weight = 0.3 }
-}`,
-  'mla-noq-softmax': `model B {
-  vocab = 50, dim = 24, layers = 2, context = 64
-  init { std = 0.2 }
-  attention mla { heads = 2, q_rank = 0, kv_rank = 8, nope_dim = 8, rope_dim = 8, v_dim = 4 }
-  layers 0..1 { moe { experts = 6, hidden = 8, top_k = 3, router { score = softmax, normalize = true, aux_loss = batch { alpha = 0.02 } } } }
-}`,
-  'gqa-capacity': `model C {
-  vocab = 70, dim = 32, layers = 2, context = 64
-  init { std = 0.2 }
-  attention gqa { heads = 4, kv_heads = 2 }
-  layers 0..1 { moe { experts = 4, hidden = 16, top_k = 2, router { score = softmax, normalize = true, capacity = 1.0 } } }
-}`,
-};
-
-function modelOf(name: string, text: string): ModelGraph {
-  const dir = mkdtempSync(join(tmpdir(), 'moe-cuda-'));
-  const path = join(dir, `${name}.moe`);
-  writeFileSync(path, text);
-  const checked = checkFile(path, nodeHost);
-  const errors = checked.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length) throw new Error(`${name}: ${errors.map((d) => d.message).join('; ')}`);
-  return lowerSpec(checked, dir).models[0]!;
-}
-
-function relative(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst / Math.max(scale, 1e-30);
-}
+import { modelOf, relative, SPECS } from './cuda-specs.js';
 
 const idsFor = (vocab: number, B: number, T: number, seed: number): Int32Array => Int32Array.from({ length: B * T }, (_, i) => ((i + seed * 977) * 2654435761) % vocab >>> 0);
 
@@ -119,6 +71,13 @@ async function main(): Promise<void> {
     results[`${name}/loss`] = Math.abs(g.loss - refLoss) / Math.abs(refLoss);
     results[`${name}/gradients`] = perParam;
     cuda.dispose();
+    // recompute = full: the same loss and gradients from the re-run forwards (the same kernels, so equal up to atomics' order)
+    const recomputing = new CudaModel(gpu, model, params, state, { training: true, recompute: true });
+    const r = recomputing.gradients(ids, B, T);
+    const worstRecompute = Math.max(...[...g.grads].map(([k, v]) => relative(r.grads.get(k)!.data, v.data)));
+    console.log(`${name} recompute = full: loss ${r.loss.toFixed(6)} (${(Math.abs(r.loss - g.loss) / Math.abs(g.loss)).toExponential(2)} from without), worst gradient ${worstRecompute.toExponential(2)}`);
+    results[`${name}/recompute`] = { loss: Math.abs(r.loss - g.loss) / Math.abs(g.loss), gradients: worstRecompute };
+    recomputing.dispose();
     save();
     // 3. training steps
     const config = { betas: [0.9, 0.95] as const, weightDecay: 0.1, eps: 1e-8 };
@@ -129,7 +88,10 @@ async function main(): Promise<void> {
     const trainer = new CudaModel(gpu, model, params, state, { training: true });
     const bf16 = new CudaModel(gpu, model, params, state, { training: true, precision: 'bf16' });
     const micro = new CudaModel(gpu, model, params, state, { training: true });
+    // bf16 with full recompute and captured graphs: the same losses as bf16 without
+    const bf16Recompute = new CudaModel(gpu, model, params, state, { training: true, precision: 'bf16', recompute: true });
     const microLosses: number[] = [];
+    const recomputeLosses: number[] = [];
     const steps: [number, number, number][] = [];
     for (let s = 0; s < 20; s++) {
       const batch = idsFor(vocab, B, T, 10 + s);
@@ -137,17 +99,20 @@ async function main(): Promise<void> {
       const got = trainer.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config });
       const half = bf16.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config });
       microLosses.push(micro.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config, microBatches: 2 }).loss);
+      recomputeLosses.push(bf16Recompute.trainStep(batch, B, T, { lr: 3e-3, clip: 1, ...config }).loss);
       steps.push([got.loss, ref.loss, half.loss]);
     }
     const worstStep = Math.max(...steps.map(([a, b]) => Math.abs(a - b) / Math.abs(b)));
     const worstBf16 = Math.max(...steps.map(([, b, c]) => Math.abs(c - b) / Math.abs(b)));
     // two micro-batches: the whole batch's losses (balance terms are per micro-batch: specs/ir.md §5.1)
     const worstMicro = Math.max(...steps.map(([a], i) => Math.abs(microLosses[i]! - a) / Math.abs(a)));
-    console.log(`${name} 20 steps: loss ${steps[0]![1].toFixed(4)} → ${steps[19]![1].toFixed(4)} (cpu); fp32 worst relative difference ${worstStep.toExponential(2)}; bf16 ${worstBf16.toExponential(2)}; 2 micro-batches vs 1 ${worstMicro.toExponential(2)}`);
-    results[`${name}/steps`] = { worst: worstStep, worstBf16, worstMicro, losses: steps, microLosses };
+    const worstRecomputeSteps = Math.max(...steps.map(([, , c], i) => Math.abs(recomputeLosses[i]! - c) / Math.abs(c)));
+    console.log(`${name} 20 steps: loss ${steps[0]![1].toFixed(4)} → ${steps[19]![1].toFixed(4)} (cpu); fp32 worst relative difference ${worstStep.toExponential(2)}; bf16 ${worstBf16.toExponential(2)}; 2 micro-batches vs 1 ${worstMicro.toExponential(2)}; bf16 recompute vs not ${worstRecomputeSteps.toExponential(2)}`);
+    results[`${name}/steps`] = { worst: worstStep, worstBf16, worstMicro, worstRecomputeSteps, losses: steps, microLosses, recomputeLosses };
     trainer.dispose();
     bf16.dispose();
     micro.dispose();
+    bf16Recompute.dispose();
     save();
   }
 }

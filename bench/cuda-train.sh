@@ -43,6 +43,10 @@ fi
 sed -E 's/^(pretrain [A-Za-z0-9_]+ \{)$/\1\n  precision = bf16/' "$spec" > "$work/bf16.moe"
 sampled "$work/ours-bf16.mem" timeout 300 node bin/moe.js train "$work/bf16.moe" --backend cuda --steps "$steps" -o "$work/run-bf16" > "$work/ours-bf16.log" 2>&1
 echo "ours bf16: exit $? — $(tail -1 "$work/ours-bf16.log")"
+# bf16 with `recompute = full` (each layer's forward re-run in its backward: the memory it saves, the time it costs)
+sed -E 's/^(pretrain [A-Za-z0-9_]+ \{)$/\1\n  parallel { recompute = full }/' "$work/bf16.moe" > "$work/bf16-recompute.moe"
+sampled "$work/ours-rc.mem" timeout 300 node bin/moe.js train "$work/bf16-recompute.moe" --backend cuda --steps "$steps" -o "$work/run-rc" > "$work/ours-rc.log" 2>&1
+echo "ours bf16 recompute = full: exit $? — $(tail -1 "$work/ours-rc.log")"
 # where a step's time goes: every op synchronized (slower), 3 steps
 MOE_CUDA_PROFILE=1 timeout 200 node bin/moe.js train "$work/bf16.moe" --backend cuda --steps 3 -o "$work/prof" > /dev/null 2> "$work/profile.txt"
 grep -A40 '^cuda profile' "$work/profile.txt" | head -40
@@ -75,6 +79,7 @@ def ours(run, mem):
             "by_step": [round(r["tokens_per_s"]) for r in steps], "losses": [round(r["loss"], 4) for r in steps],
             "peak_gpu_mib": max(map(int, open(f"{work}/{mem}").read().split())) if os.path.exists(f"{work}/{mem}") else None}
 res["ours_bf16"] = ours("run-bf16", "ours-bf16.mem")
+res["ours_bf16_recompute"] = ours("run-rc", "ours-rc.mem")
 res["ours"] = {"tokens_per_s": statistics.median([r["tokens_per_s"] for r in steps if r["step"] > skip]) if len(steps) > skip else None,
                "by_step": [round(r["tokens_per_s"]) for r in steps], "losses": [round(r["loss"], 4) for r in steps],
                "peak_gpu_mib": max(map(int, open(f"{work}/ours.mem").read().split())) if os.path.exists(f"{work}/ours.mem") else None}
@@ -84,12 +89,12 @@ except Exception as e:  # noqa: BLE001 - skipped (SKIP_HF) or failed: say which
     err = f"{work}/hf.err"
     res["hf"] = {"error": str(e), "stderr": open(err).read()[-2000:]} if os.path.exists(err) else {"skipped": True}
 res["hf_peak_gpu_mib_sampled"] = max(map(int, open(f"{work}/hf.mem").read().split())) if os.path.exists(f"{work}/hf.mem") else None
-for mine in ("ours", "ours_bf16"):
+for mine in ("ours", "ours_bf16", "ours_bf16_recompute"):
     res[mine]["mfu"] = mfu(res[mine]["tokens_per_s"])
 for dt, hf in (res["hf"].items() if isinstance(res["hf"], dict) else []):
     if isinstance(hf, dict) and hf.get("tokens_per_s"):
         hf["mfu"] = mfu(hf["tokens_per_s"])
-for mine in ("ours", "ours_bf16"):
+for mine in ("ours", "ours_bf16", "ours_bf16_recompute"):
     mine_tps = res[mine]["tokens_per_s"]
     for dt in ("fp32", "bf16", "amp"):
         hf = res["hf"].get(dt, {}) if isinstance(res["hf"], dict) else {}

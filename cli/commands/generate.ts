@@ -14,6 +14,8 @@ import type { SamplingOptions } from '../../runtime/infer/sampling.js';
 import { promptIds, textOptions } from '../../runtime/infer/text.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { openCheckpoint } from '../../runtime/session.js';
+import { cudaDecodeEngine } from '../../runtime/cuda/decoder.js';
+import { cudaFor } from '../../runtime/cuda/runtime.js';
 import { EXIT, UsageError, existingPath, type CliIo } from '../io.js';
 import { writeAtomic } from '../write-atomic.js';
 import { parseBackend, parseIds } from './logits.js';
@@ -122,11 +124,14 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
   const maxNewTokens = maxNewTokensOf(options.maxNewTokens);
   const cache = options.cache ?? 'latent';
   if (cache !== 'latent' && cache !== 'naive') throw new UsageError(`--cache takes latent or naive, found \`${cache}\``);
-  const backend = parseBackend(options.backend);
+  // --backend cuda decodes on the cuda executor; tfjs then only holds the weights on the host (cpu)
+  const onCuda = options.backend === 'cuda';
+  const backend = onCuda ? 'cpu' : parseBackend(options.backend);
   const out = options.out === undefined ? undefined : outputFile(io, options.out);
   const dir = existingPath(io, checkpoint, 'folder');
   if (options.tokenizer !== undefined) existingPath(io, options.tokenizer, 'file');
   const session = await openCheckpoint(dir, backend);
+  let cuda: Awaited<ReturnType<typeof cudaDecodeEngine>> | undefined;
   let known: Tokenizer | undefined;
   const tokenizer = (): Tokenizer => (known ??= checkpointTokenizer(dir, session.document, io.cwd, options.tokenizer && resolve(io.cwd, options.tokenizer)));
   try {
@@ -145,8 +150,14 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
       mlaCache: cache,
       onToken: stream && ((_index, id) => stream.push(id)),
     };
-    io.stderr(`backend ${session.backend.name} (${session.backend.reason}); model ${session.model.name}; ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}\n`);
-    const completions = await generate(session.model, session.store, prompts, generateOptions);
+    let where = `backend ${session.backend.name} (${session.backend.reason})`;
+    if (onCuda) {
+      const opened = (await cudaFor('cuda', undefined, [session.model]))!;
+      cuda = await cudaDecodeEngine(opened.runtime, session.model, session.store);
+      where = `backend cuda (${opened.runtime.description})`;
+    }
+    io.stderr(`${where}; model ${session.model.name}; ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}\n`);
+    const completions = await generate(session.model, cuda ?? session.store, prompts, generateOptions);
     if (stream) {
       stream.end();
       io.stderr(`[${completions[0]!.ids.length} tokens, finish: ${completions[0]!.finish}]\n`);
@@ -159,6 +170,7 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
     } else io.stdout(`${lines.join('\n')}\n`);
     return EXIT.ok;
   } finally {
+    cuda?.dispose();
     session.store.dispose();
   }
 }

@@ -23,15 +23,11 @@ export function parseIds(text: string): number[] {
 }
 
 /**
- * The cuda backend is an executor of the IR of its own, not a tfjs backend: so far it runs the
- * forward pass (`moe logits`) and pretrain/sft stages (`moe train`); the other commands say so in one
- * line rather than run something else.
+ * A tfjs backend choice. The cuda backend is an executor of the IR of its own, not a tfjs backend:
+ * every command takes `cuda` (runtime/cuda/runtime.ts cudaFor) before asking for a tfjs backend.
  */
-export const CUDA_NOT_YET = '`--backend cuda` runs `moe logits` and `moe train` only so far (GRPO, sampling and generation on CUDA are being built); use --backend webgpu or auto';
-
 export function parseBackend(name: string | undefined): BackendName | 'auto' {
   const value = name ?? 'auto';
-  if (value === 'cuda') throw new UsageError(CUDA_NOT_YET);
   if (value !== 'auto' && !(BACKENDS as readonly string[]).includes(value)) {
     throw new UsageError(`unknown backend \`${value}\`; backends: auto, ${BACKENDS.join(', ')}, cuda`);
   }

@@ -2,6 +2,7 @@
 import { dirname, join, relative, resolve } from 'node:path';
 import { Interrupted, watchInterrupts } from '../../runtime/run/interrupt.js';
 import { selectBackend } from '../../runtime/backend/select.js';
+import { cudaFor } from '../../runtime/cuda/runtime.js';
 import { RuntimeError } from '../../runtime/errors.js';
 import { runPipeline, type PipelineReport, type StageReport } from '../../runtime/stages/pipeline.js';
 import { formatDuration } from '../../runtime/run/progress.js';
@@ -36,8 +37,12 @@ export async function runRun(spec: string, target: string | undefined, options: 
     io.stderr(`error: ${error.message}\n${error.help ? `help: ${error.help}\n` : ''}`);
     return EXIT.usage;
   }
-  const backend = await selectBackend(parseBackend(options.backend));
-  io.stderr(`backend ${backend.name}: ${backend.reason}\n`);
+  // --backend cuda: stages train and decode on cuda; tfjs holds weights on the host (the cpu
+  // backend) and runs GRPO's policy updates. `auto` keeps the tfjs backends for pipelines: GRPO
+  // updates on cuda are not built yet.
+  const cuda = options.backend === 'cuda' ? (await cudaFor('cuda', undefined, document.models))!.runtime : undefined;
+  const backend = await selectBackend(cuda ? 'cpu' : parseBackend(options.backend));
+  io.stderr(cuda ? `backend cuda: ${cuda.description} (GRPO policy updates on the cpu backend)\n` : `backend ${backend.name}: ${backend.reason}\n`);
   const outDir = resolve(io.cwd, options.out ?? 'runs');
   const unwatch = watchInterrupts((signal) => io.stderr(`\n${signal}: stopping after the current step to write a checkpoint (again to quit at once)\n`));
   let report: PipelineReport;
@@ -51,6 +56,7 @@ export async function runRun(spec: string, target: string | undefined, options: 
     force: options.force === true,
     ...(steps === undefined ? {} : { maxSteps: steps }),
     backend: backend.name,
+    ...(cuda ? { cuda } : {}),
     ...(runners ? { runners } : {}),
     progress: { write: io.stderr, tty: io.color },
     log: (line) => io.stderr(`${line}\n`),

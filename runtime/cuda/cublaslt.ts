@@ -11,6 +11,8 @@ import type { CudaDriver, DevicePtr } from './driver.js';
 import { loadKoffi } from './koffi.js';
 
 const COMPUTE_32F = 68;
+/** fp32 data on TF32 tensor cores (10-bit mantissa products, fp32 accumulation): bf16 mode's attention */
+const COMPUTE_32F_FAST_TF32 = 77;
 const R_32F = 0;
 const R_16BF = 14;
 const DESC_TRANSA = 3;
@@ -22,7 +24,8 @@ const LAYOUT_BATCH_STRIDE = 6;
 const HEURISTIC_BYTES = 96;
 const WORKSPACE_BYTES = 32 * 2 ** 20;
 
-export type GemmType = 'f32' | 'bf16';
+/** f32: exact fp32 (the reference mode); bf16: bf16 operands; tf32: fp32 operands on TF32 tensor cores */
+export type GemmType = 'f32' | 'bf16' | 'tf32';
 
 /** A row-major product C[M,N] = A·B with A [M,K] (or [K,M] when transA) and B [K,N] (or [N,K] when transB). */
 export interface RowMajorGemm {
@@ -38,7 +41,11 @@ export interface RowMajorGemm {
   readonly alpha?: number;
   readonly beta?: number;
   readonly type?: GemmType;
-  /** strided batch: count and element strides of A, B, C */
+  /** row-major leading dimensions (elements between rows as stored) when operands are views into wider rows */
+  readonly lda?: number;
+  readonly ldb?: number;
+  readonly ldc?: number;
+  /** strided batch: count and element strides of A, B, C (a stride 0 reuses one matrix) */
   readonly batch?: { readonly count: number; readonly strideA: number; readonly strideB: number; readonly strideC: number };
 }
 
@@ -60,8 +67,8 @@ export function columnMajorCall(g: RowMajorGemm): {
   readonly ldc: number;
 } {
   // Cᵀ[N,M] = op(B)ᵀ[N,K] · op(A)ᵀ[K,M]; a row-major X[r,c] is the column-major Xᵀ (c×r, ld c)
-  const ldb = g.transB ? g.k : g.n; // B stored [K,N] (ld N) or [N,K] (ld K)
-  const lda = g.transA ? g.m : g.k; // A stored [M,K] (ld K) or [K,M] (ld M)
+  const ldb = g.ldb ?? (g.transB ? g.k : g.n); // B stored [K,N] (ld N) or [N,K] (ld K)
+  const lda = g.lda ?? (g.transA ? g.m : g.k); // A stored [M,K] (ld K) or [K,M] (ld M)
   return {
     opA: g.transB ? 1 : 0,
     opB: g.transA ? 1 : 0,
@@ -76,7 +83,7 @@ export function columnMajorCall(g: RowMajorGemm): {
     ldb: lda,
     rowsB: g.transA ? g.m : g.k,
     colsB: g.transA ? g.k : g.m,
-    ldc: g.n,
+    ldc: g.ldc ?? g.n,
   };
 }
 
@@ -152,11 +159,12 @@ export class CublasLt {
   private prepare(g: RowMajorGemm): Prepared {
     const c = columnMajorCall(g);
     const type = g.type === 'bf16' ? R_16BF : R_32F;
-    const key = [c.opA, c.opB, c.m, c.n, c.k, c.lda, c.ldb, c.ldc, type, g.batch?.count ?? 1, g.batch?.strideA, g.batch?.strideB, g.batch?.strideC].join(',');
+    const compute = g.type === 'tf32' ? COMPUTE_32F_FAST_TF32 : COMPUTE_32F;
+    const key = [c.opA, c.opB, c.m, c.n, c.k, c.lda, c.ldb, c.ldc, type, compute, g.batch?.count ?? 1, g.batch?.strideA, g.batch?.strideB, g.batch?.strideC].join(',');
     const hit = this.cache.get(key);
     if (hit) return hit;
     const desc = [null];
-    this.check('MatmulDescCreate', this.fn.cublasLtMatmulDescCreate!(desc, COMPUTE_32F, R_32F));
+    this.check('MatmulDescCreate', this.fn.cublasLtMatmulDescCreate!(desc, compute, R_32F));
     this.check('MatmulDescSetAttribute', this.fn.cublasLtMatmulDescSetAttribute!(desc[0], DESC_TRANSA, this.int32(c.opA), 4));
     this.check('MatmulDescSetAttribute', this.fn.cublasLtMatmulDescSetAttribute!(desc[0], DESC_TRANSB, this.int32(c.opB), 4));
     const layout = (rows: number, cols: number, ld: number, stride: number | undefined, outType: number): unknown => {

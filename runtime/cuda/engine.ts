@@ -20,16 +20,23 @@ export function mtpReweighted(model: ModelGraph, lambda: number): number[] | und
   return weights;
 }
 
+export interface CudaEngineOptions {
+  readonly precision?: 'fp32' | 'bf16';
+  /** `recompute = full`: each layer's forward re-runs in its backward (executor.ts) */
+  readonly recompute?: boolean;
+}
+
 export function cudaEngine(
   gpu: CudaRuntime,
   model: ModelGraph,
   start: { params: ReadonlyMap<string, TensorData>; state: ReadonlyMap<string, TensorData>; optimizer?: AdamWState },
   config: AdamWConfig,
-  precision: 'fp32' | 'bf16' = 'fp32',
+  { precision = 'fp32', recompute = false }: CudaEngineOptions = {},
 ): TrainEngine {
   const cuda = new CudaModel(gpu, model, start.params, start.state, {
     training: true,
     precision,
+    recompute,
     ...(start.optimizer ? { moments: { m: start.optimizer.m, v: start.optimizer.v }, step: start.optimizer.step } : {}),
   });
   return {

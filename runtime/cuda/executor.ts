@@ -14,14 +14,14 @@ import { runtimeEnv } from '../config/env.js';
 import { RuntimeError } from '../errors.js';
 import type { CapturedGraph, DevicePtr } from './driver.js';
 import { f32, i32, ptr } from './driver.js';
-import { gradName, hasGradient, lifetimes, opBuffer, shapesOf, type Mode } from './lifetimes.js';
+import { bufferIn, gradName, hasGradient, lifetimes, opBuffer, shapesOf, timeline, type Mode, type Pass, type Timeline } from './lifetimes.js';
 import { F32, grid1, launch, u64 } from './ops/context.js';
 import type { Bf16Operands } from './ops/context.js';
-import { cudaOp, type BackwardContext, type Gpu, type OpContext } from './ops/index.js';
+import { cudaOp, type BackwardContext, type CudaPrecision, type Gpu, type OpContext } from './ops/index.js';
 import { sumWeights } from './ops/losses.js';
 import { countedWeight } from '../train/accumulate.js';
-import { DeviceParams, layoutParams } from './params.js';
-import { planMemory, type MemoryPlan } from './plan.js';
+import { DeviceParams, layoutParams, type ParamLayout } from './params.js';
+import { planMemory, type BufferNeed, type MemoryPlan } from './plan.js';
 import type { CudaRuntime } from './runtime.js';
 
 export interface CudaStepOptions {
@@ -49,12 +49,15 @@ export interface CudaStepResult {
   readonly nonFinite: string | null;
 }
 
-interface Prepared {
+/** One evaluation's plan: its nodes and every buffer's place in the arena. */
+export interface Prepared {
   readonly mode: Mode;
   readonly B: number;
   readonly T: number;
   readonly nodes: readonly Node[];
   readonly plan: MemoryPlan;
+  /** the order of the passes (forward, re-run forwards under full recompute, backward) */
+  readonly line: Timeline;
   /** gradient buffers to zero when each step starts */
   readonly zeroAt: ReadonlyMap<number, readonly string[]>;
 }
@@ -62,6 +65,16 @@ interface Prepared {
 /** Routers in node order with their load output, bias state and rate (specs/ir.md §5). */
 function routersOf(model: ModelGraph): { load: string; bias: string | null; rate: number | null }[] {
   return model.nodes.filter((n) => n.op === 'moe.router').map((n) => ({ load: n.outputs[4]!, bias: n.state[0] ?? null, rate: typeof n.attrs.bias_rate === 'number' ? n.attrs.bias_rate : null }));
+}
+
+/** A model's device weights, lent to another model of the same parameter layout (it reads them, never frees them). */
+export class SharedWeights {
+  constructor(readonly params: DeviceParams) {}
+}
+
+function sameLayout(a: ParamLayout, b: ParamLayout): boolean {
+  if (a.floats !== b.floats || a.slots.size !== b.slots.size) return false;
+  return [...a.slots.values()].every((s) => b.slots.get(s.name)?.offset === s.offset && b.slots.get(s.name)?.length === s.length);
 }
 
 export class CudaModel {
@@ -91,27 +104,39 @@ export class CudaModel {
   private readonly profile: Map<string, number> | undefined = runtimeEnv().cudaProfile ? new Map() : undefined;
 
   private readonly gpu: Gpu;
+  private readonly recompute: boolean;
+  /** false when the weights are another model's (SharedWeights): that model frees them */
+  private readonly ownsParams: boolean = true;
   private readonly scratch: { ptr: DevicePtr; bytes: number }[] = [];
 
   constructor(
     private readonly runtime: CudaRuntime,
     readonly model: ModelGraph,
-    params: ReadonlyMap<string, TensorData>,
+    /** host tensors to upload, or another model's device weights to read (sharedWeights: GRPO's decoder reads its trainer's) */
+    params: ReadonlyMap<string, TensorData> | SharedWeights,
     state: ReadonlyMap<string, TensorData>,
     options: {
       readonly training?: boolean;
       readonly moments?: { m: ReadonlyMap<string, TensorData>; v: ReadonlyMap<string, TensorData> };
       readonly step?: number;
       /** bf16: products with a weight on tensor cores (bf16 operands, fp32 accumulation); fp32 master weights and moments either way */
-      readonly precision?: 'fp32' | 'bf16';
+      readonly precision?: CudaPrecision;
+      /** `recompute = full`: each layer's forward runs again before its backward, so only layer inputs are kept (lifetimes.ts) */
+      readonly recompute?: boolean;
     } = {},
   ) {
     for (const node of model.nodes) if (!cudaOp(node.op)) throw new RuntimeError(`the cuda backend has no kernel for op ${node.op} (${node.loc.file}:${node.loc.line})`);
     const layout = layoutParams(model, (node) => cudaOp(node.op)?.fused?.(node) ?? []);
     const bf16 = options.precision === 'bf16';
-    this.params = new DeviceParams(runtime.driver, layout, params, options.training ?? false, options.moments, bf16);
+    if (params instanceof SharedWeights) {
+      if (options.training) throw new RuntimeError('a model reading another model\'s weights cannot train them');
+      if (bf16 && !params.params.bf16) throw new RuntimeError('bf16 decoding on weights kept in fp32 only: open both models with the same precision');
+      if (!sameLayout(layout, params.params.layout)) throw new RuntimeError(`model ${model.name} lays its parameters out unlike the model whose weights it would read`);
+      this.params = params.params;
+      this.ownsParams = false;
+    } else this.params = new DeviceParams(runtime.driver, layout, params, options.training ?? false, options.moments, bf16);
     this.gpu = bf16 ? { ...runtime, bf16: this.bf16Operands() } : runtime;
-    if (bf16) this.refreshBf16();
+    if (bf16 && this.ownsParams) this.refreshBf16();
     for (const s of model.state) {
       const host = Float32Array.from(state.get(s.name)!.data);
       const p = runtime.driver.alloc(host.byteLength);
@@ -122,6 +147,7 @@ export class CudaModel {
     this.objective = model.nodes.find((n) => n.op === 'loss.sum' && n.outputs.includes('loss'));
     for (const n of model.nodes) if (n.op === 'loss.cross_entropy' && typeof n.attrs.shift === 'number') this.shifts.set(n.outputs[0]!, n.attrs.shift);
     this.step = options.step ?? 0;
+    this.recompute = options.recompute ?? false;
   }
 
   /** bf16 operands: the weights' shadow at the same offsets, and two scratch buffers grown on demand (during a shape's eager first step). */
@@ -155,23 +181,73 @@ export class CudaModel {
     const hit = this.prepared.get(key);
     if (hit) return hit;
     const nodes = neededNodes(this.model, wanted);
-    const needs = lifetimes(this.model, nodes, B, T, mode, wanted);
+    return this.adopt(key, B, T, mode, nodes, lifetimes(this.model, nodes, B, T, mode, wanted, this.precision, this.recompute));
+  }
+
+  /** fp32 or bf16 (the constructor's `precision`) */
+  get precision(): CudaPrecision {
+    return this.gpu.bf16 ? 'bf16' : 'fp32';
+  }
+
+  /**
+   * A plan of the caller's buffer needs (the cuda decoder's: cached attention, the last column's
+   * logits) for `nodes`, kept under `key`; the arena grows to fit. A growth moves the arena, so
+   * whoever captured a graph over it checks `arenaAddress` before replaying.
+   */
+  adopt(key: string, B: number, T: number, mode: Mode, nodes: readonly Node[], needs: readonly BufferNeed[]): Prepared {
+    const hit = this.prepared.get(key);
+    if (hit) return hit;
     const plan = planMemory(needs);
     const zeroAt = new Map<number, string[]>();
     for (const n of needs) if (n.name.startsWith('∇')) zeroAt.set(n.first, [...(zeroAt.get(n.first) ?? []), n.name]);
-    const prepared: Prepared = { mode, B, T, nodes, plan, zeroAt };
+    const prepared: Prepared = { mode, B, T, nodes, plan, line: timeline(nodes, mode, this.recompute), zeroAt };
     if (!this.arena || this.arena.bytes < plan.peakBytes) {
       if (this.arena) this.gpu.driver.free(this.arena.ptr);
       this.arena = { ptr: this.gpu.driver.alloc(plan.peakBytes), bytes: plan.peakBytes };
+      // captured steps hold the old arena's addresses: capture them again (the AdamW graph holds none of it)
+      for (const [k, g] of this.graphs) {
+        if (k.startsWith('adamw')) continue;
+        g.dispose();
+        this.graphs.delete(k);
+        this.warmed.delete(k);
+      }
     }
     this.prepared.set(key, prepared);
     return prepared;
   }
 
-  /** Bytes on the device: the weights (and gradients and moments when training) plus the activation arena. */
+  /** Where the activation arena starts now (0n before the first plan). */
+  get arenaAddress(): DevicePtr {
+    return this.arena?.ptr ?? 0n;
+  }
+
+  /** The device address of a buffer of plan p. */
+  address(p: Prepared, name: string): DevicePtr {
+    return this.at(p, name);
+  }
+
+  /** The gpu the ops launch on (with bf16 operands in bf16 mode). */
+  get device(): Gpu {
+    return this.gpu;
+  }
+
+  /**
+   * Runs the forward of p's nodes; `own` may run a node itself (the decoder's cached attention) and
+   * then returns true. Queued on the stream, nothing synchronized: capturable.
+   */
+  runNodes(p: Prepared, own: (node: Node, ctx: OpContext, step: number) => boolean): void {
+    p.nodes.forEach((node, step) => {
+      const ctx = this.context(p, node, step);
+      this.timed(`${node.op} fwd`, () => {
+        if (!own(node, ctx, step)) cudaOp(node.op)!.forward(ctx);
+      });
+    });
+  }
+
+  /** Bytes on the device: the weights (and gradients and moments when training; none when they are another model's) plus the activation arena. */
   deviceBytes(): { weights: number; arena: number } {
     const per = this.params.layout.floats * F32;
-    return { weights: per * (this.params.grads ? 4 : 1), arena: this.arena?.bytes ?? 0 };
+    return { weights: this.ownsParams ? per * (this.params.grads ? 4 : 1) : 0, arena: this.arena?.bytes ?? 0 };
   }
 
   private at(p: Prepared, name: string): DevicePtr {
@@ -180,8 +256,14 @@ export class CudaModel {
     return this.arena!.ptr + BigInt(b.offset);
   }
 
-  private context(p: Prepared, node: Node, step: number): OpContext {
-    const value = (name: string): DevicePtr => this.at(p, name);
+  /**
+   * Node `step`'s view of the arena in one pass. A recomputed layer's re-run and backward read and
+   * write the second life (`↻`) of what the layer makes and reads inside itself; everything else, and
+   * every pass without recompute, the buffer of that name.
+   */
+  private context(p: Prepared, node: Node, step: number, pass: Pass = 'fwd'): OpContext {
+    const recomputed = p.line.re[step] !== undefined;
+    const value = (name: string): DevicePtr => this.at(p, bufferIn(name, pass, recomputed, (n) => p.plan.buffers.has(n)));
     return {
       ...shapesOf(this.model, node),
       B: p.B,
@@ -231,6 +313,64 @@ export class CudaModel {
     return host;
   }
 
+  /**
+   * Uploads token ids [B, T] and queues the forward of what `wanted` needs, in `mode` (train: its
+   * activations kept for backwardFrom); the returned plan says where `wanted` lies (address()).
+   * Nothing synchronized, nothing read back: for callers that reduce the values on the device (GRPO).
+   */
+  forwardOnDevice(ids: Int32Array, B: number, T: number, mode: Mode, wanted: readonly string[]): Prepared {
+    const p = this.plan(B, T, mode, wanted);
+    this.upload(p, ids, undefined);
+    this.runForward(p);
+    return p;
+  }
+
+  /**
+   * The backward of train plan p (forwardOnDevice) from the gradient of `value`, which `seed` writes
+   * whole at the given address before any node's backward: the objective is the caller's (GRPO's
+   * logits gradient), not the graph's loss. Parameter gradients are added to the gradient arena,
+   * zeroed first when `first` (gradient accumulation over micro-batches otherwise).
+   */
+  backwardFrom(p: Prepared, value: string, seed: (grad: DevicePtr) => void, first: boolean): void {
+    if (p.mode !== 'train') throw new RuntimeError('backwardFrom needs a plan made in train mode');
+    const grad = this.at(p, gradName(value));
+    this.backwardSteps(p, first, () => seed(grad));
+  }
+
+  /** The squared global gradient norm and whether any gradient is not finite: one host read. */
+  gradientSquares(): { sq: number; finite: boolean } {
+    const report = (this.report ??= this.gpu.driver.alloc(4096 * F32));
+    const total = this.params.layout.floats;
+    this.gpu.driver.zero(report, 2 * F32);
+    launch(this.gpu, 'sumsq', grid1(total, 256), 256, [ptr(this.params.grads), ptr(report), u64(total)]);
+    const host = new Float32Array(2);
+    this.gpu.driver.download(host, report);
+    return { sq: host[0]!, finite: host[1] === 0 && Number.isFinite(host[0]) };
+  }
+
+  /**
+   * Clipping and AdamW from the gradient arena (trainStep's, shared): nothing updated when a
+   * gradient is not finite. `only` names the parameters to update (the others got no gradient and
+   * are left alone, moments included, as tfjs AdamW skips them); default every parameter.
+   */
+  applyGradients(options: CudaStepOptions, sq: number, finite: boolean, only?: ReadonlySet<string>): { gradNorm: number; clipScale: number; nonFinite: 'gradients' | null } {
+    const gradNorm = Math.sqrt(sq);
+    if (!finite || !Number.isFinite(sq)) return { gradNorm, clipScale: 1, nonFinite: 'gradients' };
+    const clipScale = options.clip > 0 ? Math.min(1, options.clip / (gradNorm + 1e-6)) : 1;
+    this.adamw(options, clipScale, only);
+    return { gradNorm, clipScale, nonFinite: null };
+  }
+
+  /** This model's device weights, for another model of the same graph to read without a copy. */
+  sharedWeights(): SharedWeights {
+    return new SharedWeights(this.params);
+  }
+
+  /** The state tensors (router biases) as the host holds them. */
+  stateTensors(): Map<string, TensorData> {
+    return new Map(this.model.state.map((s) => [s.name, { shape: s.shape, data: Float32Array.from(this.state.get(s.name)!.host) }]));
+  }
+
   /** The named values for token ids [B, T] (row-major), copied to the host. */
   forward(ids: Int32Array, B: number, T: number, wanted: readonly string[] = ['logits'], mask?: Float32Array): Map<string, Float32Array> {
     const p = this.plan(B, T, 'forward', wanted);
@@ -250,22 +390,27 @@ export class CudaModel {
    * Backward: parameter gradients are ADDED to the gradient arena (zeroed first unless accumulating
    * a later micro-batch).
    */
-  private backwardSteps(p: Prepared, zeroParamGrads = true): void {
+  private backwardSteps(p: Prepared, zeroParamGrads = true, seed?: () => void): void {
     const n = p.nodes.length;
     const zero = (step: number): void => {
       for (const g of p.zeroAt.get(step) ?? []) this.gpu.driver.zero(this.at(p, g), p.plan.buffers.get(g)!.bytes);
     };
     if (zeroParamGrads) this.params.zeroGrads();
     zero(n);
-    launch(this.gpu, 'fill', [1], 32, [ptr(this.at(p, gradName('loss'))), f32(1), u64(1)]);
-    for (let i = n - 1; i >= 0; i--) {
-      const step = 2 * n - 1 - i;
+    if (seed) seed();
+    else launch(this.gpu, 'fill', [1], 32, [ptr(this.at(p, gradName('loss'))), f32(1), u64(1)]);
+    for (let step = n; step < p.line.events.length; step++) {
       if (step !== n) zero(step);
+      const { pass, node: i } = p.line.events[step]!;
       const node = p.nodes[i]!;
       const op = cudaOp(node.op)!;
+      if (pass === 're') {
+        this.timed(`${node.op} re-run`, () => op.forward(this.context(p, node, i, 're')));
+        continue;
+      }
       if (!op.backward) throw new RuntimeError(`the cuda backend has no backward for op ${node.op}`);
       const ctx: BackwardContext = {
-        ...this.context(p, node, i),
+        ...this.context(p, node, i, 'bwd'),
         gradOut: (k) => (hasGradient(this.model, node.outputs[k]!) ? this.at(p, gradName(node.outputs[k]!)) : null),
         gradIn: (k) => (hasGradient(this.model, node.inputs[k]!) ? this.at(p, gradName(node.inputs[k]!)) : null),
         gradParam: (k) => this.params.grad(node.params[k]!),
@@ -283,11 +428,16 @@ export class CudaModel {
     this.backwardSteps(p);
     this.gpu.driver.synchronize();
     const loss = this.download(p, 'loss')[0]!;
+    return { loss, grads: this.gradientTensors() };
+  }
+
+  /** The gradient arena as host tensors by parameter name (gradient checks). */
+  gradientTensors(): Map<string, TensorData> {
     const host = new Float32Array(this.params.layout.floats);
     this.gpu.driver.download(host, this.params.grads);
     const grads = new Map<string, TensorData>();
     for (const s of this.params.layout.slots.values()) grads.set(s.name, { shape: s.shape, data: host.slice(s.offset, s.offset + s.length) });
-    return { loss, grads };
+    return grads;
   }
 
   private wanted(): string[] {
@@ -353,13 +503,10 @@ export class CudaModel {
       loads.set(r.load, host.slice(off, off + E[i]!));
       off += E[i]!;
     });
-    const gradNorm = Math.sqrt(sq);
-    if (!Number.isFinite(loss)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'loss' };
-    if (flag !== 0 || !Number.isFinite(sq)) return { loss, gradNorm, clipScale: 1, loads, nonFinite: 'gradients' };
-    const scale = options.clip > 0 ? Math.min(1, options.clip / (gradNorm + 1e-6)) : 1;
-    this.adamw(options, scale);
-    this.updateBiases(loads, options.biasRate);
-    return { loss, gradNorm, clipScale: scale, loads, nonFinite: null };
+    if (!Number.isFinite(loss)) return { loss, gradNorm: Math.sqrt(sq), clipScale: 1, loads, nonFinite: 'loss' };
+    const applied = this.applyGradients(options, sq, flag === 0);
+    if (applied.nonFinite === null) this.updateBiases(loads, options.biasRate);
+    return { loss, ...applied, loads };
   }
 
   /** Micro-batch i's weights: each cross-entropy term by its share of the counted mask weight, the rest by 1/M. */
@@ -389,7 +536,7 @@ export class CudaModel {
     captured.launch();
   }
 
-  private adamw(o: CudaStepOptions, scale: number): void {
+  private adamw(o: CudaStepOptions, scale: number, only?: ReadonlySet<string>): void {
     this.step++;
     const [b1, b2] = o.betas;
     const values = Float32Array.of(scale, 1 - o.lr * o.weightDecay, b1, b2, Math.sqrt(1 - b2 ** this.step), o.lr / (1 - b1 ** this.step), o.eps);
@@ -397,8 +544,9 @@ export class CudaModel {
     this.gpu.driver.upload(hyper, values);
     const decays = o.weightDecay !== 0;
     this.timed('adamw', () =>
-      this.replayed(`adamw ${decays}`, () => {
+      this.replayed(`adamw ${decays} ${only ? [...only].join(',') : '*'}`, () => {
         for (const s of this.params.layout.slots.values()) {
+          if (only && !only.has(s.name)) continue;
           const off = BigInt(s.offset * F32);
           launch(this.gpu, 'adamw', grid1(s.length), 256, [
             ptr(this.params.values + off), ptr(this.params.grads + off), ptr(this.params.m + off), ptr(this.params.v + off),
@@ -431,7 +579,8 @@ export class CudaModel {
     return { params, m, v, state };
   }
 
-  private rotaryTables(node: Node, d: number, T: number): { cos: DevicePtr; sin: DevicePtr } {
+  /** cos/sin tables [≥ T, d/2] on the device for this node's rope config (reallocated when T grows). */
+  rotaryTables(node: Node, d: number, T: number): { cos: DevicePtr; sin: DevicePtr } {
     const config = parseRope(node.attrs.rope);
     const key = JSON.stringify([d, config.theta, config.scaling]);
     const hit = this.rotary.get(key);
@@ -452,7 +601,7 @@ export class CudaModel {
   }
 
   dispose(): void {
-    this.params.dispose();
+    if (this.ownsParams) this.params.dispose();
     for (const s of this.state.values()) this.gpu.driver.free(s.ptr);
     for (const r of this.rotary.values()) {
       this.gpu.driver.free(r.cos);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const CUDA_SOURCES = ['forward', 'backward', 'grouped_bf16'] as const;
+export const CUDA_SOURCES = ['forward', 'backward', 'attention', 'grouped_bf16', 'decode', 'grpo'] as const;
 
 /** Headers the sources include (their text is part of the hash too). */
 export const CUDA_HEADERS = ['common.cuh'] as const;

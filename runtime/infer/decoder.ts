@@ -22,6 +22,7 @@ import type { CommandGraph } from '../backend/capabilities.js';
 import { graphCapture, ReplaySlot } from '../backend/replay.js';
 import { inPlaceVersion } from '../backend/in-place.js';
 import { runtimeEnv } from '../config/env.js';
+import type { StepDecoder } from './step-decoder.js';
 
 const ATTENTION = new Set(['attention.gqa', 'attention.mla']);
 
@@ -70,7 +71,7 @@ function windowNeeds(nodes: readonly Node[]): (number | null)[] {
  * shaders compile during the capture, which records commands, not compilation), the rest replay.
  * MOE_WEBGPU_GRAPHS=0 turns this off.
  */
-export class Decoder {
+export class Decoder implements StepDecoder {
   private readonly nodes: readonly Node[];
   private readonly caches = new Map<Node, LayerCache>();
   /** Wᵀ of every projection, made on first use: the weights do not change while decoding */

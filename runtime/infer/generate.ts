@@ -9,6 +9,7 @@ import { RuntimeError } from '../errors.js';
 import type { Weights } from '../model/forward.js';
 import type { MlaCacheMode } from './cache.js';
 import { Decoder } from './decoder.js';
+import { isDecodeEngine, type DecodeEngine, type StepDecoder } from './step-decoder.js';
 import { checkSampling, logProbability, pickToken, sequenceRandom, type SamplingOptions } from './sampling.js';
 
 export type FinishReason = 'eos' | 'stop' | 'length';
@@ -77,8 +78,19 @@ function checkPrompts(model: ModelGraph, prompts: readonly (readonly number[])[]
   });
 }
 
+/**
+ * What decodes: the tfjs weights (the tfjs cached decoder, decoder.ts) or an engine of another
+ * executor (the cuda decoder, runtime/cuda/decoder.ts), with the same contract (step-decoder.ts).
+ */
+export type DecodeSource = Weights | DecodeEngine;
+
+function engineOf(model: ModelGraph, source: DecodeSource): DecodeEngine {
+  if (isDecodeEngine(source)) return source;
+  return { open: (rows, capacity, mlaCache) => new Decoder(model, source, rows, mlaCache, capacity) };
+}
+
 /** Completions for every prompt, in prompt order. */
-export async function generate(model: ModelGraph, weights: Weights, prompts: readonly (readonly number[])[], options: GenerateOptions, stats?: GenerateStats): Promise<Completion[]> {
+export async function generate(model: ModelGraph, weights: DecodeSource, prompts: readonly (readonly number[])[], options: GenerateOptions, stats?: GenerateStats): Promise<Completion[]> {
   checkSampling(options.sampling);
   checkPrompts(model, prompts, options.maxNewTokens);
   const size = options.batchSize ?? prompts.length;
@@ -96,14 +108,14 @@ export async function generate(model: ModelGraph, weights: Weights, prompts: rea
 const CAPACITY_STEP = 64;
 
 /**
- * The last graph-mode decoder of each weights object, kept for the next generation of the same
- * shapes: the capture (a plain tfjs step, ~0.2 s for r1-tiny on an H100) is then paid once per
- * shapes, not per generation, as long as the weights stay unchanged (Decoder.reusable). One per
+ * The last graph-mode decoder of each weights object (or engine), kept for the next generation of
+ * the same shapes: the capture (a plain tfjs step, ~0.2 s for r1-tiny on an H100) is then paid once
+ * per shapes, not per generation, as long as the weights stay unchanged (Decoder.reusable). One per
  * weights object: a new key disposes the kept one.
  */
-const kept = new WeakMap<Weights, { readonly key: string; readonly decoder: Decoder }>();
+const kept = new WeakMap<DecodeSource, { readonly key: string; readonly decoder: StepDecoder }>();
 
-function keptDecoder(weights: Weights, key: string): Decoder | null {
+function keptDecoder(weights: DecodeSource, key: string): StepDecoder | null {
   const entry = kept.get(weights);
   if (!entry) return null;
   kept.delete(weights);
@@ -115,7 +127,7 @@ function keptDecoder(weights: Weights, key: string): Decoder | null {
   return null;
 }
 
-function keepDecoder(weights: Weights, key: string, decoder: Decoder): void {
+function keepDecoder(weights: DecodeSource, key: string, decoder: StepDecoder): void {
   if (!decoder.reusable()) {
     decoder.dispose();
     return;
@@ -125,7 +137,7 @@ function keepDecoder(weights: Weights, key: string, decoder: Decoder): void {
 }
 
 /** Disposes the decoder kept for `weights`, if any (its caches and graph hold GPU memory). */
-export function releaseDecoders(weights: Weights): void {
+export function releaseDecoders(weights: DecodeSource): void {
   kept.get(weights)?.decoder.dispose();
   kept.delete(weights);
 }
@@ -142,7 +154,7 @@ interface Row {
 
 async function generateBatch(
   model: ModelGraph,
-  weights: Weights,
+  weights: DecodeSource,
   prompts: readonly (readonly number[])[],
   indices: readonly number[],
   options: GenerateOptions,
@@ -154,7 +166,7 @@ async function generateBatch(
   // generations of similar lengths share a kept decoder
   const capacity = Math.ceil((width + options.maxNewTokens) / CAPACITY_STEP) * CAPACITY_STEP;
   const key = JSON.stringify([model.name, prompts.length, capacity, options.mlaCache ?? 'latent']);
-  const decoder = keptDecoder(weights, key) ?? new Decoder(model, weights, prompts.length, options.mlaCache, capacity);
+  const decoder = keptDecoder(weights, key) ?? engineOf(model, weights).open(prompts.length, capacity, options.mlaCache ?? 'latent');
   const eos = new Set(options.eos);
   const pad = options.pad ?? 0;
   try {

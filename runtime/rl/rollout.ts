@@ -7,10 +7,9 @@
 import type { ModelGraph } from '../../ir/types.js';
 import type { DataRecord } from '../data/record.js';
 import type { Tokenizer } from '../data/tokenizer.js';
-import { generate, type Completion } from '../infer/generate.js';
+import { generate, type Completion, type DecodeSource } from '../infer/generate.js';
 import type { SamplingOptions } from '../infer/sampling.js';
 import { promptIds, textOptions } from '../infer/text.js';
-import type { Weights } from '../model/forward.js';
 import type { RewardProblem, RewardScorer } from '../reward/index.js';
 
 export interface RolloutSettings {
@@ -47,7 +46,7 @@ function textTokens(completion: Completion, eos: number): number {
 
 export async function rollout(
   model: ModelGraph,
-  weights: Weights,
+  weights: DecodeSource,
   tokenizer: Tokenizer,
   scorer: RewardScorer,
   records: readonly DataRecord[],

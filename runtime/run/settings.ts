@@ -63,8 +63,9 @@ const recompute: Note = (stage, on) => {
   const mode = String(p['recompute'] ?? 'selective');
   // nothing is differentiated while sampling: only an explicit `full` asks for something
   if (stage.kind === 'sample' || stage.kind === 'generate' || stage.kind === 'eval') return mode === 'full' ? `recompute = full is not used by ${stage.kind} stage ${stage.name}: it applies to training steps` : null;
-  if (on.cuda) return `recompute = ${mode} is not available on cuda: every activation the backward reads is kept (same losses, more memory)`;
-  if (mode === 'full') return null;
+  // cuda: attention keeps only its log-sum-exp and re-takes the scores in the backward (selective);
+  // `full` re-runs each layer's forward before the layer's backward (runtime/cuda/lifetimes.ts)
+  if (on.cuda || mode === 'full') return null;
   return `recompute = ${mode} is not available on ${where(on)}: attention keeps its score tensors for the backward (same losses, more memory; recompute = full is honoured)`;
 };
 

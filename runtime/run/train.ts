@@ -11,7 +11,7 @@ import type { GraphDocument, ModelGraph } from '../../ir/types.js';
 import { openDataset, type BatchIterator } from '../data/dataset.js';
 import { openTokenizer } from '../data/open-tokenizer.js';
 import type { PackState } from '../data/pack.js';
-import { cudaEngine } from '../cuda/engine.js';
+import { cudaEngine, type CudaEngineOptions } from '../cuda/engine.js';
 import type { CudaRuntime } from '../cuda/runtime.js';
 import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
@@ -88,9 +88,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     : (options.initial ?? ParamStore.initialise(stage.model, stage.seed));
   const config = adamwConfig(stage.plan.hyper.optimizer);
   const precision = stageHyper(stage.plan, MEGATRON_HYPER).precision;
-  // each setting this run does not honour (precision on tfjs, recompute on cuda or selective, zero, a multi-device layout): one line each
+  // each setting this run does not honour (precision on tfjs, recompute = selective on tfjs, zero, a multi-device layout): one line each
   for (const line of settingNotes(stage.plan, { backend: tf.getBackend(), cuda: options.cuda !== undefined })) options.log(line);
-  const engine = await engineFor(stage.model, store, config, resumed, options.cuda, precision === 'fp32' ? 'fp32' : 'bf16');
+  const engine = await engineFor(stage.model, store, config, resumed, options.cuda, { precision: precision === 'fp32' ? 'fp32' : 'bf16', recompute: stage.recompute === 'full' });
   let start = 0;
   if (resumed) {
     const state = resumed.trainer as unknown as TrainerState;
@@ -246,12 +246,12 @@ async function engineFor(
   config: ReturnType<typeof adamwConfig>,
   resumed: LoadedTrainingCheckpoint | undefined,
   cuda: CudaRuntime | undefined,
-  precision: 'fp32' | 'bf16',
+  on: CudaEngineOptions,
 ): Promise<TrainEngine> {
   if (!cuda) return tfjsEngine(model, store, config, resumed?.optimizer);
   const { params, state } = await store.snapshot();
   store.dispose();
-  return cudaEngine(cuda, model, { params, state, ...(resumed ? { optimizer: resumed.optimizer } : {}) }, config, precision);
+  return cudaEngine(cuda, model, { params, state, ...(resumed ? { optimizer: resumed.optimizer } : {}) }, config, on);
 }
 
 /** Mean main loss over the stage's validation batches (always the same batches). */

@@ -9,6 +9,7 @@ import { generationStage, promptRecords } from './generation.js';
 import { claimEntry } from '../run/ownership.js';
 import type { StageContext, StageOutcome } from './stage-runner.js';
 import { generate } from '../infer/generate.js';
+import { stageDecoding } from './decode-source.js';
 import { promptIds, textOptions } from '../infer/text.js';
 
 const GENERATIONS_FILE = 'generations.jsonl';
@@ -23,8 +24,9 @@ export async function generateRunner(ctx: StageContext): Promise<StageOutcome> {
   if (!policy) throw new RuntimeError(`generate stage ${ctx.stage.name} has no model`, 'set `from = STAGE` (or a checkpoint path)');
   const { tokenizer } = stage;
   let completions;
+  const decoding = await stageDecoding(ctx, stage.model, policy);
   try {
-    completions = await generate(stage.model, policy, records.map((r) => promptIds(r.prompt, tokenizer)), {
+    completions = await generate(stage.model, decoding.source, records.map((r) => promptIds(r.prompt, tokenizer)), {
       maxNewTokens: stage.maxNewTokens,
       sampling: stage.sampling,
       seed: stage.seed,
@@ -32,6 +34,7 @@ export async function generateRunner(ctx: StageContext): Promise<StageOutcome> {
       ...textOptions(tokenizer, stage.stop),
     });
   } finally {
+    decoding.dispose();
     policy.dispose();
   }
   const rows = completions.map((c, i) => ({ ...records[i], completion: tokenizer.decode(c.ids), ids: c.ids, finish: c.finish }));

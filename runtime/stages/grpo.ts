@@ -13,16 +13,16 @@ import { SampleOrder, type OrderState } from '../data/order.js';
 import { RuntimeError } from '../errors.js';
 import { ParamStore } from '../model/params.js';
 import { createRewardScorer } from '../reward/index.js';
-import { checkpointDir, checkpointSteps, checkResumedStage, loadLatestCheckpoint, saveRunCheckpoint } from '../run/checkpoints.js';
+import { checkpointDir, checkpointSteps, checkResumedStage, loadLatestCheckpoint } from '../run/checkpoints.js';
 import type { RewardFifths, StageContext, StageOutcome } from './stage-runner.js';
 import { cappedSteps } from './train-runner.js';
-import { AdamW, adamwConfig } from '../train/adamw.js';
+import { adamwConfig } from '../train/adamw.js';
 import { runSession, stageSession, type SessionPlan, type SessionResult } from '../train/session.js';
 import { advantages, mean, std } from '../rl/advantages.js';
 import { policyBatch } from '../rl/batch.js';
+import { grpoPolicy } from './grpo-policy.js';
 import { componentMeans, rollout, type RolloutItem } from '../rl/rollout.js';
 import { generationStage, grpoSettings, promptRecords, rewardBlock } from './generation.js';
-import { grpoUpdate, referenceLogprobs } from '../rl/update.js';
 
 interface GrpoTrainerState {
   readonly step: number;
@@ -46,14 +46,25 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
   const fresh = (): ParamStore => ctx.loadInitial() ?? ParamStore.initialise(stage.model, stage.seed);
   const resumed = ctx.resume ? loadLatestCheckpoint(ctx.runDir) : undefined;
   if (resumed) checkResumedStage(ctx.runDir, resumed, ctx.stage.name);
-  const policy = resumed ? ParamStore.fromTensors(stage.model, resumed.params, resumed.state) : fresh();
-  const reference = settings.kl > 0 ? fresh() : undefined;
   const config = adamwConfig(ctx.stage.hyper.optimizer);
-  const optimizer = AdamW.forStore(policy, config);
+  let policy;
+  try {
+    policy = await grpoPolicy(ctx, {
+      model: stage.model,
+      policy: resumed ? ParamStore.fromTensors(stage.model, resumed.params, resumed.state) : fresh(),
+      reference: settings.kl > 0 ? fresh() : undefined,
+      resumed,
+      config,
+      recompute: settings.recompute,
+    });
+  } catch (error) {
+    await scorer.close();
+    throw error;
+  }
+  if (policy.runsOn === 'cuda') ctx.log(`${ctx.stage.name}: rollouts and policy updates on cuda`);
   const order = new SampleOrder(records.length, stage.seed);
   let start = 0;
   if (resumed) {
-    optimizer.restore(resumed.optimizer);
     const state = resumed.trainer as unknown as GrpoTrainerState;
     order.restore(state.order);
     start = state.step;
@@ -73,22 +84,35 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
       async step(step, lr) {
         const started = performance.now();
         const batchRecords = Array.from({ length: settings.prompts }, () => records[order.next()]!);
-        const result = await rollout(stage.model, policy, stage.tokenizer, scorer, batchRecords, {
-          group: settings.group,
-          maxNewTokens: settings.maxNewTokens,
-          sampling: stage.sampling,
-          seed: tensorSeed(stage.seed, `grpo step ${step}`),
-          stop: stage.stop,
-        });
+        // the current policy: tfjs weights, or under --backend cuda the trainer's device weights
+        const decoding = await policy.decoding();
+        let result;
+        try {
+          result = await rollout(stage.model, decoding.source, stage.tokenizer, scorer, batchRecords, {
+            group: settings.group,
+            maxNewTokens: settings.maxNewTokens,
+            sampling: stage.sampling,
+            seed: tensorSeed(stage.seed, `grpo step ${step}`),
+            stop: stage.stop,
+          });
+        } finally {
+          decoding.dispose();
+        }
         result.problems.slice(0, PROBLEM_LINES).forEach((p) => ctx.log(`step ${step}: reward rule ${p.rule}, completion ${p.index}: ${p.reason}`));
         const scores = result.items.map((it) => it.reward);
         const batch = policyBatch(result.items, advantages(scores, settings.group, settings.scale), stage.tokenizer.pad, settings.maskTruncated);
-        const refLogp = reference ? referenceLogprobs(stage.model, reference, batch, stage.sampling.temperature, settings.microBatches) : undefined;
+        let refLogp;
+        try {
+          refLogp = await policy.referenceLogprobs(batch, stage.sampling.temperature, settings.microBatches);
+        } catch (error) {
+          batch.dispose();
+          throw error;
+        }
         const updateStarted = performance.now();
         let update;
         try {
           for (let i = 0; i < settings.iterations; i++) {
-            update = await grpoUpdate(stage.model, policy, optimizer, batch, refLogp, { ...settings, lr, temperature: stage.sampling.temperature });
+            update = await policy.update(batch, refLogp, { ...settings, lr, temperature: stage.sampling.temperature });
             // the session stops the run on it; the later iterations must not run on a broken update
             if (update.nonFinite !== null) break;
           }
@@ -121,14 +145,12 @@ export async function grpoRunner(ctx: StageContext): Promise<StageOutcome> {
       },
       async save(step) {
         const trainer: GrpoTrainerState = { step, order: order.state(), stage: ctx.stage.name };
-        return saveRunCheckpoint(ctx.runDir, { document: ctx.document, model: stage.model.name, store: policy, optimizer, tokenizer: tokenizerFiles, trainer }, settings.keep);
+        return policy.save(ctx.runDir, { document: ctx.document, tokenizer: tokenizerFiles, trainer }, settings.keep);
       },
     });
   } finally {
     await scorer.close();
     policy.dispose();
-    reference?.dispose();
-    optimizer.dispose();
   }
   const rewards = session.values;
   let checkpoint = session.checkpoint;

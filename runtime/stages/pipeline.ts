@@ -24,6 +24,7 @@ import { fromCheckpoint, loadWeights, withSamples, type Completed } from './stag
 import type { StageFigures, StageOutcome } from './stage-runner.js';
 import { SUMMARY_FILE, writeRunSummary } from './summary.js';
 import { selectStages, type Selection } from './targets.js';
+import type { CudaRuntime } from '../cuda/runtime.js';
 
 export interface PipelineOptions {
   readonly document: GraphDocument;
@@ -39,6 +40,8 @@ export interface PipelineOptions {
   /** cap every training stage at this many steps */
   readonly maxSteps?: number;
   readonly backend: string;
+  /** `--backend cuda`: the cuda executor the stages train and decode on (StageContext.cuda) */
+  readonly cuda?: CudaRuntime;
   /** replace the runners of some kinds (tests; embedders) */
   readonly runners?: StageRunners;
   readonly progress: ProgressSink;
@@ -162,6 +165,7 @@ async function runStage(options: PipelineOptions, stage: StagePlan, runDir: stri
     fromCheckpoint: from,
     loadInitial: () => (from === undefined ? undefined : loadWeights(document, stage, from)),
     backend: options.backend,
+    ...(options.cuda ? { cuda: options.cuda } : {}),
     resume: decision.action === 'resume',
     maxSteps: options.maxSteps,
     progress: options.progress,

@@ -10,6 +10,7 @@ import type { RewardScorer } from '../reward/index.js';
 import { rollout, type Rollout } from '../rl/rollout.js';
 import type { GenerationStage } from './generation.js';
 import type { StageContext } from './stage-runner.js';
+import { stageDecoding } from './decode-source.js';
 
 /** Prompts per generation batch: n completions each. */
 const PROMPTS_PER_BATCH = 8;
@@ -29,10 +30,12 @@ export interface BatchedRollout {
 export async function rolloutInBatches(ctx: StageContext, r: BatchedRollout, each: (result: Rollout) => string): Promise<void> {
   const { tty } = ctx.progress;
   const seedName = r.verb === 'sample' ? 'sample' : 'eval';
+  // the policy is fixed for the stage: one device copy under --backend cuda
+  const decoding = await stageDecoding(ctx, r.stage.model, r.policy);
   try {
     for (let start = 0; start < r.records.length; start += PROMPTS_PER_BATCH) {
       const batch = r.records.slice(start, start + PROMPTS_PER_BATCH);
-      const result = await rollout(r.stage.model, r.policy, r.stage.tokenizer, r.scorer, batch, {
+      const result = await rollout(r.stage.model, decoding.source, r.stage.tokenizer, r.scorer, batch, {
         group: r.n,
         maxNewTokens: r.stage.maxNewTokens,
         sampling: r.stage.sampling,
@@ -43,6 +46,7 @@ export async function rolloutInBatches(ctx: StageContext, r: BatchedRollout, eac
       ctx.progress.write(`${tty ? '\r\u001b[2K' : ''}${r.verb}d ${Math.min(start + batch.length, r.records.length)}/${r.records.length} prompts${extra}${tty ? '' : '\n'}`);
     }
   } finally {
+    decoding.dispose();
     if (tty) ctx.progress.write('\n');
   }
 }

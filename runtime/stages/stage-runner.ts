@@ -7,6 +7,7 @@
 import type { GraphDocument, StagePlan } from '../../ir/types.js';
 import type { ParamStore } from '../model/params.js';
 import type { ProgressSink } from '../run/progress.js';
+import type { CudaRuntime } from '../cuda/runtime.js';
 
 export interface StageContext {
   /**
@@ -27,6 +28,12 @@ export interface StageContext {
   readonly loadInitial: () => ParamStore | undefined;
   /** the tf.js backend already selected for the process (`cpu`, `wasm`, …) */
   readonly backend: string;
+  /**
+   * `--backend cuda`: training stages train on the cuda executor and generation decodes on the cuda
+   * decoder (stages/decode-source.ts); tfjs (the cpu backend) holds weights on the host and runs
+   * GRPO's policy updates
+   */
+  readonly cuda?: CudaRuntime;
   /** continue from the run folder's latest checkpoint instead of starting over */
   readonly resume: boolean;
   /** `--steps N`: a training stage runs at most N optimizer steps (smoke runs) */

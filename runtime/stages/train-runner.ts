@@ -14,6 +14,7 @@ export const trainRunner: StageRunner = async (ctx) => {
     ...(steps === undefined ? {} : { steps }),
     resume: ctx.resume,
     ...(initial ? { initial } : {}),
+    ...(ctx.cuda ? { cuda: ctx.cuda } : {}),
     progress: ctx.progress,
     log: ctx.log,
   });

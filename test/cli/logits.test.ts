@@ -63,10 +63,24 @@ describe('moe logits --backend cuda without a GPU', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('says in one line which commands do not run on cuda yet', async () => {
-    const r = await runCli(['generate', 'nowhere', '--prompt', 'x', '--backend', 'cuda'], repo);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--backend cuda` runs `moe logits` and `moe train` only so far/);
+  it('moe run --backend cuda runs the pipeline on cuda: without a GPU, one line and exit 1, nothing written', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'moe-run-cuda-')), 'runs');
+    const r = await runCli(['run', 'examples/r1-tiny.moe', '--backend', 'cuda', '--steps', '1', '-o', out], repo);
+    if (r.code === 0) return; // a machine with a GPU
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: (no CUDA|no cuBLASLt|CUDA |the CUDA driver|the cuda backend)/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('moe generate --backend cuda decodes on cuda: without a GPU, one line and exit 1, no stack trace', async () => {
+    const checkpoint = join(mkdtempSync(join(tmpdir(), 'moe-generate-cuda-')), 'ck');
+    expect((await runCli(['init', 'examples/r1-tiny.moe', '-o', checkpoint, '--seed', '5'], repo)).code).toBe(0);
+    const r = await runCli(['generate', checkpoint, '--ids', '3,17', '--max-new-tokens', '2', '--json', '--backend', 'cuda'], repo);
+    if (r.code === 0) return; // a machine with a GPU: bench/cuda-decode-check.ts checks the ids
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: (no CUDA|no cuBLASLt|CUDA |the CUDA driver|the cuda backend)/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('moe train --backend cuda without a GPU: one line, exit 1, nothing written', async () => {

@@ -54,18 +54,25 @@ extern "C" __global__ void rmsnorm_bwd_w(const float* x, int sx, const float* rs
 
 __device__ __forceinline__ float sigmoidf(float x) { return 1.f / (1.f + expf(-x)); }
 
-// SwiGLU gate backward: a = silu(g)·u → dg = da·u·silu'(g), du = da·silu(g) (written, not added: dgu is a temporary)
-extern "C" __global__ void swiglu_gate_bwd(const float* gu, const float* da, float* dgu, size_t rows, int F) {
+// SwiGLU gate backward: a = silu(g)·u → dg = da·u·silu'(g), du = da·silu(g) (written, not added: dgu is a
+// temporary), as fp32 (swiglu_gate_bwd) or bf16 (swiglu_gate_bwd_bf16: the grouped GEMMs' operand in
+// precision = bf16)
+template <typename T>
+__device__ __forceinline__ void swiglu_gate_grad(const float* gu, const float* da, T* dgu, size_t rows, int F) {
   GRID_STRIDE(i, rows * F) {
     size_t r = i / F;
     int j = i % F;
     float g = gu[r * 2 * F + j], u = gu[r * 2 * F + F + j];
     float s = sigmoidf(g);
     float d = da[i];
-    dgu[r * 2 * F + j] = d * u * s * (1.f + g * (1.f - s));
-    dgu[r * 2 * F + F + j] = d * g * s;
+    dgu[r * 2 * F + j] = store_as<T>(d * u * s * (1.f + g * (1.f - s)));
+    dgu[r * 2 * F + F + j] = store_as<T>(d * g * s);
   }
 }
+
+extern "C" __global__ void swiglu_gate_bwd(const float* gu, const float* da, float* dgu, size_t rows, int F) { swiglu_gate_grad(gu, da, dgu, rows, F); }
+
+extern "C" __global__ void swiglu_gate_bwd_bf16(const float* gu, const float* da, __nv_bfloat16* dgu, size_t rows, int F) { swiglu_gate_grad(gu, da, dgu, rows, F); }
 
 // concat backward: da += dy[:, 0:p], db += dy[:, p:p+q]
 extern "C" __global__ void concat_bwd(const float* dy, float* da, float* db, size_t rows, int p, int q) {
@@ -77,9 +84,8 @@ extern "C" __global__ void concat_bwd(const float* dy, float* da, float* db, siz
   }
 }
 
-// Attention backward (specs/ir.md §3.3), with the forward's operand layout (attention_fwd). Three
-// kernels: delta[b,h,t] = Σ_j dO·O; dq per query row; dk/dv per key row. p is recomputed from the
-// saved log-sum-exp. A reference path: O(T) work per row, like the forward kernel.
+// Attention backward (specs/ir.md §3.3): delta[b,h,t] = Σ_j dO·O of each output row, which the
+// softmax backward (attention.cu) subtracts; the products around it are cuBLASLt's.
 extern "C" __global__ void attention_bwd_delta(const float* o, const float* dout, int so, float* delta, int T, int H, int dv) {
   int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   size_t row = (size_t)b * T + t;
@@ -87,106 +93,6 @@ extern "C" __global__ void attention_bwd_delta(const float* o, const float* dout
   for (int j = threadIdx.x; j < dv; j += blockDim.x) s += o[row * so + (size_t)h * dv + j] * dout[row * so + (size_t)h * dv + j];
   s = block_sum(s);
   if (threadIdx.x == 0) delta[((size_t)b * H + h) * T + t] = s;
-}
-
-// dq[t] = scale · Σ_{u≤t} p(t,u)·(dO_t·v_u − delta_t) · k_u   (one block per (t, h, b); dq += into its layout)
-extern "C" __global__ void attention_bwd_dq(
-    const float* q, int sq, int hq,
-    const float* k1, int sk1, int hk1, int d1,
-    const float* k2, int sk2, int hk2, int d2,
-    const float* v, int sv, int hv, int dv,
-    const float* dout, int so, const float* lse, const float* delta,
-    float* dq, int T, int H, int group, float scale) {
-  extern __shared__ float smem[];
-  float* ds = smem;          // T values of dS
-  float* qs = smem + T;      // d1 + d2 query values
-  float* gs = qs + d1 + d2;  // dv values of dO
-  int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, g = h / group;
-  size_t base = (size_t)b * T;
-  const float* qrow = q + (base + t) * sq + (size_t)h * hq;
-  for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x) qs[i] = qrow[i];
-  for (int j = threadIdx.x; j < dv; j += blockDim.x) gs[j] = dout[(base + t) * so + (size_t)h * dv + j];
-  __syncthreads();
-  size_t stat = ((size_t)b * H + h) * T + t;
-  float L = lse[stat], D = delta[stat];
-  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
-    const float* a = k1 + (base + u) * sk1 + (size_t)g * hk1;
-    const float* c = k2 + (base + u) * sk2 + (size_t)g * hk2;
-    const float* vr = v + (base + u) * sv + (size_t)g * hv;
-    float s = 0.f, dp = 0.f;
-    for (int i = 0; i < d1; i++) s += qs[i] * a[i];
-    for (int i = 0; i < d2; i++) s += qs[d1 + i] * c[i];
-    for (int j = 0; j < dv; j++) dp += gs[j] * vr[j];
-    float p = expf(s * scale - L);
-    ds[u] = p * (dp - D);
-  }
-  __syncthreads();
-  float* out = dq + (base + t) * sq + (size_t)h * hq;
-  for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x) {
-    float acc = 0.f;
-    for (int u = 0; u <= t; u++) {
-      float kv = i < d1 ? k1[(base + u) * sk1 + (size_t)g * hk1 + i] : k2[(base + u) * sk2 + (size_t)g * hk2 + (i - d1)];
-      acc += ds[u] * kv;
-    }
-    out[i] += scale * acc;
-  }
-}
-
-// dk[u], dv[u] for one key row u and kv head g, summed over the query heads of the group and t ≥ u.
-// The second key part (MLA's rotary key, shared by all heads when hk2 = 0) is added atomically.
-extern "C" __global__ void attention_bwd_dkv(
-    const float* q, int sq, int hq,
-    const float* k1, int sk1, int hk1, int d1,
-    const float* k2, int sk2, int hk2, int d2,
-    const float* v, int sv, int hv, int dv,
-    const float* dout, int so, const float* lse, const float* delta,
-    float* dk1, float* dk2, float* dvv, int T, int H, int group, float scale) {
-  extern __shared__ float smem[];
-  float* p = smem;        // T probabilities p(t, u) for the current head
-  float* ds = smem + T;   // T values of dS
-  int u = blockIdx.x, g = blockIdx.y, b = blockIdx.z;
-  size_t base = (size_t)b * T;
-  const float* a = k1 + (base + u) * sk1 + (size_t)g * hk1;
-  const float* c = k2 + (base + u) * sk2 + (size_t)g * hk2;
-  const float* vr = v + (base + u) * sv + (size_t)g * hv;
-  // each thread owns some of the d1 + d2 + dv output elements across the heads of the group
-  float acc_k[8], acc_v[8];
-  for (int i = 0; i < 8; i++) { acc_k[i] = 0.f; acc_v[i] = 0.f; }
-  for (int h = g * group; h < (g + 1) * group; h++) {
-    for (int t = u + threadIdx.x; t < T; t += blockDim.x) {
-      const float* qrow = q + (base + t) * sq + (size_t)h * hq;
-      const float* go = dout + (base + t) * so + (size_t)h * dv;
-      float s = 0.f, dp = 0.f;
-      for (int i = 0; i < d1; i++) s += qrow[i] * a[i];
-      for (int i = 0; i < d2; i++) s += qrow[d1 + i] * c[i];
-      for (int j = 0; j < dv; j++) dp += go[j] * vr[j];
-      size_t stat = ((size_t)b * H + h) * T + t;
-      float pt = expf(s * scale - lse[stat]);
-      p[t] = pt;
-      ds[t] = pt * (dp - delta[stat]);
-    }
-    __syncthreads();
-    int n = 0;
-    for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x, n++) {
-      float acc = 0.f;
-      for (int t = u; t < T; t++) acc += ds[t] * q[(base + t) * sq + (size_t)h * hq + i];
-      acc_k[n] += scale * acc;
-    }
-    n = 0;
-    for (int j = threadIdx.x; j < dv; j += blockDim.x, n++) {
-      float acc = 0.f;
-      for (int t = u; t < T; t++) acc += p[t] * dout[(base + t) * so + (size_t)h * dv + j];
-      acc_v[n] += acc;
-    }
-    __syncthreads();
-  }
-  int n = 0;
-  for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x, n++) {
-    if (i < d1) dk1[(base + u) * sk1 + (size_t)g * hk1 + i] += acc_k[n];
-    else atomicAdd(&dk2[(base + u) * sk2 + (size_t)g * hk2 + (i - d1)], acc_k[n]);
-  }
-  n = 0;
-  for (int j = threadIdx.x; j < dv; j += blockDim.x, n++) dvv[(base + u) * sv + (size_t)g * hv + j] += acc_v[n];
 }
 
 // Router backward, one thread per token (specs/ir.md §4.9). dz = dlogits + ∂(scores)/∂z · (dscores +
@@ -222,8 +128,11 @@ extern "C" __global__ void router_bwd(
   if (dlogits) for (int e = 0; e < E; e++) out[e] += dlogits[(size_t)n * E + e];
 }
 
-// expert_combine backward: dout[slot] = w·dy[n] (rows not written stay zero), dweights[n,k] += out[slot]·dy[n]
-extern "C" __global__ void expert_combine_bwd(const float* out, const float* weights, const int* slot, const float* dy, float* dout, float* dweights, int D, int K) {
+// expert_combine backward: dout[slot] = w·dy[n] (rows not written stay zero), dweights[n,k] += out[slot]·dy[n];
+// dout as fp32 (expert_combine_bwd) or bf16 (expert_combine_bwd_bf16: the grouped GEMMs' operand in
+// precision = bf16)
+template <typename T>
+__device__ __forceinline__ void combine_grad(const float* out, const float* weights, const int* slot, const float* dy, T* dout, float* dweights, int D, int K) {
   int n = blockIdx.x;
   for (int k = 0; k < K; k++) {
     int s = slot[(size_t)n * K + k];
@@ -232,12 +141,20 @@ extern "C" __global__ void expert_combine_bwd(const float* out, const float* wei
     float dot = 0.f;
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
       float g = dy[(size_t)n * D + d];
-      dout[(size_t)s * D + d] = w * g;
+      dout[(size_t)s * D + d] = store_as<T>(w * g);
       dot += out[(size_t)s * D + d] * g;
     }
     dot = block_sum(dot);
     if (threadIdx.x == 0 && dweights) dweights[(size_t)n * K + k] += dot;
   }
+}
+
+extern "C" __global__ void expert_combine_bwd(const float* out, const float* weights, const int* slot, const float* dy, float* dout, float* dweights, int D, int K) {
+  combine_grad(out, weights, slot, dy, dout, dweights, D, K);
+}
+
+extern "C" __global__ void expert_combine_bwd_bf16(const float* out, const float* weights, const int* slot, const float* dy, __nv_bfloat16* dout, float* dweights, int D, int K) {
+  combine_grad(out, weights, slot, dy, dout, dweights, D, K);
 }
 
 // expert_gather backward: dx[n] += Σ_k dxs[slot[n,k]]  (per token: deterministic, no atomics)

@@ -1,6 +1,8 @@
 // Shared by the kernel files: warp and block reductions, grid-stride loops.
 #pragma once
 
+#include <cuda_bf16.h>
+
 #define WARP 32
 #define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
@@ -46,3 +48,11 @@ __device__ __forceinline__ float row_lse(const float* z, int n) {
   for (int i = threadIdx.x; i < n; i += blockDim.x) sum += expf(z[i] - mx);
   return mx + logf(block_sum(sum));
 }
+
+// A float stored as T (fp32 as is, bf16 rounded to nearest even): kernels that write either precision.
+template <typename T>
+__device__ __forceinline__ T store_as(float v);
+template <>
+__device__ __forceinline__ float store_as<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __nv_bfloat16 store_as<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }

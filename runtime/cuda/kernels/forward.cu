@@ -53,65 +53,24 @@ extern "C" __global__ void rope_fwd(float* x, const float* cs, const float* sn, 
   }
 }
 
-// Causal attention, one block per (t, h, b). q/k/v addressed by row (b*T+t) and head strides; the key
-// is two parts (MLA: per-head nope part and a rotary part shared by the heads, head stride 0), the
-// kv head of query head h is h / group. o[row, h*dv + j]; lse[(b*H+h)*T+t] kept for the backward.
-// Scores live in dynamic shared memory (T floats). A reference kernel: correct for any T that fits
-// shared memory, O(T) work per row; the flash kernel replaces it for speed.
-extern "C" __global__ void attention_fwd(
-    const float* q, int sq, int hq,
-    const float* k1, int sk1, int hk1, int d1,
-    const float* k2, int sk2, int hk2, int d2,
-    const float* v, int sv, int hv, int dv,
-    float* o, int so, float* lse, int T, int H, int group, float scale) {
-  extern __shared__ float smem[];
-  float* p = smem;            // T scores
-  float* qs = smem + T;       // d1 + d2 query values
-  int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, g = h / group;
-  size_t base = (size_t)b * T;
-  const float* qrow = q + (base + t) * sq + (size_t)h * hq;
-  for (int i = threadIdx.x; i < d1 + d2; i += blockDim.x) qs[i] = qrow[i];
-  __syncthreads();
-  float mx = -INFINITY;
-  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
-    const float* a = k1 + (base + u) * sk1 + (size_t)g * hk1;
-    const float* c = k2 + (base + u) * sk2 + (size_t)g * hk2;
-    float s = 0.f;
-    for (int i = 0; i < d1; i++) s += qs[i] * a[i];
-    for (int i = 0; i < d2; i++) s += qs[d1 + i] * c[i];
-    s *= scale;
-    p[u] = s;
-    mx = fmaxf(mx, s);
-  }
-  mx = block_max(mx);
-  float sum = 0.f;
-  for (int u = threadIdx.x; u <= t; u += blockDim.x) {
-    float e = expf(p[u] - mx);
-    p[u] = e;
-    sum += e;
-  }
-  sum = block_sum(sum);
-  float inv = 1.f / sum;
-  for (int j = threadIdx.x; j < dv; j += blockDim.x) {
-    float acc = 0.f;
-    for (int u = 0; u <= t; u++) acc += p[u] * v[(base + u) * sv + (size_t)g * hv + j];
-    o[(base + t) * so + (size_t)h * dv + j] = acc * inv;
-  }
-  if (threadIdx.x == 0 && lse) lse[((size_t)b * H + h) * T + t] = mx + logf(sum);
-}
-
 __device__ __forceinline__ float silu(float x) { return x / (1.f + expf(-x)); }
 
-// SwiGLU's gate: a = silu(g) * u, where g and u are the two halves of one row of `gu` (width 2F).
-extern "C" __global__ void swiglu_gate_fwd(const float* gu, float* a, size_t rows, int F) {
+// SwiGLU's gate: a = silu(g) * u, where g and u are the two halves of one row of `gu` (width 2F); a as
+// fp32 (swiglu_gate_fwd) or bf16 (swiglu_gate_fwd_bf16: the down projection's operand in precision = bf16).
+template <typename T>
+__device__ __forceinline__ void swiglu_gate(const float* gu, T* a, size_t rows, int F) {
   size_t total = rows * F;
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
     size_t r = i / F;
     int j = i % F;
     float g = gu[r * 2 * F + j], u = gu[r * 2 * F + F + j];
-    a[i] = silu(g) * u;
+    a[i] = store_as<T>(silu(g) * u);
   }
 }
+
+extern "C" __global__ void swiglu_gate_fwd(const float* gu, float* a, size_t rows, int F) { swiglu_gate(gu, a, rows, F); }
+
+extern "C" __global__ void swiglu_gate_fwd_bf16(const float* gu, __nv_bfloat16* a, size_t rows, int F) { swiglu_gate(gu, a, rows, F); }
 
 extern "C" __global__ void add_fwd(const float* a, const float* b, float* y, size_t n) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) y[i] = a[i] + b[i];
@@ -127,116 +86,243 @@ extern "C" __global__ void concat_fwd(const float* a, const float* b, float* y, 
   }
 }
 
-// The router after its logits z = x·Wᵀ: one thread per token (E ≤ 1024, K ≤ 32), specs/ir.md §4.9.
-// Ties go to the smaller index (strict > while scanning upwards). `work` holds E floats per token.
-extern "C" __global__ void router_fwd(
-    const float* z, const float* bias, float* weights, int* indices, float* scores, float* load, float* work,
-    int N, int E, int K, int softmax, int G, int Gsel, int top2, int normalize, float scale) {
-  int n = blockIdx.x * blockDim.x + threadIdx.x;
-  if (n >= N) return;
+// The router after its logits z = x·Wᵀ (specs/ir.md §4.9): one warp per token (E ≤ 1024, K ≤ 32,
+// G ≤ 64), each lane holding every 32nd expert. Ties go to the smaller index, as a scan upwards with
+// strict > would choose; the softmax's sum is added in expert order by one lane, so every output is
+// the same bit for bit whatever the warp's order. `work` holds E floats per token (the biased scores).
+template <int PER>
+__device__ __forceinline__ void route_token(
+    int n, const float* z, const float* bias, float* weights, int* indices, float* scores, float* load, float* work,
+    int E, int K, int softmax, int G, int Gsel, int top2, int normalize, float scale) {
+  int lane = threadIdx.x % WARP;
   const float* zr = z + (size_t)n * E;
   float* s = scores + (size_t)n * E;
   float* u = work + (size_t)n * E;
+  // this lane's biased scores (experts e = lane + 32·j) in registers up to 256 experts; past that they
+  // are read back from `work` (L1), so the kernel's register count stays that of the common case
+  constexpr bool REG = PER <= 8;
+  float uv[REG ? PER : 1];
   if (softmax) {
     float mx = -INFINITY;
-    for (int e = 0; e < E; e++) mx = fmaxf(mx, zr[e]);
+    for (int e = lane; e < E; e += WARP) mx = fmaxf(mx, zr[e]);
+    mx = warp_max(mx);
+    for (int e = lane; e < E; e += WARP) s[e] = expf(zr[e] - mx);
+    __syncwarp();
     float sum = 0.f;
-    for (int e = 0; e < E; e++) { s[e] = expf(zr[e] - mx); sum += s[e]; }
-    for (int e = 0; e < E; e++) s[e] /= sum;
+    if (lane == 0) for (int e = 0; e < E; e++) sum += s[e];
+    sum = __shfl_sync(0xffffffffu, sum, 0);
+    __syncwarp();  // lane 0 has read every s[e] before they are overwritten
+    for (int e = lane; e < E; e += WARP) s[e] /= sum;
   } else {
-    for (int e = 0; e < E; e++) s[e] = 1.f / (1.f + expf(-zr[e]));
+    for (int e = lane; e < E; e += WARP) s[e] = 1.f / (1.f + expf(-zr[e]));
   }
-  for (int e = 0; e < E; e++) u[e] = s[e] + (bias ? bias[e] : 0.f);
+  for (int e = lane; e < E; e += WARP) u[e] = s[e] + (bias ? bias[e] : 0.f);
+  if (REG) {
+#pragma unroll
+    for (int j = 0; j < (REG ? PER : 1); j++) uv[j] = lane + WARP * j < E ? u[lane + WARP * j] : -INFINITY;
+  }
+  __syncwarp();
   if (Gsel < G) {
     int per = E / G;
-    unsigned long long kept = 0ull;  // G ≤ 64
-    for (int pick = 0; pick < Gsel; pick++) {
-      int best = -1; float bestScore = -INFINITY;
-      for (int g = 0; g < G; g++) {
-        if (kept >> g & 1ull) continue;
-        float a = -INFINITY, b2 = -INFINITY;
-        for (int e = g * per; e < (g + 1) * per; e++) {
-          float x = u[e];
-          if (x > a) { b2 = a; a = x; } else if (x > b2) b2 = x;
-        }
-        float gs = top2 ? (per >= 2 ? a + b2 : a) : a;
-        if (best < 0 || gs > bestScore) { best = g; bestScore = gs; }
+    float gs[2];  // groups lane and lane + 32: top-1 or top-2 sum, scanned in expert order as before
+    for (int h = 0; h < 2; h++) {
+      int g = lane + WARP * h;
+      gs[h] = -INFINITY;
+      if (g >= G) continue;
+      float a = -INFINITY, b2 = -INFINITY;
+      for (int e = g * per; e < (g + 1) * per; e++) {
+        float x = u[e];
+        if (x > a) { b2 = a; a = x; } else if (x > b2) b2 = x;
       }
-      kept |= 1ull << best;
+      gs[h] = top2 ? (per >= 2 ? a + b2 : a) : a;
     }
-    for (int g = 0; g < G; g++) if (!(kept >> g & 1ull)) for (int e = g * per; e < (g + 1) * per; e++) u[e] = -INFINITY;
-  }
-  float total = 0.f;
-  for (int k = 0; k < K; k++) {
-    int best = -1; float bestScore = -INFINITY;
-    for (int e = 0; e < E; e++) {
-      bool taken = false;
-      for (int j = 0; j < k; j++) taken |= indices[(size_t)n * K + j] == e;
-      if (taken) continue;
-      if (best < 0 || u[e] > bestScore) { best = e; bestScore = u[e]; }
+    unsigned long long kept = 0ull;
+    for (int pick = 0; pick < Gsel; pick++) {
+      float bv = -INFINITY;
+      int bi = 1 << 30;
+      for (int h = 0; h < 2; h++) {
+        int g = lane + WARP * h;
+        if (g < G && !(kept >> g & 1ull) && (bi == 1 << 30 || gs[h] > bv)) { bv = gs[h]; bi = g; }
+      }
+      for (int o = WARP / 2; o > 0; o >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
+      }
+      kept |= 1ull << bi;
     }
-    indices[(size_t)n * K + k] = best;
-    weights[(size_t)n * K + k] = s[best];
-    total += s[best];
-    atomicAdd(&load[best], 1.f);
+    __syncwarp();  // every lane has read u for its groups before the masked ones are overwritten
+#pragma unroll(REG ? PER : 1)
+    for (int j = 0; j < PER; j++) {
+      int e = lane + WARP * j;
+      int g = e / per;  // experts past G·per belong to no group and stay (as in a scan over the groups)
+      if (e < E && g < G && !(kept >> g & 1ull)) {
+        if (REG) uv[REG ? j : 0] = -INFINITY;
+        u[e] = -INFINITY;
+      }
+    }
   }
+  unsigned taken = 0u;  // bit j: expert lane + 32·j already chosen
+  float total = 0.f, mine = 0.f;
+  int myIndex = 0;
   for (int k = 0; k < K; k++) {
-    float w = weights[(size_t)n * K + k];
-    if (normalize) w = w / (total + 1e-20f);
-    weights[(size_t)n * K + k] = scale * w;
+    float bv = -INFINITY;
+    int bi = 1 << 30;  // none yet: loses every tie against a real expert
+#pragma unroll(REG ? PER : 1)
+    for (int j = 0; j < PER; j++) {
+      int e = lane + WARP * j;
+      if (e >= E || (taken >> j & 1u)) continue;
+      float v = REG ? uv[REG ? j : 0] : u[e];
+      if (bi == 1 << 30 || v > bv) { bv = v; bi = e; }
+    }
+    for (int o = WARP / 2; o > 0; o >>= 1) {
+      float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+      int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
+    }
+    if (bi % WARP == lane) taken |= 1u << (bi / WARP);
+    float w = s[bi];
+    total += w;
+    if (lane == k) { myIndex = bi; mine = w; }
+    if (lane == 0) atomicAdd(&load[bi], 1.f);
+  }
+  if (lane < K) {
+    indices[(size_t)n * K + lane] = myIndex;
+    weights[(size_t)n * K + lane] = scale * (normalize ? mine / (total + 1e-20f) : mine);
   }
 }
 
-// Expert slots, one thread per expert, in token order (deterministic): slot[n*K+k] = the row of the
-// expert-sorted buffer that holds token n's copy for its k-th expert, or -1 when capacity drops it.
-// Each expert's segment starts at a multiple of `align` (the grouped GEMM's row tile never straddles
-// two experts, DeepGEMM's contiguous layout); tile_expert[tile] names each tile's expert (-1 = none).
-// A first pass counts (counts[e]); one thread then scans the offsets; a second pass assigns.
-extern "C" __global__ void expert_count(const int* indices, int* counts, int N, int K, int E, int capacity) {
-  int e = blockIdx.x * blockDim.x + threadIdx.x;
-  if (e >= E) return;
-  int c = 0;
-  for (int i = 0; i < N * K; i++) if (indices[i] == e) c++;
-  counts[e] = capacity >= 0 && c > capacity ? capacity : c;
+extern "C" __global__ void router_fwd(
+    const float* z, const float* bias, float* weights, int* indices, float* scores, float* load, float* work,
+    int N, int E, int K, int softmax, int G, int Gsel, int top2, int normalize, float scale) {
+  int warps = gridDim.x * blockDim.x / WARP;
+  for (int n = (blockIdx.x * blockDim.x + threadIdx.x) / WARP; n < N; n += warps) {
+    if (E <= 64) route_token<2>(n, z, bias, weights, indices, scores, load, work, E, K, softmax, G, Gsel, top2, normalize, scale);
+    else if (E <= 256) route_token<8>(n, z, bias, weights, indices, scores, load, work, E, K, softmax, G, Gsel, top2, normalize, scale);
+    else route_token<32>(n, z, bias, weights, indices, scores, load, work, E, K, softmax, G, Gsel, top2, normalize, scale);
+  }
 }
 
-extern "C" __global__ void expert_offsets(const int* counts, int* offsets, int* tile_expert, int E, int align, int tiles) {
-  if (threadIdx.x != 0 || blockIdx.x != 0) return;
-  int at = 0;
-  for (int e = 0; e < E; e++) {
+// Expert slots in token order (deterministic): slot[n*K+k] = the row of the expert-sorted buffer that
+// holds token n's copy for its k-th expert, or -1 when capacity drops it (specs/ir.md §4.10: an
+// expert keeps its first `capacity` pairs in token order). Each expert's segment starts at a multiple
+// of `align` (the grouped GEMM's row tile never straddles two experts, DeepGEMM's contiguous layout);
+// tile_expert[tile] names each tile's expert (-1 = none). Three passes over chunks of ASSIGN_CHUNK
+// pairs: expert_hist counts each chunk's pairs per expert, expert_scan turns the counts into each
+// chunk's first rank per expert and the offsets, expert_assign ranks the pairs inside a chunk.
+#define ASSIGN_CHUNK 256  // the block size of expert_hist and expert_assign
+#define MAX_EXPERTS 1024
+
+// hist[c·E + e] = pairs of chunk c routed to expert e. grid ceil(N·K / ASSIGN_CHUNK), block ASSIGN_CHUNK.
+extern "C" __global__ void expert_hist(const int* indices, int* hist, int NK, int E) {
+  __shared__ int h[MAX_EXPERTS];
+  for (int e = threadIdx.x; e < E; e += blockDim.x) h[e] = 0;
+  __syncthreads();
+  int i = blockIdx.x * ASSIGN_CHUNK + threadIdx.x;
+  if (i < NK) {
+    int e = indices[i];
+    if (e >= 0 && e < E) atomicAdd(&h[e], 1);
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < E; e += blockDim.x) hist[(size_t)blockIdx.x * E + e] = h[e];
+}
+
+// One block (1024 threads): hist becomes the exclusive prefix over chunks per expert; counts[e] (capped),
+// offsets[0..E], tile_expert, and row_token = -1 on each segment's padding rows.
+extern "C" __global__ void expert_scan(int* hist, int* counts, int* offsets, int* tile_expert, int* row_token, int chunks, int E, int align, int tiles, int capacity) {
+  __shared__ int padded[MAX_EXPERTS];
+  __shared__ int lanesum[WARP];
+  for (int e = threadIdx.x; e < E; e += blockDim.x) {
+    int run = 0;
+    for (int c = 0; c < chunks; c++) {
+      int v = hist[(size_t)c * E + e];
+      hist[(size_t)c * E + e] = run;
+      run += v;
+    }
+    int cnt = capacity >= 0 && run > capacity ? capacity : run;
+    counts[e] = cnt;
+    padded[e] = (cnt + align - 1) / align * align;
+  }
+  __syncthreads();
+  // exclusive scan of padded[0..E) by warp 0: lane l sums experts [l·per, (l+1)·per) in order
+  int per = (E + WARP - 1) / WARP;
+  if (threadIdx.x < WARP) {
+    int lane = threadIdx.x, sum = 0;
+    for (int e = lane * per; e < min(E, (lane + 1) * per); e++) sum += padded[e];
+    int incl = sum;
+    for (int o = 1; o < WARP; o <<= 1) {
+      int v = __shfl_up_sync(0xffffffffu, incl, o);
+      if (lane >= o) incl += v;
+    }
+    lanesum[lane] = incl - sum;
+    if (lane == WARP - 1) offsets[E] = incl;
+  }
+  __syncthreads();
+  if (threadIdx.x < WARP) {
+    int at = lanesum[threadIdx.x];
+    for (int e = threadIdx.x * per; e < min(E, (threadIdx.x + 1) * per); e++) {
+      int p = padded[e];
+      padded[e] = at;  // now the offset
+      at += p;
+    }
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < E; e += blockDim.x) {
+    int at = padded[e], end = e + 1 < E ? padded[e + 1] : offsets[E];
     offsets[e] = at;
-    int padded = (counts[e] + align - 1) / align * align;
-    for (int t = at / align; t < (at + padded) / align; t++) tile_expert[t] = e;
-    at += padded;
+    for (int t = at / align; t < end / align; t++) tile_expert[t] = e;
+    for (int r = at + counts[e]; r < end; r++) row_token[r] = -1;
   }
-  offsets[E] = at;
-  for (int t = at / align; t < tiles; t++) tile_expert[t] = -1;
+  for (int t = offsets[E] / align + threadIdx.x; t < tiles; t += blockDim.x) tile_expert[t] = -1;
 }
 
-extern "C" __global__ void expert_assign(const int* indices, const int* offsets, int* slot, int* row_token, int N, int K, int E, int capacity) {
-  int e = blockIdx.x * blockDim.x + threadIdx.x;
-  if (e >= E) return;
-  int seen = 0, at = offsets[e], end = offsets[e + 1];
-  for (int i = 0; i < N * K; i++) {
-    if (indices[i] != e) continue;
-    if (capacity < 0 || seen < capacity) {
-      slot[i] = at;
-      row_token[at] = i / K;
-      at++;
-    } else {
-      slot[i] = -1;
+// slot and row_token of each pair: its rank among its expert's pairs is the chunk's base (from
+// expert_scan) plus the earlier pairs of the chunk with the same expert (earlier warps, then earlier
+// lanes: __match_any_sync). grid ceil(N·K / ASSIGN_CHUNK), block ASSIGN_CHUNK.
+extern "C" __global__ void expert_assign(const int* indices, const int* hist, const int* offsets, int* slot, int* row_token, int NK, int K, int E, int capacity) {
+  __shared__ int base[MAX_EXPERTS];
+  for (int e = threadIdx.x; e < E; e += blockDim.x) base[e] = hist[(size_t)blockIdx.x * E + e];
+  __syncthreads();
+  int i = blockIdx.x * ASSIGN_CHUNK + threadIdx.x, lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+  int e = i < NK ? indices[i] : -1;
+  bool valid = e >= 0 && e < E;
+  unsigned peers = __match_any_sync(0xffffffffu, valid ? e : -1);
+  int before = __popc(peers & ((1u << lane) - 1u)), rank = 0;
+  for (int w = 0; w < ASSIGN_CHUNK / WARP; w++) {
+    if (warp == w) {
+      int b = valid ? base[e] : 0;
+      __syncwarp();
+      if (valid && lane == WARP - 1 - __clz(peers)) base[e] = b + __popc(peers);
+      rank = b + before;
     }
-    seen++;
+    __syncthreads();
   }
-  for (; at < end; at++) row_token[at] = -1;  // padding rows of the segment
+  if (i >= NK) return;
+  if (valid && (capacity < 0 || rank < capacity)) {
+    int at = offsets[e] + rank;
+    slot[i] = at;
+    row_token[at] = i / K;
+  } else {
+    slot[i] = -1;
+  }
 }
 
-// xs[r] = x[row_token[r]] (zeros for padding rows)
-extern "C" __global__ void expert_gather(const float* x, const int* row_token, const int* offsets, float* xs, int D, int E) {
+// xs[r] = x[row_token[r]] (zeros for padding rows), as fp32 (expert_gather) or bf16 (expert_gather_bf16:
+// the grouped GEMMs' operand in precision = bf16)
+template <typename T>
+__device__ __forceinline__ void gather_rows(const float* x, const int* row_token, const int* offsets, T* xs, int D, int E) {
   int r = blockIdx.x;
   if (r >= offsets[E]) return;
   int n = row_token[r];
-  for (int d = threadIdx.x; d < D; d += blockDim.x) xs[(size_t)r * D + d] = n < 0 ? 0.f : x[(size_t)n * D + d];
+  for (int d = threadIdx.x; d < D; d += blockDim.x) xs[(size_t)r * D + d] = store_as<T>(n < 0 ? 0.f : x[(size_t)n * D + d]);
+}
+
+extern "C" __global__ void expert_gather(const float* x, const int* row_token, const int* offsets, float* xs, int D, int E) {
+  gather_rows(x, row_token, offsets, xs, D, E);
+}
+
+extern "C" __global__ void expert_gather_bf16(const float* x, const int* row_token, const int* offsets, __nv_bfloat16* xs, int D, int E) {
+  gather_rows(x, row_token, offsets, xs, D, E);
 }
 
 // y[n] = Σ_k weights[n,k] · out[slot[n,k]] (k in order; dropped slots skipped)

@@ -1,104 +1,196 @@
-// Grouped GEMMs on tensor cores for precision = bf16 (the fp32 reference versions are in forward.cu):
-// fp32 operands are rounded to bf16 as they are staged into shared memory, products accumulate in
-// fp32 (nvcuda::wmma 16×16×16 bf16 fragments, sm_80+). Tile 64×64×32, 4 warps of 32×32 each. The
-// same three shapes as the fp32 kernels: NT (x·Wᵀ), NN (dY·W) per expert tile, TN (weight gradients)
-// per expert segment.
+// Grouped GEMMs on tensor cores for precision = bf16 (the fp32 reference versions are in forward.cu).
+// Every operand is bf16 in global memory — the weights from their bf16 shadow, the activations written
+// as bf16 by the kernel that produces them (expert_gather_bf16, swiglu_gate_fwd_bf16,
+// expert_combine_bwd_bf16, swiglu_gate_bwd_bf16) — and products accumulate in fp32 (mma.sync
+// m16n8k16 bf16, sm_80+; PTX stays compute_80, so no wgmma or TMA). Outputs are fp32.
+//
+// Tile 64 rows × 128 columns × 32 deep, 4 warps of 32×64 each, operands fed by a 3-stage cp.async
+// pipeline in 16-byte chunks into padded shared rows (ldmatrix without bank conflicts). The row tile
+// is EXPERT_TILE in ops/moe.ts: each expert's segment of the sorted rows is padded to it, so a tile
+// never straddles two experts; 64 (not 128) keeps that padding near 8% at moe-500m's shapes.
+//
+// The same three shapes as the fp32 kernels: NT (x·Wᵀ), NN (dY·W) per expert tile, TN (weight
+// gradients) per expert segment. A chunk that is misaligned or crosses a bound is staged element by
+// element (zeros outside), so any width works; the fast path needs widths that are multiples of 8.
 #include <cuda_bf16.h>
-#include <mma.h>
-using namespace nvcuda;
+#include <stdint.h>
 
-#define BM 64
-#define BN 64
-#define BK 32
-#define LDS (BK + 8)   // bf16 row pitch in shared memory: a multiple of 8 (wmma) that spreads banks
-#define LDC (BN + 4)
+typedef __nv_bfloat16 bf16;
 
-__device__ __forceinline__ const float* wrow(const float* W1, const float* W2, int split, int e, int n, int N, int K) {
+namespace grouped {
+
+constexpr int BM = 64, BN = 128, BK = 32, STAGES = 3, THREADS = 128;
+constexpr int PAD = 8;  // bf16 per shared row beyond the tile: rows 16 bytes apart mod 128 (no ldmatrix conflicts)
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(dst)), "l"(src));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+// d += a·b, one 16×8×16 product (A row-major 16×16, B column-major 16×8, fp32 accumulators)
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Stages OUTER × INNER bf16 into s (row pitch INNER + PAD): element (o, i) from row(o)[inner0 + i] when
+// row(o) is not null and inner0 + i < limit, else 0.
+template <int OUTER, int INNER, typename Row>
+__device__ __forceinline__ void stage(bf16* s, Row row, int inner0, int limit) {
+  constexpr int PER_ROW = INNER / 8;
+  for (int c = threadIdx.x; c < OUTER * PER_ROW; c += THREADS) {
+    int o = c / PER_ROW, i = (c % PER_ROW) * 8;
+    bf16* dst = s + o * (INNER + PAD) + i;
+    const bf16* src = row(o);
+    int g = inner0 + i;
+    if (src && g + 8 <= limit && ((uintptr_t)(src + g) & 15) == 0) {
+      cp_async16(dst, src + g);
+    } else {
+      for (int j = 0; j < 8; j++) dst[j] = src && g + j < limit ? src[g + j] : __float2bfloat16_rn(0.f);
+    }
+  }
+}
+
+// The warp's 32×64 slice of one staged BK-deep step. A is staged [m][k] (A_T: [k][m]); B is staged
+// [n][k] (B_T: [k][n]); the transposed layouts are read with ldmatrix.trans.
+template <bool A_T, bool B_T>
+__device__ __forceinline__ void mma_step(const bf16* As, const bf16* Bs, float (&acc)[2][8][4], int wm, int wn) {
+  constexpr int LA = A_T ? BM + PAD : BK + PAD, LB = B_T ? BN + PAD : BK + PAD;
+  int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int kk = 0; kk < BK; kk += 16) {
+    uint32_t a[2][4];
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++) {
+      int m = wm * 32 + mi * 16;
+      if (A_T) ldsm_x4_t(a[mi], As + (kk + lane % 8 + (lane / 16) * 8) * LA + m + ((lane / 8) % 2) * 8);
+      else ldsm_x4(a[mi], As + (m + lane % 16) * LA + kk + (lane / 16) * 8);
+    }
+#pragma unroll
+    for (int nj = 0; nj < 8; nj += 2) {
+      int n = wn * 64 + nj * 8;
+      uint32_t b[4];  // b[0], b[1]: columns n..n+7; b[2], b[3]: n+8..n+15
+      if (B_T) ldsm_x4_t(b, Bs + (kk + lane % 8 + ((lane / 8) % 2) * 8) * LB + n + (lane / 16) * 8);
+      else ldsm_x4(b, Bs + (n + lane % 8 + (lane / 16) * 8) * LB + kk + ((lane / 8) % 2) * 8);
+#pragma unroll
+      for (int mi = 0; mi < 2; mi++) {
+        mma16816(acc[mi][nj], a[mi], b[0], b[1]);
+        mma16816(acc[mi][nj + 1], a[mi], b[2], b[3]);
+      }
+    }
+  }
+}
+
+// The pipelined main loop over `steps` BK-deep slices: load(stage, step) issues one slice's copies.
+template <bool A_T, bool B_T, int A_SIZE, int B_SIZE, typename Load>
+__device__ __forceinline__ void mainloop(bf16 (*As)[A_SIZE], bf16 (*Bs)[B_SIZE], int steps, Load load, float (&acc)[2][8][4], int wm, int wn) {
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; s++) {
+    if (s < steps) load(s, s);
+    cp_async_commit();
+  }
+  for (int k = 0; k < steps; k++) {
+    cp_async_wait<STAGES - 2>();
+    __syncthreads();  // slice k is in shared memory, and every warp is done with the stage refilled next
+    int next = k + STAGES - 1;
+    if (next < steps) load(next % STAGES, next);
+    cp_async_commit();
+    mma_step<A_T, B_T>(As[k % STAGES], Bs[k % STAGES], acc, wm, wn);
+  }
+  cp_async_wait<0>();
+}
+
+// Writes (or adds) the accumulators to C[row0.., col0..] (row stride ldc), rows < rows and cols < cols.
+template <bool ADD>
+__device__ __forceinline__ void store(const float (&acc)[2][8][4], float* C, size_t ldc, int row0, int rows, int col0, int cols, int wm, int wn) {
+  int lane = threadIdx.x % 32;
+  bool pairs = (ldc % 2 == 0) && (((uintptr_t)C & 7) == 0);
+#pragma unroll
+  for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+    for (int nj = 0; nj < 8; nj++)
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        int r = row0 + wm * 32 + mi * 16 + lane / 4 + h * 8;
+        int c = col0 + wn * 64 + nj * 8 + (lane % 4) * 2;
+        if (r >= rows || c >= cols) continue;
+        float* dst = C + (size_t)r * ldc + c;
+        float v0 = acc[mi][nj][2 * h], v1 = acc[mi][nj][2 * h + 1];
+        if (pairs && c + 1 < cols) {
+          float2 o = ADD ? *reinterpret_cast<float2*>(dst) : make_float2(0.f, 0.f);
+          *reinterpret_cast<float2*>(dst) = make_float2(o.x + v0, o.y + v1);
+        } else {
+          dst[0] = ADD ? dst[0] + v0 : v0;
+          if (c + 1 < cols) dst[1] = ADD ? dst[1] + v1 : v1;
+        }
+      }
+}
+
+// Row n of expert e's weight [N, K]: the first `split` rows from W1's stack, the rest from W2's.
+__device__ __forceinline__ const bf16* wrow(const bf16* W1, const bf16* W2, int split, int e, int n, int N, int K) {
   return n < split ? W1 + ((size_t)e * split + n) * K : W2 + ((size_t)e * (N - split) + (n - split)) * K;
 }
 
-// C tile (64×64) from As[m][k] and Bs[n][k] (B stored as its transpose: element (k, n) at Bs[n][k]).
-__device__ __forceinline__ void mma_tile(const __nv_bfloat16 (*As)[LDS], const __nv_bfloat16 (*Bs)[LDS], wmma::fragment<wmma::accumulator, 16, 16, 16, float> (&acc)[2][2], int wm, int wn) {
-  for (int kk = 0; kk < BK; kk += 16) {
-    wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a[2];
-    wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> b[2];
-    for (int i = 0; i < 2; i++) wmma::load_matrix_sync(a[i], &As[wm * 32 + i * 16][kk], LDS);
-    for (int j = 0; j < 2; j++) wmma::load_matrix_sync(b[j], &Bs[wn * 32 + j * 16][kk], LDS);
-    for (int i = 0; i < 2; i++)
-      for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
-  }
-}
-
-// Writes the accumulators through shared memory: C[row0 + m, col0 + n] (= or +=), bounds-checked.
-__device__ __forceinline__ void store_tile(wmma::fragment<wmma::accumulator, 16, 16, 16, float> (&acc)[2][2], float (*Cs)[LDC], int wm, int wn,
-                                           float* C, int ldc, int row0, int rows, int col0, int cols, bool add) {
-  for (int i = 0; i < 2; i++)
-    for (int j = 0; j < 2; j++) wmma::store_matrix_sync(&Cs[wm * 32 + i * 16][wn * 32 + j * 16], acc[i][j], LDC, wmma::mem_row_major);
-  __syncthreads();
-  for (int idx = threadIdx.x; idx < BM * BN; idx += blockDim.x) {
-    int m = idx / BN, n = idx % BN;
-    if (row0 + m < rows && col0 + n < cols) {
-      float* dst = C + (size_t)(row0 + m) * ldc + col0 + n;
-      *dst = add ? *dst + Cs[m][n] : Cs[m][n];
-    }
-  }
-}
-
-struct Smem {
-  __nv_bfloat16 A[BM][LDS];
-  __nv_bfloat16 B[BN][LDS];
-};
-
-// One expert tile on tensor cores: NN = false gives C[r, n] = Σ_k A[r, k]·W(e, n)[k] (grid (tiles,
-// ceil(N/64))); NN = true gives C[r, k] = Σ_n A[r, n]·W(e, n)[k] (grid (tiles, ceil(K/64))).
+// One (row tile, column tile) of an expert: NN = false gives C[r, n] = Σ_k A[r, k]·W(e, n)[k] (N output
+// columns, depth K); NN = true gives C[r, k] = Σ_n A[r, n]·W(e, n)[k] (K output columns, depth N).
+// grid (ceil(outputs / 128), tiles).
 template <bool NN>
-__device__ void grouped_tile_bf16(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
-  int e = tile_expert[blockIdx.x];
+__device__ __forceinline__ void tile(const bf16* A, int lda, const bf16* W1, const bf16* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
+  int e = tile_expert[blockIdx.y];
   if (e < 0) return;
-  __shared__ union { Smem s; float c[BM][LDC]; } sh;
+  __shared__ __align__(16) bf16 As[STAGES][BM * (BK + PAD)];
+  __shared__ __align__(16) bf16 Bs[STAGES][NN ? BK * (BN + PAD) : BN * (BK + PAD)];
   int outCols = NN ? K : N, depth = NN ? N : K;
-  int row0 = blockIdx.x * BM, col0 = blockIdx.y * BN, warp = threadIdx.x / 32, wm = warp / 2, wn = warp % 2;
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
-  for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
-  for (int d0 = 0; d0 < depth; d0 += BK) {
-    for (int idx = threadIdx.x; idx < BM * BK; idx += blockDim.x) {
-      int m = idx / BK, c = idx % BK, d = d0 + c, col = col0 + m;
-      sh.s.A[m][c] = __float2bfloat16_rn(d < depth ? A[(size_t)(row0 + m) * lda + d] : 0.f);
-      bool in = d < depth && col < outCols;
-      sh.s.B[m][c] = __float2bfloat16_rn(in ? (NN ? wrow(W1, W2, split, e, d, N, K)[col] : wrow(W1, W2, split, e, col, N, K)[d]) : 0.f);
-    }
-    __syncthreads();
-    mma_tile(sh.s.A, sh.s.B, acc, wm, wn);
-    __syncthreads();
-  }
-  store_tile(acc, sh.c, wm, wn, C, ldc, row0, row0 + BM, col0, outCols, false);
+  int row0 = blockIdx.y * BM, col0 = blockIdx.x * BN, warp = threadIdx.x / 32, wm = warp / 2, wn = warp % 2;
+  float acc[2][8][4] = {};
+  auto load = [&](int s, int step) {
+    int d0 = step * BK;
+    stage<BM, BK>(As[s], [&](int m) { return A + (size_t)(row0 + m) * lda; }, d0, depth);
+    if constexpr (NN) stage<BK, BN>(Bs[s], [&](int d) { return d0 + d < depth ? wrow(W1, W2, split, e, d0 + d, N, K) : (const bf16*)nullptr; }, col0, outCols);
+    else stage<BN, BK>(Bs[s], [&](int n) { return col0 + n < outCols ? wrow(W1, W2, split, e, col0 + n, N, K) : (const bf16*)nullptr; }, d0, depth);
+  };
+  mainloop<false, NN>(As, Bs, (depth + BK - 1) / BK, load, acc, wm, wn);
+  store<false>(acc, C, ldc, row0, row0 + BM, col0, outCols, wm, wn);
 }
 
-extern "C" __global__ void __launch_bounds__(128) grouped_nt_bf16(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
-  grouped_tile_bf16<false>(A, lda, W1, W2, split, C, ldc, tile_expert, N, K);
+}  // namespace grouped
+
+extern "C" __global__ void __launch_bounds__(128) grouped_nt_bf16(const bf16* A, int lda, const bf16* W1, const bf16* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
+  grouped::tile<false>(A, lda, W1, W2, split, C, ldc, tile_expert, N, K);
 }
 
-extern "C" __global__ void __launch_bounds__(128) grouped_nn_bf16(const float* A, int lda, const float* W1, const float* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
-  grouped_tile_bf16<true>(A, lda, W1, W2, split, C, ldc, tile_expert, N, K);
+extern "C" __global__ void __launch_bounds__(128) grouped_nn_bf16(const bf16* A, int lda, const bf16* W1, const bf16* W2, int split, float* C, int ldc, const int* tile_expert, int N, int K) {
+  grouped::tile<true>(A, lda, W1, W2, split, C, ldc, tile_expert, N, K);
 }
 
-// dW[e, n, k] += Σ_{r in e's rows} A[r, n] · B[r, k]   grid (ceil(N/64), ceil(K/64), E)
-extern "C" __global__ void __launch_bounds__(128) grouped_tn_bf16(const float* A, int lda, const float* B, int ldb, float* dW, const int* offsets, int N, int K) {
+// dW[e, n, k] += Σ_{r in e's rows} A[r, n] · B[r, k]   grid (ceil(K/128), ceil(N/64), E)
+// (padding rows of a segment are zeros in A and B, so they add nothing)
+extern "C" __global__ void __launch_bounds__(128) grouped_tn_bf16(const bf16* A, int lda, const bf16* B, int ldb, float* dW, const int* offsets, int N, int K) {
+  using namespace grouped;
   int e = blockIdx.z;
   int begin = offsets[e], end = offsets[e + 1];
-  __shared__ union { Smem s; float c[BM][LDC]; } sh;
-  int n0 = blockIdx.x * BM, k0 = blockIdx.y * BN, warp = threadIdx.x / 32, wm = warp / 2, wn = warp % 2;
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
-  for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
-  for (int r0 = begin; r0 < end; r0 += BK) {
-    for (int idx = threadIdx.x; idx < BM * BK; idx += blockDim.x) {
-      int c = idx / BM, j = idx % BM, r = r0 + c;   // coalesced along n / k
-      sh.s.A[j][c] = __float2bfloat16_rn(r < end && n0 + j < N ? A[(size_t)r * lda + n0 + j] : 0.f);
-      sh.s.B[j][c] = __float2bfloat16_rn(r < end && k0 + j < K ? B[(size_t)r * ldb + k0 + j] : 0.f);
-    }
-    __syncthreads();
-    mma_tile(sh.s.A, sh.s.B, acc, wm, wn);
-    __syncthreads();
-  }
-  store_tile(acc, sh.c, wm, wn, dW + (size_t)e * N * K, K, n0, N, k0, K, true);
+  if (begin >= end) return;
+  __shared__ __align__(16) bf16 As[STAGES][BK * (BM + PAD)];
+  __shared__ __align__(16) bf16 Bs[STAGES][BK * (BN + PAD)];
+  int n0 = blockIdx.y * BM, k0 = blockIdx.x * BN, warp = threadIdx.x / 32, wm = warp / 2, wn = warp % 2;
+  float acc[2][8][4] = {};
+  auto load = [&](int s, int step) {
+    int r0 = begin + step * BK;
+    stage<BK, BM>(As[s], [&](int r) { return r0 + r < end ? A + (size_t)(r0 + r) * lda : (const bf16*)nullptr; }, n0, N);
+    stage<BK, BN>(Bs[s], [&](int r) { return r0 + r < end ? B + (size_t)(r0 + r) * ldb : (const bf16*)nullptr; }, k0, K);
+  };
+  mainloop<true, true>(As, Bs, (end - begin + BK - 1) / BK, load, acc, wm, wn);
+  store<true>(acc, dW + (size_t)e * N * K, K, n0, N, k0, K, wm, wn);
 }

@@ -1,13 +1,17 @@
 /**
- * attention.gqa and attention.mla on CUDA (specs/ir.md §4.6–4.7): projections through cuBLASLt, rotary
- * and causal attention through forward.cu / backward.cu. The attention kernels read q, k and v where
- * the projections left them (row and head strides), so nothing is copied into a head-major layout;
- * MLA's key is two parts, the per-head `nope` part and the rotary key shared by every head.
+ * attention.gqa and attention.mla on CUDA (specs/ir.md §4.6–4.7): projections, and causal attention's
+ * products too, through cuBLASLt; the softmax between them in kernels/attention.cu. The products read
+ * q, k and v where the projections left them (row and head strides, one batch row at a time, batched
+ * over the kv heads), so nothing is copied into a head-major layout; MLA's key is two parts, the
+ * per-head `nope` part and the rotary key shared by every head. Scores are materialized one batch
+ * row at a time ([T, H, T] floats of scratch), the backward recomputes them from the log-sum-exp:
+ * O(T²) memory per row where a flash kernel needs O(T) — the price of tensor-core products today.
  */
 import { parseRope } from '../../../ir/rope.js';
 import { RuntimeError } from '../../errors.js';
 import type { DevicePtr } from '../driver.js';
-import { f32, i32, ptr } from '../driver.js';
+import type { GemmType, RowMajorGemm } from '../cublaslt.js';
+import { i32, ptr } from '../driver.js';
 import { at, F32, launch, linearBackward, linearNT, num, rmsnorm, rmsnormBackward, rope, type BackwardContext, type BufferDecl, type CudaOp, type OpContext } from './context.js';
 
 /** Where attention finds its operands: per operand a base, a row stride and a head stride (floats). */
@@ -32,37 +36,101 @@ interface Operands {
   readonly scale: number;
 }
 
-function operandArgs(a: Operands, q: DevicePtr, k1: DevicePtr, k2: DevicePtr, v: DevicePtr): ReturnType<typeof ptr | typeof i32>[] {
-  return [ptr(q), i32(a.sq), i32(a.hq), ptr(k1), i32(a.sk1), i32(a.hk1), i32(a.d1), ptr(k2), i32(a.sk2), i32(a.hk2), i32(a.d2), ptr(v), i32(a.sv), i32(a.hv), i32(a.dv)];
+/** The attention products: exact fp32 in fp32 mode; TF32 tensor cores (finer than bf16, fp32 data, fp32 accumulation) in bf16 mode. */
+const productType = (ctx: OpContext): GemmType => (ctx.gpu.bf16 ? 'tf32' : 'f32');
+
+/** MLA's rotary key is one for all heads: its products take every head at once, which needs q's heads side by side. */
+function sharedKeyFits(a: Operands): void {
+  if (a.d2 > 0 && (a.heads !== a.kvHeads || a.sq !== a.heads * a.hq)) throw new RuntimeError('attention on cuda: a key part shared by the heads needs one query row holding every head');
 }
 
-function sharedFits(ctx: OpContext, name: string, bytes: number): unknown {
-  const limit = ctx.gpu.driver.info.maxSharedPerBlock;
-  if (bytes > limit) throw new RuntimeError(`attention at sequence length ${ctx.T} needs ${bytes} bytes of shared memory per block; this GPU allows ${limit}`, 'use a shorter seq_len');
-  const fn = ctx.gpu.kernel(name);
-  if (bytes > 48 * 1024) ctx.gpu.driver.allowSharedMemory(fn, bytes);
-  return fn;
+/**
+ * Scores of batch row b, every head: S[t][h][u] = scale·q(t,h)·k(u,g(h)). Query head h = g·group + j
+ * reads kv head g, so for each j one product batched over the kv heads has uniform strides.
+ */
+function scores(ctx: OpContext, a: Operands, b: number, S: DevicePtr): void {
+  const { T } = ctx;
+  const [H, G, type] = [a.heads, a.kvHeads, productType(ctx)];
+  const group = H / G;
+  for (let j = 0; j < group; j++) {
+    ctx.gpu.lt.gemm({
+      m: T, n: T, k: a.d1, transA: false, transB: true, alpha: a.scale, type,
+      a: at(a.q, b * T * a.sq + j * a.hq), lda: a.sq, b: at(a.k1, b * T * a.sk1), ldb: a.sk1, c: at(S, j * T), ldc: H * T,
+      batch: { count: G, strideA: group * a.hq, strideB: a.hk1, strideC: group * T },
+    });
+  }
+  if (a.d2 === 0) return;
+  sharedKeyFits(a);
+  // rows (t, h) of q's rotary part are evenly spaced (hq apart), and so are the rows of S (T apart)
+  ctx.gpu.lt.gemm({ m: T * H, n: T, k: a.d2, transA: false, transB: true, alpha: a.scale, beta: 1, type, a: at(a.q, b * T * a.sq + a.d1), lda: a.hq, b: at(a.k2, b * T * a.sk2), ldb: a.sk2, c: S, ldc: T });
 }
 
-/** o [rows, H·dv] and the log-sum-exp per (b, h, t) for the backward */
-function attentionForward(ctx: OpContext, a: Operands, o: DevicePtr, lse: DevicePtr): void {
-  const shared = (ctx.T + a.d1 + a.d2) * F32;
-  const fn = sharedFits(ctx, 'attention_fwd', shared);
-  const group = a.heads / a.kvHeads;
-  ctx.gpu.driver.launch(fn, [ctx.T, a.heads, ctx.B], 128, [...operandArgs(a, a.q, a.k1, a.k2, a.v), ptr(o), i32(a.heads * a.dv), ptr(lse), i32(ctx.T), i32(a.heads), i32(group), f32(a.scale)], shared);
+/** o [rows, H·dv] and the log-sum-exp per (b, h, t) for the backward; S is [T, H, T] of scratch. */
+function attentionForward(ctx: OpContext, a: Operands, o: DevicePtr, lse: DevicePtr, S: DevicePtr): void {
+  const { T } = ctx;
+  const [H, G, type] = [a.heads, a.kvHeads, productType(ctx)];
+  const [group, so] = [H / G, H * a.dv];
+  for (let b = 0; b < ctx.B; b++) {
+    scores(ctx, a, b, S);
+    launch(ctx.gpu, 'attn_softmax_fwd', [T, H], 128, [ptr(S), ptr(at(lse, b * H * T)), i32(T), i32(H)]);
+    for (let j = 0; j < group; j++) {
+      ctx.gpu.lt.gemm({
+        m: T, n: a.dv, k: T, transA: false, transB: false, type,
+        a: at(S, j * T), lda: H * T, b: at(a.v, b * T * a.sv), ldb: a.sv, c: at(o, b * T * so + j * a.dv), ldc: so,
+        batch: { count: G, strideA: group * T, strideB: a.hv, strideC: group * a.dv },
+      });
+    }
+  }
 }
 
-/** Gradients of q, both key parts and v, added where the operands live in the gradient buffers. */
-function attentionBackward(ctx: BackwardContext, a: Operands, o: DevicePtr, dout: DevicePtr, lse: DevicePtr, delta: DevicePtr, grads: { q: DevicePtr; k1: DevicePtr; k2: DevicePtr; v: DevicePtr }): void {
-  const group = a.heads / a.kvHeads;
-  const so = a.heads * a.dv;
-  launch(ctx.gpu, 'attention_bwd_delta', [ctx.T, a.heads, ctx.B], 64, [ptr(o), ptr(dout), i32(so), ptr(delta), i32(ctx.T), i32(a.heads), i32(a.dv)]);
-  const tail = [ptr(dout), i32(so), ptr(lse), ptr(delta)];
-  const dqShared = (ctx.T + a.d1 + a.d2 + a.dv) * F32;
-  ctx.gpu.driver.launch(sharedFits(ctx, 'attention_bwd_dq', dqShared), [ctx.T, a.heads, ctx.B], 128, [...operandArgs(a, a.q, a.k1, a.k2, a.v), ...tail, ptr(grads.q), i32(ctx.T), i32(a.heads), i32(group), f32(a.scale)], dqShared);
-  if (a.d1 + a.d2 > 8 * 128 || a.dv > 8 * 128) throw new RuntimeError('attention backward on cuda supports head widths up to 1024');
-  const kvShared = 2 * ctx.T * F32;
-  ctx.gpu.driver.launch(sharedFits(ctx, 'attention_bwd_dkv', kvShared), [ctx.T, a.kvHeads, ctx.B], 128, [...operandArgs(a, a.q, a.k1, a.k2, a.v), ...tail, ptr(grads.k1), ptr(grads.k2), ptr(grads.v), i32(ctx.T), i32(a.heads), i32(group), f32(a.scale)], kvShared);
+interface AttentionGrads {
+  readonly q: DevicePtr;
+  readonly k1: DevicePtr;
+  readonly k2: DevicePtr;
+  readonly v: DevicePtr;
+}
+
+/**
+ * Gradients of q, both key parts and v, added where the operands live in the gradient buffers. Per
+ * batch row: the scores are recomputed (S), P and dS come from the saved log-sum-exp and delta,
+ * then dQ = scale·dS·K, dK = scale·dSᵀ·Q, dV = Pᵀ·dO as products (the kv heads of a group add up).
+ */
+function attentionBackward(ctx: BackwardContext, a: Operands, o: DevicePtr, dout: DevicePtr, lse: DevicePtr, delta: DevicePtr, grads: AttentionGrads, S: DevicePtr, dP: DevicePtr): void {
+  const { T } = ctx;
+  const [H, G, type] = [a.heads, a.kvHeads, productType(ctx)];
+  const [group, so] = [H / G, H * a.dv];
+  launch(ctx.gpu, 'attention_bwd_delta', [T, H, ctx.B], 64, [ptr(o), ptr(dout), i32(so), ptr(delta), i32(T), i32(H), i32(a.dv)]);
+  const gemm = (g: RowMajorGemm): void => ctx.gpu.lt.gemm(g);
+  for (let b = 0; b < ctx.B; b++) {
+    const [rq, rk1, rk2, rv, ro] = [b * T * a.sq, b * T * a.sk1, b * T * a.sk2, b * T * a.sv, b * T * so];
+    scores(ctx, a, b, S);
+    for (let j = 0; j < group; j++) {
+      gemm({ m: T, n: T, k: a.dv, transA: false, transB: true, type, a: at(dout, ro + j * a.dv), lda: so, b: at(a.v, rv), ldb: a.sv, c: at(dP, j * T), ldc: H * T, batch: { count: G, strideA: group * a.dv, strideB: a.hv, strideC: group * T } });
+    }
+    launch(ctx.gpu, 'attn_softmax_bwd', [T, H], 128, [ptr(S), ptr(dP), ptr(at(lse, b * H * T)), ptr(at(delta, b * H * T)), i32(T), i32(H)]);
+    for (let j = 0; j < group; j++) {
+      const rows = { count: G, strideA: group * T };
+      gemm({ m: T, n: a.d1, k: T, transA: false, transB: false, alpha: a.scale, beta: 1, type, a: at(dP, j * T), lda: H * T, b: at(a.k1, rk1), ldb: a.sk1, c: at(grads.q, rq + j * a.hq), ldc: a.sq, batch: { ...rows, strideB: a.hk1, strideC: group * a.hq } });
+      gemm({ m: T, n: a.d1, k: T, transA: true, transB: false, alpha: a.scale, beta: 1, type, a: at(dP, j * T), lda: H * T, b: at(a.q, rq + j * a.hq), ldb: a.sq, c: at(grads.k1, rk1), ldc: a.sk1, batch: { ...rows, strideB: group * a.hq, strideC: a.hk1 } });
+      gemm({ m: T, n: a.dv, k: T, transA: true, transB: false, beta: 1, type, a: at(S, j * T), lda: H * T, b: at(dout, ro + j * a.dv), ldb: so, c: at(grads.v, rv), ldc: a.sv, batch: { ...rows, strideB: group * a.dv, strideC: a.hv } });
+    }
+    if (a.d2 === 0) continue;
+    // the shared rotary key: rows (t, h) of dS against q's and dq's rotary parts, all heads in one product
+    gemm({ m: T * H, n: a.d2, k: T, transA: false, transB: false, alpha: a.scale, beta: 1, type, a: dP, lda: T, b: at(a.k2, rk2), ldb: a.sk2, c: at(grads.q, rq + a.d1), ldc: a.hq });
+    gemm({ m: T, n: a.d2, k: T * H, transA: true, transB: false, alpha: a.scale, beta: 1, type, a: dP, lda: T, b: at(a.q, rq + a.d1), ldb: a.hq, c: at(grads.k2, rk2), ldc: a.sk2 });
+  }
+}
+
+/** One batch row's scores, every head: the scratch of the products above. */
+const scoreBytes = (T: number, H: number): number => T * H * T * F32;
+
+/** The scratch the attention products need: scores in the forward; scores and their gradient in the backward. */
+function scoreBuffers(T: number, H: number): BufferDecl[] {
+  return [
+    { name: 'scores', bytes: scoreBytes(T, H), scope: 'temp' },
+    { name: 'bscores', bytes: scoreBytes(T, H), scope: 'grad' },
+    { name: 'dscores', bytes: scoreBytes(T, H), scope: 'grad' },
+  ];
 }
 
 const statsBytes = (B: number, T: number, H: number): number => B * H * T * F32;
@@ -94,6 +162,7 @@ export const gqa: CudaOp = {
       { name: 'do', bytes: rows * H * d * F32, scope: 'grad' },
       { name: 'delta', bytes: statsBytes(B, T, H), scope: 'grad' },
       { name: 'dqkv', bytes: rows * (H + 2 * G) * d * F32, scope: 'grad' },
+      ...scoreBuffers(T, H),
     ];
   },
   forward(ctx) {
@@ -104,7 +173,7 @@ export const gqa: CudaOp = {
     const interleaved = parseRope(ctx.node.attrs.rope).interleaved;
     rope(ctx, qkv, H, width, d, d, interleaved, 1);
     rope(ctx, at(qkv, H * d), G, width, d, d, interleaved, 1);
-    attentionForward(ctx, gqaOperands(ctx, qkv), ctx.buffer('o'), ctx.buffer('lse'));
+    attentionForward(ctx, gqaOperands(ctx, qkv), ctx.buffer('o'), ctx.buffer('lse'), ctx.buffer('scores'));
     linearNT(ctx.gpu, ctx.buffer('o'), ctx.param(3), ctx.output(0), rows, H * d, D);
   },
   backward(ctx) {
@@ -116,7 +185,7 @@ export const gqa: CudaOp = {
     linearBackward(ctx.gpu, ctx.buffer('o'), ctx.param(3), dy, dout, ctx.gradParam(3), rows, H * d, D, false);
     ctx.gpu.driver.zero(dqkv, rows * width * F32);
     const dk = at(dqkv, H * d);
-    attentionBackward(ctx, gqaOperands(ctx, ctx.buffer('qkv')), ctx.buffer('o'), dout, ctx.buffer('lse'), ctx.buffer('delta'), { q: dqkv, k1: dk, k2: dk, v: at(dqkv, (H + G) * d) });
+    attentionBackward(ctx, gqaOperands(ctx, ctx.buffer('qkv')), ctx.buffer('o'), dout, ctx.buffer('lse'), ctx.buffer('delta'), { q: dqkv, k1: dk, k2: dk, v: at(dqkv, (H + G) * d) }, ctx.buffer('bscores'), ctx.buffer('dscores'));
     const interleaved = parseRope(ctx.node.attrs.rope).interleaved;
     rope(ctx, dqkv, H, width, d, d, interleaved, -1);
     rope(ctx, dk, G, width, d, d, interleaved, -1);
@@ -173,6 +242,7 @@ export const mla: CudaOp = {
       { name: 'dkva', bytes: rows * (R + dr) * F32, scope: 'grad' },
       { name: 'dkv', bytes: rows * H * (dn + dv) * F32, scope: 'grad' },
       { name: 'dcn', bytes: rows * R * F32, scope: 'grad' },
+      ...scoreBuffers(T, H),
     ];
     if (qRank > 0) {
       list.push(
@@ -205,7 +275,7 @@ export const mla: CudaOp = {
     linearNT(gpu, cn, ctx.param(p.kvb), kv, rows, R, H * (dn + dv));
     rope(ctx, at(q, dn), H, H * qk, qk, dr, true, 1);
     rope(ctx, at(kva, R), 1, R + dr, 0, dr, true, 1);
-    attentionForward(ctx, mlaOperands(ctx, q, kva, kv), o, ctx.buffer('lse'));
+    attentionForward(ctx, mlaOperands(ctx, q, kva, kv), o, ctx.buffer('lse'), ctx.buffer('scores'));
     linearNT(gpu, o, ctx.param(p.o), ctx.output(0), rows, H * dv, D);
   },
   backward(ctx) {
@@ -222,7 +292,7 @@ export const mla: CudaOp = {
     gpu.driver.zero(b('dq'), rows * H * qk * F32);
     gpu.driver.zero(b('dkva'), rows * (R + dr) * F32);
     gpu.driver.zero(b('dkv'), rows * H * (dn + dv) * F32);
-    attentionBackward(ctx, mlaOperands(ctx, b('q'), b('kva'), b('kv')), b('o'), b('do'), b('lse'), b('delta'), { q: b('dq'), k1: b('dkv'), k2: at(b('dkva'), R), v: at(b('dkv'), dn) });
+    attentionBackward(ctx, mlaOperands(ctx, b('q'), b('kva'), b('kv')), b('o'), b('do'), b('lse'), b('delta'), { q: b('dq'), k1: b('dkv'), k2: at(b('dkva'), R), v: at(b('dkv'), dn) }, b('bscores'), b('dscores'));
     rope(ctx, at(b('dq'), dn), H, H * qk, qk, dr, true, -1);
     rope(ctx, at(b('dkva'), R), 1, R + dr, 0, dr, true, -1);
     linearBackward(gpu, b('cn'), ctx.param(p.kvb), b('dkv'), b('dcn'), ctx.gradParam(p.kvb), rows, R, H * (dn + dv), false);

@@ -45,6 +45,9 @@ export interface NodeShapes {
 
 export type BufferScope = 'temp' | 'saved' | 'grad';
 
+/** The run's precision (the executor's `precision` option): bf16 makes some op buffers hold bf16 operands. */
+export type CudaPrecision = 'fp32' | 'bf16';
+
 export interface BufferDecl {
   readonly name: string;
   readonly bytes: number;
@@ -84,7 +87,8 @@ export interface BackwardContext extends OpContext {
 export interface CudaOp {
   /** param index groups stored side by side, so one product reads them as one matrix */
   fused?(node: Node): readonly (readonly number[])[];
-  buffers(shapes: NodeShapes, B: number, T: number): readonly BufferDecl[];
+  /** the buffers of one evaluation [B, T]; sized per precision where a kernel writes bf16 in bf16 mode */
+  buffers(shapes: NodeShapes, B: number, T: number, precision: CudaPrecision): readonly BufferDecl[];
   forward(ctx: OpContext): void;
   backward?(ctx: BackwardContext): void;
 }

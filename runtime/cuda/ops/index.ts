@@ -30,5 +30,5 @@ export function cudaOp(op: string): CudaOp | undefined {
 
 export const CUDA_OP_NAMES: readonly string[] = Object.keys(OPS);
 
-export type { BackwardContext, CudaOp, Gpu, NodeShapes, OpContext } from './context.js';
+export type { BackwardContext, CudaOp, CudaPrecision, Gpu, NodeShapes, OpContext } from './context.js';
 export { EXPERT_TILE, expertCapacity, expertRows } from './moe.js';

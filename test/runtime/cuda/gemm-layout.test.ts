@@ -42,4 +42,18 @@ describe('columnMajorCall', () => {
       });
     }
   }
+  it('reads operands and writes results inside wider rows when leading dimensions are given (attention\'s head views)', () => {
+    // A is columns 2..2+K of rows 9 wide, B (stored transposed) columns 1..1+K of rows 7 wide, C columns 3..3+N of rows 11 wide
+    const [lda, ldb, ldc] = [9, 7, 11];
+    const a = rand(M * lda, 3);
+    const b = rand(N * ldb, 4);
+    const call = columnMajorCall({ m: M, n: N, k: K, transA: false, transB: true, a: 1n, b: 2n, c: 3n, lda, ldb, ldc });
+    expect([call.lda, call.ldb, call.ldc]).toEqual([ldb, lda, ldc]);
+    const got = cublasReference(call, b.subarray(1), a.subarray(2));
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let p = 0; p < K; p++) s += a[i * lda + 2 + p]! * b[j * ldb + 1 + p]!;
+      expect(got[j + i * ldc]).toBeCloseTo(s, 12);
+    }
+  });
 });

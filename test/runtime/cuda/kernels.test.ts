@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { CUDA_SOURCES, kernelSourceHash, NVCC_FLAGS } from '../../../runtime/cuda/kernel-sources.js';
 import { PTX, SOURCE_HASH } from '../../../runtime/cuda/kernels.generated.js';
 import { CUDA_OP_NAMES } from '../../../runtime/cuda/ops/index.js';
+import { precise } from '../../../runtime/cuda/ops/moe.js';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
 
@@ -29,13 +30,19 @@ describe('generated CUDA kernels', () => {
   });
 
   it('hold every kernel the ops launch', () => {
-    const source = ['context', 'dense', 'attention', 'moe', 'losses'].map((f) => readFileSync(join(repo, 'runtime/cuda/ops', `${f}.ts`), 'utf8')).join('\n');
+    const source = [...['context', 'dense', 'attention', 'moe', 'losses', 'decode-attention'].map((f) => `ops/${f}`), 'decoder']
+      .map((f) => readFileSync(join(repo, 'runtime/cuda', `${f}.ts`), 'utf8'))
+      .join('\n');
     const launched = new Set([...source.matchAll(/(?:launch\(\w+(?:\.gpu)?, |kernel\(|sharedFits\(ctx, )'([a-z_0-9]+)'/g)].map((m) => m[1]!));
     expect(launched.size).toBeGreaterThan(10);
     const ptx = Object.values(PTX).join('\n');
     for (const name of launched) expect(ptx, name).toContain(`.entry ${name}(`);
     // the grouped GEMMs are named by shape and precision (ops/moe.ts `grouped`)
     for (const shape of ['nt', 'nn', 'tn']) for (const name of [`grouped_gemm_${shape}`, `grouped_${shape}_bf16`]) expect(ptx, name).toContain(`.entry ${name}(`);
+    // and the producers of their operands have a bf16 variant (ops/moe.ts `precise`)
+    for (const base of ['expert_gather', 'swiglu_gate_fwd', 'expert_combine_bwd', 'swiglu_gate_bwd'] as const) {
+      for (const name of [precise(base, false), precise(base, true)]) expect(ptx, name).toContain(`.entry ${name}(`);
+    }
     expect(CUDA_OP_NAMES.length).toBe(15);
   });
 

@@ -85,12 +85,13 @@ describe('every stage setting is read or reported', () => {
   it('prints nothing for settings that are honoured, and one line for a whole layout', () => {
     expect(settingNotes(stage('pretrain', { precision: 'fp32', parallel: { micro_batches: 4, zero: 0 } }), CPU).filter((l) => !l.startsWith('recompute'))).toEqual([]);
     expect(settingNotes(stage('pretrain', { precision: 'bf16' }), CUDA)).toEqual([]);
+    // cuda honours both kinds of recompute: attention re-takes its scores, `full` re-runs each layer's forward
+    for (const recompute of ['selective', 'full']) expect(settingNotes(stage('pretrain', { precision: 'bf16', parallel: { recompute } }), CUDA)).toEqual([]);
     // a grpo policy update accumulates gradients over the parts of its rollout batch (rl/update.ts)
     expect(settingNotes(stage('grpo', { parallel: { micro_batches: 4 } }), CPU).filter((l) => l.includes('micro_batches'))).toEqual([]);
     expect(STAGE_FIELD_USE.grpo['parallel.micro_batches']).toEqual({ read: 'runtime/run/stage.ts', key: 'micro_batches' });
-    // full recomputation runs on tfjs for every stage that trains (model/recompute.ts), not on cuda
+    // full recomputation runs on tfjs for every stage that trains (model/recompute.ts)
     for (const kind of ['pretrain', 'sft', 'grpo'] as const) expect(settingNotes(stage(kind, { parallel: { recompute: 'full' } }), CPU)).toEqual([]);
-    expect(settingNotes(stage('pretrain', { parallel: { recompute: 'full' } }), CUDA)).toEqual(['recompute = full is not available on cuda: every activation the backward reads is kept (same losses, more memory)']);
     // no parallel block: the default says nothing
     expect(settingNotes(stage('pretrain', {}), CPU)).toEqual([]);
     const layout = settingNotes(stage('pretrain', { on: 'c', parallel: { data: 2, tensor: 2, pipeline: 2, first_stage_layers: 1 } }), CPU);

@@ -1,0 +1,35 @@
+// Causal attention's softmax, between the cuBLASLt products of ops/attention.ts (scores S = scale·QKᵀ,
+// then P·V; in the backward dP = dO·Vᵀ, then dS·K, dSᵀ·Q and Pᵀ·dO). One batch row b at a time, the
+// scores of every head stored as [t][h][u] (row (t, h) of T floats at (t·H + h)·T), the layout that
+// lets MLA's rotary key, shared by the heads, take one product for all heads. The log-sum-exp per
+// (b, h, t) is kept for the backward at lse[(b·H + h)·T + t] (the caller offsets lse and delta by b).
+#include "common.cuh"
+
+// P = softmax over u ≤ t of row (t, h), in place (u > t set to 0); lse[h·T + t] = its log-sum-exp.
+// One block per (t, h).
+extern "C" __global__ void attn_softmax_fwd(float* S, float* lse, int T, int H) {
+  int t = blockIdx.x, h = blockIdx.y;
+  float* row = S + ((size_t)t * H + h) * T;
+  float mx = -INFINITY;
+  for (int u = threadIdx.x; u <= t; u += blockDim.x) mx = fmaxf(mx, row[u]);
+  mx = block_max(mx);
+  float sum = 0.f;
+  for (int u = threadIdx.x; u <= t; u += blockDim.x) sum += expf(row[u] - mx);
+  sum = block_sum(sum);
+  float inv = 1.f / sum;
+  for (int u = threadIdx.x; u < T; u += blockDim.x) row[u] = u <= t ? expf(row[u] - mx) * inv : 0.f;
+  if (threadIdx.x == 0) lse[(size_t)h * T + t] = mx + logf(sum);
+}
+
+// From the recomputed scores S and dP = dO·Vᵀ: P = exp(S − lse) (0 above the diagonal) into S, and
+// dS = P ⊙ (dP − delta) into dP, delta[h·T + t] = Σ dO·O of that row. One block per (t, h).
+extern "C" __global__ void attn_softmax_bwd(float* S, float* dP, const float* lse, const float* delta, int T, int H) {
+  int t = blockIdx.x, h = blockIdx.y;
+  size_t off = ((size_t)t * H + h) * T;
+  float l = lse[(size_t)h * T + t], d = delta[(size_t)h * T + t];
+  for (int u = threadIdx.x; u < T; u += blockDim.x) {
+    float p = u <= t ? expf(S[off + u] - l) : 0.f;
+    S[off + u] = p;
+    dP[off + u] = p * (dP[off + u] - d);
+  }
+}
