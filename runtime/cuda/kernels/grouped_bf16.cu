@@ -22,6 +22,7 @@ namespace grouped {
 constexpr int BM = 64, BN = 128, BK = 32, STAGES = 3, THREADS = 128;
 constexpr int PAD = 8;  // bf16 per shared row beyond the tile: rows 16 bytes apart mod 128 (no ldmatrix conflicts)
 
+#ifndef MOE_EMU
 __device__ __forceinline__ uint32_t smem_addr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
 __device__ __forceinline__ void cp_async16(void* dst, const void* src) {
@@ -44,6 +45,16 @@ __device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], 
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#else
+// the CPU emulator (test/runtime/cuda/emulator) runs the same tiles with these instructions emulated
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) { emu::cp_async16(dst, src); }
+__device__ __forceinline__ void cp_async_commit() {}
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {}
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) { emu::ldmatrix_x4(r, p, false); }
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const void* p) { emu::ldmatrix_x4(r, p, true); }
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) { emu::mma16816(d, a, b0, b1); }
+#endif
 
 // Stages OUTER × INNER bf16 into s (row pitch INNER + PAD): element (o, i) from row(o)[inner0 + i] when
 // row(o) is not null and inner0 + i < limit, else 0.

@@ -1,0 +1,217 @@
+// Runs a kernel's grid on the CPU: blocks one after another; a block's threads as fibers (ucontext)
+// on this one OS thread, switched only where a thread waits at a barrier. A barrier that can never
+// open (a __syncthreads some threads skip, a warp collective with missing lanes) would hang a GPU;
+// here it is reported with the kernel's name and the launch fails. So is a fault inside a kernel
+// (device memory is guarded: driver.cpp), with the block and thread that made it.
+#include <signal.h>
+#include <stdlib.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "emu.h"
+#include "host.h"
+
+namespace emu {
+
+struct Fiber {
+  ucontext_t ctx;
+  char* stack = nullptr;
+  dim3 tid;
+  int linear = 0;
+  bool done = true;
+};
+
+Grid grid;
+
+namespace {
+constexpr size_t STACK_BYTES = 256 * 1024;
+constexpr int CUDA_ERROR_INVALID_VALUE = 1;
+constexpr int CUDA_ERROR_LAUNCH_FAILED = 719;
+
+ucontext_t scheduler;
+std::vector<Fiber> fibers;
+int threadCount = 0, alive = 0;
+int barrierArrived = 0;
+unsigned barrierGen = 0;
+Warp warps[32];
+unsigned long epoch = 0;
+Kernel* running = nullptr;
+void** runningParams = nullptr;
+std::vector<unsigned char> dynamicBuffer;
+
+uint32_t need_of(int w, uint32_t mask) { return mask & live_lanes(w); }
+
+void release_after_exit(const Fiber& f) {
+  if (barrierArrived > 0 && barrierArrived >= alive) {
+    barrierArrived = 0;
+    barrierGen++;
+  }
+  Warp& w = warps[f.linear / 32];
+  uint32_t need = need_of(f.linear / 32, w.waiting);
+  if (w.arrived != 0 && (w.arrived & need) == need) {
+    w.arrived = 0;
+    w.gen++;
+  }
+}
+
+void fiber_main() {
+  running->call(runningParams);
+  grid.current->done = true;
+}
+
+std::string where() {
+  char text[160];
+  const Fiber* f = grid.current;
+  snprintf(text, sizeof text, "block (%u, %u, %u) thread (%u, %u, %u)", grid.block.x, grid.block.y, grid.block.z, f ? f->tid.x : 0, f ? f->tid.y : 0, f ? f->tid.z : 0);
+  return text;
+}
+
+// A fault inside a kernel: name it before the process dies (the handler then steps aside, and the
+// instruction faults again into the default action). Outside a kernel the fault is not ours.
+struct sigaction previous;
+char altStack[64 * 1024];
+
+void on_fault(int sig, siginfo_t* info, void*) {
+  if (running) {
+    std::string line = "cuda emulator: kernel " + running->name + " " + where() + " touched memory outside every allocation (address " + std::to_string((uintptr_t)info->si_addr) + ")\n";
+    ssize_t ignored = write(2, line.data(), line.size());
+    (void)ignored;
+  }
+  sigaction(sig, &previous, nullptr);
+}
+
+void install_fault_handler() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  stack_t ss{};
+  ss.ss_sp = altStack;
+  ss.ss_size = sizeof altStack;
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa{};
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigaction(SIGSEGV, &sa, &previous);
+}
+
+void start_fiber(Fiber& f, int linear) {
+  if (!f.stack) f.stack = static_cast<char*>(malloc(STACK_BYTES));
+  getcontext(&f.ctx);
+  f.ctx.uc_stack.ss_sp = f.stack;
+  f.ctx.uc_stack.ss_size = STACK_BYTES;
+  f.ctx.uc_link = &scheduler;
+  makecontext(&f.ctx, fiber_main, 0);
+  f.linear = linear;
+  f.tid = {(unsigned)linear % grid.blockSize.x, (unsigned)linear / grid.blockSize.x % grid.blockSize.y, (unsigned)linear / (grid.blockSize.x * grid.blockSize.y)};
+  f.done = false;
+}
+
+int run_block() {
+  for (int i = 0; i < threadCount; i++) start_fiber(fibers[i], i);
+  alive = threadCount;
+  barrierArrived = 0;
+  memset(warps, 0, sizeof warps);
+  // shared memory starts as garbage on a GPU: NaN here, so a kernel that reads before it writes shows
+  memset(dynamicBuffer.data(), 0xff, dynamicBuffer.size());
+  while (alive > 0) {
+    unsigned long before = epoch;
+    for (int i = 0; i < threadCount; i++) {
+      Fiber& f = fibers[i];
+      if (f.done) continue;
+      grid.current = &f;
+      swapcontext(&scheduler, &f.ctx);
+      if (f.done) {
+        alive--;
+        epoch++;
+        release_after_exit(f);
+      }
+    }
+    if (alive > 0 && epoch == before) {
+      int waiting = -1;
+      for (int i = 0; i < threadCount && waiting < 0; i++)
+        if (!fibers[i].done) waiting = i;
+      grid.current = &fibers[waiting];
+      report("cuda emulator: kernel " + running->name + " deadlocks: " + std::to_string(alive) + " threads wait at a barrier the others never reach (" + where() + " is one)");
+      grid.current = nullptr;
+      return CUDA_ERROR_LAUNCH_FAILED;
+    }
+  }
+  grid.current = nullptr;
+  return 0;
+}
+}  // namespace
+
+const dim3& thread_index() { return grid.current->tid; }
+int linear_thread() { return grid.current->linear; }
+Warp& warp_of(int w) { return warps[w]; }
+void* dynamic_shared() { return dynamicBuffer.data(); }
+
+uint32_t live_lanes(int w) {
+  uint32_t mask = 0;
+  for (int l = 0; l < 32; l++) {
+    int t = w * 32 + l;
+    if (t < threadCount && !fibers[t].done) mask |= 1u << l;
+  }
+  return mask;
+}
+
+void yield() { swapcontext(&grid.current->ctx, &scheduler); }
+
+void block_barrier() {
+  unsigned gen = barrierGen;
+  if (++barrierArrived >= alive) {
+    barrierArrived = 0;
+    barrierGen++;
+    epoch++;
+    return;
+  }
+  while (barrierGen == gen) yield();
+}
+
+void warp_barrier(uint32_t mask) {
+  int t = linear_thread(), w = t / 32;
+  Warp& warp = warps[w];
+  unsigned gen = warp.gen;
+  warp.arrived |= 1u << (t % 32);
+  warp.waiting = mask;
+  uint32_t need = need_of(w, mask);
+  if ((warp.arrived & need) == need) {
+    warp.arrived = 0;
+    warp.gen++;
+    epoch++;
+    return;
+  }
+  while (warp.gen == gen) yield();
+}
+
+int run_kernel(Kernel& kernel, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned sharedBytes, void** params) {
+  unsigned threads = bx * by * bz;
+  if (gx == 0 || gy == 0 || gz == 0 || threads == 0 || threads > 1024 || (int)sharedBytes > kernel.maxDynamicShared) {
+    report("cuda emulator: kernel " + kernel.name + " launched with grid (" + std::to_string(gx) + ", " + std::to_string(gy) + ", " + std::to_string(gz) + "), block of " + std::to_string(threads) + " threads, " + std::to_string(sharedBytes) + " bytes of dynamic shared memory (allowed " + std::to_string(kernel.maxDynamicShared) + ")");
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  install_fault_handler();
+  if (fibers.size() < threads) fibers.resize(threads);
+  threadCount = (int)threads;
+  grid.blockSize = {bx, by, bz};
+  grid.gridSize = {gx, gy, gz};
+  dynamicBuffer.assign(sharedBytes > 0 ? sharedBytes : 1, 0xff);
+  running = &kernel;
+  runningParams = params;
+  int status = 0;
+  for (unsigned z = 0; z < gz && status == 0; z++)
+    for (unsigned y = 0; y < gy && status == 0; y++)
+      for (unsigned x = 0; x < gx && status == 0; x++) {
+        grid.block = {x, y, z};
+        status = run_block();
+      }
+  running = nullptr;
+  return status;
+}
+
+}  // namespace emu
