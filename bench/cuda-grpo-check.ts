@@ -20,9 +20,9 @@ import { selectBackend } from '../runtime/backend/select.js';
 import { CudaGrpoPolicy, policyParams } from '../runtime/cuda/grpo.js';
 import { openCuda, type CudaRuntime } from '../runtime/cuda/runtime.js';
 import { ParamStore } from '../runtime/model/params.js';
-import type { PolicyBatch } from '../runtime/rl/batch.js';
+import { policyRows, type PolicyBatch } from '../runtime/rl/batch.js';
 import { grpoObjective } from '../runtime/rl/objective.js';
-import { grpoUpdate, policyLogprobs, referenceLogprobs, type UpdateOptions } from '../runtime/rl/update.js';
+import { grpoUpdate, partRows, policyLogprobs, referenceLogprobs, type UpdateOptions } from '../runtime/rl/update.js';
 import { tf } from '../runtime/tf.js';
 import { AdamW, type AdamWConfig } from '../runtime/train/adamw.js';
 import { modelOf, relative, SPECS } from './cuda-specs.js';
@@ -67,20 +67,38 @@ async function rolloutBatch(model: ModelGraph, policy: ParamStore, vocab: number
   return { ...tensors, tokens, dispose: () => Object.values(tensors).forEach((t) => t.dispose()) };
 }
 
-/** The tfjs update's gradients by parameter name (what grpoUpdate applies), and its objective. */
-async function cpuGradients(model: ModelGraph, store: ParamStore, batch: PolicyBatch, refLogp: tf.Tensor2D): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+/**
+ * The tfjs update's gradients by parameter name (what grpoUpdate applies), and its objective: summed
+ * over `parts` row blocks as grpoUpdate sums them. Not the whole batch at once: a block's forward
+ * differs from the batch's where capacity drops tokens (the experts' capacity is per forward).
+ */
+async function cpuGradients(model: ModelGraph, store: ParamStore, batch: PolicyBatch, refLogp: tf.Tensor2D, parts: number): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
   const byName = new Map([...store.params].map(([name, v]) => [v.name, name]));
-  let raw: tf.Tensor | undefined;
-  const { value, grads } = tf.variableGrads(() => {
-    const out = policyLogprobs(model, store, batch, OPTIONS.temperature);
-    raw = out.raw;
-    return grpoObjective(out.logp, { ...batch, refLogp }, OPTIONS).loss;
-  }, [...store.params.values()]);
-  raw?.dispose();
+  const rows = batch.inputIds.shape[0];
+  const size = partRows(rows, parts);
+  const whole = { sequences: rows, tokens: batch.tokens };
   const host = new Map<string, Float32Array>();
-  for (const [v, g] of Object.entries(grads)) host.set(byName.get(v)!, (await g.data()) as Float32Array);
-  const loss = (await value.data())[0]!;
-  tf.dispose([value, ...Object.values(grads)]);
+  let loss = 0;
+  for (let from = 0; from < rows; from += size) {
+    const part = policyRows(batch, refLogp, from, from + size);
+    let raw: tf.Tensor | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const out = policyLogprobs(model, store, part, OPTIONS.temperature);
+      raw = out.raw;
+      return grpoObjective(out.logp, { ...part, whole }, OPTIONS).loss;
+    }, [...store.params.values()]);
+    raw?.dispose();
+    part.dispose();
+    for (const [v, g] of Object.entries(grads)) {
+      const name = byName.get(v)!;
+      const data = (await g.data()) as Float32Array;
+      const sum = host.get(name);
+      if (sum) data.forEach((x, i) => (sum[i]! += x));
+      else host.set(name, data.slice());
+    }
+    loss += (await value.data())[0]!;
+    tf.dispose([value, ...Object.values(grads)]);
+  }
   return { loss, grads: host };
 }
 
@@ -118,8 +136,8 @@ async function checkSpec(gpu: CudaRuntime, name: string, model: ModelGraph, part
     record.reference = refError;
     line(refError <= GRAD_TOLERANCE, `reference log-probabilities within ${GRAD_TOLERANCE} (${refError.toExponential(2)})`);
 
-    // 2. the objective and gradients (the cpu on the whole batch: micro-batches add up to it)
-    const want = await cpuGradients(model, store, batch, cpuRef);
+    // 2. the objective and gradients, summed over the same micro-batches
+    const want = await cpuGradients(model, store, batch, cpuRef, parts);
     const got = await cuda.gradients(batch, cpuRef, options);
     const lossError = Math.abs(got.loss - want.loss) / Math.max(Math.abs(want.loss), 1e-30);
     let worst = 0;

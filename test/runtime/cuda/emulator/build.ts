@@ -20,6 +20,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../../../..');
 const kernelDir = join(root, 'runtime/cuda/kernels');
 const HOST_SOURCES = ['fibers.cpp', 'driver.cpp', 'cublaslt.cpp'] as const;
+/** kernels that misbehave on purpose, for the emulator's own tests (their names start emu_selftest_) */
+const SELFTEST = join(here, 'selftest.cu');
 const EMULATOR_HEADERS = ['emu.h', 'host.h', 'include/cuda_bf16.h'] as const;
 /** -O1: the kernels run fast enough for the checks' tiny specs, and the build stays near a minute on 2 cores */
 const FLAGS = ['-std=c++17', '-O1', '-fPIC', '-ffp-contract=off', '-Wno-unknown-pragmas', '-DMOE_EMU', `-I${here}`, `-I${join(here, 'include')}`, `-I${kernelDir}`];
@@ -88,7 +90,7 @@ export function emulatedModule(module: string, path: string, source: string): st
 function sourceHash(): string {
   const hash = createHash('sha256');
   hash.update(FLAGS.slice(0, 6).join(' '));
-  for (const f of [...HOST_SOURCES, ...EMULATOR_HEADERS]) hash.update(readFileSync(join(here, f)));
+  for (const f of [...HOST_SOURCES, ...EMULATOR_HEADERS, 'selftest.cu']) hash.update(readFileSync(join(here, f)));
   for (const m of CUDA_SOURCES) hash.update(readFileSync(join(kernelDir, `${m}.cu`)));
   for (const h of CUDA_HEADERS) hash.update(readFileSync(join(kernelDir, h)));
   hash.update(readFileSync(fileURLToPath(import.meta.url)));
@@ -127,8 +129,8 @@ export async function buildEmulator(): Promise<Emulator> {
   try {
     const objects: string[] = [];
     const jobs: (() => Promise<void>)[] = [];
-    for (const m of CUDA_SOURCES) {
-      const path = join(kernelDir, `${m}.cu`);
+    const modules = [...CUDA_SOURCES.map((m) => ({ m, path: join(kernelDir, `${m}.cu`) })), { m: 'selftest', path: SELFTEST }];
+    for (const { m, path } of modules) {
       const cpp = join(work, `${m}.cpp`);
       writeFileSync(cpp, emulatedModule(m, path, readFileSync(path, 'utf8')));
       objects.push(join(work, `${m}.o`));

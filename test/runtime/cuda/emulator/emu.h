@@ -69,12 +69,21 @@ inline float __bfloat162float(__nv_bfloat16 b) { return (float)b; }
 // ---- the emulator's state (emulator.cpp owns it)
 namespace emu {
 struct Fiber;
-struct Warp {
-  uint32_t arrived;   // lanes at the warp barrier now
-  uint32_t waiting;   // the mask they wait with
-  unsigned gen;       // bumped at each release
-  uint64_t slot[32];  // each lane's value for a collective
+// What the lanes of a warp leave for each other in one collective (a shuffle, ldmatrix, mma). Two
+// rounds alternate, so a collective needs one barrier, not two: a lane writes round n+2 only after
+// the barrier of n+1, which every lane reaches only after reading round n.
+struct Round {
+  uint64_t slot[32];
   uint32_t frag[32][6];
+  bool unpacked;  // mma: A and B below hold this round's fragments
+  float A[16][16], B[16][8];
+};
+struct Warp {
+  uint32_t arrived;  // lanes at the warp barrier now
+  uint32_t waiting;  // the mask they wait with
+  uint32_t live;     // lanes that exist and have not returned
+  unsigned gen;      // bumped at each release
+  Round round[2];
 };
 struct Grid {
   dim3 block, blockSize, gridSize;
@@ -84,9 +93,10 @@ struct Grid {
 extern Grid grid;
 const dim3& thread_index();
 int linear_thread();
-uint32_t live_lanes(int warp);
 Warp& warp_of(int warp);
-void yield();
+/** The current lane's round for its next collective (and the count moves on). */
+Round& next_round(Warp& w);
+void wait(const unsigned* counter, unsigned gen);
 void block_barrier();
 void warp_barrier(uint32_t mask);
 }  // namespace emu
@@ -108,13 +118,12 @@ T exchange(unsigned mask, T v, int (*source)(int lane, int arg, int width), int 
   Warp& w = warp_of(t / 32);
   uint64_t bits = 0;
   memcpy(&bits, &v, sizeof(T));
-  w.slot[lane] = bits;
+  Round& r = next_round(w);
+  r.slot[lane] = bits;
   warp_barrier(mask);
-  int src = source(lane, arg, width);
   T out;
-  uint64_t got = w.slot[src];
+  uint64_t got = r.slot[source(lane, arg, width)];
   memcpy(&out, &got, sizeof(T));
-  warp_barrier(mask);
   return out;
 }
 inline int segment(int lane, int width) { return lane & ~(width - 1); }
@@ -142,23 +151,23 @@ unsigned __match_any_sync(unsigned mask, T value) {
   emu::Warp& w = emu::warp_of(t / 32);
   uint64_t bits = 0;
   memcpy(&bits, &value, sizeof(T));
-  w.slot[lane] = bits;
+  emu::Round& r = emu::next_round(w);
+  r.slot[lane] = bits;
   emu::warp_barrier(mask);
   unsigned same = 0;
   for (int l = 0; l < 32; l++)
-    if ((mask >> l & 1u) && w.slot[l] == bits) same |= 1u << l;
-  emu::warp_barrier(mask);
+    if ((mask >> l & 1u) && r.slot[l] == bits) same |= 1u << l;
   return same;
 }
 inline unsigned __ballot_sync(unsigned mask, int predicate) {
   int t = emu::linear_thread(), lane = t % 32;
   emu::Warp& w = emu::warp_of(t / 32);
-  w.slot[lane] = predicate != 0;
+  emu::Round& r = emu::next_round(w);
+  r.slot[lane] = predicate != 0;
   emu::warp_barrier(mask);
   unsigned set = 0;
   for (int l = 0; l < 32; l++)
-    if ((mask >> l & 1u) && w.slot[l]) set |= 1u << l;
-  emu::warp_barrier(mask);
+    if ((mask >> l & 1u) && r.slot[l]) set |= 1u << l;
   return set;
 }
 
@@ -238,10 +247,11 @@ inline void cp_async16(void* dst, const void* src) { memcpy(dst, src, 16); }
 inline void ldmatrix_x4(uint32_t (&r)[4], const void* p, bool trans) {
   int t = linear_thread(), lane = t % 32;
   Warp& w = warp_of(t / 32);
-  w.slot[lane] = (uint64_t)(uintptr_t)p;
+  Round& round = next_round(w);
+  round.slot[lane] = (uint64_t)(uintptr_t)p;
   warp_barrier(0xffffffffu);
   for (int i = 0; i < 4; i++) {
-    auto row = [&](int j) { return (const uint16_t*)(uintptr_t)w.slot[8 * i + j]; };
+    auto row = [&](int j) { return (const uint16_t*)(uintptr_t)round.slot[8 * i + j]; };
     uint16_t lo, hi;
     if (!trans) {
       lo = row(lane / 4)[2 * (lane % 4)];
@@ -252,7 +262,6 @@ inline void ldmatrix_x4(uint32_t (&r)[4], const void* p, bool trans) {
     }
     r[i] = (uint32_t)lo | (uint32_t)hi << 16;
   }
-  warp_barrier(0xffffffffu);
 }
 
 inline float bf16_half(uint32_t reg, int h) {
@@ -268,17 +277,24 @@ inline float bf16_half(uint32_t reg, int h) {
 inline void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   int t = linear_thread(), lane = t % 32;
   Warp& w = warp_of(t / 32);
-  for (int r = 0; r < 4; r++) w.frag[lane][r] = a[r];
-  w.frag[lane][4] = b0;
-  w.frag[lane][5] = b1;
+  Round& round = next_round(w);
+  for (int r = 0; r < 4; r++) round.frag[lane][r] = a[r];
+  round.frag[lane][4] = b0;
+  round.frag[lane][5] = b1;
+  round.unpacked = false;
   warp_barrier(0xffffffffu);
-  float A[16][16], B[16][8];
-  for (int l = 0; l < 32; l++) {
-    int g = l / 4, c = l % 4;
-    for (int r = 0; r < 4; r++)
-      for (int h = 0; h < 2; h++) A[g + 8 * (r % 2)][2 * c + h + 8 * (r / 2)] = bf16_half(w.frag[l][r], h);
-    for (int r = 0; r < 2; r++)
-      for (int h = 0; h < 2; h++) B[2 * c + h + 8 * r][g] = bf16_half(w.frag[l][4 + r], h);
+  // the first lane past the barrier unpacks every lane's fragments for all
+  float(&A)[16][16] = round.A;
+  float(&B)[16][8] = round.B;
+  if (!round.unpacked) {
+    for (int l = 0; l < 32; l++) {
+      int g = l / 4, c = l % 4;
+      for (int r = 0; r < 4; r++)
+        for (int h = 0; h < 2; h++) A[g + 8 * (r % 2)][2 * c + h + 8 * (r / 2)] = bf16_half(round.frag[l][r], h);
+      for (int r = 0; r < 2; r++)
+        for (int h = 0; h < 2; h++) B[2 * c + h + 8 * r][g] = bf16_half(round.frag[l][4 + r], h);
+    }
+    round.unpacked = true;
   }
   int g = lane / 4, c = lane % 4;
   for (int i = 0; i < 4; i++) {
@@ -287,6 +303,5 @@ inline void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_
     for (int k = 0; k < 16; k++) s += A[row][k] * B[k][col];
     d[i] = s;
   }
-  warp_barrier(0xffffffffu);
 }
 }  // namespace emu
