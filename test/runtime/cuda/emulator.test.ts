@@ -7,7 +7,7 @@
  * And the emulator itself: it finds every kernel the PTX names, and it catches what a GPU would hide
  * or hang on (a deadlock, an overrun, a product past its buffer, a copy that breaks a capture).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -106,21 +106,23 @@ console.log('no fault');
   });
 });
 
-/** Runs a bench check script on the emulator; its PASS/FAIL lines and exit status. */
-function benchCheck(script: string, order: 'forward' | 'reverse'): { status: number | null; out: string } {
+/** Runs a bench check script on the emulator (a child process, not blocking the test worker); its output and exit status. */
+function benchCheck(script: string, order: 'forward' | 'reverse'): Promise<{ status: number | null; out: string }> {
   const json = join(mkdtempSync(join(tmpdir(), 'moe-emu-check-')), 'out.json');
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', script), json], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', script), json], {
     cwd: root,
-    encoding: 'utf8',
     env: { ...process.env, MOE_CUDA_LIBRARY_PATH: dir, MOE_CUDA_EMULATOR_ORDER: order, MOE_CHECK_STEPS: '4' },
   });
-  return { status: run.status, out: `${run.stdout}\n${run.stderr}` };
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, out })));
 }
 
 describe.skipIf(skip !== undefined)('the cuda backend on the emulator, against the cpu backend', () => {
   for (const order of ['forward', 'reverse'] as const) {
-    it(`every op forward and backward, recompute, micro-batches, bf16, captured training steps (threads ${order})`, { timeout: 900_000 }, () => {
-      const { status, out } = benchCheck('cuda-check.ts', order);
+    it(`every op forward and backward, recompute, micro-batches, bf16, captured training steps (threads ${order})`, { timeout: 900_000 }, async () => {
+      const { status, out } = await benchCheck('cuda-check.ts', order);
       expect(out).toContain('ALL PASS');
       expect(out).not.toContain('FAIL ');
       expect(status, out).toBe(0);
@@ -128,14 +130,14 @@ describe.skipIf(skip !== undefined)('the cuda backend on the emulator, against t
       expect(out.match(/^PASS /gm)?.length, out).toBe(3 * 5);
     });
 
-    it(`the cached decoder: prefill, graph-replayed steps, greedy generate (threads ${order})`, { timeout: 300_000 }, () => {
-      const { status, out } = benchCheck('cuda-decode-check.ts', order);
+    it(`the cached decoder: prefill, graph-replayed steps, greedy generate (threads ${order})`, { timeout: 300_000 }, async () => {
+      const { status, out } = await benchCheck('cuda-decode-check.ts', order);
       expect(out).toContain('ALL PASS');
       expect(status, out).toBe(0);
     });
 
-    it(`a GRPO policy update: objective, gradients, AdamW step, micro-batches (threads ${order})`, { timeout: 300_000 }, () => {
-      const { status, out } = benchCheck('cuda-grpo-check.ts', order);
+    it(`a GRPO policy update: objective, gradients, AdamW step, micro-batches (threads ${order})`, { timeout: 300_000 }, async () => {
+      const { status, out } = await benchCheck('cuda-grpo-check.ts', order);
       expect(out).toContain('ALL PASS');
       expect(status, out).toBe(0);
     });
