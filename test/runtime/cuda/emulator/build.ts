@@ -155,3 +155,12 @@ export async function buildEmulator(): Promise<Emulator> {
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+// `node --import tsx test/runtime/cuda/emulator/build.ts` prints the folder (for MOE_CUDA_LIBRARY_PATH)
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const built = await buildEmulator();
+  if ('skip' in built) {
+    console.error(built.skip);
+    process.exitCode = 1;
+  } else console.log(built.dir);
+}
