@@ -1,7 +1,8 @@
 /**
  * The specs the cuda device checks run (bench/cuda-check.ts, bench/cuda-decode-check.ts): together
  * they cover every op variant (MLA with and without query compression, YaRN, GQA, sigmoid
- * group-limited and softmax routing, bias, capacity, shared experts, balance and z losses, MTP).
+ * group-limited and softmax routing, bias, capacity, shared experts, balance and z losses, MTP;
+ * q/k/v biases, q/k norm per head and full width, sliding windows on some layers, GQA and MLA).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,24 @@ export const SPECS: Record<string, string> = {
   init { std = 0.2 }
   attention gqa { heads = 4, kv_heads = 2 }
   layers 0..1 { moe { experts = 4, hidden = 16, top_k = 2, router { score = softmax, normalize = true, capacity = 1.0 } } }
+}`,
+  'gqa-bias-norm-window': `model D {
+  vocab = 60, dim = 32, layers = 2, context = 64
+  init { std = 0.2 }
+  attention gqa { heads = 4, kv_heads = 2, qkv_bias = true, qk_norm = head, window = 6, window_layers = [1] }
+  layers 0..1 { moe { experts = 4, hidden = 16, top_k = 2, router { score = softmax, normalize = false } } }
+}`,
+  'mha-full-norm': `model E {
+  vocab = 48, dim = 24, layers = 2, context = 64
+  init { std = 0.2 }
+  attention mha { heads = 3, qk_norm = full }
+  layers 0..1 { moe { experts = 4, hidden = 8, top_k = 2, router { score = softmax, normalize = false } } }
+}`,
+  'mla-window': `model F {
+  vocab = 50, dim = 24, layers = 2, context = 64
+  init { std = 0.2 }
+  attention mla { heads = 2, q_rank = 8, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4, window = 5 }
+  layers 0..1 { ffn swiglu { hidden = 32 } }
 }`,
 };
 

@@ -1,19 +1,14 @@
 /**
- * What the cuda executor does not implement: q/k norm, q/k/v biases and sliding windows of
- * attention and the shared-expert gate (issue 20). A plan that uses any of them is refused before
- * cuda opens, in one line; `--backend auto` then runs it on a tfjs backend, which implements them.
+ * What the cuda executor does not implement: the shared-expert gate (issue 20). A plan that uses it is
+ * refused before cuda opens, in one line; `--backend auto` then runs it on a tfjs backend, which
+ * implements it. (q/k norm, q/k/v biases and sliding windows run on cuda: ops/attention.ts.)
  */
-import { readAttrs } from '../../ir/attrs.js';
 import type { ModelGraph, Node } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
 
 /** The features of one node the cuda executor lacks, as the spec names them. */
 function nodeFeatures(node: Node): string[] {
-  if (node.op === 'moe.shared_gate') return ['shared_gate'];
-  if (node.op === 'attention.mla') return readAttrs('attention.mla', node.attrs).window === null ? [] : ['window'];
-  if (node.op !== 'attention.gqa') return [];
-  const a = readAttrs('attention.gqa', node.attrs);
-  return [...(a.qk_norm === 'none' ? [] : [`qk_norm = ${a.qk_norm}`]), ...(a.qkv_bias ? ['qkv_bias'] : []), ...(a.window === null ? [] : ['window'])];
+  return node.op === 'moe.shared_gate' ? ['shared_gate'] : [];
 }
 
 /** The features of a model the cuda executor lacks, each once, in the order of the graph. */

@@ -30,8 +30,9 @@ extern "C" __global__ void embedding_bwd(const int* ids, const float* dy, float*
 }
 
 // rmsnorm backward, input gradient: y = w ⊙ x·r, r = (mean x² + eps)^-½ (rstd[row] saved).
-// dx = r · (w⊙dy − x·r² · mean(x ⊙ w⊙dy))
-extern "C" __global__ void rmsnorm_bwd_x(const float* x, int sx, const float* w, const float* rstd, const float* dy, int sdy, float* dx, int sdx, int n) {
+// dx = r · (w⊙dy − x·r² · mean(x ⊙ w⊙dy)), added to dx (add = 1) or written (add = 0; then dx may be
+// dy itself: each thread reads its elements of dy before it writes them)
+extern "C" __global__ void rmsnorm_bwd_x(const float* x, int sx, const float* w, const float* rstd, const float* dy, int sdy, float* dx, int sdx, int n, int add) {
   int row = blockIdx.x;
   const float* xr = x + (size_t)row * sx;
   const float* g = dy + (size_t)row * sdy;
@@ -40,7 +41,10 @@ extern "C" __global__ void rmsnorm_bwd_x(const float* x, int sx, const float* w,
   for (int i = threadIdx.x; i < n; i += blockDim.x) dot += xr[i] * w[i] * g[i];
   dot = block_sum(dot) / (float)n;
   float* out = dx + (size_t)row * sdx;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) out[i] += r * (w[i] * g[i] - xr[i] * r * r * dot);
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    float v = r * (w[i] * g[i] - xr[i] * r * r * dot);
+    out[i] = add ? out[i] + v : v;
+  }
 }
 
 // dw[j] += Σ_rows dy[r, j] · x[r, j] · rstd[r]   (one thread per column: coalesced, deterministic)
@@ -50,6 +54,15 @@ extern "C" __global__ void rmsnorm_bwd_w(const float* x, int sx, const float* rs
   float acc = 0.f;
   for (int r = 0; r < rows; r++) acc += dy[(size_t)r * sdy + j] * x[(size_t)r * sx + j] * rstd[r];
   dw[j] += acc;
+}
+
+// db[j] += Σ_rows dy[r·n + j]: a bias's gradient (one thread per column: coalesced, deterministic)
+extern "C" __global__ void bias_grad(const float* dy, float* db, int rows, int n) {
+  int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= n) return;
+  float acc = 0.f;
+  for (int r = 0; r < rows; r++) acc += dy[(size_t)r * n + j];
+  db[j] += acc;
 }
 
 __device__ __forceinline__ float sigmoidf(float x) { return 1.f / (1.f + expf(-x)); }

@@ -56,13 +56,16 @@ extern "C" __global__ void cache_write(float* cache, const float* src, const int
 extern "C" __global__ void decode_attention(
     const float* q1, int sq1, int hq1, int d1, const float* q2, int sq2, int hq2, int d2,
     const float* k1, const float* k2, const float* v, int dv, float* o, int so, int ho,
-    const int* valid, const int* info, int T, int H, int G, int cap, float scale) {
+    const int* valid, const int* info, int T, int H, int G, int cap, float scale, int window) {
   extern __shared__ float sh[];
   float* q = sh;
   float* s = sh + d1 + d2;
   int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   size_t row = (size_t)b * T + t;
   int c = info[0] + t;
+  // a sliding window W > 0: the W − 1 columns before c and c itself (left padding precedes a row's
+  // tokens and nothing comes between them, so a column distance is a token distance)
+  int lo = window > 0 && c - window + 1 > 0 ? c - window + 1 : 0;
   int g = h / (H / G);
   for (int i = threadIdx.x; i < d1; i += blockDim.x) q[i] = q1[row * sq1 + (size_t)h * hq1 + i];
   for (int i = threadIdx.x; i < d2; i += blockDim.x) q[d1 + i] = q2[row * sq2 + (size_t)h * hq2 + i];
@@ -71,7 +74,7 @@ extern "C" __global__ void decode_attention(
   const float* key1 = k1 + ((size_t)b * G + g) * cap * d1;
   const float* key2 = d2 > 0 ? k2 + (size_t)b * cap * d2 : nullptr;
   float mx = -INFINITY;
-  for (int u = threadIdx.x; u <= c; u += blockDim.x) {
+  for (int u = lo + threadIdx.x; u <= c; u += blockDim.x) {
     float score = -INFINITY;
     if (ok[u]) {
       float dot = 0.f;
@@ -89,7 +92,7 @@ extern "C" __global__ void decode_attention(
     return;
   }
   float sum = 0.f;
-  for (int u = threadIdx.x; u <= c; u += blockDim.x) {
+  for (int u = lo + threadIdx.x; u <= c; u += blockDim.x) {
     float p = s[u] == -INFINITY ? 0.f : expf(s[u] - mx);
     s[u] = p;
     sum += p;
@@ -100,7 +103,7 @@ extern "C" __global__ void decode_attention(
   float inv = 1.f / sum;
   for (int j = threadIdx.x; j < dv; j += blockDim.x) {
     float acc = 0.f;
-    for (int u = 0; u <= c; u++) acc += s[u] * val[(size_t)u * dv + j];
+    for (int u = lo; u <= c; u++) acc += s[u] * val[(size_t)u * dv + j];
     out[j] = acc * inv;
   }
 }

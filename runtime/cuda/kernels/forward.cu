@@ -19,6 +19,11 @@ extern "C" __global__ void embedding_fwd(const int* ids, const float* W, float* 
   }
 }
 
+// y[r·n + j] += b[j]: a bias added to every row
+extern "C" __global__ void add_row_bias(float* y, const float* b, size_t rows, int n) {
+  GRID_STRIDE(i, rows * n) y[i] += b[i % n];
+}
+
 // rmsnorm over rows of n (input row stride sx, output row stride sy); rstd[row] kept for the backward.
 extern "C" __global__ void rmsnorm_fwd(const float* x, const float* w, float* y, float* rstd, int n, int sx, int sy, float eps) {
   int row = blockIdx.x;

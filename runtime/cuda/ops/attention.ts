@@ -6,13 +6,17 @@
  * per-head `nope` part and the rotary key shared by every head. Scores are materialized one batch
  * row at a time ([T, H, T] floats of scratch), the backward recomputes them from the log-sum-exp:
  * O(T²) memory per row where a flash kernel needs O(T) — the price of tensor-core products today.
+ * A sliding window masks in the softmax kernels (the products still take every key). GQA's q/k/v
+ * biases are added after the projection and q/k norm (per head or full width) runs in place before
+ * rotary, keeping the pre-norm rows for the backward (gqaProject, shared with the cached decoder).
  */
+import { readAttrs } from '../../../ir/attrs.js';
 import { parseRope } from '../../../ir/rope.js';
 import { RuntimeError } from '../../errors.js';
 import type { DevicePtr } from '../driver.js';
 import type { GemmType, RowMajorGemm } from '../cublaslt.js';
 import { i32, ptr } from '../driver.js';
-import { at, F32, launch, linearBackward, linearNT, num, rmsnorm, rmsnormBackward, rope, type BackwardContext, type BufferDecl, type CudaOp, type OpContext } from './context.js';
+import { at, F32, grid1, launch, linearBackward, linearNT, num, rmsnorm, rmsnormBackward, rope, u64, type BackwardContext, type BufferDecl, type CudaOp, type OpContext } from './context.js';
 
 /** Where attention finds its operands: per operand a base, a row stride and a head stride (floats). */
 interface Operands {
@@ -34,6 +38,14 @@ interface Operands {
   readonly heads: number;
   readonly kvHeads: number;
   readonly scale: number;
+  /** sliding window W (0: full causal attention) */
+  readonly window: number;
+}
+
+/** The node's sliding window as the kernels take it: W, or 0 for full causal attention. */
+export function windowOf(node: OpContext['node']): number {
+  const w = node.op === 'attention.mla' ? readAttrs('attention.mla', node.attrs).window : readAttrs('attention.gqa', node.attrs).window;
+  return w ?? 0;
 }
 
 /** The attention products: exact fp32 in fp32 mode; TF32 tensor cores (finer than bf16, fp32 data, fp32 accumulation) in bf16 mode. */
@@ -72,7 +84,7 @@ function attentionForward(ctx: OpContext, a: Operands, o: DevicePtr, lse: Device
   const [group, so] = [H / G, H * a.dv];
   for (let b = 0; b < ctx.B; b++) {
     scores(ctx, a, b, S);
-    launch(ctx.gpu, 'attn_softmax_fwd', [T, H], 128, [ptr(S), ptr(at(lse, b * H * T)), i32(T), i32(H)]);
+    launch(ctx.gpu, 'attn_softmax_fwd', [T, H], 128, [ptr(S), ptr(at(lse, b * H * T)), i32(T), i32(H), i32(a.window)]);
     for (let j = 0; j < group; j++) {
       ctx.gpu.lt.gemm({
         m: T, n: a.dv, k: T, transA: false, transB: false, type,
@@ -107,7 +119,7 @@ function attentionBackward(ctx: BackwardContext, a: Operands, o: DevicePtr, dout
     for (let j = 0; j < group; j++) {
       gemm({ m: T, n: T, k: a.dv, transA: false, transB: true, type, a: at(dout, ro + j * a.dv), lda: so, b: at(a.v, rv), ldb: a.sv, c: at(dP, j * T), ldc: H * T, batch: { count: G, strideA: group * a.dv, strideB: a.hv, strideC: group * T } });
     }
-    launch(ctx.gpu, 'attn_softmax_bwd', [T, H], 128, [ptr(S), ptr(dP), ptr(at(lse, b * H * T)), ptr(at(delta, b * H * T)), i32(T), i32(H)]);
+    launch(ctx.gpu, 'attn_softmax_bwd', [T, H], 128, [ptr(S), ptr(dP), ptr(at(lse, b * H * T)), ptr(at(delta, b * H * T)), i32(T), i32(H), i32(a.window)]);
     for (let j = 0; j < group; j++) {
       const rows = { count: G, strideA: group * T };
       gemm({ m: T, n: a.d1, k: T, transA: false, transB: false, alpha: a.scale, beta: 1, type, a: at(dP, j * T), lda: H * T, b: at(a.k1, rk1), ldb: a.sk1, c: at(grads.q, rq + j * a.hq), ldc: a.sq, batch: { ...rows, strideB: a.hk1, strideC: group * a.hq } });
@@ -139,24 +151,81 @@ interface Gqa {
   readonly H: number;
   readonly G: number;
   readonly d: number;
+  readonly bias: boolean;
+  readonly norm: 'none' | 'head' | 'full';
 }
 
-const gqaShape = (ctx: { node: OpContext['node'] }): Gqa => ({ H: num(ctx.node, 'heads'), G: num(ctx.node, 'kv_heads'), d: num(ctx.node, 'head_dim') });
+function gqaShape(node: OpContext['node']): Gqa {
+  const a = readAttrs('attention.gqa', node.attrs);
+  return { H: a.heads, G: a.kv_heads, d: a.head_dim, bias: a.qkv_bias, norm: a.qk_norm };
+}
+
+/** Param indices (ir/ops.ts gqaParamShapes): q, k, v (fused), o, then the q, k, v biases (fused), then the q and k norm weights. */
+const GQA_O = 3;
+const GQA_BIAS = 4;
+const gqaNormParam = (g: Gqa): number => (g.bias ? 7 : 4);
+
+/**
+ * One q/k norm launch: the columns [col, col + n) of every qkv row, weight 0 (q's) or 1 (k's), its
+ * 1/rms per row at rstd[slot · rows]. Per head: one launch per head (H + G); full width: q, then k.
+ */
+interface NormPart {
+  readonly col: number;
+  readonly n: number;
+  readonly weight: 0 | 1;
+  readonly slot: number;
+}
+
+function normParts(g: Gqa): NormPart[] {
+  if (g.norm === 'full') return [{ col: 0, n: g.H * g.d, weight: 0, slot: 0 }, { col: g.H * g.d, n: g.G * g.d, weight: 1, slot: 1 }];
+  if (g.norm === 'none') return [];
+  const heads = Array.from({ length: g.H + g.G }, (_, h): NormPart => ({ col: h * g.d, n: g.d, weight: h < g.H ? 0 : 1, slot: h }));
+  return heads;
+}
+
+/**
+ * GQA's q|k|v rows (not yet rotated): x·W_qkvᵀ, plus the biases (qkv_bias), then q and k normalised in
+ * place (qk_norm). Training keeps the pre-norm rows in `raw` and each norm row's 1/rms in `rstd` for
+ * the backward; the cached decoder passes null for both.
+ */
+export function gqaProject(ctx: OpContext, qkv: DevicePtr, raw: DevicePtr | null, rstd: DevicePtr | null): void {
+  const g = gqaShape(ctx.node);
+  const [D, rows, width] = [ctx.outputWidth(0), ctx.B * ctx.T, (g.H + 2 * g.G) * g.d];
+  linearNT(ctx.gpu, ctx.input(0), ctx.param(0), qkv, rows, D, width);
+  if (g.bias) launch(ctx.gpu, 'add_row_bias', grid1(rows * width), 256, [ptr(qkv), ptr(ctx.param(GQA_BIAS)), u64(rows), i32(width)]);
+  const parts = normParts(g);
+  if (parts.length === 0) return;
+  if (raw !== null) ctx.gpu.driver.copy(raw, qkv, rows * width * F32);
+  const eps = num(ctx.node, 'eps');
+  for (const p of parts) {
+    const r = rstd === null ? 0n : at(rstd, p.slot * rows);
+    rmsnorm(ctx.gpu, at(qkv, p.col), ctx.param(gqaNormParam(g) + p.weight), at(qkv, p.col), r, rows, p.n, width, width, eps);
+  }
+}
 
 function gqaOperands(ctx: OpContext, base: DevicePtr): Operands {
-  const { H, G, d } = gqaShape(ctx);
+  const { H, G, d } = gqaShape(ctx.node);
   const width = (H + 2 * G) * d;
   const k = at(base, H * d);
-  return { q: base, sq: width, hq: d, k1: k, sk1: width, hk1: d, d1: d, k2: k, sk2: 0, hk2: 0, d2: 0, v: at(base, (H + G) * d), sv: width, hv: d, dv: d, heads: H, kvHeads: G, scale: num(ctx.node, 'softmax_scale') };
+  return { q: base, sq: width, hq: d, k1: k, sk1: width, hk1: d, d1: d, k2: k, sk2: 0, hk2: 0, d2: 0, v: at(base, (H + G) * d), sv: width, hv: d, dv: d, heads: H, kvHeads: G, scale: num(ctx.node, 'softmax_scale'), window: windowOf(ctx.node) };
 }
 
 export const gqa: CudaOp = {
-  fused: () => [[0, 1, 2]],
+  fused: (node) => (gqaShape(node).bias ? [[0, 1, 2], [4, 5, 6]] : [[0, 1, 2]]),
   buffers({ node }, B, T) {
-    const { H, G, d } = gqaShape({ node });
+    const g = gqaShape(node);
+    const { H, G, d } = g;
     const rows = B * T;
+    const normed: BufferDecl[] =
+      g.norm === 'none'
+        ? []
+        : [
+            { name: 'qkv_raw', bytes: rows * (H + 2 * G) * d * F32, scope: 'saved' },
+            { name: 'rstd_qk', bytes: normParts(g).length * rows * F32, scope: 'saved' },
+          ];
     return [
       { name: 'qkv', bytes: rows * (H + 2 * G) * d * F32, scope: 'saved' },
+      ...normed,
       { name: 'o', bytes: rows * H * d * F32, scope: 'saved' },
       { name: 'lse', bytes: statsBytes(B, T, H), scope: 'saved' },
       { name: 'do', bytes: rows * H * d * F32, scope: 'grad' },
@@ -166,29 +235,38 @@ export const gqa: CudaOp = {
     ];
   },
   forward(ctx) {
-    const { H, G, d } = gqaShape(ctx);
+    const g = gqaShape(ctx.node);
+    const { H, G, d } = g;
     const [D, rows, width] = [ctx.outputWidth(0), ctx.B * ctx.T, (H + 2 * G) * d];
     const qkv = ctx.buffer('qkv');
-    linearNT(ctx.gpu, ctx.input(0), ctx.param(0), qkv, rows, D, width);
+    const normed = g.norm !== 'none';
+    gqaProject(ctx, qkv, normed ? ctx.buffer('qkv_raw') : null, normed ? ctx.buffer('rstd_qk') : null);
     const interleaved = parseRope(ctx.node.attrs.rope).interleaved;
     rope(ctx, qkv, H, width, d, d, interleaved, 1);
     rope(ctx, at(qkv, H * d), G, width, d, d, interleaved, 1);
     attentionForward(ctx, gqaOperands(ctx, qkv), ctx.buffer('o'), ctx.buffer('lse'), ctx.buffer('scores'));
-    linearNT(ctx.gpu, ctx.buffer('o'), ctx.param(3), ctx.output(0), rows, H * d, D);
+    linearNT(ctx.gpu, ctx.buffer('o'), ctx.param(GQA_O), ctx.output(0), rows, H * d, D);
   },
   backward(ctx) {
     const dy = ctx.gradOut(0);
     if (!dy) return;
-    const { H, G, d } = gqaShape(ctx);
+    const g = gqaShape(ctx.node);
+    const { H, G, d } = g;
     const [D, rows, width] = [ctx.outputWidth(0), ctx.B * ctx.T, (H + 2 * G) * d];
     const [dout, dqkv] = [ctx.buffer('do'), ctx.buffer('dqkv')];
-    linearBackward(ctx.gpu, ctx.buffer('o'), ctx.param(3), dy, dout, ctx.gradParam(3), rows, H * d, D, false);
+    linearBackward(ctx.gpu, ctx.buffer('o'), ctx.param(GQA_O), dy, dout, ctx.gradParam(GQA_O), rows, H * d, D, false);
     ctx.gpu.driver.zero(dqkv, rows * width * F32);
     const dk = at(dqkv, H * d);
     attentionBackward(ctx, gqaOperands(ctx, ctx.buffer('qkv')), ctx.buffer('o'), dout, ctx.buffer('lse'), ctx.buffer('delta'), { q: dqkv, k1: dk, k2: dk, v: at(dqkv, (H + G) * d) }, ctx.buffer('bscores'), ctx.buffer('dscores'));
     const interleaved = parseRope(ctx.node.attrs.rope).interleaved;
     rope(ctx, dqkv, H, width, d, d, interleaved, -1);
     rope(ctx, dk, G, width, d, d, interleaved, -1);
+    // through the norms, in place: dqkv becomes the gradient of the projection (+ bias) output
+    for (const p of normParts(g)) {
+      const [col, rstd] = [at(dqkv, p.col), at(ctx.buffer('rstd_qk'), p.slot * rows)];
+      rmsnormBackward(ctx.gpu, at(ctx.buffer('qkv_raw'), p.col), width, ctx.param(gqaNormParam(g) + p.weight), rstd, col, width, col, width, ctx.gradParam(gqaNormParam(g) + p.weight), rows, p.n, false);
+    }
+    if (g.bias) launch(ctx.gpu, 'bias_grad', grid1(width, 128), 128, [ptr(dqkv), ptr(ctx.gradParam(GQA_BIAS)), i32(rows), i32(width)]);
     linearBackward(ctx.gpu, ctx.input(0), ctx.param(0), dqkv, ctx.gradIn(0), ctx.gradParam(0), rows, D, width);
   },
 };
@@ -220,7 +298,7 @@ function mlaOperands(ctx: OpContext, q: DevicePtr, kva: DevicePtr, kv: DevicePtr
     k1: kv, sk1: H * (dn + dv), hk1: dn + dv, d1: dn,
     k2: at(kva, R), sk2: R + dr, hk2: 0, d2: dr,
     v: at(kv, dn), sv: H * (dn + dv), hv: dn + dv, dv,
-    heads: H, kvHeads: H, scale: num(ctx.node, 'softmax_scale'),
+    heads: H, kvHeads: H, scale: num(ctx.node, 'softmax_scale'), window: windowOf(ctx.node),
   };
 }
 

@@ -139,10 +139,13 @@ export function rmsnorm(gpu: Gpu, x: DevicePtr, w: DevicePtr, y: DevicePtr, rstd
   launch(gpu, 'rmsnorm_fwd', [rows], 256, [ptr(x), ptr(w), ptr(y), ptr(rstd), i32(n), i32(sx), i32(sy), f32(eps)]);
 }
 
-/** dx += rmsnorm's input gradient, dw += its weight gradient */
-export function rmsnormBackward(gpu: Gpu, x: DevicePtr, sx: number, w: DevicePtr, rstd: DevicePtr, dy: DevicePtr, sdy: number, dx: DevicePtr, sdx: number, dw: DevicePtr, rows: number, n: number): void {
-  launch(gpu, 'rmsnorm_bwd_x', [rows], 256, [ptr(x), i32(sx), ptr(w), ptr(rstd), ptr(dy), i32(sdy), ptr(dx), i32(sdx), i32(n)]);
+/**
+ * dx += rmsnorm's input gradient (with `add` false: dx = it, and dx may then be dy itself, in place),
+ * dw += its weight gradient (taken first, while dy is intact)
+ */
+export function rmsnormBackward(gpu: Gpu, x: DevicePtr, sx: number, w: DevicePtr, rstd: DevicePtr, dy: DevicePtr, sdy: number, dx: DevicePtr, sdx: number, dw: DevicePtr, rows: number, n: number, add = true): void {
   launch(gpu, 'rmsnorm_bwd_w', grid1(n, 128), 128, [ptr(x), i32(sx), ptr(rstd), ptr(dy), i32(sdy), ptr(dw), i32(rows), i32(n)]);
+  launch(gpu, 'rmsnorm_bwd_x', [rows], 256, [ptr(x), i32(sx), ptr(w), ptr(rstd), ptr(dy), i32(sdy), ptr(dx), i32(sdx), i32(n), i32(add ? 1 : 0)]);
 }
 
 /** Rotates `heads` vectors of width d per row in place (sign −1: the backward rotation). */

@@ -1,7 +1,8 @@
 /**
  * attention.gqa and attention.mla with a KV cache on CUDA (runtime/cuda/decoder.ts): the same math as
  * the tfjs cached decoder (runtime/infer/attention.ts), for T new columns per row at per-row
- * positions, against every cached column a row holds a token in. The projections go through
+ * positions, against every cached column a row holds a token in (within the sliding window, if any;
+ * the cache keeps every column). GQA's projections, biases and q/k norm are training's (gqaProject). The projections go through
  * cuBLASLt as in training; rotation, the cache write and the attention itself are
  * kernels/decode.cu's, reading the step's column and positions from device memory so a captured
  * graph replays for every step.
@@ -16,6 +17,7 @@ import { parseRope } from '../../../ir/rope.js';
 import type { DevicePtr } from '../driver.js';
 import { f32, i32, ptr } from '../driver.js';
 import { attentionDims, decodeSharedFloats } from '../decode-plan.js';
+import { gqaProject, windowOf } from './attention.js';
 import { at, F32, grid1, launch, linearNT, num, rmsnorm, type OpContext } from './context.js';
 
 /** What every cached attention node shares within a step, and its own cache. */
@@ -63,7 +65,7 @@ function attend(ctx: OpContext, step: CachedStep, q1: Query, q2: Query, k1: Devi
     [
       ptr(q1.p), i32(q1.sr), i32(q1.sh), i32(q1.d), ptr(q2.p), i32(q2.sr), i32(q2.sh), i32(q2.d),
       ptr(k1), ptr(k2), ptr(v), i32(dv), ptr(o), i32(H * dv), i32(dv),
-      ptr(step.valid), ptr(step.info), i32(ctx.T), i32(H), i32(G), i32(step.capacity), f32(num(ctx.node, 'softmax_scale')),
+      ptr(step.valid), ptr(step.info), i32(ctx.T), i32(H), i32(G), i32(step.capacity), f32(num(ctx.node, 'softmax_scale')), i32(windowOf(ctx.node)),
     ],
     shared,
   );
@@ -76,7 +78,7 @@ export function cachedGqa(ctx: OpContext, step: CachedStep): void {
   const [D, rows, width] = [ctx.outputWidth(0), ctx.B * ctx.T, (H + 2 * G) * d];
   const [qkv, o] = [ctx.buffer('qkv'), ctx.buffer('o')];
   const [kCache, vCache] = step.cache as [DevicePtr, DevicePtr];
-  linearNT(ctx.gpu, ctx.input(0), ctx.param(0), qkv, rows, D, width);
+  gqaProject(ctx, qkv, null, null);
   rotate(ctx, step, qkv, H, width, d, d);
   rotate(ctx, step, at(qkv, H * d), G, width, d, d);
   write(ctx, step, kCache, at(qkv, H * d), G, d, width, d);
