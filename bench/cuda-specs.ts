@@ -1,7 +1,8 @@
 /**
  * The specs the cuda device checks run (bench/cuda-check.ts, bench/cuda-decode-check.ts): together
  * they cover every op variant (MLA with and without query compression, YaRN, GQA, sigmoid
- * group-limited and softmax routing, bias, capacity, shared experts, balance and z losses, MTP).
+ * group-limited and softmax routing, bias, capacity, shared experts with and without Qwen2-MoE's
+ * gate, balance and z losses, MTP).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,12 @@ export const SPECS: Record<string, string> = {
   init { std = 0.2 }
   attention gqa { heads = 4, kv_heads = 2 }
   layers 0..1 { moe { experts = 4, hidden = 16, top_k = 2, router { score = softmax, normalize = true, capacity = 1.0 } } }
+}`,
+  'gqa-shared-gate': `model D {
+  vocab = 48, dim = 32, layers = 2, context = 64
+  init { std = 0.2 }
+  attention gqa { heads = 4, kv_heads = 1 }
+  layers 0..1 { moe { experts = 4, shared = 1, shared_gate = true, hidden = 16, top_k = 2, router { score = softmax, aux_loss = sequence { alpha = 1e-2 } } } }
 }`,
 };
 

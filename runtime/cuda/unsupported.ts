@@ -1,6 +1,6 @@
 /**
  * What the cuda executor does not implement: q/k norm, q/k/v biases and sliding windows of
- * attention and the shared-expert gate (issue 20). A plan that uses any of them is refused before
+ * attention (issue 20). A plan that uses any of them is refused before
  * cuda opens, in one line; `--backend auto` then runs it on a tfjs backend, which implements them.
  */
 import { readAttrs } from '../../ir/attrs.js';
@@ -9,7 +9,6 @@ import { RuntimeError } from '../errors.js';
 
 /** The features of one node the cuda executor lacks, as the spec names them. */
 function nodeFeatures(node: Node): string[] {
-  if (node.op === 'moe.shared_gate') return ['shared_gate'];
   if (node.op === 'attention.mla') return readAttrs('attention.mla', node.attrs).window === null ? [] : ['window'];
   if (node.op !== 'attention.gqa') return [];
   const a = readAttrs('attention.gqa', node.attrs);
