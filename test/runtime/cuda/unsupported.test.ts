@@ -1,4 +1,7 @@
-/** The cuda executor refuses issue 20's features in one line, before opening; `auto` falls back. */
+/**
+ * The cuda executor refuses issue 20's attention features in one line, before opening; `auto` falls
+ * back. The shared-expert gate it runs (ops/shared-gate.ts).
+ */
 import { describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import type { ModelGraph } from '../../../ir/types.js';
@@ -9,6 +12,7 @@ import { cudaUnsupported } from '../../../runtime/cuda/unsupported.js';
 import { checkText } from '../../helpers.js';
 
 const nothing: SearchHost = { env: {}, listDir: () => [], pythonSitePackages: () => [] };
+const gated = 'moe { experts = 4, shared = 1, shared_gate = true, hidden = 8, top_k = 2, router { score = softmax } }';
 
 function model(attention: string, moe = 'moe { experts = 4, hidden = 8, top_k = 2, router { score = softmax } }'): ModelGraph {
   const checked = checkText(`model M {
@@ -31,8 +35,10 @@ describe('cuda: unsupported features', () => {
     ]);
     expect(cudaUnsupported(model('mha { heads = 4, qk_norm = full }'))).toEqual(['qk_norm = full']);
     expect(cudaUnsupported(model('mla { heads = 2, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4, window = 8 }'))).toEqual(['window']);
-    const gated = 'moe { experts = 4, shared = 1, shared_gate = true, hidden = 8, top_k = 2, router { score = softmax } }';
-    expect(cudaUnsupported(model('mha { heads = 4 }', gated))).toEqual(['shared_gate']);
+  });
+
+  it('runs the shared-expert gate (Qwen2-MoE): a gated model names no feature', () => {
+    expect(cudaUnsupported(model('mha { heads = 4 }', gated))).toEqual([]);
   });
 
   it('--backend cuda refuses such a model in one line before looking for cuda; auto falls back', async () => {
@@ -44,5 +50,6 @@ describe('cuda: unsupported features', () => {
     expect(await cudaFor(undefined, nothing, [featured])).toBeUndefined();
     // a model without them is refused only for the missing libraries, as before
     await expect(cudaFor('cuda', nothing, [model('gqa { heads = 4, kv_heads = 2 }')])).rejects.toThrow(/^no CUDA/);
+    await expect(cudaFor('cuda', nothing, [model('gqa { heads = 4, kv_heads = 2 }', gated)])).rejects.toThrow(/^no CUDA/);
   });
 });
