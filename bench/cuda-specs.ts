@@ -1,8 +1,9 @@
 /**
  * The specs the cuda device checks run (bench/cuda-check.ts, bench/cuda-decode-check.ts): together
  * they cover every op variant (MLA with and without query compression, YaRN, GQA, sigmoid
- * group-limited and softmax routing, bias, capacity, shared experts, balance and z losses, MTP;
- * q/k/v biases, q/k norm per head and full width, sliding windows on some layers, GQA and MLA).
+ * group-limited and softmax routing, bias, capacity, shared experts with and without Qwen2-MoE's
+ * gate, balance and z losses, MTP; q/k/v biases, q/k norm per head and full width, sliding windows
+ * on some layers, GQA and MLA).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +54,12 @@ export const SPECS: Record<string, string> = {
   init { std = 0.2 }
   attention mla { heads = 2, q_rank = 8, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4, window = 5 }
   layers 0..1 { ffn swiglu { hidden = 32 } }
+}`,
+  'gqa-shared-gate': `model G {
+  vocab = 48, dim = 32, layers = 2, context = 64
+  init { std = 0.2 }
+  attention gqa { heads = 4, kv_heads = 1 }
+  layers 0..1 { moe { experts = 4, shared = 1, shared_gate = true, hidden = 16, top_k = 2, router { score = softmax, aux_loss = sequence { alpha = 1e-2 } } } }
 }`,
 };
 

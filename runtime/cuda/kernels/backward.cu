@@ -183,6 +183,22 @@ extern "C" __global__ void expert_gather_bwd(const float* dxs, const int* slot, 
   }
 }
 
+// moe.shared_gate backward, one block a row: with g = σ(z), z = x·w and out = y·g,
+// dy += g·dout, dz = (dout·y)·g(1 − g), dx += dz·w; dz[row] is written (a temporary) for dw += dzᵀ·x.
+// dy or dx may be null (no gradient flows there).
+extern "C" __global__ void shared_gate_bwd(const float* y, const float* w, const float* g, const float* dout, float* dy, float* dx, float* dz, int D) {
+  size_t row = blockIdx.x;
+  const float* yr = y + row * D;
+  const float* dr = dout + row * D;
+  float dot = 0.f;
+  for (int i = threadIdx.x; i < D; i += blockDim.x) dot += dr[i] * yr[i];
+  float gate = g[row];
+  float d = block_sum(dot) * gate * (1.f - gate);
+  if (threadIdx.x == 0) dz[row] = d;
+  if (dy) for (int i = threadIdx.x; i < D; i += blockDim.x) dy[row * D + i] += gate * dr[i];
+  if (dx) for (int i = threadIdx.x; i < D; i += blockDim.x) dx[row * D + i] += d * w[i];
+}
+
 // Cross-entropy (specs/ir.md §4.14), one block per position: rowloss[r] = w·(lse − logit[target]),
 // rowweight[r] = w (0 for uncounted positions), lse[r] kept for the backward.
 extern "C" __global__ void cross_entropy_fwd(const float* logits, const int* ids, const float* mask, float* rowloss, float* rowweight, float* lse, int T, int V, int shift) {

@@ -91,6 +91,20 @@ extern "C" __global__ void concat_fwd(const float* a, const float* b, float* y, 
   }
 }
 
+// moe.shared_gate (specs/ir.md §4.16): out[r] = y[r] · g[r], g[r] = σ(x[r] · w) with w [1, D]; one block a
+// row. g is kept for the backward. The dot product stays fp32 in either precision: it is D flops a row.
+extern "C" __global__ void shared_gate_fwd(const float* x, const float* w, const float* y, float* g, float* out, int D) {
+  size_t row = blockIdx.x;
+  const float* xr = x + row * D;
+  float z = 0.f;
+  for (int i = threadIdx.x; i < D; i += blockDim.x) z += xr[i] * w[i];
+  float gate = 1.f / (1.f + expf(-block_sum(z)));
+  if (threadIdx.x == 0) g[row] = gate;
+  const float* yr = y + row * D;
+  float* o = out + row * D;
+  for (int i = threadIdx.x; i < D; i += blockDim.x) o[i] = yr[i] * gate;
+}
+
 // The router after its logits z = x·Wᵀ (specs/ir.md §4.9): one warp per token (E ≤ 1024, K ≤ 32,
 // G ≤ 64), each lane holding every 32nd expert. Ties go to the smaller index, as a scan upwards with
 // strict > would choose; the softmax's sum is added in expert order by one lane, so every output is

@@ -4,6 +4,7 @@ import type { CudaOp } from './context.js';
 import { add, concat, embedding, projection, rmsNorm, swiglu } from './dense.js';
 import { balance, crossEntropy, lossSum, zLoss } from './losses.js';
 import { experts, router } from './moe.js';
+import { sharedGate } from './shared-gate.js';
 
 const OPS: { readonly [op: string]: CudaOp } = {
   embedding,
@@ -17,6 +18,7 @@ const OPS: { readonly [op: string]: CudaOp } = {
   'ffn.swiglu': swiglu,
   'moe.router': router,
   'moe.experts': experts,
+  'moe.shared_gate': sharedGate,
   'loss.balance': balance,
   'loss.z': zLoss,
   'loss.cross_entropy': crossEntropy,

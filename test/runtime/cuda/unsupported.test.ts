@@ -1,14 +1,17 @@
-/** The cuda executor refuses issue 20's features in one line, before opening; `auto` falls back. */
+/** The cuda executor runs every IR op; a model with an op it lacks is refused in one line before opening, and `auto` falls back. */
 import { describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
+import { OPS } from '../../../ir/ops.js';
 import type { ModelGraph } from '../../../ir/types.js';
 import { RuntimeError } from '../../../runtime/errors.js';
 import type { SearchHost } from '../../../runtime/cuda/libraries.js';
+import { cudaOp } from '../../../runtime/cuda/ops/index.js';
 import { cudaFor } from '../../../runtime/cuda/runtime.js';
 import { cudaUnsupported } from '../../../runtime/cuda/unsupported.js';
 import { checkText } from '../../helpers.js';
 
 const nothing: SearchHost = { env: {}, listDir: () => [], pythonSitePackages: () => [] };
+const gated = 'moe { experts = 4, shared = 1, shared_gate = true, hidden = 8, top_k = 2, router { score = softmax } }';
 
 function model(attention: string, moe = 'moe { experts = 4, hidden = 8, top_k = 2, router { score = softmax } }'): ModelGraph {
   const checked = checkText(`model M {
@@ -20,26 +23,33 @@ function model(attention: string, moe = 'moe { experts = 4, hidden = 8, top_k = 
   return lowerSpec(checked, '/mem').models[0]!;
 }
 
-describe('cuda: unsupported features', () => {
-  it('names each feature a model uses, once', () => {
-    expect(cudaUnsupported(model('gqa { heads = 4, kv_heads = 2 }'))).toEqual([]);
-    expect(cudaUnsupported(model('mla { heads = 2, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4 }'))).toEqual([]);
-    // q/k norm, q/k/v biases and sliding windows run on cuda (checked against cpu: bench/cuda-check.ts on the emulator)
-    expect(cudaUnsupported(model('gqa { heads = 4, kv_heads = 2, qk_norm = head, qkv_bias = true, window = 8, window_layers = [1] }'))).toEqual([]);
-    expect(cudaUnsupported(model('mha { heads = 4, qk_norm = full }'))).toEqual([]);
-    expect(cudaUnsupported(model('mla { heads = 2, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4, window = 8 }'))).toEqual([]);
-    const gated = 'moe { experts = 4, shared = 1, shared_gate = true, hidden = 8, top_k = 2, router { score = softmax } }';
-    expect(cudaUnsupported(model('mha { heads = 4 }', gated))).toEqual(['shared_gate']);
+/** The model with its first attention node's op renamed: an op the IR might gain before cuda has kernels for it. */
+function withNewOp(m: ModelGraph): ModelGraph {
+  let renamed = false;
+  const nodes = m.nodes.map((n) => (!renamed && n.op.startsWith('attention.') ? ((renamed = true), { ...n, op: 'attention.next' }) : n));
+  return { ...m, nodes };
+}
+
+describe('cuda: ops without kernels', () => {
+  it('has a kernel for every IR op', () => {
+    expect(Object.keys(OPS).filter((op) => cudaOp(op) === undefined)).toEqual([]);
   });
 
-  it('--backend cuda refuses such a model in one line before looking for cuda; auto falls back', async () => {
-    const featured = model('mha { heads = 4 }', 'moe { experts = 4, shared = 1, shared_gate = true, hidden = 8, top_k = 2, router { score = softmax } }');
-    const asked = cudaFor('cuda', nothing, [featured]);
+  it('names nothing for issue 20 features (q/k norm, q/k/v biases, windows, the shared-expert gate)', () => {
+    expect(cudaUnsupported(model('gqa { heads = 4, kv_heads = 2, qk_norm = head, qkv_bias = true, window = 8, window_layers = [1] }'))).toEqual([]);
+    expect(cudaUnsupported(model('mha { heads = 4, qk_norm = full }', gated))).toEqual([]);
+    expect(cudaUnsupported(model('mla { heads = 2, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4, window = 8 }'))).toEqual([]);
+  });
+
+  it('--backend cuda refuses a model with an op it lacks in one line before looking for cuda; auto falls back', async () => {
+    const next = withNewOp(model('gqa { heads = 4, kv_heads = 2 }'));
+    expect(cudaUnsupported(next)).toEqual(['attention.next']);
+    const asked = cudaFor('cuda', nothing, [next]);
     await expect(asked).rejects.toBeInstanceOf(RuntimeError);
-    await expect(asked).rejects.toThrow(/^the cuda backend does not implement shared_gate \(model M\)$/);
-    expect(await cudaFor('auto', nothing, [featured])).toBeUndefined();
-    expect(await cudaFor(undefined, nothing, [featured])).toBeUndefined();
-    // a model without them is refused only for the missing libraries, as before
-    await expect(cudaFor('cuda', nothing, [model('gqa { heads = 4, kv_heads = 2 }')])).rejects.toThrow(/^no CUDA/);
+    await expect(asked).rejects.toThrow(/^the cuda backend has no kernels for attention\.next \(model M\)$/);
+    expect(await cudaFor('auto', nothing, [next])).toBeUndefined();
+    expect(await cudaFor(undefined, nothing, [next])).toBeUndefined();
+    // a model it implements is refused only for the missing libraries
+    await expect(cudaFor('cuda', nothing, [model('gqa { heads = 4, kv_heads = 2, qkv_bias = true }', gated)])).rejects.toThrow(/^no CUDA/);
   });
 });
