@@ -8,7 +8,10 @@
  *      captured, the other 10 must replay the CUDA graph; after step 5 the middle row finishes and
  *      leaves the batch) — every step's logits within 1e-4 relative in fp32 mode, the same argmax;
  *   2. generate() end to end, greedy, 16 new tokens for the same prompts: the same ids;
- *   3. the prefill and steps in bf16 mode, reported (not judged).
+ *   3. the prefill and steps in bf16 mode, reported (not judged);
+ *   4. a long cache (GQA and MLA, prompts of 1300 and 900 tokens, 4 steps): the attention kernel
+ *      takes the columns in chunks of 1024 with an online softmax, so this crosses a chunk border,
+ *      with left padding spanning one — within 1e-4 in fp32.
  * Prints one PASS/FAIL line per spec and check, and `ALL PASS` or `SOME FAILED` last (exit 1); the
  * figures go as JSON to $OUT/cuda-decode-check.json (or the first argument).
  */
@@ -43,14 +46,32 @@ interface Trace {
   readonly replays: number;
 }
 
+/** Longer than decode_attention's chunk of 1024 columns (kernels/decode.cu DECODE_CHUNK). */
+const LONG_PROMPTS = [1300, 900].map((n, r) => Array.from({ length: n }, (_, i) => (i * 7 + r * 3 + (i >> 5)) % 61));
+const LONG_STEPS = 4;
+const LONG_SPECS: Record<string, string> = {
+  'long-gqa': `model L {
+  vocab = 64, dim = 16, layers = 1, context = 2048
+  init { std = 0.2 }
+  attention gqa { heads = 2, kv_heads = 1 }
+  layers 0..0 { ffn swiglu { hidden = 16 } }
+}`,
+  'long-mla': `model K {
+  vocab = 64, dim = 16, layers = 1, context = 2048
+  init { std = 0.2 }
+  attention mla { heads = 2, q_rank = 0, kv_rank = 8, nope_dim = 4, rope_dim = 4, v_dim = 4 }
+  layers 0..0 { ffn swiglu { hidden = 16 } }
+}`,
+};
+
 /** Feeds both decoders the same columns (the reference's greedy ids) and compares the logits of every step. */
-async function trace(reference: StepDecoder, cuda: StepDecoder, vocab: number): Promise<Trace> {
-  const width = Math.max(...PROMPTS.map((p) => p.length));
-  let ids = PROMPTS.map((p) => [...new Array<number>(width - p.length).fill(0), ...p]);
-  let real = PROMPTS.map((p) => ids[0]!.map((_, t) => t >= width - p.length));
+async function trace(reference: StepDecoder, cuda: StepDecoder, vocab: number, prompts = PROMPTS, steps = STEPS, dropAfter = DROP_AFTER): Promise<Trace> {
+  const width = Math.max(...prompts.map((p) => p.length));
+  let ids = prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...p]);
+  let real = prompts.map((p) => ids[0]!.map((_, t) => t >= width - p.length));
   const errors: number[] = [];
   let argmaxAgree = true;
-  for (let step = 0; step <= STEPS; step++) {
+  for (let step = 0; step <= steps; step++) {
     const want = await reference.next(ids, real);
     const got = await cuda.next(ids, real);
     errors.push(relative(got, want));
@@ -61,7 +82,7 @@ async function trace(reference: StepDecoder, cuda: StepDecoder, vocab: number): 
       if (w !== g) argmaxAgree = false;
       next.push(w);
     }
-    if (step === DROP_AFTER) {
+    if (step === dropAfter) {
       reference.keepRows([0, 2]);
       cuda.keepRows([0, 2]);
       next.splice(1, 1);
@@ -109,6 +130,28 @@ async function checkSpec(gpu: CudaRuntime, name: string, model: ModelGraph, resu
   return ok;
 }
 
+/** A cache longer than one attention chunk: prefill and steps against the cpu decoder, fp32. */
+async function checkLong(gpu: CudaRuntime, name: string, model: ModelGraph, results: Record<string, unknown>): Promise<boolean> {
+  const vocab = model.params.find((p) => p.name === 'model.embed_tokens.weight')!.shape[0]!;
+  const store = ParamStore.initialise(model, 13);
+  const snap = await store.snapshot();
+  const engine = new CudaDecodeModel(gpu, model, snap.params as Map<string, TensorData>, snap.state as Map<string, TensorData>, 'fp32');
+  try {
+    const reference = new Decoder(model, store, LONG_PROMPTS.length, 'latent');
+    const cuda = engine.open(LONG_PROMPTS.length, LONG_PROMPTS[0]!.length + LONG_STEPS + 1, 'latent');
+    const t = await trace(reference, cuda, vocab, LONG_PROMPTS, LONG_STEPS, -1);
+    reference.dispose();
+    cuda.dispose();
+    results[`${name}/fp32/steps`] = t;
+    const pass = Math.max(...t.errors) <= TOLERANCE && t.argmaxAgree;
+    console.log(`${pass ? 'PASS' : 'FAIL'} ${name} fp32 prefill of ${LONG_PROMPTS.map((p) => p.length).join(' and ')} tokens + ${LONG_STEPS} steps within ${TOLERANCE} (prefill ${t.errors[0]!.toExponential(2)}, worst step ${Math.max(...t.errors.slice(1)).toExponential(2)}, argmax ${t.argmaxAgree ? 'equal' : 'DIFFERS'})`);
+    return pass;
+  } finally {
+    engine.dispose();
+    store.dispose();
+  }
+}
+
 async function main(): Promise<void> {
   const outFile = process.argv[2] ?? join(process.env.OUT ?? '.', 'cuda-decode-check.json');
   await selectBackend('cpu');
@@ -118,6 +161,10 @@ async function main(): Promise<void> {
   let ok = true;
   for (const [name, text] of Object.entries(SPECS)) {
     ok = (await checkSpec(gpu, name, modelOf(name, text), results)) && ok;
+    writeFileSync(outFile, JSON.stringify(results, null, 2));
+  }
+  for (const [name, text] of Object.entries(LONG_SPECS)) {
+    ok = (await checkLong(gpu, name, modelOf(name, text), results)) && ok;
     writeFileSync(outFile, JSON.stringify(results, null, 2));
   }
   console.log(ok ? 'ALL PASS' : 'SOME FAILED');

@@ -2,8 +2,8 @@
  * The cuda decoder's plans, pure (tested in CI without a GPU): what each attention node caches per
  * token, the buffers a step of T new columns needs (the forward's, with cached attention in place of
  * the training attention and only the last column's logits), the packed step inputs the kernels read
- * from device memory (so one captured graph replays for every step), and the capacity limit of the
- * decode attention kernel's shared memory.
+ * from device memory (so one captured graph replays for every step), and the decode attention
+ * kernel's shared memory (independent of the cache length: it takes the columns in chunks).
  */
 import type { ModelGraph, Node } from '../../ir/types.js';
 import { RuntimeError } from '../errors.js';
@@ -131,27 +131,14 @@ export function stepInfo(at: number, positions: readonly (readonly number[])[], 
   return info;
 }
 
+/** Columns per chunk of kernels/decode.cu's `decode_attention` (its DECODE_CHUNK): one chunk's scores sit in shared memory. */
+export const DECODE_CHUNK = 1024;
+
 /**
- * Dynamic shared memory a block of kernels/decode.cu's `decode_attention` may use without opting in:
- * 48 KiB less the static scratch of its block reductions (common.cuh: 33 floats), with room to spare.
+ * The floats one decode attention block keeps in shared memory: the query (both parts), one chunk's
+ * scores and the running output — the same for any cache length (≤ 8.5 KiB at MLA's kv_rank 512).
  */
-export const DECODE_SHARED_BYTES = 48 * 1024 - 256;
-
-/** The floats one decode attention block keeps in shared memory: the query (both parts) and a score per cache column. */
-export function decodeSharedFloats(node: Node, capacity: number): number {
+export function decodeSharedFloats(node: Node): number {
   const a = attentionDims(node);
-  return (a.kind === 'gqa' ? a.d : a.R + a.dr) + capacity;
-}
-
-/** The most cache columns every attention node's decode kernel can hold (its scores live in shared memory). */
-export function maxCapacity(nodes: readonly Node[]): number {
-  const widths = nodes.filter((n) => ATTENTION_OPS.has(n.op)).map((n) => decodeSharedFloats(n, 0));
-  return Math.floor(DECODE_SHARED_BYTES / F32) - Math.max(0, ...widths);
-}
-
-export function checkCapacity(nodes: readonly Node[], capacity: number): void {
-  const most = maxCapacity(nodes);
-  if (capacity > most) {
-    throw new RuntimeError(`the cuda decoder holds at most ${most} cached tokens a row, and this batch needs ${capacity}`, 'lower max_new_tokens or shorten the prompts, or generate on a tfjs backend (--backend webgpu)');
-  }
+  return a.kind === 'gqa' ? 2 * a.d + DECODE_CHUNK : 2 * a.R + a.dr + DECODE_CHUNK;
 }

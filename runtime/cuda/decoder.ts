@@ -22,7 +22,7 @@ import { BatchState, type MlaCacheMode } from '../infer/cache.js';
 import type { DecodeEngine, StepDecoder } from '../infer/step-decoder.js';
 import type { CapturedGraph, DevicePtr } from './driver.js';
 import { ptr, i32 } from './driver.js';
-import { ATTENTION_OPS, attentionDims, cacheFloatsPerToken, cacheParts, checkCapacity, decodeNeeds, droplessGraph, LAST_COLUMN, stepInfo } from './decode-plan.js';
+import { ATTENTION_OPS, attentionDims, cacheFloatsPerToken, cacheParts, decodeNeeds, droplessGraph, LAST_COLUMN, stepInfo } from './decode-plan.js';
 import { CudaModel, type Prepared, type SharedWeights } from './executor.js';
 import { opBuffer } from './lifetimes.js';
 import { cachedGqa, cachedMla, type CachedStep } from './ops/decode-attention.js';
@@ -90,7 +90,6 @@ export class CudaDecoder implements StepDecoder {
     private readonly rows: number,
     private readonly capacity: number,
   ) {
-    checkCapacity(engine.nodes, capacity);
     const driver = engine.model.device.driver;
     for (const node of engine.nodes) {
       if (!ATTENTION_OPS.has(node.op)) continue;

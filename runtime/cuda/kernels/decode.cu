@@ -52,7 +52,11 @@ extern "C" __global__ void cache_write(float* cache, const float* src, const int
 // head g = h / (H/G) and k2 [B][cap][d2] shared by every head (MLA's rotary key; d2 = 0 for none);
 // o = Σ softmax(s)_u · v[u], v [B][G][cap][dv] (MLA's latent cache is k1 and v at once). A query
 // that sees no token (left padding) gets zeros: its output never reaches a token's (keys are masked).
-// Grid (T, H, B); dynamic shared memory (d1 + d2 + cap) floats.
+// The columns go by in chunks of DECODE_CHUNK with an online softmax (running max m, sum l and
+// unnormalised output, rescaled by e^(m_old − m_new) as a chunk raises the max), so shared memory
+// holds one chunk's scores whatever the cache length. Grid (T, H, B); dynamic shared memory
+// (d1 + d2 + DECODE_CHUNK + dv) floats (runtime/cuda/decode-plan.ts decodeSharedFloats).
+#define DECODE_CHUNK 1024
 extern "C" __global__ void decode_attention(
     const float* q1, int sq1, int hq1, int d1, const float* q2, int sq2, int hq2, int d2,
     const float* k1, const float* k2, const float* v, int dv, float* o, int so, int ho,
@@ -60,6 +64,7 @@ extern "C" __global__ void decode_attention(
   extern __shared__ float sh[];
   float* q = sh;
   float* s = sh + d1 + d2;
+  float* acc = s + DECODE_CHUNK;
   int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   size_t row = (size_t)b * T + t;
   int c = info[0] + t;
@@ -69,43 +74,49 @@ extern "C" __global__ void decode_attention(
   int g = h / (H / G);
   for (int i = threadIdx.x; i < d1; i += blockDim.x) q[i] = q1[row * sq1 + (size_t)h * hq1 + i];
   for (int i = threadIdx.x; i < d2; i += blockDim.x) q[d1 + i] = q2[row * sq2 + (size_t)h * hq2 + i];
+  for (int j = threadIdx.x; j < dv; j += blockDim.x) acc[j] = 0.f;
   __syncthreads();
   const int* ok = valid + (size_t)b * cap;
   const float* key1 = k1 + ((size_t)b * G + g) * cap * d1;
   const float* key2 = d2 > 0 ? k2 + (size_t)b * cap * d2 : nullptr;
-  float mx = -INFINITY;
-  for (int u = lo + threadIdx.x; u <= c; u += blockDim.x) {
-    float score = -INFINITY;
-    if (ok[u]) {
-      float dot = 0.f;
-      for (int i = 0; i < d1; i++) dot += q[i] * key1[(size_t)u * d1 + i];
-      for (int i = 0; i < d2; i++) dot += q[d1 + i] * key2[(size_t)u * d2 + i];
-      score = scale * dot;
-    }
-    s[u] = score;
-    mx = fmaxf(mx, score);
-  }
-  mx = block_max(mx);
-  float* out = o + row * so + (size_t)h * ho;
-  if (mx == -INFINITY) {
-    for (int j = threadIdx.x; j < dv; j += blockDim.x) out[j] = 0.f;
-    return;
-  }
-  float sum = 0.f;
-  for (int u = lo + threadIdx.x; u <= c; u += blockDim.x) {
-    float p = s[u] == -INFINITY ? 0.f : expf(s[u] - mx);
-    s[u] = p;
-    sum += p;
-  }
-  sum = block_sum(sum);
-  __syncthreads();
   const float* val = v + ((size_t)b * G + g) * cap * dv;
-  float inv = 1.f / sum;
-  for (int j = threadIdx.x; j < dv; j += blockDim.x) {
-    float acc = 0.f;
-    for (int u = lo; u <= c; u++) acc += s[u] * val[(size_t)u * dv + j];
-    out[j] = acc * inv;
+  float m = -INFINITY, l = 0.f;
+  for (int s0 = lo; s0 <= c; s0 += DECODE_CHUNK) {
+    int n = min(DECODE_CHUNK, c - s0 + 1);
+    float cm = -INFINITY;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      int u = s0 + i;
+      float score = -INFINITY;
+      if (ok[u]) {
+        float dot = 0.f;
+        for (int k = 0; k < d1; k++) dot += q[k] * key1[(size_t)u * d1 + k];
+        for (int k = 0; k < d2; k++) dot += q[d1 + k] * key2[(size_t)u * d2 + k];
+        score = scale * dot;
+      }
+      s[i] = score;
+      cm = fmaxf(cm, score);
+    }
+    float mn = fmaxf(m, block_max(cm));
+    if (mn == -INFINITY) continue;  // nothing visible yet (the same for every thread: no barrier skipped by some)
+    float rescale = expf(m - mn);   // 0 while m is −∞
+    float part = 0.f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      float p = s[i] == -INFINITY ? 0.f : expf(s[i] - mn);
+      s[i] = p;
+      part += p;
+    }
+    l = l * rescale + block_sum(part);
+    for (int j = threadIdx.x; j < dv; j += blockDim.x) {
+      float a = 0.f;
+      for (int i = 0; i < n; i++) a += s[i] * val[(size_t)(s0 + i) * dv + j];
+      acc[j] = acc[j] * rescale + a;
+    }
+    m = mn;
+    __syncthreads();  // every thread has read this chunk's s before the next overwrites it
   }
+  float* out = o + row * so + (size_t)h * ho;
+  float inv = l > 0.f ? 1.f / l : 0.f;
+  for (int j = threadIdx.x; j < dv; j += blockDim.x) out[j] = acc[j] * inv;
 }
 
 // MLA's key up-projection absorbed into the query: out[row][h][r] = Σ_{i<dn} q[row·sq + h·hq + i] ·

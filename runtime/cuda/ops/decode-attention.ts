@@ -56,7 +56,7 @@ interface Query {
 
 /** o[row, h] = softmax over the visible cached columns of scale·(q1·k1 + q2·k2) applied to v (decode_attention). */
 function attend(ctx: OpContext, step: CachedStep, q1: Query, q2: Query, k1: DevicePtr, k2: DevicePtr, v: DevicePtr, dv: number, o: DevicePtr, H: number, G: number): void {
-  const shared = decodeSharedFloats(ctx.node, step.capacity) * F32;
+  const shared = decodeSharedFloats(ctx.node) * F32;
   launch(
     ctx.gpu,
     'decode_attention',

@@ -1,13 +1,14 @@
 /**
  * The cuda decoder's host side, without a GPU: what each layer caches (the tfjs latent cache's
  * size), the step plan (cached attention in place of the training attention, one logits row per
- * batch row), the packed step inputs, the capacity limit, dropless experts, and generate()'s seam
+ * batch row), the packed step inputs, the attention kernel's shared memory, dropless experts, and generate()'s seam
  * (an engine's decoder gets the left-padded prompt, then one column per live row per step).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import type { ModelGraph } from '../../../ir/types.js';
-import { cacheBytes, cacheFloatsPerToken, cacheParts, checkCapacity, decodeNeeds, droplessGraph, LAST_COLUMN, maxCapacity, stepInfo } from '../../../runtime/cuda/decode-plan.js';
+import { cacheBytes, cacheFloatsPerToken, cacheParts, DECODE_CHUNK, decodeNeeds, decodeSharedFloats, droplessGraph, LAST_COLUMN, stepInfo } from '../../../runtime/cuda/decode-plan.js';
 import { lifetimes, opBuffer } from '../../../runtime/cuda/lifetimes.js';
 import { planMemory } from '../../../runtime/cuda/plan.js';
 import { Decoder } from '../../../runtime/infer/decoder.js';
@@ -115,12 +116,15 @@ describe('the cuda decode step plan', () => {
     expect(Array.from(stepInfo(9, [[7], [4]], [[true], [false]]))).toEqual([9, 7, 4, 1, 0]);
   });
 
-  it('refuses a cache longer than the attention kernel holds scores for, in one line', () => {
-    const nodes = logitsNodes(MLA);
-    // 48 KiB of shared memory less the reductions' 256 B: a score per column plus the query (kv_rank + rope_dim)
-    expect(maxCapacity(nodes)).toBe((48 * 1024 - 256) / 4 - 16);
-    expect(() => checkCapacity(nodes, maxCapacity(nodes))).not.toThrow();
-    expect(() => checkCapacity(nodes, maxCapacity(nodes) + 1)).toThrow(/the cuda decoder holds at most 12208 cached tokens a row, and this batch needs 12209/);
+  it('takes the cache in chunks: the attention kernel\'s shared memory does not grow with the cache, and fits', () => {
+    const source = readFileSync(new URL('../../../runtime/cuda/kernels/decode.cu', import.meta.url), 'utf8');
+    expect(Number(/#define DECODE_CHUNK (\d+)/.exec(source)![1])).toBe(DECODE_CHUNK);
+    for (const node of logitsNodes(MLA).filter((n) => n.op.startsWith('attention.'))) {
+      // the query (kv_rank + rope_dim), one chunk of scores, the running output (kv_rank)
+      expect(decodeSharedFloats(node)).toBe(12 + 4 + 12 + DECODE_CHUNK);
+    }
+    // MLA at DeepSeek-V3's kv_rank 512 and rope_dim 64 stays inside 48 KiB less the reductions' scratch
+    expect((2 * 512 + 64 + DECODE_CHUNK) * 4).toBeLessThan(48 * 1024 - 256);
   });
 });
 
