@@ -13,6 +13,7 @@ import { RuntimeError } from '../../../runtime/errors.js';
 import { appendMetrics } from '../../../runtime/run/metrics.js';
 import { MANIFEST_LOCK_FILE, withManifestLock } from '../../../runtime/run/manifest-lock.js';
 import { MANIFEST_FILE, adoptFolder, claimEntry, ownedEntries } from '../../../runtime/run/ownership.js';
+import { openRunFolder } from '../../../runtime/run/run-folder.js';
 
 const WRITER = join(import.meta.dirname, 'manifest-writer.ts');
 const REPO = join(import.meta.dirname, '..', '..', '..');
@@ -78,6 +79,13 @@ describe('the run manifest, changed by several commands at once', () => {
     claimEntry(run, 'checkpoint-3');
     expect(ownedEntries(run)).toEqual(['metrics.jsonl', 'events.out.tfevents.moe', 'checkpoint-3']);
     expect(existsSync(join(run, MANIFEST_LOCK_FILE))).toBe(false);
+  });
+
+  it('does not make an empty folder foreign: a lock a killed command left while adopting it is taken over by the next command opening it', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'moe-manifest-empty-'));
+    writeFileSync(join(empty, MANIFEST_LOCK_FILE), lockOf(await deadPid()));
+    openRunFolder(empty, () => undefined).release();
+    expect(readdirSync(empty)).toEqual([MANIFEST_FILE]);
   });
 
   it('refuses, once the wait is over, a lock a live command holds here or on another machine, naming it; the lock stays', () => {
