@@ -4,7 +4,8 @@
  * command refuses, naming the first one's pid; a lock whose pid is dead (the command was killed) is
  * taken over with a message. The lock names the machine too: a pid can only be checked on the
  * machine that wrote it, so a lock from another host (a run folder on a shared file system) is
- * never taken over — the second command refuses, naming the host, and the user decides.
+ * never taken over — the second command refuses, naming the host, and the user decides. The same
+ * lock files (`tryLock`) guard the manifest (manifest-lock.ts), whose lock is waited for instead.
  */
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
