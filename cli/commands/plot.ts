@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { RuntimeError } from '../../runtime/errors.js';
 import { METRICS_FILE, readMetrics, type MetricsRecord } from '../../runtime/run/metrics.js';
+import { withManifestLock } from '../../runtime/run/manifest-lock.js';
 import { claimEntry, isOwned, readManifest } from '../../runtime/run/ownership.js';
 import { plotRun, plotRuns } from '../../report/plot.js';
 import { EXIT, UsageError, type CliIo } from '../io.js';
@@ -15,14 +16,24 @@ export interface PlotCliOptions {
 /**
  * A plot written into the run folder is listed in its manifest before it is written, so a file of
  * that name the user (or another tool) put there is refused, never replaced. A run folder without a
- * manifest (not moe's) gets a new file only.
+ * manifest (not moe's) gets a new file only. In a folder of moe's the check, the listing and the
+ * write hold the manifest lock: `moe train` may be listing a checkpoint there right now, another
+ * `moe plot` its plot, or `--force` clearing what moe wrote.
  */
-function claimPlot(dir: string, name: string, run: string): void {
-  const ours = readManifest(dir) !== undefined;
-  if (existsSync(join(dir, name)) && !(ours && isOwned(dir, name))) {
+function writeInRun(dir: string, name: string, run: string, svg: string): void {
+  const refuse = (): void => {
     throw new RuntimeError(`${join(run, name)} was not written by moe; it is left as it is`, `write the plot elsewhere with -o FILE.svg, or move ${name} out of ${run}`);
+  };
+  if (readManifest(dir) === undefined) {
+    if (existsSync(join(dir, name))) refuse();
+    writeAtomic(join(dir, name), svg);
+    return;
   }
-  if (ours) claimEntry(dir, name);
+  withManifestLock(dir, () => {
+    if (existsSync(join(dir, name)) && !isOwned(dir, name)) refuse();
+    claimEntry(dir, name);
+    writeAtomic(join(dir, name), svg);
+  });
 }
 
 /** The records of a run folder named on the command line; one that is not a run is a usage error. */
@@ -48,7 +59,6 @@ export function runPlot(runs: readonly string[], options: PlotCliOptions, io: Cl
   if (extname(out).toLowerCase() !== '.svg') {
     throw new UsageError(`moe plot writes SVG: name the output FILE.svg (found \`${options.out ?? out}\`); a browser shows it, and \`rsvg-convert -o plot.png plot.svg\` makes a PNG`);
   }
-  for (const [i, r] of read.entries()) if (dirname(out) === r.dir) claimPlot(r.dir, basename(out), runs[i]!);
   const svg =
     read.length === 1
       ? plotRun(records, { title: `${basename(dir)}: ${records.length} step${records.length === 1 ? '' : 's'}` })
@@ -56,7 +66,10 @@ export function runPlot(runs: readonly string[], options: PlotCliOptions, io: Cl
           read.map((r, i) => ({ name: runs[i]!, records: r.records })),
           { title: `${read.length} runs: ${runs.join(', ')}` },
         );
-  writeAtomic(out, svg);
+  // into a run folder plotted (its own, or one of several overlaid): moe's file there
+  const home = read.findIndex((r) => r.dir === dirname(out));
+  if (home >= 0) writeInRun(read[home]!.dir, basename(out), runs[home]!, svg);
+  else writeAtomic(out, svg);
   const shown = relative(io.cwd, out);
   io.stdout(`${shown.startsWith('..') || shown === '' ? out : shown}\n`);
   return EXIT.ok;

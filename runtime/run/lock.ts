@@ -4,7 +4,8 @@
  * command refuses, naming the first one's pid; a lock whose pid is dead (the command was killed) is
  * taken over with a message. The lock names the machine too: a pid can only be checked on the
  * machine that wrote it, so a lock from another host (a run folder on a shared file system) is
- * never taken over — the second command refuses, naming the host, and the user decides.
+ * never taken over — the second command refuses, naming the host, and the user decides. The same
+ * lock files (`tryLock`) guard the manifest (manifest-lock.ts), whose lock is waited for instead.
  */
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -14,7 +15,7 @@ import { pidAlive } from '../io/pid.js';
 
 export const LOCK_FILE = '.moe-run.lock';
 
-interface LockContents {
+export interface LockContents {
   readonly pid: number;
   /** the machine the pid is on (absent in locks of older versions: this machine) */
   readonly host: string;
@@ -28,43 +29,70 @@ const mayRun = (holder: LockContents): boolean => holder.host !== hostname() || 
 /** Takes the folder's lock (the folder must exist); returns its release. */
 export function acquireLock(runDir: string, log: (line: string) => void): () => void {
   const path = join(runDir, LOCK_FILE);
-  const contents: LockContents = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(1).join(' ') };
-  if (!tryCreate(path, contents)) {
-    const holder = readHolder(path);
-    if (holder !== undefined && mayRun(holder)) throw inUse(runDir, path, holder);
-    log(`${runDir}: taking over the lock of ${holder === undefined ? 'an unreadable lock file' : `pid ${holder.pid}, which is no longer running`}`);
-    takeOver(runDir, path);
-    // another command may have taken the stale lock first: then it holds it
-    if (!tryCreate(path, contents)) throw inUse(runDir, path, readHolder(path));
-  }
+  const contents = ourLock();
+  const attempt = tryLock(path, contents, (stale) => log(`${runDir}: taking over the lock of ${stale === undefined ? 'an unreadable lock file' : `pid ${stale.pid}, which is no longer running`}`));
+  if (!attempt.taken) throw inUse(runDir, path, attempt.holder);
+  return releaseOf(path, contents);
+}
+
+/** What this command writes into a lock it takes. */
+export const ourLock = (): LockContents => ({ pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(1).join(' ') });
+
+/** Taken, or held by `holder` (undefined: a lock that could not be read), a command that may still run. */
+export type LockAttempt = { readonly taken: true } | { readonly taken: false; readonly holder: LockContents | undefined };
+
+/**
+ * One try at the lock file `path`, never waiting: a lock whose command is gone (its pid is dead on
+ * this machine, or the file is unreadable) is taken over, after `stale(its holder)`.
+ */
+export function tryLock(path: string, contents: LockContents, stale: (holder: LockContents | undefined) => void): LockAttempt {
+  if (tryCreate(path, contents)) return { taken: true };
+  const holder = readHolder(path);
+  if (holder !== undefined && mayRun(holder)) return { taken: false, holder };
+  stale(holder);
+  const live = takeOver(path);
+  if (live !== undefined) return { taken: false, holder: live };
+  // another command may have taken the stale lock first: then it holds it
+  return tryCreate(path, contents) ? { taken: true } : { taken: false, holder: readHolder(path) };
+}
+
+/** The release of a lock taken with `contents`: only our own lock, never one a later command took over. */
+export function releaseOf(path: string, contents: LockContents): () => void {
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    // only our own lock: never one a later command took over
     const holder = readHolder(path);
-    if (holder?.pid === process.pid && holder.host === contents.host) rmSync(path, { force: true });
+    if (holder?.pid === contents.pid && holder.host === contents.host) rmSync(path, { force: true });
   };
 }
 
 function inUse(runDir: string, path: string, holder: LockContents | undefined): RuntimeError {
-  const elsewhere = holder !== undefined && holder.host !== hostname();
-  const who = holder === undefined ? 'another moe command' : `another moe command (pid ${holder.pid}${elsewhere ? ` on ${holder.host}` : ''}, since ${holder.started})`;
-  const gone = holder === undefined ? 'no moe command is running there' : elsewhere ? `that command no longer runs on ${holder.host}` : `pid ${holder.pid} is not moe`;
+  const { who, gone } = describeHolder(holder);
   return new RuntimeError(`${runDir} is in use by ${who}`, `wait for it to finish, or choose another output folder; if ${gone}, delete ${path}`);
+}
+
+/** Who holds a lock, and what to make sure of before deleting it. */
+export function describeHolder(holder: LockContents | undefined): { who: string; gone: string } {
+  if (holder === undefined) return { who: 'another moe command', gone: 'no moe command is running there' };
+  const elsewhere = holder.host !== hostname();
+  return {
+    who: `another moe command (pid ${holder.pid}${elsewhere ? ` on ${holder.host}` : ''}, since ${holder.started})`,
+    gone: elsewhere ? `that command no longer runs on ${holder.host}` : `pid ${holder.pid} is not moe`,
+  };
 }
 
 /**
  * Moves a stale lock aside (rename is atomic: of two commands taking it over, one moves it) and
  * deletes it. What was moved is checked first: a live lock that another command created in the
- * meantime goes back and this command refuses.
+ * meantime goes back, and its holder is returned (this command does not hold the lock then).
  */
-function takeOver(runDir: string, path: string): void {
+function takeOver(path: string): LockContents | undefined {
   const aside = `${path}.stale-${process.pid}`;
   try {
     renameSync(path, aside);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
   const moved = readHolder(aside);
@@ -72,12 +100,13 @@ function takeOver(runDir: string, path: string): void {
     try {
       linkSync(aside, path);
     } catch {
-      // a third command created a lock meanwhile: it holds the folder now
+      // a third command created a lock meanwhile: it holds the lock now
     }
     rmSync(aside, { force: true });
-    throw inUse(runDir, path, moved);
+    return moved;
   }
   rmSync(aside, { force: true });
+  return undefined;
 }
 
 /**

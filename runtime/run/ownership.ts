@@ -4,14 +4,16 @@
  * a command wrote there (`checkpoint-N`, `metrics.jsonl`, `stage.json`, …). Commands overwrite,
  * rotate and delete only entries listed there, so a user's notes, an `hf-export/` or another tool's
  * `checkpoint-N/` inside a run folder survive anything we do; a folder that is not ours and not
- * empty is refused before anything in it changes.
+ * empty is refused before anything in it changes. Every change of the manifest is made holding its
+ * lock (manifest-lock.ts): commands writing one folder together lose none of each other's entries.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { MANIFEST_FILE, withManifestLock } from './manifest-lock.js';
 
-export const MANIFEST_FILE = '.moe-run.json';
+export { MANIFEST_FILE };
 
 interface Manifest {
   readonly tool: 'moe';
@@ -42,6 +44,27 @@ const isPlainName = (name: string): boolean => name !== '' && name !== '.' && na
 
 const writeManifest = (runDir: string, manifest: Manifest): void => writeFileAtomic(join(runDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 
+const newManifest = (): Manifest => ({ tool: 'moe', version: 1, created: new Date().toISOString(), entries: [] });
+
+/** Writes a manifest into `dir` (which must exist) unless it has one, holding the manifest lock. */
+const createManifest = (dir: string): void =>
+  withManifestLock(dir, () => {
+    if (!readManifest(dir)) writeManifest(dir, newManifest());
+  });
+
+/**
+ * Reads the manifest, changes it and writes it back (unless `change` returns undefined), holding its
+ * lock so that no other command's change made meanwhile is lost. A folder that is not ours is
+ * refused before a lock file is put there.
+ */
+function changeManifest(runDir: string, change: (manifest: Manifest) => Manifest | undefined): void {
+  manifestOf(runDir);
+  withManifestLock(runDir, () => {
+    const changed = change(manifestOf(runDir));
+    if (changed !== undefined) writeManifest(runDir, changed);
+  });
+}
+
 /**
  * Refuses a folder that is not ours and holds anything but `ignored` names (our lock, say); a
  * missing or empty folder is fine. Changes nothing.
@@ -62,7 +85,7 @@ export function refuseForeignFolder(runDir: string, ignored: (name: string) => b
 export function adoptFolder(runDir: string, ignored: (name: string) => boolean): void {
   refuseForeignFolder(runDir, ignored);
   mkdirSync(runDir, { recursive: true });
-  if (!readManifest(runDir)) writeManifest(runDir, { tool: 'moe', version: 1, created: new Date().toISOString(), entries: [] });
+  createManifest(runDir);
 }
 
 function manifestOf(runDir: string): Manifest {
@@ -82,12 +105,13 @@ export const isOwned = (runDir: string, name: string): boolean => ownedEntries(r
  */
 export function claimEntry(runDir: string, name: string): void {
   if (!isPlainName(name)) throw new RuntimeError(`internal: run-folder entry ${JSON.stringify(name)} is not a plain name`);
-  const manifest = manifestOf(runDir);
-  if (manifest.entries.includes(name)) return;
-  if (existsSync(join(runDir, name))) {
-    throw new RuntimeError(`${join(runDir, name)} was not written by moe; it is left as it is`, `move it out of ${runDir}, or choose another output folder`);
-  }
-  writeManifest(runDir, { ...manifest, entries: [...manifest.entries, name] });
+  changeManifest(runDir, (manifest) => {
+    if (manifest.entries.includes(name)) return undefined;
+    if (existsSync(join(runDir, name))) {
+      throw new RuntimeError(`${join(runDir, name)} was not written by moe; it is left as it is`, `move it out of ${runDir}, or choose another output folder`);
+    }
+    return { ...manifest, entries: [...manifest.entries, name] };
+  });
 }
 
 /**
@@ -102,7 +126,7 @@ export function claimInFolder(dir: string, name: string): void {
       throw new RuntimeError(`${join(dir, name)} was not written by moe; it is left as it is`, `move it out of ${dir}, or choose another output folder`);
     }
     mkdirSync(dir, { recursive: true });
-    writeManifest(dir, { tool: 'moe', version: 1, created: new Date().toISOString(), entries: [] });
+    createManifest(dir);
   }
   claimEntry(dir, name);
 }
@@ -110,21 +134,22 @@ export function claimInFolder(dir: string, name: string): void {
 /** Records an entry a stage runner reported writing (a samples or generations file). */
 export function recordEntry(runDir: string, name: string): void {
   if (!isPlainName(name)) return;
-  const manifest = manifestOf(runDir);
-  if (!manifest.entries.includes(name)) writeManifest(runDir, { ...manifest, entries: [...manifest.entries, name] });
+  changeManifest(runDir, (manifest) => (manifest.entries.includes(name) ? undefined : { ...manifest, entries: [...manifest.entries, name] }));
 }
 
 /** Deletes one entry we wrote and forgets it; an entry we did not write is never touched. */
 export function removeEntry(runDir: string, name: string): void {
-  const manifest = manifestOf(runDir);
-  if (!manifest.entries.includes(name)) return;
-  rmSync(join(runDir, name), { recursive: true, force: true });
-  writeManifest(runDir, { ...manifest, entries: manifest.entries.filter((e) => e !== name) });
+  changeManifest(runDir, (manifest) => {
+    if (!manifest.entries.includes(name)) return undefined;
+    rmSync(join(runDir, name), { recursive: true, force: true });
+    return { ...manifest, entries: manifest.entries.filter((e) => e !== name) };
+  });
 }
 
 /** Starting over (`--force`, a changed plan): deletes every entry we wrote, nothing else. */
 export function clearEntries(runDir: string): void {
-  const manifest = manifestOf(runDir);
-  for (const name of manifest.entries) rmSync(join(runDir, name), { recursive: true, force: true });
-  writeManifest(runDir, { ...manifest, entries: [] });
+  changeManifest(runDir, (manifest) => {
+    for (const name of manifest.entries) rmSync(join(runDir, name), { recursive: true, force: true });
+    return { ...manifest, entries: [] };
+  });
 }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanStaleStaging } from '../io/atomic.js';
 import { LOCK_FILE, acquireLock } from './lock.js';
+import { MANIFEST_LOCK_FILE } from './manifest-lock.js';
 import { MANIFEST_FILE, adoptFolder, ownedEntries, refuseForeignFolder } from './ownership.js';
 
 export interface OpenRunFolder {
@@ -16,11 +17,13 @@ export interface OpenRunFolder {
 }
 
 /**
- * What another command opening the folder right now may have written before its manifest: the lock
- * and the staging copies of the lock and the manifest.
+ * What another command opening the folder right now may have written before its manifest: the
+ * locks (the manifest's too: it is held while the manifest is written) and the staging copies of
+ * the locks and the manifest.
  */
 const escape = (name: string): string => name.replace(/[.]/g, '\\.');
-const opening = (name: string): boolean => name === LOCK_FILE || new RegExp(`^\\.?(${escape(LOCK_FILE)}|${escape(MANIFEST_FILE)})\\.tmp-\\d+$`).test(name);
+const opening = (name: string): boolean =>
+  name === LOCK_FILE || name === MANIFEST_LOCK_FILE || new RegExp(`^\\.?(${[LOCK_FILE, MANIFEST_LOCK_FILE, MANIFEST_FILE].map(escape).join('|')})\\.tmp-\\d+$`).test(name);
 
 /** Refuses a folder that is not ours and holds anything; changes nothing (a check before opening several). */
 export const checkRunFolder = (runDir: string): void => refuseForeignFolder(runDir, opening);
