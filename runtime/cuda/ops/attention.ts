@@ -6,6 +6,9 @@
  * per-head `nope` part and the rotary key shared by every head. Scores are materialized one batch
  * row at a time ([T, H, T] floats of scratch), the backward recomputes them from the log-sum-exp:
  * O(T²) memory per row where a flash kernel needs O(T) — the price of tensor-core products today.
+ * Where those scores would pass SCORE_BUDGET (long sequences, many heads), attention runs row-wise
+ * instead (kernels/attention.cu attn_rows_*: one block per query row, an online softmax over key
+ * chunks, O(T) memory, fp32 SIMT), so such a model still trains, slower.
  * A sliding window masks in the softmax kernels (the products still take every key). GQA's q/k/v
  * biases are added after the projection and q/k norm (per head or full width) runs in place before
  * rotary, keeping the pre-norm rows for the backward (gqaProject, shared with the cached decoder).
@@ -15,7 +18,7 @@ import { parseRope } from '../../../ir/rope.js';
 import { RuntimeError } from '../../errors.js';
 import type { DevicePtr } from '../driver.js';
 import type { GemmType, RowMajorGemm } from '../cublaslt.js';
-import { i32, ptr } from '../driver.js';
+import { f32, i32, ptr, type KernelArg } from '../driver.js';
 import { at, F32, grid1, launch, linearBackward, linearNT, num, rmsnorm, rmsnormBackward, rope, u64, type BackwardContext, type BufferDecl, type CudaOp, type OpContext } from './context.js';
 
 /** Where attention finds its operands: per operand a base, a row stride and a head stride (floats). */
@@ -78,8 +81,13 @@ function scores(ctx: OpContext, a: Operands, b: number, S: DevicePtr): void {
 }
 
 /** o [rows, H·dv] and the log-sum-exp per (b, h, t) for the backward; S is [T, H, T] of scratch. */
-function attentionForward(ctx: OpContext, a: Operands, o: DevicePtr, lse: DevicePtr, S: DevicePtr): void {
+function attentionForward(ctx: OpContext, a: Operands, o: DevicePtr, lse: DevicePtr, S: DevicePtr | null): void {
   const { T } = ctx;
+  if (S === null) {
+    const shared = (a.d1 + a.d2 + ROW_CHUNK + a.dv) * F32;
+    launch(ctx.gpu, 'attn_rows_fwd', [T, a.heads, ctx.B], 128, [...rowOperands(a), ptr(o), ptr(lse), i32(T), i32(a.heads), i32(a.kvHeads), f32(a.scale), i32(a.window)], shared);
+    return;
+  }
   const [H, G, type] = [a.heads, a.kvHeads, productType(ctx)];
   const [group, so] = [H / G, H * a.dv];
   for (let b = 0; b < ctx.B; b++) {
@@ -107,11 +115,17 @@ interface AttentionGrads {
  * batch row: the scores are recomputed (S), P and dS come from the saved log-sum-exp and delta,
  * then dQ = scale·dS·K, dK = scale·dSᵀ·Q, dV = Pᵀ·dO as products (the kv heads of a group add up).
  */
-function attentionBackward(ctx: BackwardContext, a: Operands, o: DevicePtr, dout: DevicePtr, lse: DevicePtr, delta: DevicePtr, grads: AttentionGrads, S: DevicePtr, dP: DevicePtr): void {
+function attentionBackward(ctx: BackwardContext, a: Operands, o: DevicePtr, dout: DevicePtr, lse: DevicePtr, delta: DevicePtr, grads: AttentionGrads, S: DevicePtr | null, dP: DevicePtr | null): void {
   const { T } = ctx;
   const [H, G, type] = [a.heads, a.kvHeads, productType(ctx)];
   const [group, so] = [H / G, H * a.dv];
   launch(ctx.gpu, 'attention_bwd_delta', [T, H, ctx.B], 64, [ptr(o), ptr(dout), i32(so), ptr(delta), i32(T), i32(H), i32(a.dv)]);
+  if (S === null || dP === null) {
+    const shared = (2 * (a.d1 + a.d2) + a.dv + 2 * ROW_CHUNK) * F32;
+    const args = [...rowOperands(a), ptr(dout), ptr(lse), ptr(delta), ptr(grads.q), ptr(grads.k1), ptr(grads.k2), ptr(grads.v), i32(T), i32(H), i32(G), f32(a.scale), i32(a.window)];
+    launch(ctx.gpu, 'attn_rows_bwd', [T, H, ctx.B], 128, args, shared);
+    return;
+  }
   const gemm = (g: RowMajorGemm): void => ctx.gpu.lt.gemm(g);
   for (let b = 0; b < ctx.B; b++) {
     const [rq, rk1, rk2, rv, ro] = [b * T * a.sq, b * T * a.sk1, b * T * a.sk2, b * T * a.sv, b * T * so];
@@ -136,8 +150,36 @@ function attentionBackward(ctx: BackwardContext, a: Operands, o: DevicePtr, dout
 /** One batch row's scores, every head: the scratch of the products above. */
 const scoreBytes = (T: number, H: number): number => T * H * T * F32;
 
+/** The most one batch row's scores may take before attention runs row-wise (three such buffers live in a step). */
+export const SCORE_BUDGET = 512 * 2 ** 20;
+
+/**
+ * Whether attention over T columns with H heads runs row-wise (no score buffers) rather than as
+ * products: by size, or as MOE_CUDA_ATTENTION (`rows` or `products`) says.
+ */
+export function rowWise(T: number, H: number, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  const forced = env.MOE_CUDA_ATTENTION;
+  if (forced === 'rows') return true;
+  if (forced === 'products') return false;
+  return scoreBytes(T, H) > SCORE_BUDGET;
+}
+
+/** kernels/attention.cu's ROW_CHUNK: the keys a row-wise block holds at once. */
+const ROW_CHUNK = 256;
+
+/** The row-wise kernels' operand arguments (attn_rows_fwd and attn_rows_bwd take them first). */
+function rowOperands(a: Operands): KernelArg[] {
+  return [ptr(a.q), i32(a.sq), i32(a.hq), ptr(a.k1), i32(a.sk1), i32(a.hk1), i32(a.d1), ptr(a.k2), i32(a.sk2), i32(a.d2), ptr(a.v), i32(a.sv), i32(a.hv), i32(a.dv)];
+}
+
+/** A score buffer of the products, or null where attention runs row-wise and has none. */
+function scratch(ctx: OpContext, name: 'scores' | 'bscores' | 'dscores'): DevicePtr | null {
+  return rowWise(ctx.T, num(ctx.node, 'heads')) ? null : ctx.buffer(name);
+}
+
 /** The scratch the attention products need: scores in the forward; scores and their gradient in the backward. */
 function scoreBuffers(T: number, H: number): BufferDecl[] {
+  if (rowWise(T, H)) return [];
   return [
     { name: 'scores', bytes: scoreBytes(T, H), scope: 'temp' },
     { name: 'bscores', bytes: scoreBytes(T, H), scope: 'grad' },
@@ -244,7 +286,7 @@ export const gqa: CudaOp = {
     const interleaved = parseRope(ctx.node.attrs.rope).interleaved;
     rope(ctx, qkv, H, width, d, d, interleaved, 1);
     rope(ctx, at(qkv, H * d), G, width, d, d, interleaved, 1);
-    attentionForward(ctx, gqaOperands(ctx, qkv), ctx.buffer('o'), ctx.buffer('lse'), ctx.buffer('scores'));
+    attentionForward(ctx, gqaOperands(ctx, qkv), ctx.buffer('o'), ctx.buffer('lse'), scratch(ctx, 'scores'));
     linearNT(ctx.gpu, ctx.buffer('o'), ctx.param(GQA_O), ctx.output(0), rows, H * d, D);
   },
   backward(ctx) {
@@ -257,7 +299,7 @@ export const gqa: CudaOp = {
     linearBackward(ctx.gpu, ctx.buffer('o'), ctx.param(GQA_O), dy, dout, ctx.gradParam(GQA_O), rows, H * d, D, false);
     ctx.gpu.driver.zero(dqkv, rows * width * F32);
     const dk = at(dqkv, H * d);
-    attentionBackward(ctx, gqaOperands(ctx, ctx.buffer('qkv')), ctx.buffer('o'), dout, ctx.buffer('lse'), ctx.buffer('delta'), { q: dqkv, k1: dk, k2: dk, v: at(dqkv, (H + G) * d) }, ctx.buffer('bscores'), ctx.buffer('dscores'));
+    attentionBackward(ctx, gqaOperands(ctx, ctx.buffer('qkv')), ctx.buffer('o'), dout, ctx.buffer('lse'), ctx.buffer('delta'), { q: dqkv, k1: dk, k2: dk, v: at(dqkv, (H + G) * d) }, scratch(ctx, 'bscores'), scratch(ctx, 'dscores'));
     const interleaved = parseRope(ctx.node.attrs.rope).interleaved;
     rope(ctx, dqkv, H, width, d, d, interleaved, -1);
     rope(ctx, dk, G, width, d, d, interleaved, -1);
@@ -353,7 +395,7 @@ export const mla: CudaOp = {
     linearNT(gpu, cn, ctx.param(p.kvb), kv, rows, R, H * (dn + dv));
     rope(ctx, at(q, dn), H, H * qk, qk, dr, true, 1);
     rope(ctx, at(kva, R), 1, R + dr, 0, dr, true, 1);
-    attentionForward(ctx, mlaOperands(ctx, q, kva, kv), o, ctx.buffer('lse'), ctx.buffer('scores'));
+    attentionForward(ctx, mlaOperands(ctx, q, kva, kv), o, ctx.buffer('lse'), scratch(ctx, 'scores'));
     linearNT(gpu, o, ctx.param(p.o), ctx.output(0), rows, H * dv, D);
   },
   backward(ctx) {
@@ -370,7 +412,7 @@ export const mla: CudaOp = {
     gpu.driver.zero(b('dq'), rows * H * qk * F32);
     gpu.driver.zero(b('dkva'), rows * (R + dr) * F32);
     gpu.driver.zero(b('dkv'), rows * H * (dn + dv) * F32);
-    attentionBackward(ctx, mlaOperands(ctx, b('q'), b('kva'), b('kv')), b('o'), b('do'), b('lse'), b('delta'), { q: b('dq'), k1: b('dkv'), k2: at(b('dkva'), R), v: at(b('dkv'), dn) }, b('bscores'), b('dscores'));
+    attentionBackward(ctx, mlaOperands(ctx, b('q'), b('kva'), b('kv')), b('o'), b('do'), b('lse'), b('delta'), { q: b('dq'), k1: b('dkv'), k2: at(b('dkva'), R), v: at(b('dkv'), dn) }, scratch(ctx, 'bscores'), scratch(ctx, 'dscores'));
     rope(ctx, at(b('dq'), dn), H, H * qk, qk, dr, true, -1);
     rope(ctx, at(b('dkva'), R), 1, R + dr, 0, dr, true, -1);
     linearBackward(gpu, b('cn'), ctx.param(p.kvb), b('dkv'), b('dcn'), ctx.gradParam(p.kvb), rows, R, H * (dn + dv), false);

@@ -108,11 +108,11 @@ console.log('no fault');
 });
 
 /** Runs a bench check script on the emulator (a child process, not blocking the test worker); its output and exit status. */
-function benchCheck(script: string, order: 'forward' | 'reverse'): Promise<{ status: number | null; out: string }> {
+function benchCheck(script: string, order: 'forward' | 'reverse', extra: Record<string, string> = {}): Promise<{ status: number | null; out: string }> {
   const json = join(mkdtempSync(join(tmpdir(), 'moe-emu-check-')), 'out.json');
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', script), json], {
     cwd: root,
-    env: { ...process.env, MOE_CUDA_LIBRARY_PATH: dir, MOE_CUDA_EMULATOR_ORDER: order, MOE_CHECK_STEPS: '4' },
+    env: { ...process.env, MOE_CUDA_LIBRARY_PATH: dir, MOE_CUDA_EMULATOR_ORDER: order, MOE_CHECK_STEPS: '4', ...extra },
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -129,6 +129,12 @@ describe.skipIf(skip !== undefined)('the cuda backend on the emulator, against t
       expect(status, out).toBe(0);
       // every spec judged: logits at two shapes, gradients, recompute, steps
       expect(out.match(/^PASS /gm)?.length, out).toBe(Object.keys(SPECS).length * 5);
+    });
+
+    it(`row-wise attention (what long sequences run): every op, recompute, micro-batches, bf16, steps (threads ${order})`, { timeout: 900_000 }, async () => {
+      const { status, out } = await benchCheck('cuda-check.ts', order, { MOE_CUDA_ATTENTION: 'rows', MOE_CHECK_STEPS: '3' });
+      expect(out).toContain('ALL PASS');
+      expect(status, out).toBe(0);
     });
 
     it(`the cached decoder: prefill, graph-replayed steps, greedy generate (threads ${order})`, { timeout: 300_000 }, async () => {
