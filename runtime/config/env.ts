@@ -12,7 +12,7 @@ import { RuntimeError } from '../errors.js';
 /** One environment variable: its parsed type and default, and what it does, for users. */
 interface EnvVar<T> {
   readonly name: string;
-  readonly kind: 'switch' | 'flag' | 'positive integer' | 'bytes' | 'folders' | 'command';
+  readonly kind: 'switch' | 'flag' | 'positive integer' | 'bytes' | 'folders' | 'command' | 'choice';
   readonly default: T;
   readonly doc: string;
   readonly parse: (raw: string) => T | undefined;
@@ -87,6 +87,13 @@ export const ENV_VARS = {
     doc: '1 synchronizes after every op on `--backend cuda` and prints the time per op (forward, backward, optimizer) at the end of a run',
     parse: offUnlessOne,
   } satisfies EnvVar<boolean>,
+  cudaAttention: {
+    name: 'MOE_CUDA_ATTENTION',
+    kind: 'choice',
+    default: null,
+    doc: "`--backend cuda`'s training attention: tensor-core products over stored [T, H, T] scores while a batch row's scores fit 512 MiB, else row-wise (O(T) memory, slower); `rows` or `products` forces one",
+    parse: (raw: string) => (raw === 'rows' || raw === 'products' ? raw : undefined),
+  } satisfies EnvVar<'rows' | 'products' | null>,
   memoryLimit: {
     name: 'MOE_MEMORY_LIMIT',
     kind: 'bytes',

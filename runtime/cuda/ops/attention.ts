@@ -15,6 +15,7 @@
  */
 import { readAttrs } from '../../../ir/attrs.js';
 import { parseRope } from '../../../ir/rope.js';
+import { runtimeEnv } from '../../config/env.js';
 import { RuntimeError } from '../../errors.js';
 import type { DevicePtr } from '../driver.js';
 import type { GemmType, RowMajorGemm } from '../cublaslt.js';
@@ -157,10 +158,8 @@ export const SCORE_BUDGET = 512 * 2 ** 20;
  * Whether attention over T columns with H heads runs row-wise (no score buffers) rather than as
  * products: by size, or as MOE_CUDA_ATTENTION (`rows` or `products`) says.
  */
-export function rowWise(T: number, H: number, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
-  const forced = env.MOE_CUDA_ATTENTION;
-  if (forced === 'rows') return true;
-  if (forced === 'products') return false;
+export function rowWise(T: number, H: number, forced: 'rows' | 'products' | null = runtimeEnv().cudaAttention): boolean {
+  if (forced !== null) return forced === 'rows';
   return scoreBytes(T, H) > SCORE_BUDGET;
 }
 

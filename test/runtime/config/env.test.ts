@@ -22,15 +22,15 @@ describe('runtime configuration from the environment', () => {
   it('defaults when unset, typed values when set', () => {
     expect(parseEnv({})).toEqual({
       webgpuGraphs: true, graphPrepare: true, graphSubmitEvery: 128, graphTrace: false, webgpuGemm: true,
-      cudaLibraryPath: null, python: 'python3', cudaProfile: false, memoryLimit: null, debug: false,
+      cudaLibraryPath: null, python: 'python3', cudaProfile: false, cudaAttention: null, memoryLimit: null, debug: false,
     });
     const set = parseEnv({
       MOE_WEBGPU_GRAPHS: '0', MOE_GRAPH_PREPARE: '0', MOE_GRAPH_SUBMIT_EVERY: '32', MOE_GRAPH_TRACE: '1', MOE_WEBGPU_GEMM: '0',
-      MOE_CUDA_LIBRARY_PATH: '/opt/a:/opt/b', MOE_PYTHON: '/venv/bin/python', MOE_CUDA_PROFILE: '1', MOE_MEMORY_LIMIT: '1e9', MOE_DEBUG: 'yes',
+      MOE_CUDA_LIBRARY_PATH: '/opt/a:/opt/b', MOE_PYTHON: '/venv/bin/python', MOE_CUDA_PROFILE: '1', MOE_CUDA_ATTENTION: 'rows', MOE_MEMORY_LIMIT: '1e9', MOE_DEBUG: 'yes',
     });
     expect(set).toEqual({
       webgpuGraphs: false, graphPrepare: false, graphSubmitEvery: 32, graphTrace: true, webgpuGemm: false,
-      cudaLibraryPath: '/opt/a:/opt/b', python: '/venv/bin/python', cudaProfile: true, memoryLimit: 1e9, debug: true,
+      cudaLibraryPath: '/opt/a:/opt/b', python: '/venv/bin/python', cudaProfile: true, cudaAttention: 'rows', memoryLimit: 1e9, debug: true,
     });
   });
 
