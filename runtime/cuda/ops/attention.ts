@@ -220,8 +220,7 @@ interface NormPart {
 function normParts(g: Gqa): NormPart[] {
   if (g.norm === 'full') return [{ col: 0, n: g.H * g.d, weight: 0, slot: 0 }, { col: g.H * g.d, n: g.G * g.d, weight: 1, slot: 1 }];
   if (g.norm === 'none') return [];
-  const heads = Array.from({ length: g.H + g.G }, (_, h): NormPart => ({ col: h * g.d, n: g.d, weight: h < g.H ? 0 : 1, slot: h }));
-  return heads;
+  return Array.from({ length: g.H + g.G }, (_, h): NormPart => ({ col: h * g.d, n: g.d, weight: h < g.H ? 0 : 1, slot: h }));
 }
 
 /**

@@ -5,9 +5,6 @@
  * driver that records allocations and refuses to launch a kernel (there is no GPU here). A rollout
  * batch holding a token id outside the vocabulary is refused on the host.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lowerSpec } from '../../../compiler/lower/index.js';
 import { CudaGrpoPolicy } from '../../../runtime/cuda/grpo.js';
@@ -17,29 +14,12 @@ import type { CudaRuntime } from '../../../runtime/cuda/runtime.js';
 import { RuntimeError } from '../../../runtime/errors.js';
 import { ParamStore } from '../../../runtime/model/params.js';
 import { tf } from '../../../runtime/tf.js';
-import { openRunFolder } from '../../../runtime/run/run-folder.js';
 import { grpoRunner } from '../../../runtime/stages/grpo.js';
 import type { StageContext } from '../../../runtime/stages/stage-runner.js';
 import { checkText } from '../../helpers.js';
+import { grpoContext, grpoRunDir, grpoSpec } from './grpo-context.js';
 import { useCpu } from '../gradcheck.js';
 
-const spec = `model Mini {
-  vocab = 260, dim = 16, layers = 2, context = 64
-  init { std = 0.05 }
-  attention gqa { heads = 2, kv_heads = 1 }
-  layers 0..0 { ffn swiglu { hidden = 16 } }
-  layers 1..1 { moe { experts = 4, hidden = 8, top_k = 2 } }
-}
-tokenizer bytes { kind = byte }
-data questions { synthetic = arithmetic { samples = 20, style = plain, seed = 2 } }
-reward short { short 1.0 = length { target = 4 tokens, max = 12 tokens } }
-grpo rl {
-  model = Mini, prompts = questions, reward = short, tokenizer = bytes
-  group = 4, batch = 2 prompts, steps = 2, max_new_tokens = 10, kl = 0.1, loss = dapo
-  optimizer adamw { lr = 1e-2 }
-  seed = 5
-}
-`;
 
 /** A driver that hands out addresses and records every allocation's size; launching a kernel fails. */
 function fakeCuda(): { runtime: CudaRuntime; allocations: number[]; zeroed: number[] } {
@@ -70,27 +50,12 @@ describe('a grpo stage under --backend cuda', () => {
   beforeAll(useCpu);
 
   it('trains the policy on the device and decodes its rollouts from the trainer\'s weights', { timeout: 60_000 }, async () => {
-    const checked = checkText(spec);
+    const checked = checkText(grpoSpec());
     expect(checked.diagnostics).toEqual([]);
     const doc = lowerSpec(checked, '/mem');
-    const runDir = mkdtempSync(join(tmpdir(), 'moe-grpo-cuda-'));
-    openRunFolder(runDir, () => undefined).release();
     const cuda = fakeCuda();
     const lines: string[] = [];
-    const ctx: StageContext = {
-      document: doc,
-      specDir: '/mem',
-      stage: doc.plan.stages.find((s) => s.name === 'rl')!,
-      runDir,
-      fromCheckpoint: undefined,
-      loadInitial: () => undefined,
-      backend: 'cuda',
-      cuda: cuda.runtime,
-      resume: false,
-      maxSteps: undefined,
-      progress: { write: () => undefined, tty: false },
-      log: (line) => lines.push(line),
-    };
+    const ctx: StageContext = { ...grpoContext(doc, grpoRunDir('moe-grpo-cuda-')), backend: 'cuda', cuda: cuda.runtime, log: (line) => lines.push(line) };
     // the first rollout's first kernel is where the fake stops
     await expect(grpoRunner(ctx)).rejects.toThrow('fake driver: no kernel runs here');
     expect(lines).toContain('rl: rollouts and policy updates on cuda');
@@ -103,7 +68,7 @@ describe('a grpo stage under --backend cuda', () => {
   });
 
   it('refuses a rollout batch with a token id outside the vocabulary before the device reads it', async () => {
-    const doc = lowerSpec(checkText(spec), '/mem');
+    const doc = lowerSpec(checkText(grpoSpec()), '/mem');
     const model = doc.models.find((m) => m.name === 'Mini')!;
     const store = ParamStore.initialise(model, 1);
     const { params, state } = await store.snapshot();

@@ -14,31 +14,13 @@ import { settingNotes } from '../../../runtime/run/settings.js';
 import { grpoSettings } from '../../../runtime/stages/generation.js';
 import { grpoRunner } from '../../../runtime/stages/grpo.js';
 import type { StageContext } from '../../../runtime/stages/stage-runner.js';
-import { grpoContext, grpoRunDir } from './grpo-context.js';
+import { grpoContext, grpoRunDir, grpoSpec } from './grpo-context.js';
 import { checkText } from '../../helpers.js';
 import { useCpu } from '../gradcheck.js';
 
-const spec = (parallel: string): string => `model Mini {
-  vocab = 260, dim = 16, layers = 2, context = 64
-  init { std = 0.05 }
-  attention gqa { heads = 2, kv_heads = 1 }
-  layers 0..0 { ffn swiglu { hidden = 16 } }
-  layers 1..1 { moe { experts = 4, hidden = 8, top_k = 2 } }
-}
-tokenizer bytes { kind = byte }
-data questions { synthetic = arithmetic { samples = 20, style = plain, seed = 2 } }
-reward short { short 1.0 = length { target = 4 tokens, max = 12 tokens } }
-grpo rl {
-  model = Mini, prompts = questions, reward = short, tokenizer = bytes
-  group = 4, batch = 2 prompts, steps = 2, max_new_tokens = 10, kl = 0.1, loss = dapo
-  optimizer adamw { lr = 1e-2 }
-  seed = 5
-  ${parallel}
-}
-`;
 
 function document(parallel: string): GraphDocument {
-  const checked = checkText(spec(parallel));
+  const checked = checkText(grpoSpec(parallel));
   expect(checked.diagnostics).toEqual([]);
   return lowerSpec(checked, '/mem');
 }
