@@ -30,7 +30,14 @@ import { modelOf, relative, SPECS } from './cuda-specs.js';
 const FP32 = 1e-4;
 const SAME_KERNELS = 1e-5;
 const BF16 = 2e-2;
-const STEPS = Math.max(3, Number(process.env.MOE_CHECK_STEPS ?? 20));
+/** MOE_CHECK_STEPS: an integer ≥ 3 (steps 3… replay the captured graphs); anything else is refused, not guessed at */
+const STEPS = ((raw = process.env.MOE_CHECK_STEPS ?? '20'): number => {
+  if (!/^\d+$/.test(raw) || Number(raw) < 3) {
+    console.error(`MOE_CHECK_STEPS=${raw}: give an integer of at least 3 (steps 3 and later replay the captured graphs)`);
+    process.exit(2);
+  }
+  return Number(raw);
+})();
 /** a capacity or a batch-wide balance loss: one micro-batch's forward is not a slice of the whole batch's */
 const spansBatch = (text: string): boolean => /capacity|aux_loss\s*=\s*batch/.test(text);
 
