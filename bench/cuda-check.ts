@@ -11,7 +11,10 @@
  * $OUT/cuda-check.json (or the first argument). Judged, one PASS/FAIL line each, `ALL PASS` or
  * `SOME FAILED` last (exit 1): fp32 logits, loss, gradients and losses step by step within 1e-4;
  * recompute = full the same as without within 1e-5 (the same kernels); bf16 losses within 2e-2 (the
- * issue's bar for bf16 training); 2 micro-batches the same as one within 1e-4 where no term of the
+ * issue's bar for bf16 training), and bf16 with recompute within 2e-2 of bf16 without: flash
+ * attention's backward adds dQ atomically, in an order a GPU varies from run to run, and over 20
+ * steps the bf16 weight copies turn those last-bit differences into 1e-3–1e-2 (measured on an H100,
+ * 2026-12-08; exactly 0 on the emulator, whose atomics keep one order); 2 micro-batches the same as one within 1e-4 where no term of the
  * loss spans the batch (a capacity or a batch-wide balance loss makes them differ by design:
  * specs/ir.md §5.1), else reported.
  */
@@ -135,7 +138,7 @@ async function main(): Promise<void> {
     const worstMicro = Math.max(...steps.map(([a], i) => Math.abs(microLosses[i]! - a) / Math.abs(a)));
     const worstRecomputeSteps = Math.max(...steps.map(([, , c], i) => Math.abs(recomputeLosses[i]! - c) / Math.abs(c)));
     const microJudged = !spansBatch(text);
-    const stepsPass = worstStep <= FP32 && worstBf16 <= BF16 && worstRecomputeSteps <= SAME_KERNELS && (!microJudged || worstMicro <= FP32);
+    const stepsPass = worstStep <= FP32 && worstBf16 <= BF16 && worstRecomputeSteps <= BF16 && (!microJudged || worstMicro <= FP32);
     judge(stepsPass, `${name} ${STEPS} steps: loss ${steps[0]![1].toFixed(4)} → ${steps.at(-1)![1].toFixed(4)} (cpu); fp32 worst relative difference ${worstStep.toExponential(2)}; bf16 ${worstBf16.toExponential(2)}; 2 micro-batches vs 1 ${worstMicro.toExponential(2)}${microJudged ? '' : ' (not judged: a term spans the batch)'}; bf16 recompute vs not ${worstRecomputeSteps.toExponential(2)}`);
     results[`${name}/steps`] = { worst: worstStep, worstBf16, worstMicro, worstRecomputeSteps, losses: steps, microLosses, recomputeLosses };
     trainer.dispose();

@@ -6,7 +6,7 @@
 # then call the device with `bash bench/device-round.sh N`, carrying .gpu and bench/cuda/bin (round 3:
 # .megatron). Calls back to back keep the machine warm; each round's files come back under $OUT.
 #   1  the cuda gate: the MoE kernel check, every op against the cpu backend (cuda-check, incl.
-#      recompute), the cuda decoder against the cpu decoder, a GRPO update on cuda against the cpu one
+#      recompute), the flash attention kernels (cuda-flash-check), the cuda decoder against the cpu decoder, a GRPO update on cuda against the cpu one
 #      (on main, before branch cuda-speed lands: cuda-check alone)
 #   2  HF (issue 20): the qwen2-moe-sliding-micro fixture, left-padded batch references for every micro
 #      checkpoint, the export round trip of the eight micro checkpoints, their logits on cuda
@@ -26,7 +26,7 @@ if [[ -x /tmp/gpu-node/node ]]; then export PATH=/tmp/gpu-node:$PATH; else sourc
 PY=/opt/torch/.venv/bin/python
 FAMILIES="deepseek-v2-micro deepseek-v3-micro mixtral-micro llama-micro qwen2-moe-micro qwen3-moe-micro olmoe-micro qwen2-moe-sliding-micro"
 case $round in
-  1) PARTS="kernels check decode-check grpo-check" bash bench/cuda-all.sh ;;
+  1) PARTS="kernels check flash-check decode-check grpo-check" bash bench/cuda-all.sh ;;
   2)
     mkdir -p "$OUT/hf"
     timeout 120 $PY bench/peer/make_hf_families.py "$OUT/hf" qwen2-moe-sliding-micro > "$OUT/sliding.txt" 2>&1; echo "sliding fixture: exit $?"

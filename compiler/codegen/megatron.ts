@@ -219,6 +219,17 @@ function moeArgs(g: Group, moe: MoeFfn, s: ModelStructure, expertParallel: numbe
   if (expertParallel > 1) g.add('--moe-token-dispatcher-type', 'alltoall', 'recommended with expert parallelism');
 }
 
+/**
+ * Megatron's initialize refuses a seed that is not positive ("Seed (0) should be a positive
+ * integer", measured on Megatron-Core 0.20 with bench/megatron/run.sh); its random streams differ
+ * from ours whatever the seed (no run reproduces the other's numbers), so 0 — every spec's default —
+ * runs as 1, and the flag's comment says so.
+ */
+function megatronSeed(g: Group, seed: number): void {
+  if (seed > 0) g.add('--seed', seed);
+  else g.add('--seed', 1, `the spec's seed ${seed}: Megatron takes positive seeds only`);
+}
+
 /** q/k norm, q/k/v biases and sliding windows (issue 20): a flag where Megatron has one, else a WARNING. */
 function attentionFeatures(model: Group, s: ModelStructure): void {
   const features = s.layers[0]!.features;
@@ -475,7 +486,7 @@ export function megatronScript(doc: GraphDocument, stage: StagePlan): MegatronRe
   if (precision === 'bf16') training.add('--bf16');
   else if (precision === 'fp16') training.add('--fp16');
   else training.note('fp32 training: neither --bf16 nor --fp16');
-  training.add('--seed', hyper.seed);
+  megatronSeed(training, hyper.seed);
   if (recompute === 'full') {
     training.add('--recompute-granularity', 'full', 'keep only layer inputs');
     training.add('--recompute-method', 'uniform');

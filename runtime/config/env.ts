@@ -91,9 +91,9 @@ export const ENV_VARS = {
     name: 'MOE_CUDA_ATTENTION',
     kind: 'choice',
     default: null,
-    doc: "`--backend cuda`'s training attention: tensor-core products over stored [T, H, T] scores while a batch row's scores fit 512 MiB, else row-wise (O(T) memory, slower); `rows` or `products` forces one",
-    parse: (raw: string) => (raw === 'rows' || raw === 'products' ? raw : undefined),
-  } satisfies EnvVar<'rows' | 'products' | null>,
+    doc: "`--backend cuda`'s training attention: in bf16 the flash kernels (tensor cores, O(T) memory); in fp32 exact products over stored [T, H, T] scores while a batch row's scores fit 512 MiB, else row-wise (O(T) memory, slower); `flash`, `products` or `rows` forces one",
+    parse: (raw: string) => (raw === 'flash' || raw === 'rows' || raw === 'products' ? raw : undefined),
+  } satisfies EnvVar<'flash' | 'rows' | 'products' | null>,
   memoryLimit: {
     name: 'MOE_MEMORY_LIMIT',
     kind: 'bytes',

@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const CUDA_SOURCES = ['forward', 'backward', 'attention', 'grouped_bf16', 'decode', 'grpo'] as const;
+export const CUDA_SOURCES = ['forward', 'backward', 'attention', 'flash', 'grouped_bf16', 'decode', 'grpo'] as const;
 
 /** Headers the sources include (their text is part of the hash too). */
-export const CUDA_HEADERS = ['common.cuh'] as const;
+export const CUDA_HEADERS = ['common.cuh', 'mma.cuh'] as const;
 
 /** PTX for compute_80: the driver JIT-compiles it for the GPU at hand (sm_80 and later). */
 export const NVCC_FLAGS = ['-ptx', '-arch=compute_80', '-O3', '-std=c++17'] as const;

@@ -101,7 +101,7 @@ describe('megatron: DeepSeek-V3 pretraining', () => {
       '--adam-eps': '1e-8',
       '--clip-grad': '1.0',
       '--bf16': '',
-      '--seed': '0',
+      '--seed': '1', // the spec's 0: Megatron refuses seeds that are not positive
       '--tensor-model-parallel-size': '1',
       '--pipeline-model-parallel-size': '16',
       '--expert-model-parallel-size': '64',
@@ -290,6 +290,24 @@ pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch =
     );
     // without it the spec takes each group's best score, as Megatron does here
     expect(script(spec(''), 'p')).not.toContain('WARNING');
+  });
+
+  it('passes a seed of 0 as 1, saying so: Megatron refuses a seed that is not positive (measured on 0.20)', () => {
+    const spec = (seed: number): GraphDocument =>
+      lowerText(
+        tinyModel('  layers 0..3 { ffn swiglu { hidden = 8 } }') +
+          `cluster one { devices = 8, memory = 80GiB }
+tokenizer bytes { kind = byte }
+data text { synthetic = arithmetic { samples = 10 } }
+pretrain p { model = Tiny, data = text, tokenizer = bytes, seq_len = 32, batch = 8 sequences, steps = 10, on = one, seed = ${seed} }
+`,
+      );
+    const zero = script(spec(0), 'p');
+    expect(flags(zero).get('--seed')).toBe('1');
+    expect(zero).toMatch(/ {2}--seed 1 +# the spec's seed 0: Megatron takes positive seeds only\n/);
+    const five = script(spec(5), 'p');
+    expect(flags(five).get('--seed')).toBe('5');
+    expect(five).not.toContain('positive seeds');
   });
 
   it.runIf(hasBash)('is a valid bash script that hands every flag to torchrun as one word', () => {

@@ -12,49 +12,16 @@
 // The same three shapes as the fp32 kernels: NT (x·Wᵀ), NN (dY·W) per expert tile, TN (weight
 // gradients) per expert segment. A chunk that is misaligned or crosses a bound is staged element by
 // element (zeros outside), so any width works; the fast path needs widths that are multiples of 8.
-#include <cuda_bf16.h>
-#include <stdint.h>
+#include "mma.cuh"
 
-typedef __nv_bfloat16 bf16;
+using tc::bf16;
 
 namespace grouped {
 
+using namespace tc;
+
 constexpr int BM = 64, BN = 128, BK = 32, STAGES = 3, THREADS = 128;
 constexpr int PAD = 8;  // bf16 per shared row beyond the tile: rows 16 bytes apart mod 128 (no ldmatrix conflicts)
-
-#ifndef MOE_EMU
-__device__ __forceinline__ uint32_t smem_addr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
-__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem_addr(dst)), "l"(src));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
-}
-
-// d += a·b, one 16×8×16 product (A row-major 16×16, B column-major 16×8, fp32 accumulators)
-__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-#else
-// the CPU emulator (test/runtime/cuda/emulator) runs the same tiles with these instructions emulated
-__device__ __forceinline__ void cp_async16(void* dst, const void* src) { emu::cp_async16(dst, src); }
-__device__ __forceinline__ void cp_async_commit() {}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {}
-__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) { emu::ldmatrix_x4(r, p, false); }
-__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const void* p) { emu::ldmatrix_x4(r, p, true); }
-__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) { emu::mma16816(d, a, b0, b1); }
-#endif
 
 // Stages OUTER × INNER bf16 into s (row pitch INNER + PAD): element (o, i) from row(o)[inner0 + i] when
 // row(o) is not null and inner0 + i < limit, else 0.
@@ -79,22 +46,17 @@ __device__ __forceinline__ void stage(bf16* s, Row row, int inner0, int limit) {
 template <bool A_T, bool B_T>
 __device__ __forceinline__ void mma_step(const bf16* As, const bf16* Bs, float (&acc)[2][8][4], int wm, int wn) {
   constexpr int LA = A_T ? BM + PAD : BK + PAD, LB = B_T ? BN + PAD : BK + PAD;
-  int lane = threadIdx.x % 32;
 #pragma unroll
   for (int kk = 0; kk < BK; kk += 16) {
     uint32_t a[2][4];
 #pragma unroll
     for (int mi = 0; mi < 2; mi++) {
-      int m = wm * 32 + mi * 16;
-      if (A_T) ldsm_x4_t(a[mi], As + (kk + lane % 8 + (lane / 16) * 8) * LA + m + ((lane / 8) % 2) * 8);
-      else ldsm_x4(a[mi], As + (m + lane % 16) * LA + kk + (lane / 16) * 8);
+      load_a<A_T>(a[mi], As, LA, wm * 32 + mi * 16, kk);
     }
 #pragma unroll
     for (int nj = 0; nj < 8; nj += 2) {
-      int n = wn * 64 + nj * 8;
-      uint32_t b[4];  // b[0], b[1]: columns n..n+7; b[2], b[3]: n+8..n+15
-      if (B_T) ldsm_x4_t(b, Bs + (kk + lane % 8 + ((lane / 8) % 2) * 8) * LB + n + (lane / 16) * 8);
-      else ldsm_x4(b, Bs + (n + lane % 8 + (lane / 16) * 8) * LB + kk + ((lane / 8) % 2) * 8);
+      uint32_t b[4];
+      load_b<B_T>(b, Bs, LB, kk, wn * 64 + nj * 8);
 #pragma unroll
       for (int mi = 0; mi < 2; mi++) {
         mma16816(acc[mi][nj], a[mi], b[0], b[1]);

@@ -1,26 +1,26 @@
 /**
- * attention.gqa and attention.mla on CUDA (specs/ir.md §4.6–4.7): projections, and causal attention's
- * products too, through cuBLASLt; the softmax between them in kernels/attention.cu. The products read
- * q, k and v where the projections left them (row and head strides, one batch row at a time, batched
- * over the kv heads), so nothing is copied into a head-major layout; MLA's key is two parts, the
- * per-head `nope` part and the rotary key shared by every head. Scores are materialized one batch
- * row at a time ([T, H, T] floats of scratch), the backward recomputes them from the log-sum-exp:
- * O(T²) memory per row where a flash kernel needs O(T) — the price of tensor-core products today.
- * Where those scores would pass SCORE_BUDGET (long sequences, many heads), attention runs row-wise
- * instead (kernels/attention.cu attn_rows_*: one block per query row, an online softmax over key
- * chunks, O(T) memory, fp32 SIMT), so such a model still trains, slower.
- * A sliding window masks in the softmax kernels (the products still take every key). GQA's q/k/v
- * biases are added after the projection and q/k norm (per head or full width) runs in place before
- * rotary, keeping the pre-norm rows for the backward (gqaProject, shared with the cached decoder).
+ * attention.gqa and attention.mla on CUDA (specs/ir.md §4.6–4.7): projections through cuBLASLt, then
+ * causal attention by one of three paths (ops/attention-path.ts picks): in precision = bf16 the flash
+ * kernels (kernels/flash.cu: tensor-core tiles, online softmax, O(T) memory); in fp32 (the exact
+ * reference) cuBLASLt products with the softmax between them (kernels/attention.cu) over scores
+ * materialized one batch row at a time ([T, H, T] floats of scratch; the backward recomputes them
+ * from the log-sum-exp); and, where those scores would pass SCORE_BUDGET and flash does not apply,
+ * row-wise kernels (attn_rows_*: fp32 SIMT, O(T) memory), so such a model still trains, slower.
+ * Every path reads q, k and v where the projections left them (row and head strides), so nothing is
+ * copied into a head-major layout; MLA's key is two parts, the per-head `nope` part and the rotary
+ * key shared by every head. A sliding window masks inside the kernels (the products still take every
+ * key). GQA's q/k/v biases are added after the projection and q/k norm (per head or full width) runs
+ * in place before rotary, keeping the pre-norm rows for the backward (gqaProject, shared with the
+ * cached decoder).
  */
 import { readAttrs } from '../../../ir/attrs.js';
 import { parseRope } from '../../../ir/rope.js';
-import { runtimeEnv } from '../../config/env.js';
 import { RuntimeError } from '../../errors.js';
 import type { DevicePtr } from '../driver.js';
 import type { GemmType, RowMajorGemm } from '../cublaslt.js';
 import { f32, i32, ptr, type KernelArg } from '../driver.js';
-import { at, F32, grid1, launch, linearBackward, linearNT, num, rmsnorm, rmsnormBackward, rope, u64, type BackwardContext, type BufferDecl, type CudaOp, type OpContext } from './context.js';
+import { attentionPath, flashBackwardShared, flashForwardShared, flashKernels, flashShape, scoreBytes, type AttentionPath } from './attention-path.js';
+import { at, F32, grid1, launch, linearBackward, linearNT, num, rmsnorm, rmsnormBackward, rope, u64, type BackwardContext, type BufferDecl, type CudaOp, type CudaPrecision, type OpContext } from './context.js';
 
 /** Where attention finds its operands: per operand a base, a row stride and a head stride (floats). */
 interface Operands {
@@ -84,6 +84,12 @@ function scores(ctx: OpContext, a: Operands, b: number, S: DevicePtr): void {
 /** o [rows, H·dv] and the log-sum-exp per (b, h, t) for the backward; S is [T, H, T] of scratch. */
 function attentionForward(ctx: OpContext, a: Operands, o: DevicePtr, lse: DevicePtr, S: DevicePtr | null): void {
   const { T } = ctx;
+  const flash = flashShapeOf(ctx, a);
+  if (flash !== null) {
+    const bytes = flashForwardShared(flash);
+    launch(ctx.gpu, flashKernels(flash).fwd, [Math.ceil(T / FLASH_TILE), a.heads, ctx.B], 128, [...rowOperands(a), ptr(o), ptr(lse), i32(T), i32(a.heads), i32(a.kvHeads), f32(a.scale), i32(a.window)], bytes);
+    return;
+  }
   if (S === null) {
     const shared = (a.d1 + a.d2 + ROW_CHUNK + a.dv) * F32;
     launch(ctx.gpu, 'attn_rows_fwd', [T, a.heads, ctx.B], 128, [...rowOperands(a), ptr(o), ptr(lse), i32(T), i32(a.heads), i32(a.kvHeads), f32(a.scale), i32(a.window)], shared);
@@ -121,6 +127,12 @@ function attentionBackward(ctx: BackwardContext, a: Operands, o: DevicePtr, dout
   const [H, G, type] = [a.heads, a.kvHeads, productType(ctx)];
   const [group, so] = [H / G, H * a.dv];
   launch(ctx.gpu, 'attention_bwd_delta', [T, H, ctx.B], 64, [ptr(o), ptr(dout), i32(so), ptr(delta), i32(T), i32(H), i32(a.dv)]);
+  const flash = flashShapeOf(ctx, a);
+  if (flash !== null) {
+    const args = [...rowOperands(a), ptr(dout), ptr(lse), ptr(delta), ptr(grads.q), ptr(grads.k1), ptr(grads.k2), ptr(grads.v), i32(T), i32(H), i32(G), f32(a.scale), i32(a.window)];
+    launch(ctx.gpu, flashKernels(flash).bwd, [Math.ceil(T / FLASH_TILE), G, ctx.B], 256, args, flashBackwardShared(flash));
+    return;
+  }
   if (S === null || dP === null) {
     const shared = (2 * (a.d1 + a.d2) + a.dv + 2 * ROW_CHUNK) * F32;
     const args = [...rowOperands(a), ptr(dout), ptr(lse), ptr(delta), ptr(grads.q), ptr(grads.k1), ptr(grads.k2), ptr(grads.v), i32(T), i32(H), i32(G), f32(a.scale), i32(a.window)];
@@ -148,19 +160,25 @@ function attentionBackward(ctx: BackwardContext, a: Operands, o: DevicePtr, dout
   }
 }
 
-/** One batch row's scores, every head: the scratch of the products above. */
-const scoreBytes = (T: number, H: number): number => T * H * T * F32;
+/** flash.cu's tile: the query rows (forward) and keys (backward) a block takes. */
+const FLASH_TILE = 64;
 
-/** The most one batch row's scores may take before attention runs row-wise (three such buffers live in a step). */
-export const SCORE_BUDGET = 512 * 2 ** 20;
+/** The node's attention path (ops/attention-path.ts) from its shape and the run's precision. */
+function pathOf(node: OpContext['node'], T: number, bf16: boolean): AttentionPath {
+  const { qk, v } = headWidths(node);
+  return attentionPath({ T, heads: num(node, 'heads'), qk, v, bf16 });
+}
 
-/**
- * Whether attention over T columns with H heads runs row-wise (no score buffers) rather than as
- * products: by size, or as MOE_CUDA_ATTENTION (`rows` or `products`) says.
- */
-export function rowWise(T: number, H: number, forced: 'rows' | 'products' | null = runtimeEnv().cudaAttention): boolean {
-  if (forced !== null) return forced === 'rows';
-  return scoreBytes(T, H) > SCORE_BUDGET;
+/** The flash instantiation this node runs, or null on the other paths. */
+function flashShapeOf(ctx: OpContext, a: Operands): readonly [number, number] | null {
+  return pathOf(ctx.node, ctx.T, ctx.gpu.bf16 !== undefined) === 'flash' ? flashShape(a.d1 + a.d2, a.dv) : null;
+}
+
+/** A head's q·k and v widths: GQA's head_dim for both; MLA's nope + rope and v_dim. */
+function headWidths(node: OpContext['node']): { qk: number; v: number } {
+  if (node.op === 'attention.mla') return { qk: num(node, 'nope_dim') + num(node, 'rope_dim'), v: num(node, 'v_dim') };
+  const d = num(node, 'head_dim');
+  return { qk: d, v: d };
 }
 
 /** kernels/attention.cu's ROW_CHUNK: the keys a row-wise block holds at once. */
@@ -171,14 +189,15 @@ function rowOperands(a: Operands): KernelArg[] {
   return [ptr(a.q), i32(a.sq), i32(a.hq), ptr(a.k1), i32(a.sk1), i32(a.hk1), i32(a.d1), ptr(a.k2), i32(a.sk2), i32(a.d2), ptr(a.v), i32(a.sv), i32(a.hv), i32(a.dv)];
 }
 
-/** A score buffer of the products, or null where attention runs row-wise and has none. */
+/** A score buffer of the products, or null on the paths that store no scores. */
 function scratch(ctx: OpContext, name: 'scores' | 'bscores' | 'dscores'): DevicePtr | null {
-  return rowWise(ctx.T, num(ctx.node, 'heads')) ? null : ctx.buffer(name);
+  return pathOf(ctx.node, ctx.T, ctx.gpu.bf16 !== undefined) === 'products' ? ctx.buffer(name) : null;
 }
 
 /** The scratch the attention products need: scores in the forward; scores and their gradient in the backward. */
-function scoreBuffers(T: number, H: number): BufferDecl[] {
-  if (rowWise(T, H)) return [];
+function scoreBuffers(node: OpContext['node'], T: number, precision: CudaPrecision): BufferDecl[] {
+  const H = num(node, 'heads');
+  if (pathOf(node, T, precision === 'bf16') !== 'products') return [];
   return [
     { name: 'scores', bytes: scoreBytes(T, H), scope: 'temp' },
     { name: 'bscores', bytes: scoreBytes(T, H), scope: 'grad' },
@@ -252,7 +271,7 @@ function gqaOperands(ctx: OpContext, base: DevicePtr): Operands {
 
 export const gqa: CudaOp = {
   fused: (node) => (gqaShape(node).bias ? [[0, 1, 2], [4, 5, 6]] : [[0, 1, 2]]),
-  buffers({ node }, B, T) {
+  buffers({ node }, B, T, precision) {
     const g = gqaShape(node);
     const { H, G, d } = g;
     const rows = B * T;
@@ -271,7 +290,7 @@ export const gqa: CudaOp = {
       { name: 'do', bytes: rows * H * d * F32, scope: 'grad' },
       { name: 'delta', bytes: statsBytes(B, T, H), scope: 'grad' },
       { name: 'dqkv', bytes: rows * (H + 2 * G) * d * F32, scope: 'grad' },
-      ...scoreBuffers(T, H),
+      ...scoreBuffers(node, T, precision),
     ];
   },
   forward(ctx) {
@@ -343,7 +362,7 @@ function mlaOperands(ctx: OpContext, q: DevicePtr, kva: DevicePtr, kv: DevicePtr
 }
 
 export const mla: CudaOp = {
-  buffers({ node }, B, T) {
+  buffers({ node }, B, T, precision) {
     const { H, qRank, R, dn, dr, dv } = mlaShape(node);
     const rows = B * T;
     const list: BufferDecl[] = [
@@ -360,7 +379,7 @@ export const mla: CudaOp = {
       { name: 'dkva', bytes: rows * (R + dr) * F32, scope: 'grad' },
       { name: 'dkv', bytes: rows * H * (dn + dv) * F32, scope: 'grad' },
       { name: 'dcn', bytes: rows * R * F32, scope: 'grad' },
-      ...scoreBuffers(T, H),
+      ...scoreBuffers(node, T, precision),
     ];
     if (qRank > 0) {
       list.push(

@@ -102,8 +102,14 @@ export function num(node: Node, key: string): number {
 
 export const grid1 = (n: number, block = 256): [number] => [Math.max(1, Math.min(65535 * 8, Math.ceil(n / block)))];
 
+/** Dynamic shared memory a kernel gets without asking (CUDA's default limit). */
+const DEFAULT_SHARED = 48 * 1024;
+
 export function launch(gpu: Gpu, name: string, grid: readonly [number, number?, number?], block: number, args: readonly KernelArg[], shared = 0): void {
-  gpu.driver.launch(gpu.kernel(name), grid, block, args, shared);
+  const fn = gpu.kernel(name);
+  // past 48 KB a kernel must opt in (flash attention's tiles: up to ~103 KB); a host-side attribute, fine during capture
+  if (shared > DEFAULT_SHARED) gpu.driver.allowSharedMemory(fn, shared);
+  gpu.driver.launch(fn, grid, block, args, shared);
 }
 
 export const u64 = (v: number): KernelArg => ({ u64: BigInt(v) });

@@ -1,7 +1,8 @@
 /**
  * `--backend cuda` without a GPU, on the CUDA emulator (test/runtime/cuda/emulator/): the device
  * checks of bench/ — every op's forward and backward, recompute, micro-batches, bf16 on the grouped
- * tensor-core kernels, captured graphs (bench/cuda-check.ts), the cached decoder
+ * tensor-core kernels, captured graphs (bench/cuda-check.ts), flash attention
+ * (bench/cuda-flash-check.ts), the cached decoder
  * (bench/cuda-decode-check.ts), a GRPO update (bench/cuda-grpo-check.ts) — against the cpu backend,
  * with a block's threads run first to last and last to first (a missing barrier shows in one order).
  * And the emulator itself: it finds every kernel the PTX names, and it catches what a GPU would hide
@@ -135,6 +136,13 @@ describe.skipIf(skip !== undefined)('the cuda backend on the emulator, against t
     it.runIf(order === 'reverse')(`row-wise attention (what long sequences run): every op, recompute, micro-batches, bf16, steps (threads ${order})`, { timeout: 900_000 }, async () => {
       const { status, out } = await benchCheck('cuda-check.ts', order, { MOE_CUDA_ATTENTION: 'rows' });
       expect(out).toContain('ALL PASS');
+      expect(status, out).toBe(0);
+    });
+
+    it(`flash attention (tensor-core tiles) against the cpu backend, every instantiation, tiles cut by T (threads ${order})`, { timeout: 300_000 }, async () => {
+      const { status, out } = await benchCheck('cuda-flash-check.ts', order);
+      expect(out).toContain('ALL PASS');
+      expect(out.match(/^PASS /gm)?.length, out).toBe(8); // 4 models × 2 shapes
       expect(status, out).toBe(0);
     });
 
