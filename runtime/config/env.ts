@@ -16,6 +16,15 @@ interface EnvVar<T> {
   readonly default: T;
   readonly doc: string;
   readonly parse: (raw: string) => T | undefined;
+  /** a `choice`'s accepted values and what happens when it is unset: its refusal lists them */
+  readonly choices?: readonly string[];
+  readonly unset?: string;
+}
+
+/** A variable that takes one of `choices` (the table's entry spreads this in): parsed and refused from the one list. */
+function choice<const C extends readonly string[]>(choices: C, unset: string): Pick<EnvVar<C[number]>, 'kind' | 'parse'> & { readonly choices: C; readonly unset: string } {
+  const accepted: readonly string[] = choices;
+  return { kind: 'choice', choices, unset, parse: (raw) => (accepted.includes(raw) ? (raw as C[number]) : undefined) };
 }
 
 /** `0` turns a default-on feature off; `1` keeps it on. */
@@ -89,10 +98,9 @@ export const ENV_VARS = {
   } satisfies EnvVar<boolean>,
   cudaAttention: {
     name: 'MOE_CUDA_ATTENTION',
-    kind: 'choice',
+    ...choice(['rows', 'products'], 'chosen by size'),
     default: null,
     doc: "`--backend cuda`'s training attention: tensor-core products over stored [T, H, T] scores while a batch row's scores fit 512 MiB, else row-wise (O(T) memory, slower); `rows` or `products` forces one",
-    parse: (raw: string) => (raw === 'rows' || raw === 'products' ? raw : undefined),
   } satisfies EnvVar<'rows' | 'products' | null>,
   memoryLimit: {
     name: 'MOE_MEMORY_LIMIT',
@@ -125,10 +133,22 @@ export function parseEnv(vars: Readonly<Record<string, string | undefined>>): Ru
       continue;
     }
     const value = spec.parse(raw);
-    if (value === undefined) throw new RuntimeError(`${spec.name}=${raw} is not a ${spec.kind}`, `${spec.name}: ${spec.doc}`);
+    if (value === undefined) throw refusal(spec, raw);
     out[key] = value;
   }
   return out as RuntimeEnv;
+}
+
+/** One line naming the variable, the value and what it accepts (a choice's values from its table entry), and what it does. */
+function refusal(spec: EnvVar<unknown>, raw: string): RuntimeError {
+  // the value as typed, quoted only when a control character or space would break the line or hide
+  const value = /^[\x21-\x7e]*$/.test(raw) ? raw : JSON.stringify(raw);
+  if (spec.choices === undefined) return new RuntimeError(`${spec.name}=${value} is not a ${spec.kind}`, `${spec.name}: ${spec.doc}`);
+  const unset = spec.unset === undefined ? '' : ` (unset: ${spec.unset})`;
+  return new RuntimeError(
+    `${spec.name}=${value} is not one of: ${spec.choices.join(', ')}${unset}`,
+    `set ${spec.name} to ${spec.choices.join(' or ')}, or unset it; ${spec.name}: ${spec.doc}`,
+  );
 }
 
 /** The configuration from the process's environment now. */
