@@ -93,7 +93,7 @@ export const ENV_VARS = {
     name: 'MOE_CUDA_PROFILE',
     kind: 'flag',
     default: false,
-    doc: '1 synchronizes after every op on `--backend cuda` and prints the time per op (forward, backward, optimizer) at the end of a run',
+    doc: "1 synchronizes after every op on `--backend cuda` and prints the time and calls per op (forward, backward, optimizer) at the end of a run, leaving out each shape's first training step (warm-up)",
     parse: offUnlessOne,
   } satisfies EnvVar<boolean>,
   cudaAttention: {
