@@ -74,9 +74,12 @@ export function tryLock(path: string, contents: LockContents, stale: (holder: Lo
   const holder = parseHolder(raw);
   if (holder !== undefined && mayRun(holder)) return { taken: false, holder };
   const taken = takeOver(path, raw, contents);
-  if (taken !== true) return { taken: false, holder: taken };
-  stale(holder);
-  return { taken: true };
+  if (taken === true) {
+    stale(holder);
+    return { taken: true };
+  }
+  // another command took it over first, and may have released it since
+  return tryCreate(path, contents) ? { taken: true } : { taken: false, holder: taken ?? readHolder(path) };
 }
 
 /** The release of a lock taken with `contents`: only our own lock, never one a later command took over. */

@@ -2,9 +2,12 @@
  * The run manifest (`.moe-run.json`) is read, changed and written by every command that writes a
  * run folder, and `moe plot` writes one while `moe train` runs: the manifest lock serializes those
  * changes, so no command's entry is lost and the manifest always parses. A lock of a dead pid is
- * taken over; one a live command holds (here or on another machine) is waited for, then refused.
+ * taken over (by exactly one of several commands finding it at once, said in one line), as is one
+ * whose pid is another process now; one a live command holds (here or on another machine) is
+ * waited for, then refused.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +132,18 @@ describe('the run manifest, changed by several commands at once', () => {
     // no takeover marker or staging copy left behind: only the stale lock the last one put back
     expect(readdirSync(dir)).toEqual([MANIFEST_LOCK_FILE]);
     expect(readFileSync(lock, 'utf8')).toBe(stale);
+  });
+
+  it('is not stuck on the takeover marker of a command killed while taking over a stale lock: the next command takes it over and removes the marker', async () => {
+    const run = runFolder();
+    const stale = lockOf(await deadPid());
+    writeFileSync(join(run, MANIFEST_LOCK_FILE), stale);
+    // the marker's name: the lock's, `.takeover-`, the first 16 hex digits of the stale lock's SHA-256, the generation
+    const marker = `${MANIFEST_LOCK_FILE}.takeover-${createHash('sha256').update(stale).digest('hex').slice(0, 16)}-0`;
+    writeFileSync(join(run, marker), lockOf(await deadPid()));
+    withManifestLock(run, () => claimEntry(run, 'checkpoint-3'), { waitMs: 0, log: () => undefined });
+    expect(ownedEntries(run)).toContain('checkpoint-3');
+    expect(readdirSync(run).filter((name) => name.includes('lock'))).toEqual([]);
   });
 
   it.runIf(pidStartTime(process.pid) !== undefined)('takes over at once the lock of a pid that is alive but another process now (pids are reused), and waits for the lock of the process that wrote it', () => {
