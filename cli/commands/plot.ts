@@ -20,7 +20,7 @@ export interface PlotCliOptions {
  * write hold the manifest lock: `moe train` may be listing a checkpoint there right now, another
  * `moe plot` its plot, or `--force` clearing what moe wrote.
  */
-function writeInRun(dir: string, name: string, run: string, svg: string): void {
+function writeInRun(dir: string, name: string, run: string, svg: string, io: CliIo): void {
   const refuse = (): void => {
     throw new RuntimeError(`${join(run, name)} was not written by moe; it is left as it is`, `write the plot elsewhere with -o FILE.svg, or move ${name} out of ${run}`);
   };
@@ -29,11 +29,16 @@ function writeInRun(dir: string, name: string, run: string, svg: string): void {
     writeAtomic(join(dir, name), svg);
     return;
   }
-  withManifestLock(dir, () => {
-    if (existsSync(join(dir, name)) && !isOwned(dir, name)) refuse();
-    claimEntry(dir, name);
-    writeAtomic(join(dir, name), svg);
-  });
+  const log = (line: string): void => io.stderr(`${line}\n`);
+  withManifestLock(
+    dir,
+    () => {
+      if (existsSync(join(dir, name)) && !isOwned(dir, name)) refuse();
+      claimEntry(dir, name);
+      writeAtomic(join(dir, name), svg);
+    },
+    { log },
+  );
 }
 
 /** The records of a run folder named on the command line; one that is not a run is a usage error. */
@@ -68,7 +73,7 @@ export function runPlot(runs: readonly string[], options: PlotCliOptions, io: Cl
         );
   // into a run folder plotted (its own, or one of several overlaid): moe's file there
   const home = read.findIndex((r) => r.dir === dirname(out));
-  if (home >= 0) writeInRun(read[home]!.dir, basename(out), runs[home]!, svg);
+  if (home >= 0) writeInRun(read[home]!.dir, basename(out), runs[home]!, svg, io);
   else writeAtomic(out, svg);
   const shown = relative(io.cwd, out);
   io.stdout(`${shown.startsWith('..') || shown === '' ? out : shown}\n`);

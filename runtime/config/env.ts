@@ -16,6 +16,15 @@ interface EnvVar<T> {
   readonly default: T;
   readonly doc: string;
   readonly parse: (raw: string) => T | undefined;
+  /** a `choice`'s accepted values and what happens when it is unset: its refusal lists them */
+  readonly choices?: readonly string[];
+  readonly unset?: string;
+}
+
+/** A variable that takes one of `choices` (the table's entry spreads this in): parsed and refused from the one list. */
+function choice<const C extends readonly string[]>(choices: C, unset: string): Pick<EnvVar<C[number]>, 'kind' | 'parse'> & { readonly choices: C; readonly unset: string } {
+  const accepted: readonly string[] = choices;
+  return { kind: 'choice', choices, unset, parse: (raw) => (accepted.includes(raw) ? (raw as C[number]) : undefined) };
 }
 
 /** `0` turns a default-on feature off; `1` keeps it on. */
@@ -84,15 +93,14 @@ export const ENV_VARS = {
     name: 'MOE_CUDA_PROFILE',
     kind: 'flag',
     default: false,
-    doc: '1 synchronizes after every op on `--backend cuda` and prints the time per op (forward, backward, optimizer) at the end of a run',
+    doc: "1 synchronizes after every op on `--backend cuda` and prints the time and calls per op (forward, backward, optimizer) at the end of a run, leaving out each shape's first training step (warm-up)",
     parse: offUnlessOne,
   } satisfies EnvVar<boolean>,
   cudaAttention: {
     name: 'MOE_CUDA_ATTENTION',
-    kind: 'choice',
+    ...choice(['flash', 'products', 'rows'], 'chosen by precision and size'),
     default: null,
     doc: "`--backend cuda`'s training attention: in bf16 the flash kernels (tensor cores, O(T) memory); in fp32 exact products over stored [T, H, T] scores while a batch row's scores fit 512 MiB, else row-wise (O(T) memory, slower); `flash`, `products` or `rows` forces one",
-    parse: (raw: string) => (raw === 'flash' || raw === 'rows' || raw === 'products' ? raw : undefined),
   } satisfies EnvVar<'flash' | 'rows' | 'products' | null>,
   memoryLimit: {
     name: 'MOE_MEMORY_LIMIT',
@@ -125,11 +133,26 @@ export function parseEnv(vars: Readonly<Record<string, string | undefined>>): Ru
       continue;
     }
     const value = spec.parse(raw);
-    if (value === undefined) throw new RuntimeError(`${spec.name}=${raw} is not a ${spec.kind}`, `${spec.name}: ${spec.doc}`);
+    if (value === undefined) throw refusal(spec, raw);
     out[key] = value;
   }
   return out as RuntimeEnv;
 }
+
+/** One line naming the variable, the value and what it accepts (a choice's values from its table entry), and what it does. */
+function refusal(spec: EnvVar<unknown>, raw: string): RuntimeError {
+  // the value as typed, quoted only when a control character or space would break the line or hide
+  const value = /^[\x21-\x7e]*$/.test(raw) ? raw : JSON.stringify(raw);
+  if (spec.choices === undefined) return new RuntimeError(`${spec.name}=${value} is not a ${spec.kind}`, `${spec.name}: ${spec.doc}`);
+  const unset = spec.unset === undefined ? '' : ` (unset: ${spec.unset})`;
+  return new RuntimeError(
+    `${spec.name}=${value} is not one of: ${spec.choices.join(', ')}${unset}`,
+    `set ${spec.name} to ${alternatives(spec.choices)}, or unset it; ${spec.name}: ${spec.doc}`,
+  );
+}
+
+/** `a`, `a or b`, `a, b or c` */
+const alternatives = (words: readonly string[]): string => (words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}`);
 
 /** The configuration from the process's environment now. */
 export function runtimeEnv(): RuntimeEnv {

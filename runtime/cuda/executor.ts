@@ -22,6 +22,7 @@ import { sumWeights } from './ops/losses.js';
 import { countedWeight } from '../train/accumulate.js';
 import { DeviceParams, layoutParams, type ParamLayout } from './params.js';
 import { planMemory, type BufferNeed, type MemoryPlan } from './plan.js';
+import { OpProfile } from './profile.js';
 import type { CudaRuntime } from './runtime.js';
 
 export interface CudaStepOptions {
@@ -100,8 +101,8 @@ export class CudaModel {
   private readonly routers: ReturnType<typeof routersOf>;
   /** optimizer steps taken (AdamW's t) */
   step = 0;
-  /** MOE_CUDA_PROFILE: milliseconds per `op fwd|bwd` (each op synchronized: slower, for finding hot spots) */
-  private readonly profile: Map<string, number> | undefined = runtimeEnv().cudaProfile ? new Map() : undefined;
+  /** MOE_CUDA_PROFILE: milliseconds and calls per `op fwd|bwd` (each op synchronized: slower, for finding hot spots) */
+  private readonly profile = runtimeEnv().cudaProfile ? new OpProfile(() => this.gpu.driver.synchronize()) : undefined;
 
   private readonly gpu: Gpu;
   private readonly recompute: boolean;
@@ -292,19 +293,12 @@ export class CudaModel {
 
   private timed(label: string, work: () => void): void {
     if (!this.profile) return work();
-    this.gpu.driver.synchronize();
-    const t0 = performance.now();
-    work();
-    this.gpu.driver.synchronize();
-    this.profile.set(label, (this.profile.get(label) ?? 0) + performance.now() - t0);
+    this.profile.time(label, work);
   }
 
-  /** The MOE_CUDA_PROFILE table (empty when profiling is off): ms per op and pass, largest first. */
+  /** The MOE_CUDA_PROFILE table (empty when profiling is off): ms and calls per op and pass, largest first, warm-up steps left out. */
   profileReport(): string {
-    if (!this.profile || this.profile.size === 0) return '';
-    const total = [...this.profile.values()].reduce((a, b) => a + b, 0);
-    const rows = [...this.profile].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `  ${k.padEnd(28)} ${ms.toFixed(1).padStart(10)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
-    return `cuda profile (${total.toFixed(0)} ms, each op synchronized):\n${rows.join('\n')}\n`;
+    return this.profile?.report() ?? '';
   }
 
   private download(p: Prepared, name: string): Float32Array {
@@ -478,7 +472,7 @@ export class CudaModel {
       this.upload(p, ids.subarray(i * rows * T, (i + 1) * rows * T), fullMask.subarray(i * rows * T, (i + 1) * rows * T));
       this.writeObjectiveWeights(M === 1 ? base : this.microWeights(base, fullMask, B, T, i, M));
       // forward, backward and the report: [loss, Σg², non-finite flag, loads…], summed over the parts
-      this.replayed(`step ${rows}×${T} ${first ? 'first' : 'later'} ${last ? 'last' : ''}`, () => {
+      this.replayed(`step ${rows}×${T} ${first ? 'first' : 'later'} ${last ? 'last' : ''}`, last, () => {
         this.runForward(p);
         this.backwardSteps(p, first);
         if (first) this.gpu.driver.zero(report, reportFloats * F32);
@@ -522,9 +516,12 @@ export class CudaModel {
     });
   }
 
-  /** Runs `work` eagerly (profiling, a key's first time) or through its captured graph. */
-  private replayed(key: string, work: () => void): void {
-    if (this.profile) return work();
+  /**
+   * Runs `work` eagerly (profiling, a key's first time) or through its captured graph; `endsStep`:
+   * it completes a training step (the profile counts steps).
+   */
+  private replayed(key: string, endsStep: boolean, work: () => void): void {
+    if (this.profile) return this.profile.graph(key, endsStep, work);
     const graph = this.graphs.get(key);
     if (graph) return graph.launch();
     if (!this.warmed.has(key)) {
@@ -543,8 +540,9 @@ export class CudaModel {
     const hyper = (this.hyper ??= this.gpu.driver.alloc(values.byteLength));
     this.gpu.driver.upload(hyper, values);
     const decays = o.weightDecay !== 0;
-    this.timed('adamw', () =>
-      this.replayed(`adamw ${decays} ${only ? [...only].join(',') : '*'}`, () => {
+    // timed inside the graph's run: the profile leaves the first run of each AdamW graph out
+    this.replayed(`adamw ${decays} ${only ? [...only].join(',') : '*'}`, false, () =>
+      this.timed('adamw', () => {
         for (const s of this.params.layout.slots.values()) {
           if (only && !only.has(s.name)) continue;
           const off = BigInt(s.offset * F32);

@@ -5,13 +5,16 @@
  * of two changes made together is lost (a checkpoint then reads as another tool's, a plot as the
  * user's). `.moe-run.json.lock` is a lock file like the run lock (pid, host; created whole or not
  * at all), held only while a command reads, changes and writes the manifest (and writes the entry,
- * for a plot): a busy lock is waited for. A lock whose pid is dead on this machine is taken over
- * without a word (what its holder wrote was replaced atomically, so the manifest is whole); one of
- * a live command, or of another machine, is refused once the wait is over, naming it.
+ * for a plot): a busy lock is waited for. A lock whose command is gone (its pid dead on this
+ * machine, or another process's now) is taken over, said in one line on the log of the command
+ * (what its holder wrote was replaced atomically, so the manifest is whole); one of a live command,
+ * or of another machine, is refused once the wait is over, naming it.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RuntimeError } from '../errors.js';
-import { describeHolder, ourLock, releaseOf, tryLock, type LockContents } from './lock.js';
+import { describeHolder, ourLock, releaseOf, takeoverLine, tryLock, type LockContents } from './lock.js';
+
+type Log = (line: string) => void;
 
 /** The manifest (ownership.ts reads and writes it); named here, next to its lock, which ownership.ts takes. */
 export const MANIFEST_FILE = '.moe-run.json';
@@ -24,11 +27,38 @@ const RETRY_MS = 10;
 /** How often this process holds each lock: a change made inside another (a claim inside a plot's write) takes it again. */
 const held = new Map<string, number>();
 
-/** Runs `fn` holding the manifest lock of `runDir` (which must exist), waiting up to `waitMs` for it. */
-export function withManifestLock<T>(runDir: string, fn: () => T, waitMs = WAIT_MS): T {
+/**
+ * The log of the command that opened each run folder (run-folder.ts): the manifest is changed deep
+ * inside a run (a checkpoint listed, metrics claimed), where no log is passed, and a takeover must
+ * still be said where the command says everything else.
+ */
+const logs = new Map<string, Log>();
+
+/** Says `runDir`'s manifest lock takeovers on `log` until the returned function is called. */
+export function logManifestLock(runDir: string, log: Log): () => void {
+  const key = resolve(runDir);
+  logs.set(key, log);
+  return () => {
+    if (logs.get(key) === log) logs.delete(key);
+  };
+}
+
+/** A folder no command opened (a plot's, a pipeline's summary folder): stderr, where commands log. */
+const stderrLog: Log = (line) => void process.stderr.write(`${line}\n`);
+
+export interface ManifestLockOptions {
+  /** where a takeover is said (default: the log the folder was opened with, else stderr) */
+  readonly log?: Log;
+  /** how long a busy lock is waited for */
+  readonly waitMs?: number;
+}
+
+/** Runs `fn` holding the manifest lock of `runDir` (which must exist), waiting for it if busy. */
+export function withManifestLock<T>(runDir: string, fn: () => T, options: ManifestLockOptions = {}): T {
   const path = join(runDir, MANIFEST_LOCK_FILE);
   const depth = held.get(path) ?? 0;
-  const release = depth > 0 ? () => undefined : take(runDir, path, waitMs);
+  const log = options.log ?? logs.get(resolve(runDir)) ?? stderrLog;
+  const release = depth > 0 ? () => undefined : take(runDir, path, options.waitMs ?? WAIT_MS, log);
   held.set(path, depth + 1);
   try {
     return fn();
@@ -39,11 +69,11 @@ export function withManifestLock<T>(runDir: string, fn: () => T, waitMs = WAIT_M
   }
 }
 
-function take(runDir: string, path: string, waitMs: number): () => void {
+function take(runDir: string, path: string, waitMs: number, log: Log): () => void {
   const contents = ourLock();
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const attempt = tryLock(path, contents, () => undefined);
+    const attempt = tryLock(path, contents, (stale) => log(takeoverLine(path, stale)));
     if (attempt.taken) return releaseOf(path, contents);
     if (Date.now() >= deadline) throw busy(runDir, path, attempt.holder);
     sleep(RETRY_MS);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanStaleStaging } from '../io/atomic.js';
 import { LOCK_FILE, acquireLock } from './lock.js';
-import { MANIFEST_LOCK_FILE } from './manifest-lock.js';
+import { MANIFEST_LOCK_FILE, logManifestLock } from './manifest-lock.js';
 import { MANIFEST_FILE, adoptFolder, ownedEntries, refuseForeignFolder } from './ownership.js';
 
 export interface OpenRunFolder {
@@ -18,12 +18,14 @@ export interface OpenRunFolder {
 
 /**
  * What another command opening the folder right now may have written before its manifest: the
- * locks (the manifest's too: it is held while the manifest is written) and the staging copies of
- * the locks and the manifest.
+ * locks (the manifest's too: it is held while the manifest is written), the markers of a stale
+ * lock's takeover (lock.ts) and the staging copies of the locks and the manifest.
  */
 const escape = (name: string): string => name.replace(/[.]/g, '\\.');
+const locks = [LOCK_FILE, MANIFEST_LOCK_FILE].map(escape).join('|');
 const opening = (name: string): boolean =>
-  name === LOCK_FILE || name === MANIFEST_LOCK_FILE || new RegExp(`^\\.?(${[LOCK_FILE, MANIFEST_LOCK_FILE, MANIFEST_FILE].map(escape).join('|')})\\.tmp-\\d+$`).test(name);
+  new RegExp(`^(${locks})(\\.takeover-[0-9a-f]+-\\d+)?$`).test(name) ||
+  new RegExp(`^\\.?(${locks}|${escape(MANIFEST_FILE)})\\.tmp-\\d+$`).test(name);
 
 /** Refuses a folder that is not ours and holds anything; changes nothing (a check before opening several). */
 export const checkRunFolder = (runDir: string): void => refuseForeignFolder(runDir, opening);
@@ -33,7 +35,9 @@ export function openRunFolder(runDir: string, log: (line: string) => void): Open
   const created = !existsSync(runDir);
   mkdirSync(runDir, { recursive: true });
   const unlock = acquireLock(runDir, log);
+  const unlog = logManifestLock(runDir, log);
   const release = (): void => {
+    unlog();
     unlock();
     if (created && ownedEntries(runDir).length === 0 && onlyHolds(runDir, [MANIFEST_FILE])) {
       rmSync(join(runDir, MANIFEST_FILE), { force: true });

@@ -3,11 +3,13 @@
  * a bad value refused with the variable's name, README's list equal to the table, and no other
  * runtime file reading a MOE_* variable itself.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENV_VARS, parseEnv } from '../../../runtime/config/env.js';
 import { RuntimeError } from '../../../runtime/errors.js';
+import { runCli } from '../../helpers.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -49,6 +51,39 @@ describe('runtime configuration from the environment', () => {
       }
       expect(error, `${name}=${raw}`).toBeInstanceOf(RuntimeError);
       expect((error as RuntimeError).message).toContain(`${name}=${raw}`);
+    }
+  });
+
+  it("refuses a choice's bad value in one line naming the variable, the value and every accepted value from the table", () => {
+    const choices = Object.values(ENV_VARS).flatMap((v) => ('choices' in v ? [v] : []));
+    expect(choices.map((v) => v.name)).toContain('MOE_CUDA_ATTENTION');
+    for (const spec of choices) {
+      expect(() => parseEnv({ [spec.name]: 'flash\nx' })).toThrow(new RegExp(`^${spec.name}="flash\\\\nx" is not one of: ${spec.choices.join(', ')} \\(unset: ${spec.unset}\\)$`));
+    }
+    let error: unknown;
+    try {
+      parseEnv({ MOE_CUDA_ATTENTION: 'fast' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as RuntimeError).message).toBe('MOE_CUDA_ATTENTION=fast is not one of: flash, products, rows (unset: chosen by precision and size)');
+    expect((error as RuntimeError).help).toMatch(/^set MOE_CUDA_ATTENTION to flash, products or rows, or unset it; MOE_CUDA_ATTENTION: `--backend cuda`'s training attention/);
+  });
+
+  it('a bad value reaches a user of the CLI as one error line and its hint, no stack trace', { timeout: 60_000 }, async () => {
+    const out = mkdtempSync(join(tmpdir(), 'moe-env-'));
+    const saved = process.env.MOE_CUDA_ATTENTION;
+    process.env.MOE_CUDA_ATTENTION = 'fast';
+    try {
+      const { code, stderr } = await runCli(['init', join(root, 'examples', 'r1-tiny.moe'), '-o', join(out, 'ck')]);
+      expect(code).toBe(1);
+      expect(stderr).toBe(
+        `error: MOE_CUDA_ATTENTION=fast is not one of: flash, products, rows (unset: chosen by precision and size)\nhelp: set MOE_CUDA_ATTENTION to flash, products or rows, or unset it; MOE_CUDA_ATTENTION: ${ENV_VARS.cudaAttention.doc}\n`,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.MOE_CUDA_ATTENTION;
+      else process.env.MOE_CUDA_ATTENTION = saved;
     }
   });
 
