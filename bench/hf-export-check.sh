@@ -10,11 +10,9 @@ python=${PYTHON:-/opt/torch/.venv/bin/python}
 work=${OUT:-/tmp/moe-hf-export}
 rm -rf "$work"
 mkdir -p "$work"
-# The seven families (qwen2-moe-micro: a shared expert 24 wide beside experts 16, `shared_hidden`).
-# The sliding-window Qwen2-MoE fixture is not committed yet: make it on the GPU machine with
-# `python bench/peer/make_hf_families.py OUT qwen2-moe-sliding-micro`, copy OUT/qwen2-moe-sliding-micro
-# and its .logits.json into test/reference/hf, and add it here with FAMILIES="... qwen2-moe-sliding-micro".
-families=${FAMILIES:-"deepseek-v2-micro deepseek-v3-micro mixtral-micro llama-micro qwen2-moe-micro qwen3-moe-micro olmoe-micro"}
+# The eight families (qwen2-moe-micro: a shared expert 24 wide beside experts 16, `shared_hidden`;
+# qwen2-moe-sliding-micro: layer 0 sliding with window 5, layer 1 full, by `layer_types`).
+families=${FAMILIES:-"deepseek-v2-micro deepseek-v3-micro mixtral-micro llama-micro qwen2-moe-micro qwen3-moe-micro olmoe-micro qwen2-moe-sliding-micro"}
 pairs=()
 failed=0
 for name in $families; do

@@ -27,7 +27,8 @@ describe.skipIf(!available)('the webgpu backend on lavapipe', () => {
     expect(selected.name).toBe('webgpu');
   });
 
-  for (const name of ['deepseek-v3-micro', 'mixtral-micro']) {
+  // qwen2-moe-sliding-micro: a sliding window (layer 0) and q/k/v biases, which the other two lack
+  for (const name of ['deepseek-v3-micro', 'mixtral-micro', 'qwen2-moe-sliding-micro']) {
     it(`${name}: HF's logits within 1e-4 relative`, async () => {
       const out = join(mkdtempSync(join(tmpdir(), 'moe-webgpu-')), 'checkpoint');
       importHf(join(reference, name), out);

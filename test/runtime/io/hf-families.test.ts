@@ -32,6 +32,10 @@ const FIELDS: Record<string, string[]> = {
   // for deepseek_v3: transformers saves no MTP tensors, so the imported model has none)
   // qwen2-moe-micro's shared expert is 24 wide beside experts 16 wide: `shared_hidden`
   'qwen2-moe-micro': ['moe_intermediate_size', 'shared_expert_intermediate_size', 'num_experts', 'num_experts_per_tok', 'norm_topk_prob', 'mlp_only_layers', 'decoder_sparse_step', 'qkv_bias', 'use_sliding_window', 'layer_types'],
+  // layer 0 sliding (window 5), layer 1 full, as layer_types says (what transformers 5 reads). No
+  // max_window_layers: no value of it (sliding from that layer on) slides layer 0 alone; the fixture's
+  // 1 is what bench/peer/make_hf_families.py passed, ours is the first sliding layer
+  'qwen2-moe-sliding-micro': ['moe_intermediate_size', 'shared_expert_intermediate_size', 'num_experts', 'num_experts_per_tok', 'norm_topk_prob', 'mlp_only_layers', 'decoder_sparse_step', 'qkv_bias', 'use_sliding_window', 'sliding_window', 'layer_types'],
   'qwen3-moe-micro': ['moe_intermediate_size', 'num_local_experts', 'num_experts_per_tok', 'norm_topk_prob', 'mlp_only_layers', 'head_dim', 'attention_bias', 'sliding_window'],
   'olmoe-micro': ['intermediate_size', 'num_experts', 'num_experts_per_tok', 'norm_topk_prob', 'attention_bias', 'clip_qkv'],
 };
