@@ -113,7 +113,7 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .description('run a pipeline or stage with the stages it depends on, each in OUT/STAGE; completed stages are skipped')
     .argument('<spec>', '.moe spec file')
     .argument('[target]', 'a pipeline or stage (default: the only pipeline, `default`, or the one named like the file)')
-    .option('--backend <name>', 'auto, cpu, wasm, webgpu, tensorflow or cuda (auto: a tfjs backend)', 'auto')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu, tensorflow or cuda (auto: cuda when it opens)', 'auto')
     .option('-o, --out <dir>', 'folder of the run folders', 'runs')
     .option('--force', 'rerun the target\'s stages even when done')
     .option('--steps <n>', 'cap every training stage at this many steps (smoke runs)')
@@ -178,7 +178,7 @@ function program(io: CliIo, setExit: (code: number) => void): Command {
     .option('--cache <mode>', 'MLA cache: latent (compressed, absorbed) or naive (expanded keys/values)', 'latent')
     .option('--tokenizer <file>', 'an HF tokenizer.json (default: the checkpoint\'s own tokenizer.json)')
     .option('--json', 'print {"ids", "text", "finish"} instead of streaming text')
-    .option('--backend <name>', 'auto, cpu, wasm, webgpu, tensorflow or cuda (auto: a tfjs backend)', 'auto')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu, tensorflow or cuda (auto: cuda when it opens)', 'auto')
     .action(async (checkpoint: string, options: GenerateCliOptions) => {
       const { runGenerate } = await import('./commands/generate.js');
       setExit(await runGenerate(checkpoint, options, io));

@@ -13,6 +13,7 @@ import { generate, type Completion, type GenerateOptions } from '../../runtime/i
 import type { SamplingOptions } from '../../runtime/infer/sampling.js';
 import { promptIds, textOptions } from '../../runtime/infer/text.js';
 import { RuntimeError } from '../../runtime/errors.js';
+import { loadGraph } from '../../runtime/load.js';
 import { openCheckpoint } from '../../runtime/session.js';
 import { cudaDecodeEngine } from '../../runtime/cuda/decoder.js';
 import { cudaFor } from '../../runtime/cuda/runtime.js';
@@ -124,11 +125,13 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
   const maxNewTokens = maxNewTokensOf(options.maxNewTokens);
   const cache = options.cache ?? 'latent';
   if (cache !== 'latent' && cache !== 'naive') throw new UsageError(`--cache takes latent or naive, found \`${cache}\``);
-  // --backend cuda decodes on the cuda executor; tfjs then only holds the weights on the host (cpu)
-  const onCuda = options.backend === 'cuda';
-  const backend = onCuda ? 'cpu' : parseBackend(options.backend);
   const out = options.out === undefined ? undefined : outputFile(io, options.out);
   const dir = existingPath(io, checkpoint, 'folder');
+  // the cuda decoder under --backend cuda, and under auto when cuda opens and runs the checkpoint's
+  // models (a missing graph is openCheckpoint's to report); tfjs then only holds the weights (cpu)
+  const graph = join(dir, 'graph.json');
+  const opened = await cudaFor(options.backend, undefined, existsSync(graph) ? loadGraph(graph).models : []);
+  const backend = opened ? 'cpu' : parseBackend(options.backend);
   if (options.tokenizer !== undefined) existingPath(io, options.tokenizer, 'file');
   const session = await openCheckpoint(dir, backend);
   let cuda: Awaited<ReturnType<typeof cudaDecodeEngine>> | undefined;
@@ -151,10 +154,9 @@ export async function runGenerate(checkpoint: string, options: GenerateCliOption
       onToken: stream && ((_index, id) => stream.push(id)),
     };
     let where = `backend ${session.backend.name} (${session.backend.reason})`;
-    if (onCuda) {
-      const opened = (await cudaFor('cuda', undefined, [session.model]))!;
+    if (opened) {
       cuda = await cudaDecodeEngine(opened.runtime, session.model, session.store);
-      where = `backend cuda (${opened.runtime.description})`;
+      where = `backend cuda (${opened.reason})`;
     }
     io.stderr(`${where}; model ${session.model.name}; ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}\n`);
     const completions = await generate(session.model, cuda ?? session.store, prompts, generateOptions);

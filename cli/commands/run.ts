@@ -37,12 +37,12 @@ export async function runRun(spec: string, target: string | undefined, options: 
     io.stderr(`error: ${error.message}\n${error.help ? `help: ${error.help}\n` : ''}`);
     return EXIT.usage;
   }
-  // --backend cuda: stages train and decode on cuda; tfjs holds weights on the host (the cpu
-  // backend) and runs GRPO's policy updates. `auto` keeps the tfjs backends for pipelines: GRPO
-  // updates on cuda are not built yet.
-  const cuda = options.backend === 'cuda' ? (await cudaFor('cuda', undefined, document.models))!.runtime : undefined;
+  // --backend cuda, and auto when cuda opens and runs every model of the spec: stages train, update
+  // GRPO's policy and decode on cuda; tfjs only holds weights on the host (the cpu backend)
+  const opened = await cudaFor(options.backend, undefined, document.models);
+  const cuda = opened?.runtime;
   const backend = await selectBackend(cuda ? 'cpu' : parseBackend(options.backend));
-  io.stderr(cuda ? `backend cuda: ${cuda.description} (GRPO policy updates on the cpu backend)\n` : `backend ${backend.name}: ${backend.reason}\n`);
+  io.stderr(opened ? `backend cuda: ${opened.reason}\n` : `backend ${backend.name}: ${backend.reason}\n`);
   const outDir = resolve(io.cwd, options.out ?? 'runs');
   const unwatch = watchInterrupts((signal) => io.stderr(`\n${signal}: stopping after the current step to write a checkpoint (again to quit at once)\n`));
   let report: PipelineReport;

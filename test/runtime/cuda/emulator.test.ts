@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CublasLt } from '../../../runtime/cuda/cublaslt.js';
 import { CudaDriver, ptr } from '../../../runtime/cuda/driver.js';
@@ -158,4 +158,24 @@ describe.skipIf(skip !== undefined)('the cuda backend on the emulator, against t
       expect(status, out).toBe(0);
     });
   }
+});
+
+/** The CLI in a child process (the emulator is loaded through MOE_CUDA_LIBRARY_PATH, read when cuda opens). */
+function cli(args: readonly string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const entry = `import { main } from ${JSON.stringify(pathToFileURL(join(root, 'cli/main.ts')).href)}; process.exitCode = await main(process.argv.slice(1));`;
+  return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } });
+}
+
+describe.skipIf(skip !== undefined)('--backend auto on the emulator', () => {
+  it('moe generate takes cuda when it opens, says so, and decodes the ids the cpu backend does', { timeout: 300_000 }, () => {
+    const checkpoint = join(mkdtempSync(join(tmpdir(), 'moe-emu-auto-')), 'ck');
+    expect(cli(['init', 'examples/r1-tiny.moe', '-o', checkpoint, '--seed', '5']).status).toBe(0);
+    const args = ['generate', checkpoint, '--ids', '3,17,42', '--max-new-tokens', '3', '--json'];
+    const auto = cli(args, { MOE_CUDA_LIBRARY_PATH: dir });
+    expect(auto.status, auto.stderr).toBe(0);
+    expect(auto.stderr).toMatch(/^backend cuda \(cuda works: moe CUDA emulator/m);
+    const cpu = cli([...args, '--backend', 'cpu']);
+    expect(cpu.status, cpu.stderr).toBe(0);
+    expect((JSON.parse(auto.stdout) as { ids: number[] }).ids).toEqual((JSON.parse(cpu.stdout) as { ids: number[] }).ids);
+  });
 });
