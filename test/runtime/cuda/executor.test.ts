@@ -1,6 +1,6 @@
 /** The cuda executor's host side: buffer lifetimes, the memory plan and the parameter layout for real specs, without a GPU. */
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { nodeHost } from '../../../compiler/bind/node-host.js';
 import { checkFile } from '../../../compiler/check/index.js';
 import { lowerSpec } from '../../../compiler/lower/index.js';
@@ -49,7 +49,7 @@ describe('cuda executor planning (r1-tiny)', () => {
     expect(planMemory(lifetimes(model, logits, 8, 64, 'forward', ['logits'], 'fp32')).peakBytes).toBeGreaterThan(forward.peakBytes);
   });
 
-  it('sizes the grouped GEMMs\' bf16 operands (xs, act, dout, dgu) at 2 bytes an element in bf16, every other buffer as in fp32', () => {
+  it('sizes the grouped GEMMs\' bf16 operands (xs, act, dout, dgu) at 2 bytes an element in bf16, drops attention\'s score buffers (flash), every other buffer as in fp32', () => {
     const [B, T] = [2, 32];
     const nodes = neededNodes(model, ['loss']);
     const fp32 = lifetimes(model, nodes, B, T, 'train', ['loss'], 'fp32');
@@ -64,8 +64,12 @@ describe('cuda executor planning (r1-tiny)', () => {
       for (const [name, floats] of [['xs', rows * D], ['act', rows * F], ['dout', rows * D], ['dgu', rows * 2 * F]] as const) halved.set(opBuffer(i, name), floats);
     });
     expect(halved.size).toBeGreaterThan(0);
-    expect(bf16.size).toBe(fp32.length);
-    for (const need of fp32) {
+    // bf16 attention is flash (ops/attention-path.ts): no [T, H, T] scores, in the forward or the backward
+    const scores = new Set(nodes.flatMap((node, i) => (node.op.startsWith('attention.') ? ['scores', 'bscores', 'dscores'].map((b) => opBuffer(i, b)) : [])));
+    expect(fp32.filter((b) => scores.has(b.name))).toHaveLength(scores.size);
+    expect([...bf16.keys()].filter((name) => scores.has(name))).toEqual([]);
+    expect(bf16.size).toBe(fp32.length - scores.size);
+    for (const need of fp32.filter((b) => !scores.has(b.name))) {
       const floats = halved.get(need.name);
       // fp32 keeps 4 bytes an element; only these four buffers shrink, nothing else moves
       if (floats !== undefined) expect([need.bytes, bf16.get(need.name)!.bytes], need.name).toEqual([floats * 4, floats * 2]);
@@ -74,6 +78,13 @@ describe('cuda executor planning (r1-tiny)', () => {
   });
 
   it('plans a smaller arena in bf16 by exactly the halved operands where the experts\' step is the peak', () => {
+    // attention as products in both precisions, so the experts' operands are the only difference
+    const saved = process.env.MOE_CUDA_ATTENTION;
+    process.env.MOE_CUDA_ATTENTION = 'products';
+    onTestFinished(() => {
+      if (saved === undefined) delete process.env.MOE_CUDA_ATTENTION;
+      else process.env.MOE_CUDA_ATTENTION = saved;
+    });
     const [B, T] = [2, 32];
     const aligned = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
     const plans = (mode: 'forward' | 'train', wanted: string[]) => {
