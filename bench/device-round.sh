@@ -18,8 +18,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 round=${1:?usage: bench/device-round.sh 1|2|3|4|5|6}
-export OUT=${OUT:-/tmp/moe-round}
-mkdir -p "$OUT"
+# the device tool brings back only a few files a call (8 on 2026-12-08: round 2's fixtures were
+# lost once), so the round writes into a folder of its own and leaves one archive in $OUT
+final=${OUT:-/tmp/moe-round}
+export OUT=/tmp/moe-round-$round
+mkdir -p "$OUT" "$final"
 t0=$SECONDS
 # the unpacked node survives between calls on a warm machine
 if [[ -x /tmp/gpu-node/node ]]; then export PATH=/tmp/gpu-node:$PATH; else source .gpu/setup.sh > "$OUT/setup.txt" 2>&1; fi
@@ -57,3 +60,4 @@ case $round in
   *) echo "device-round.sh: no round $round (1–6)" >&2; exit 2 ;;
 esac
 echo "round $round: $((SECONDS - t0)) s"
+tar -czf "$final/round$round.tgz" -C "$OUT" . && echo "results: round$round.tgz"
