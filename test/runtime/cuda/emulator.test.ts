@@ -64,6 +64,27 @@ describe.skipIf(skip !== undefined)('the emulator catches', () => {
     for (let b = 0; b < 3; b++) expect(out[b]).toBeCloseTo(x.subarray(b * 128, (b + 1) * 128).reduce((s, v) => s + v, 0), 4);
   });
 
+  it('runs the grid\'s blocks first to last, and last to first under MOE_CUDA_EMULATOR_ORDER=reverse', async () => {
+    const driver = await open();
+    const ran = (): number[] => {
+      const [order, next] = [driver.alloc(6 * 4), driver.alloc(4)];
+      driver.zero(next, 4);
+      driver.launch(kernel(driver, 'emu_selftest_block_order'), [3, 2], 32, [ptr(order), ptr(next)]);
+      const out = new Int32Array(6);
+      driver.download(out, order);
+      return [...out];
+    };
+    expect(ran()).toEqual([0, 1, 2, 3, 4, 5]);
+    const saved = process.env.MOE_CUDA_EMULATOR_ORDER;
+    process.env.MOE_CUDA_EMULATOR_ORDER = 'reverse';
+    try {
+      expect(ran()).toEqual([5, 4, 3, 2, 1, 0]);
+    } finally {
+      if (saved === undefined) delete process.env.MOE_CUDA_EMULATOR_ORDER;
+      else process.env.MOE_CUDA_EMULATOR_ORDER = saved;
+    }
+  });
+
   it('a deadlock: threads waiting at barriers that can never open fail the launch', async () => {
     const driver = await open();
     const out = driver.alloc(64 * 4);

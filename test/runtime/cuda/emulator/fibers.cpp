@@ -88,7 +88,9 @@ void** runningParams = nullptr;
 std::vector<unsigned char> dynamicBuffer;
 // MOE_CUDA_EMULATOR_ORDER=reverse runs a block's threads last to first between barriers: a read that
 // lacks its barrier then sees the writes of the other order, so a check that passes both ways has no
-// such race (a GPU promises neither order)
+// such race (a GPU promises neither order). It runs the grid's blocks last to first too, so atomic
+// sums over blocks (flash attention's dQ) add in the other order, and a block that counts on an
+// earlier block's writes shows
 bool reverseOrder = false;
 
 uint32_t need_of(int w, uint32_t mask) { return mask & warps[w].live; }
@@ -284,12 +286,12 @@ int run_kernel(Kernel& kernel, unsigned gx, unsigned gy, unsigned gz, unsigned b
   running = &kernel;
   runningParams = params;
   int status = 0;
-  for (unsigned z = 0; z < gz && status == 0; z++)
-    for (unsigned y = 0; y < gy && status == 0; y++)
-      for (unsigned x = 0; x < gx && status == 0; x++) {
-        grid.block = {x, y, z};
-        status = run_block();
-      }
+  unsigned long blocks = (unsigned long)gx * gy * gz;
+  for (unsigned long n = 0; n < blocks && status == 0; n++) {
+    unsigned long b = reverseOrder ? blocks - 1 - n : n;  // x fastest, as a GPU numbers them
+    grid.block = {(unsigned)(b % gx), (unsigned)(b / gx % gy), (unsigned)(b / ((unsigned long)gx * gy))};
+    status = run_block();
+  }
   running = nullptr;
   return status;
 }

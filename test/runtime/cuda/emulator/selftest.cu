@@ -17,3 +17,8 @@ extern "C" __global__ void emu_selftest_block_sum(const float* x, float* out) {
   float s = block_sum(x[blockIdx.x * blockDim.x + threadIdx.x]);
   if (threadIdx.x == 0) out[blockIdx.x] = s;
 }
+
+// The order the grid's blocks ran in: order[k] = the k-th block to run (MOE_CUDA_EMULATOR_ORDER).
+extern "C" __global__ void emu_selftest_block_order(int* order, int* next) {
+  if (threadIdx.x == 0) order[atomicAdd(next, 1)] = blockIdx.x + blockIdx.y * gridDim.x;
+}
